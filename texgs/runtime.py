@@ -1,0 +1,151 @@
+"""Runtime-side data built from an asset: float Gaussians and the tile index (NumPy only).
+
+Conventions (docs/CONVENTIONS.md): positions are in texel units of the asset's own grid,
+x to the right in [0, W), y downward in [0, H); texel (i, j) has its centre at
+(i + 0.5, j + 0.5). The tile index is never stored in the asset; every runtime builds it from
+the Gaussians it has loaded (any LOD prefix) with :func:`build_tile_index`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .format import (ADDRESS_REPEAT, BIN_PAD_ABS, BIN_PAD_REL, CUTOFF_Q, Asset)
+
+
+@dataclass
+class GaussianSet:
+    """Float Gaussians as every decoder evaluates them.
+
+    means: float32 [N, 2] texel units; conics: float32 [N, 3] the inverse covariance
+    (a, b, c) with q(d) = a dx^2 + 2 b dx dy + c dy^2; colors: float32 [N, C];
+    fallback: float32 [C]; width, height: texel grid; repeat_x, repeat_y: address modes.
+    """
+
+    means: np.ndarray
+    conics: np.ndarray
+    colors: np.ndarray
+    fallback: np.ndarray
+    width: int
+    height: int
+    repeat_x: bool = False
+    repeat_y: bool = False
+
+
+def dequantize(asset: Asset, count: int | None = None) -> GaussianSet:
+    """Turn the first ``count`` integer records of ``asset`` into floats (docs/FORMAT.md).
+
+    All arithmetic is float32 in the order written here; GPU decoders follow the same order.
+    """
+    f = asset.fields if count is None else asset.fields[:count]
+    f32 = np.float32
+    lay = asset.layout
+    w, h = f32(asset.width), f32(asset.height)
+    pscale = f32(1.0 / (1 << lay.pos_bits))
+    x = (f[:, 0].astype(f32) + f32(0.5)) * pscale * w
+    y = (f[:, 1].astype(f32) + f32(0.5)) * pscale * h
+    smin, smax = f32(asset.log2_scale_min), f32(asset.log2_scale_max)
+    sstep = (smax - smin) / f32((1 << lay.scale_bits) - 1)
+    l1 = smin + f[:, 2].astype(f32) * sstep
+    l2 = smin + f[:, 3].astype(f32) * sstep
+    theta = f[:, 4].astype(f32) * f32(np.pi / (1 << lay.rot_bits))
+    conics = conic_from_scales(l1, l2, theta)
+    cols = np.empty((f.shape[0], asset.channel_count), f32)
+    for k, ch in enumerate(asset.channels):
+        step = (f32(ch.hi) - f32(ch.lo)) / f32((1 << ch.bits) - 1)
+        cols[:, k] = f32(ch.lo) + f[:, 5 + k].astype(f32) * step
+    fallback = np.array([ch.fallback for ch in asset.channels], f32)
+    return GaussianSet(np.stack([x, y], 1), conics, cols, fallback, asset.width, asset.height,
+                       asset.address_x == ADDRESS_REPEAT, asset.address_y == ADDRESS_REPEAT)
+
+
+def conic_from_scales(log2_s1: np.ndarray, log2_s2: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Inverse covariance [N, 3] (a, b, c) of Gaussians with standard deviations 2**log2_s
+    (texels) along axes rotated by ``theta`` radians (x toward y). float32 throughout."""
+    f32 = np.float32
+    i1 = np.exp2(f32(-2.0) * log2_s1.astype(f32)).astype(f32)  # 1 / sigma1^2
+    i2 = np.exp2(f32(-2.0) * log2_s2.astype(f32)).astype(f32)
+    cs = np.cos(theta.astype(f32)).astype(f32)
+    sn = np.sin(theta.astype(f32)).astype(f32)
+    a = cs * cs * i1 + sn * sn * i2
+    b = cs * sn * (i1 - i2)
+    c = sn * sn * i1 + cs * cs * i2
+    return np.stack([a, b, c], 1).astype(f32)
+
+
+@dataclass
+class TileIndex:
+    """Per-tile candidate lists.
+
+    tiles_x, tiles_y: grid of ``tile`` x ``tile`` texel tiles covering the texture;
+    offsets: int64 [tiles_x * tiles_y + 1], row-major tiles (tile (tx, ty) is entry
+    ty * tiles_x + tx); ids: int32 [offsets[-1]], Gaussian indices of each tile in ascending
+    order. A Gaussian is listed in every tile its padded 3-sigma box overlaps.
+    """
+
+    tile: int
+    tiles_x: int
+    tiles_y: int
+    offsets: np.ndarray
+    ids: np.ndarray
+
+    def candidates(self, tile_id: int) -> np.ndarray:
+        return self.ids[self.offsets[tile_id]:self.offsets[tile_id + 1]]
+
+    def counts(self) -> np.ndarray:
+        """Candidates per tile, int64 [tiles_y, tiles_x]."""
+        return np.diff(self.offsets).reshape(self.tiles_y, self.tiles_x)
+
+
+def gaussian_extents(conics: np.ndarray) -> np.ndarray:
+    """Half-widths (rx, ry) in texels [N, 2] of each Gaussian's padded cutoff box."""
+    a = conics[:, 0].astype(np.float64)
+    b = conics[:, 1].astype(np.float64)
+    c = conics[:, 2].astype(np.float64)
+    det = np.maximum(a * c - b * b, 1e-30)
+    rx = np.sqrt(CUTOFF_Q * c / det)
+    ry = np.sqrt(CUTOFF_Q * a / det)
+    return np.stack([rx, ry], 1) * (1.0 + BIN_PAD_REL) + BIN_PAD_ABS
+
+
+def _axis_tiles(lo: float, hi: float, size: int, tile: int, n: int, repeat: bool) -> list[int]:
+    """Tiles along one axis whose texel span [t*tile, (t+1)*tile) meets [lo, hi]."""
+    if not repeat:
+        t0 = max(0, int(np.floor(lo / tile)))
+        t1 = min(n - 1, int(np.floor(hi / tile)))
+        return list(range(t0, t1 + 1))
+    if hi - lo >= size:
+        return list(range(n))
+    lo2 = lo - size * np.floor(lo / size)
+    hi2 = lo2 + (hi - lo)
+    t0 = int(np.floor(lo2 / tile))
+    if hi2 < size:
+        return list(range(t0, min(n - 1, int(np.floor(hi2 / tile))) + 1))
+    first = list(range(t0, n))
+    second = list(range(0, min(n - 1, int(np.floor((hi2 - size) / tile))) + 1))
+    return sorted(set(first + second))
+
+
+def build_tile_index(g: GaussianSet, tile: int) -> TileIndex:
+    """Bin Gaussians into tiles (docs/RUNTIME.md, "Tile index"). Lists ascend by Gaussian id."""
+    tx_n = -(-g.width // tile)
+    ty_n = -(-g.height // tile)
+    ext = gaussian_extents(g.conics)
+    m = g.means.astype(np.float64)
+    per_tile: list[list[int]] = [[] for _ in range(tx_n * ty_n)]
+    for i in range(m.shape[0]):
+        xs = _axis_tiles(m[i, 0] - ext[i, 0], m[i, 0] + ext[i, 0], g.width, tile, tx_n,
+                         g.repeat_x)
+        ys = _axis_tiles(m[i, 1] - ext[i, 1], m[i, 1] + ext[i, 1], g.height, tile, ty_n,
+                         g.repeat_y)
+        for ty in ys:
+            row = ty * tx_n
+            for tx in xs:
+                per_tile[row + tx].append(i)
+    counts = np.array([len(t) for t in per_tile], np.int64)
+    offsets = np.zeros(len(per_tile) + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    ids = np.fromiter((i for t in per_tile for i in t), dtype=np.int32, count=int(offsets[-1]))
+    return TileIndex(tile, tx_n, ty_n, offsets, ids)
