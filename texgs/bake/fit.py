@@ -19,78 +19,10 @@ import torch.nn.functional as F
 from .. import format as fmt
 from ..decode import decode_texture
 from ..errors import OptionError
+from .config import BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss, psnr
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
 from .render import render
-
-
-@dataclass
-class BakeConfig:
-    """Settings of one bake. Exactly one of ``bpp`` / ``gaussians`` sets the budget.
-
-    bpp: bits per texel of the whole file, header included (size_bytes * 8 / (W * H)).
-    steps: Adam steps in total over all rounds. lod_levels: refinement rounds, one LOD chunk
-    each; init_fraction: share of the budget placed before the first step.
-    qat_fraction / mse_fraction: last shares of the steps with quantization in the loop and
-    with the plain MSE loss (else L1 + ssim_weight * (1 - SSIM)).
-    """
-
-    bpp: float | None = 1.0
-    gaussians: int | None = None
-    steps: int = 1500
-    seed: int = 0
-    top_k: int = 10
-    tile: int = 16
-    lod_levels: int = 5
-    init_fraction: float = 0.4
-    grow_until: float = 0.5
-    pos_bits: int = 12
-    scale_bits: int = 8
-    rot_bits: int = 8
-    color_bits: int = 8
-    qat_fraction: float = 0.25
-    mse_fraction: float = 0.3
-    ssim_weight: float = 0.1
-    lr_pos: float = 5e-4
-    lr_scale: float = 1e-2
-    lr_rot: float = 1e-2
-    lr_color: float = 1e-2
-    lr_final: float = 0.1
-    repeat_x: bool = False
-    repeat_y: bool = False
-    device: str = "cpu"
-    threads: int | None = None
-
-    def validate(self) -> None:
-        if (self.bpp is None) == (self.gaussians is None):
-            raise OptionError("give exactly one of --bpp and --gaussians")
-        if self.bpp is not None and not (0.01 <= self.bpp <= 64):
-            raise OptionError(f"--bpp {self.bpp} outside 0.01..64")
-        if self.gaussians is not None and not (1 <= self.gaussians <= fmt.MAX_GAUSSIANS):
-            raise OptionError(f"--gaussians {self.gaussians} outside 1..{fmt.MAX_GAUSSIANS}")
-        if self.steps < 0 or self.steps > 1_000_000:
-            raise OptionError(f"--steps {self.steps} outside 0..1000000")
-        if not 1 <= self.top_k <= 32:
-            raise OptionError(f"--top-k {self.top_k} outside 1..32")
-        if not 4 <= self.tile <= 128:
-            raise OptionError(f"--tile {self.tile} outside 4..128")
-        if not 1 <= self.lod_levels <= fmt.MAX_LODS:
-            raise OptionError(f"--lod-levels {self.lod_levels} outside 1..{fmt.MAX_LODS}")
-        for name in ("pos_bits", "scale_bits", "rot_bits", "color_bits"):
-            v = getattr(self, name)
-            if not 1 <= v <= fmt.MAX_FIELD_BITS:
-                raise OptionError(f"{name} {v} outside 1..{fmt.MAX_FIELD_BITS}")
-        if self.device not in ("cpu", "auto", "cuda"):
-            raise OptionError(f"--device {self.device!r}: expected cpu, cuda or auto")
-
-
-@dataclass
-class Progress:
-    step: int
-    total_steps: int
-    gaussians: int
-    psnr: float
-    phase: str
 
 
 @dataclass
@@ -117,42 +49,6 @@ class BakeResult:
     @property
     def bits_per_texel(self) -> float:
         return self.size_bytes * 8.0 / (self.width * self.height)
-
-
-def plan_budget(width: int, height: int, channels: int, cfg: BakeConfig) -> list[int]:
-    """Gaussians per LOD level so the whole file fits ``cfg.bpp`` (or totals ``gaussians``).
-
-    Every level but the last is a multiple of the layout's chunk alignment.
-    """
-    layout = fmt.RecordLayout(cfg.pos_bits, cfg.scale_bits, cfg.rot_bits,
-                              (cfg.color_bits,) * channels)
-    align = layout.chunk_align
-    levels = cfg.lod_levels
-    if cfg.gaussians is not None:
-        total = cfg.gaussians
-    else:
-        header = fmt.FIXED_HEADER_SIZE + fmt.CHANNEL_ENTRY_SIZE * channels + \
-            fmt.LOD_ENTRY_SIZE * levels
-        bits = math.floor(cfg.bpp * width * height) - 8 * header
-        total = (bits // 32 * 32) // layout.record_bits if bits > 0 else 0
-        # the last chunk is padded to a word: make sure the padded total still fits
-        while total > 0 and header + fmt.chunk_payload_bytes(total, layout.record_bits) > \
-                cfg.bpp * width * height / 8:
-            total -= 1
-    if total < levels:
-        raise OptionError(f"budget too small: {total} Gaussians for {levels} LOD levels "
-                          f"(raise --bpp or --gaussians, or lower --lod-levels)")
-    if levels == 1:
-        return [total]
-    first = max(align, int(total * cfg.init_fraction) // align * align)
-    rest = total - first
-    per = max(align, rest // (levels - 1) // align * align)
-    counts = [first] + [per] * (levels - 2)
-    last = total - sum(counts)
-    if last < 1:
-        raise OptionError(f"budget too small: {total} Gaussians cannot fill {levels} LOD "
-                          f"levels of {align}")
-    return counts + [last]
 
 
 def _sobel_sq(gray: torch.Tensor) -> torch.Tensor:

@@ -143,25 +143,45 @@ int texgs_forward(int n, const float* means, const float* conics, const float* c
     float qk[kMaxK];
     int32_t ek[kMaxK];
     std::vector<float> acc(C);
+    // Tile-local copies of the candidates (structure of arrays) and a q buffer, so the
+    // distance loop is a straight, vectorizable pass.
+    int64_t L = e1 - e0;
+    std::vector<float> cmx(L), cmy(L), ca(L), cb(L), cc(L), qbuf(L);
+    for (int64_t j = 0; j < L; ++j) {
+      int i = ids[e0 + j];
+      cmx[j] = means[2 * i];
+      cmy[j] = means[2 * i + 1];
+      ca[j] = conics[3 * i];
+      cb[j] = 2.0f * conics[3 * i + 1];
+      cc[j] = conics[3 * i + 2];
+    }
+    const float fW = (float)W, fH = (float)H;
     for (int y = y0; y < y1; ++y) {
       for (int x = x0; x < x1; ++x) {
         float px = x + 0.5f, py = y + 0.5f;
+        if (rep_x || rep_y) {
+          for (int64_t j = 0; j < L; ++j) {
+            float dx = px - cmx[j], dy = py - cmy[j];
+            if (rep_x) dx = wrap_delta(dx, fW);
+            if (rep_y) dy = wrap_delta(dy, fH);
+            qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
+          }
+        } else {
+          for (int64_t j = 0; j < L; ++j) {
+            float dx = px - cmx[j], dy = py - cmy[j];
+            qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
+          }
+        }
         int cnt = 0;
-        for (int64_t e = e0; e < e1; ++e) {
-          int i = ids[e];
-          float dx = px - means[2 * i], dy = py - means[2 * i + 1];
-          if (rep_x) dx = wrap_delta(dx, (float)W);
-          if (rep_y) dy = wrap_delta(dy, (float)H);
-          const float* cn = conics + 3 * i;
-          float q = cn[0] * dx * dx + 2.0f * cn[1] * dx * dy + cn[2] * dy * dy;
-          if (!(q < kCutoffQ)) continue;
+        float kth = kCutoffQ;  // a candidate must beat this to enter
+        for (int64_t j = 0; j < L; ++j) {
+          float q = qbuf[j];
+          if (!(q < kth)) continue;
           int pos;
           if (cnt < K) {
             pos = cnt++;
-          } else if (q < qk[K - 1]) {
-            pos = K - 1;
           } else {
-            continue;
+            pos = K - 1;
           }
           while (pos > 0 && qk[pos - 1] > q) {
             qk[pos] = qk[pos - 1];
@@ -169,7 +189,8 @@ int texgs_forward(int n, const float* means, const float* conics, const float* c
             --pos;
           }
           qk[pos] = q;
-          ek[pos] = (int32_t)e;
+          ek[pos] = (int32_t)(e0 + j);
+          if (cnt == K) kth = qk[K - 1];
         }
         float den = kBlendEps;
         for (int c = 0; c < C; ++c) acc[c] = kBlendEps * fallback[c];
