@@ -36,8 +36,8 @@ EXIT_CODES = {
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bake textures into Gaussian assets, decode and inspect them.")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
 def _parse_size(size: str | None) -> tuple[int, int] | None:

@@ -1,0 +1,135 @@
+"""The `texgs` command line end to end: bake, info, decode, JSON output, errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from texgs import format as fmt
+from texgs.cli import EXIT_INVALID_ASSET, EXIT_IO, EXIT_USAGE, main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The real command in a child process (as a user runs it)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "texgs.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def baked(tmp_path_factory):
+    pytest.importorskip("torch")
+    tmp = tmp_path_factory.mktemp("cli")
+    src = tmp / "sign.png"
+    img = np.asarray(Image.open(ROOT / "samples" / "sign.png").convert("RGB"))[64:128, 64:128]
+    Image.fromarray(img).save(src)
+    out = tmp / "sign.tgs"
+    res = run_cli("bake", str(src), "-o", str(out), "--bpp", "2", "--steps", "40", "--json")
+    assert res.returncode == 0, res.stderr
+    return src, out, json.loads(res.stdout)
+
+
+def test_bake_json_summary_matches_the_file(baked):
+    src, out, summary = baked
+    assert out.stat().st_size == summary["size_bytes"]
+    assert summary["bits_per_texel"] == pytest.approx(out.stat().st_size * 8 / (64 * 64))
+    assert summary["bits_per_texel"] <= 2.0
+    assert len(summary["lod_psnr_db"]) == len(summary["lod_counts"]) == 5
+    assert summary["psnr_db"] == summary["lod_psnr_db"][-1] > 15
+    assert not list(out.parent.glob("*.tmp"))  # no temporary file left behind
+
+
+def test_bake_prints_one_summary_line(tmp_path, baked):
+    src, _, _ = baked
+    res = run_cli("bake", str(src), "-o", str(tmp_path / "a.tgs"), "--gaussians", "300",
+                  "--steps", "5", "--quiet")
+    assert res.returncode == 0, res.stderr
+    line = res.stdout.strip().replace("\n", " ")
+    for word in ("bytes", "bits/texel", "300 Gaussians", "PSNR"):
+        assert word in line
+
+
+def test_info_reports_header_and_lod_table(baked):
+    _, out, summary = baked
+    res = run_cli("info", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    info = json.loads(res.stdout)
+    asset = fmt.read_asset_file(out)
+    assert (info["width"], info["height"], info["gaussians"]) == (64, 64, asset.gaussian_count)
+    assert [e["gaussians"] for e in info["lods"]] == summary["lod_counts"]
+    assert info["lods"][-1]["prefix_bits_per_texel"] == pytest.approx(info["bits_per_texel"])
+    assert info["record_bits"] == 72
+    text = run_cli("info", str(out))
+    assert text.returncode == 0 and "LOD" in text.stdout and "72 bits" in text.stdout
+
+
+def test_decode_full_prefix_and_resized(tmp_path, baked):
+    _, out, summary = baked
+    png = tmp_path / "full.png"
+    res = run_cli("decode", str(out), "-o", str(png), "--json")
+    assert res.returncode == 0, res.stderr
+    img = np.asarray(Image.open(png)).astype(np.float64) / 255
+    src = np.asarray(Image.open(baked[0])).astype(np.float64) / 255
+    mse = np.mean((img - src) ** 2)
+    # the PNG is the bake's decode rounded to 8 bits
+    assert abs(-10 * np.log10(mse) - summary["psnr_db"]) < 0.3
+    res = run_cli("decode", str(out), "-o", str(tmp_path / "small.png"), "--lod", "1",
+                  "--size", "32x20")
+    assert res.returncode == 0, res.stderr
+    assert Image.open(tmp_path / "small.png").size == (32, 20)
+
+
+@pytest.mark.parametrize("args,code,needle", [
+    (["bake", "missing.png", "-o", "{tmp}/x.tgs"], EXIT_IO, "missing.png"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--bpp", "1", "--gaussians", "9"], EXIT_USAGE,
+     "--gaussians"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--wrap", "mirror"], EXIT_USAGE, "--wrap"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--top-k", "0"], EXIT_USAGE, "--top-k"),
+    (["bake", "{src}", "-o", "{tmp}/nodir/x.tgs", "--steps", "1"], EXIT_IO, "nodir"),
+    (["bake", "{src}", "-o", "{src}"], EXIT_USAGE, "overwrite the input"),
+    (["bake", "{tmp}/bad.png", "-o", "{tmp}/x.tgs"], EXIT_IO, "bad.png"),
+    (["bake", "{tmp}", "-o", "{tmp}/x.tgs"], EXIT_IO, "directory"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--bogus"], EXIT_USAGE, "--bogus"),
+    (["decode", "{tmp}/bad.png", "-o", "{tmp}/x.png"], EXIT_INVALID_ASSET, "bad.png"),
+    (["decode", "{asset}", "-o", "{tmp}/x.jpg"], EXIT_USAGE, ".png"),
+    (["decode", "{asset}", "-o", "{tmp}/x.png", "--lod", "9"], EXIT_USAGE, "--lod"),
+    (["decode", "{asset}", "-o", "{tmp}/x.png", "--size", "big"], EXIT_USAGE, "--size"),
+    (["info", "{tmp}/truncated.tgs"], EXIT_INVALID_ASSET, "truncated.tgs"),
+])
+def test_bad_input_gives_one_line_and_exit_code(tmp_path, baked, capsys, args, code, needle):
+    src, asset, _ = baked
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (tmp_path / "truncated.tgs").write_bytes(asset.read_bytes()[:-7])
+    argv = [a.format(tmp=tmp_path, src=src, asset=asset) for a in args]
+    rc = main(argv)
+    captured = capsys.readouterr()
+    assert rc == code, captured.err
+    lines = [ln for ln in captured.err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "Traceback" not in captured.err
+    assert lines[0].startswith("texgs: error:")
+    assert needle in " ".join(lines)
+    assert not (tmp_path / "x.tgs").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_failed_bake_leaves_existing_output_untouched(tmp_path, baked):
+    src, _, _ = baked
+    out = tmp_path / "keep.tgs"
+    out.write_bytes(b"previous")
+    rc = main(["bake", str(tmp_path / "nope.png"), "-o", str(out)])
+    assert rc == EXIT_IO
+    assert out.read_bytes() == b"previous"
+
+
+def test_subprocess_error_has_no_traceback(tmp_path):
+    res = run_cli("info", str(tmp_path / "none.tgs"))
+    assert res.returncode == EXIT_INVALID_ASSET
+    assert "Traceback" not in res.stderr and "none.tgs" in res.stderr
