@@ -116,6 +116,8 @@ def good() -> bytes:
     ("top-k", lambda d: _mutated(d, 24, "B", 0), "top-K"),
     ("tile", lambda d: _mutated(d, 25, "B", 1), "tile size"),
     ("address", lambda d: _mutated(d, 26, "B", 3), "address mode"),
+    ("flags", lambda d: _mutated(d, 27, "B", 1), "reserved"),
+    ("reserved word", lambda d: _mutated(d, 48, "I", 7), "reserved"),
     ("nan scale range", lambda d: _mutated(d, 32, "f", float("nan")), "scale range"),
     ("inf colour range", lambda d: _mutated(d, 64 + 8, "f", float("inf")), "range"),
     ("record bits", lambda d: _mutated(d, 40, "H", 71), "record size"),

@@ -333,8 +333,8 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
         raise _fail(name, f"top-K {top_k} outside 1..32")
     if not 4 <= tile <= 128:
         raise _fail(name, f"tile size {tile} outside 4..128")
-    if flags != 0 or address >> 4:
-        raise _fail(name, "reserved flag bits are set")
+    if flags != 0 or address >> 4 or any((_r0, _r1, _r2, _r3, _r4, _r5)):
+        raise _fail(name, "reserved fields are not zero")
     ax, ay = address & 3, (address >> 2) & 3
     if ax not in ADDRESS_NAMES or ay not in ADDRESS_NAMES:
         raise _fail(name, f"unknown address mode ({ax}, {ay})")

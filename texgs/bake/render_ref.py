@@ -62,13 +62,14 @@ def _render_dense(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tenso
                   fallback: torch.Tensor, W: int, H: int, k: int, rep_x: bool = False,
                   rep_y: bool = False) -> torch.Tensor:
     """Reference: every Gaussian evaluated at every texel centre. Memory O(H W N)."""
-    ys, xs = torch.meshgrid(torch.arange(H, dtype=means.dtype) + 0.5,
-                            torch.arange(W, dtype=means.dtype) + 0.5, indexing="ij")
+    dev = means.device
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=means.dtype, device=dev) + 0.5,
+                            torch.arange(W, dtype=means.dtype, device=dev) + 0.5, indexing="ij")
     px = xs.reshape(-1, 1)
     py = ys.reshape(-1, 1)
     q = _quad(px, py, means[None], conics[None], W, H, rep_x, rep_y)  # [P, N]
     q = torch.where(q < CUTOFF_Q, q, torch.full_like(q, math.inf))
-    ids = torch.arange(means.shape[0]).expand(q.shape[0], -1)
+    ids = torch.arange(means.shape[0], device=dev).expand(q.shape[0], -1)
     return _blend(q, ids, colors, fallback, k).reshape(H, W, -1)
 
 
@@ -78,11 +79,13 @@ def _render_tiled_torch(means: torch.Tensor, conics: torch.Tensor, colors: torch
                         tiles_per_batch: int = 64) -> torch.Tensor:
     """Tiled path in plain PyTorch: candidate lists from :func:`build_tile_index`, padded per
     batch of tiles."""
-    g = GaussianSet(means.detach().numpy(), conics.detach().numpy(), colors.detach().numpy(),
-                    fallback.detach().numpy(), W, H, rep_x, rep_y)
+    dev = means.device
+    g = GaussianSet(means.detach().cpu().numpy(), conics.detach().cpu().numpy(),
+                    colors.detach().cpu().numpy(), fallback.detach().cpu().numpy(), W, H, rep_x,
+                    rep_y)
     index = build_tile_index(g, tile)
     ntiles = index.tiles_x * index.tiles_y
-    out = torch.empty(H, W, colors.shape[1], dtype=means.dtype)
+    out = torch.empty(H, W, colors.shape[1], dtype=means.dtype, device=dev)
     rows = []
     for b0 in range(0, ntiles, tiles_per_batch):
         tids = np.arange(b0, min(ntiles, b0 + tiles_per_batch))
@@ -100,22 +103,22 @@ def _render_tiled_torch(means: torch.Tensor, conics: torch.Tensor, colors: torch
         tx = (tids % index.tiles_x)[:, None] * tile + lx[None]
         ty = (tids // index.tiles_x)[:, None] * tile + ly[None]
         inside = (tx < W) & (ty < H)  # [T, tile*tile]
-        cand_t = torch.from_numpy(cand)
+        cand_t = torch.from_numpy(cand).to(dev)
         m = means[cand_t]  # [T, L, 2]
         cn = conics[cand_t]
-        px = torch.from_numpy(tx.astype(np.float32) + 0.5)[..., None]  # [T, S, 1]
-        py = torch.from_numpy(ty.astype(np.float32) + 0.5)[..., None]
+        px = torch.from_numpy(tx.astype(np.float32) + 0.5).to(dev)[..., None]  # [T, S, 1]
+        py = torch.from_numpy(ty.astype(np.float32) + 0.5).to(dev)[..., None]
         q = _quad(px, py, m[:, None], cn[:, None], W, H, rep_x, rep_y)  # [T, S, L]
-        ok = torch.from_numpy(mask)[:, None, :] & (q < CUTOFF_Q)
+        ok = torch.from_numpy(mask).to(dev)[:, None, :] & (q < CUTOFF_Q)
         q = torch.where(ok, q, torch.full_like(q, math.inf))
         S = q.shape[1]
         ids = cand_t[:, None, :].expand(-1, S, -1)
         val = _blend(q.reshape(-1, L), ids.reshape(-1, L), colors, fallback, k)
         val = val.reshape(tids.shape[0], S, -1)
-        sel = torch.from_numpy(inside.reshape(-1))
-        rows.append((torch.from_numpy(ty.reshape(-1)[sel.numpy()]),
-                     torch.from_numpy(tx.reshape(-1)[sel.numpy()]),
-                     val.reshape(-1, val.shape[-1])[sel]))
+        sel = inside.reshape(-1)
+        rows.append((torch.from_numpy(ty.reshape(-1)[sel]).to(dev),
+                     torch.from_numpy(tx.reshape(-1)[sel]).to(dev),
+                     val.reshape(-1, val.shape[-1])[torch.from_numpy(sel).to(dev)]))
     ys = torch.cat([r[0] for r in rows])
     xs = torch.cat([r[1] for r in rows])
     vals = torch.cat([r[2] for r in rows])
