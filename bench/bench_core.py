@@ -76,7 +76,7 @@ def main() -> int:
     rows = []
     names = ["texgs"] + [n for n, _ in ASTC] + ["jpeg"]
     header = f"{'texture':34s} {'size':>9s} " + " ".join(f"{n:>10s}" for n in names) + \
-        f" {'bake s':>7s} {'peak MiB':>8s}"
+        f" {'q-drop':>7s} {'bake s':>7s} {'peak MiB':>8s}"
     print(f"PSNR (dB, RGB, 8-bit) at texgs {args.bpp} bpp; ASTC at its fixed rates "
           f"(12x12 0.89, 10x10 1.28, 8x8 2.00 bpp, quality {args.astc_quality:g}); "
           "JPEG at texgs's measured rate")
@@ -94,7 +94,8 @@ def main() -> int:
             ref = rgb.astype(np.float32) / 255.0
             row = {"texture": f.name, "width": w, "height": h,
                    "texgs": {"bpp": dst.stat().st_size * 8 / (w * h), "psnr": psnr(ref, dec),
-                             "psnr_float": summary["psnr_float_db"], "seconds": wall,
+                             "psnr_float": summary["psnr_float_db"],
+                             "psnr_stored": summary["psnr_db"], "seconds": wall,
                              "peak_rss_mib": peak, "gaussians": summary["gaussians"],
                              "lod_psnr": summary["lod_psnr_db"]}}
             for name, block in ASTC:
@@ -105,6 +106,7 @@ def main() -> int:
             rows.append(row)
             print(f"{f.stem[:34]:34s} {w:>4d}x{h:<4d} " +
                   " ".join(f"{row[n]['psnr']:10.2f}" for n in names) +
+                  f" {summary['psnr_float_db'] - summary['psnr_db']:7.2f}"
                   f" {wall:7.1f} {peak:8.0f}", flush=True)
     mean = {n: float(np.mean([r[n]["psnr"] for r in rows])) for n in names}
     rate = {n: float(np.mean([r[n]["bpp"] for r in rows])) for n in names}
@@ -112,6 +114,9 @@ def main() -> int:
     print(f"{'MEAN bits/texel':34s} {'':9s} " + " ".join(f"{rate[n]:10.3f}" for n in names))
     rising = all(all(b > a for a, b in zip(r["texgs"]["lod_psnr"], r["texgs"]["lod_psnr"][1:]))
                  for r in rows)
+    drop = float(np.mean([r["texgs"]["psnr_float"] - r["texgs"]["psnr_stored"] for r in rows]))
+    print(f"q-drop: PSNR lost from the float fit to the stored (quantized) asset, mean "
+          f"{drop:.3f} dB")
     print(f"LOD prefixes: PSNR rises with every level on {'every' if rising else 'NOT every'} "
           "texture")
     for r in rows:

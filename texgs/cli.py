@@ -72,6 +72,7 @@ def bake(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
     lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks (refinement rounds)."),
+    loss: str = typer.Option(BakeConfig.loss, help="mse (best PSNR) or l1-ssim (Image-GS loss)."),
     wrap: str = typer.Option("clamp", help="Address mode: clamp or repeat (tiling textures)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -87,7 +88,7 @@ def bake(
     from .bake import bake_file, render  # torch is imported only here
 
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
-                     seed=seed, top_k=top_k, lod_levels=lod_levels, device=device,
+                     seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
                      repeat_x=wrap == "repeat", repeat_y=wrap == "repeat", threads=threads)
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0

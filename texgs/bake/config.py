@@ -17,31 +17,33 @@ class BakeConfig:
     bpp: bits per texel of the whole file, header included (size_bytes * 8 / (W * H)).
     steps: Adam steps in total over all rounds. lod_levels: refinement rounds, one LOD chunk
     each; init_fraction: share of the budget placed before the first step.
-    qat_fraction / mse_fraction: last shares of the steps with quantization in the loop and
-    with the plain MSE loss (else L1 + ssim_weight * (1 - SSIM)).
+    qat_fraction: last share of the steps with quantization in the loop.
+    loss: "mse" (default: measured best for PSNR, see docs/BAKING.md) or "l1-ssim" (the
+    Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
     """
 
     bpp: float | None = 1.0
     gaussians: int | None = None
-    steps: int = 1000
+    steps: int = 1500
     seed: int = 0
     top_k: int = 5
     tile: int = 16
     lod_levels: int = 5
-    init_fraction: float = 0.4
+    init_fraction: float = 0.25
     grow_until: float = 0.3
     pos_bits: int = 12
     scale_bits: int = 8
     rot_bits: int = 8
     color_bits: int = 8
     qat_fraction: float = 0.25
-    mse_fraction: float = 0.5
+    loss: str = "mse"
+    mse_fraction: float = 0.3
     ssim_weight: float = 0.1
     lr_pos: float = 2e-3
     lr_scale: float = 3e-2
     lr_rot: float = 3e-2
     lr_color: float = 3e-2
-    lr_final: float = 0.1
+    lr_final: float = 0.02
     repeat_x: bool = False
     repeat_y: bool = False
     device: str = "cpu"
@@ -66,6 +68,8 @@ class BakeConfig:
             v = getattr(self, name)
             if not 1 <= v <= fmt.MAX_FIELD_BITS:
                 raise OptionError(f"{name} {v} outside 1..{fmt.MAX_FIELD_BITS}")
+        if self.loss not in ("mse", "l1-ssim"):
+            raise OptionError(f"--loss {self.loss!r}: expected mse or l1-ssim")
         if self.device not in ("cpu", "auto", "cuda"):
             raise OptionError(f"--device {self.device!r}: expected cpu, cuda or auto")
 

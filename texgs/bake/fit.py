@@ -199,7 +199,7 @@ def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeCon
         grow_at = [round(steps * cfg.grow_until * r / max(1, len(counts) - 1))
                    for r in range(1, len(counts))] if len(counts) > 1 else []
         qat_start = steps - int(round(steps * cfg.qat_fraction))
-        mse_start = steps - int(round(steps * cfg.mse_fraction))
+        mse_start = 0 if cfg.loss == "mse" else steps - int(round(steps * cfg.mse_fraction))
         decay_start = max(grow_at[-1] if grow_at else 0, int(steps * 0.6))
         spec: QuantSpec | None = None
         level = 1
