@@ -133,3 +133,18 @@ def test_subprocess_error_has_no_traceback(tmp_path):
     res = run_cli("info", str(tmp_path / "none.tgs"))
     assert res.returncode == EXIT_INVALID_ASSET
     assert "Traceback" not in res.stderr and "none.tgs" in res.stderr
+
+
+def test_without_a_compiler_the_bake_falls_back_and_says_so(tmp_path, baked):
+    """No C++ compiler on PATH and an empty kernel cache: the PyTorch renderer takes over, the
+    CLI says so once, and the bake still succeeds."""
+    src, _, _ = baked
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TEXGS_CACHE_DIR": str(tmp_path / "cache"),
+           "CXX": "/nonexistent/g++", "PATH": str(tmp_path)}
+    res = subprocess.run([sys.executable, "-m", "texgs.cli", "bake", str(src), "-o",
+                          str(tmp_path / "f.tgs"), "--steps", "3", "--bpp", "2"],
+                         capture_output=True, text=True, env=env, cwd=ROOT)
+    assert res.returncode == 0, res.stderr
+    assert res.stderr.count("compiled CPU kernel unavailable") == 1
+    assert "no C++ compiler found" in res.stderr
+    assert (tmp_path / "f.tgs").exists()
