@@ -149,3 +149,90 @@ def build_tile_index(g: GaussianSet, tile: int) -> TileIndex:
     np.cumsum(counts, out=offsets[1:])
     ids = np.fromiter((i for t in per_tile for i in t), dtype=np.int32, count=int(offsets[-1]))
     return TileIndex(tile, tx_n, ty_n, offsets, ids)
+
+
+@dataclass
+class GpuBuffers:
+    """What an engine uploads to sample an asset on the GPU (docs/RUNTIME.md).
+
+    meta: uint32 [16 + 4 C] (texgs.layout); records: uint32 words of the loaded chunks'
+    record bitstream plus one zero word of padding; tile_offsets: uint32 [tiles + 1];
+    tile_ids: uint32 words holding the Gaussian ids of every tile's list, ``id_bits`` (16 or
+    32) bits each, least significant half first.
+    """
+
+    meta: np.ndarray
+    records: np.ndarray
+    tile_offsets: np.ndarray
+    tile_ids: np.ndarray
+    id_bits: int
+    index: TileIndex
+
+    @property
+    def record_bytes(self) -> int:
+        return int(self.records.nbytes)
+
+    @property
+    def index_bytes(self) -> int:
+        return int(self.tile_offsets.nbytes + self.tile_ids.nbytes)
+
+    @property
+    def total_bytes(self) -> int:
+        return int(self.meta.nbytes) + self.record_bytes + self.index_bytes
+
+
+def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = None,
+                      id_bits: int | None = None) -> GpuBuffers:
+    """Buffers for the first ``lod`` chunks (all by default) of ``asset``.
+
+    ``tile``: tile size of the index (default the asset's); ``id_bits``: 16 or 32 (default
+    16 when the prefix holds at most 65536 Gaussians).
+    """
+    from . import layout as L
+    from .format import pack_fields
+
+    n = asset.prefix_count(lod)
+    tile = tile or asset.tile_size
+    if id_bits is None:
+        id_bits = 16 if n <= 65536 else 32
+    if id_bits not in (16, 32) or (id_bits == 16 and n > 65536):
+        raise ValueError(f"id_bits {id_bits} cannot address {n} Gaussians")
+    g = dequantize(asset, n)
+    index = build_tile_index(g, tile)
+    lay = asset.layout
+    c = asset.channel_count
+    meta = np.zeros(L.META_CHANNEL_BASE + L.META_CHANNEL_STRIDE * c, np.uint32)
+    f2u = lambda v: int(np.array([v], np.float32).view(np.uint32)[0])  # noqa: E731
+    meta[L.META_WIDTH] = asset.width
+    meta[L.META_HEIGHT] = asset.height
+    meta[L.META_CHANNELS] = c
+    meta[L.META_COUNT] = n
+    meta[L.META_TOP_K] = asset.top_k
+    meta[L.META_TILE] = tile
+    meta[L.META_TILES_X] = index.tiles_x
+    meta[L.META_TILES_Y] = index.tiles_y
+    meta[L.META_ADDRESS] = asset.address_x | (asset.address_y << 2)
+    meta[L.META_POS_BITS] = lay.pos_bits
+    meta[L.META_SCALE_BITS] = lay.scale_bits
+    meta[L.META_ROT_BITS] = lay.rot_bits
+    meta[L.META_RECORD_BITS] = lay.record_bits
+    meta[L.META_LOG2_SMIN] = f2u(asset.log2_scale_min)
+    meta[L.META_LOG2_SMAX] = f2u(asset.log2_scale_max)
+    meta[L.META_ID_BITS] = id_bits
+    off = 2 * lay.pos_bits + 2 * lay.scale_bits + lay.rot_bits
+    for k, ch in enumerate(asset.channels):
+        base = L.META_CHANNEL_BASE + L.META_CHANNEL_STRIDE * k
+        meta[base + L.CH_BITS_OFFSET] = ch.bits | (off << 8)
+        meta[base + L.CH_LO] = f2u(ch.lo)
+        meta[base + L.CH_HI] = f2u(ch.hi)
+        meta[base + L.CH_FALLBACK] = f2u(ch.fallback)
+        off += ch.bits
+    words = pack_fields(asset.fields[:n], lay.field_bits)
+    records = np.concatenate([words, np.zeros(1, np.uint32)])
+    offsets = index.offsets.astype(np.uint32)
+    ids = index.ids.astype(np.uint32)
+    if id_bits == 16:
+        if ids.shape[0] % 2:
+            ids = np.concatenate([ids, np.zeros(1, np.uint32)])
+        ids = ids[0::2] | (ids[1::2] << np.uint32(16))
+    return GpuBuffers(meta, records, offsets, ids, id_bits, index)

@@ -1,0 +1,181 @@
+// texgs sampling library (GLSL 4.30). Include after texgs_layout.h.
+//
+// Evaluates a texgs asset at a UV point exactly as docs/FORMAT.md "Decoding" specifies,
+// reading the Gaussian records in their stored, packed form. The file declares no bindings:
+// the including shader owns its buffers and defines these four accessors before the include
+// (GLSL cannot pass buffers as arguments):
+//
+//   uint texgs_load_meta(uint i);        // meta buffer word i       (docs/RUNTIME.md)
+//   uint texgs_load_record(uint i);      // record bitstream word i
+//   uint texgs_load_tile_offset(uint i); // tile offsets entry i
+//   uint texgs_load_tile_ids(uint i);    // tile ids word i
+//
+// Optional defines: TEXGS_MAX_K (default 16, at least the asset's K) and TEXGS_MAX_CHANNELS
+// (default 16). Every symbol is prefixed texgs_.
+
+#ifndef TEXGS_MAX_K
+#define TEXGS_MAX_K 16
+#endif
+#ifndef TEXGS_MAX_CHANNELS
+#define TEXGS_MAX_CHANNELS 16
+#endif
+
+// Field of `width` bits (1..24) starting at bit `pos` of the record bitstream.
+uint texgs_bits(uint pos, uint width) {
+    uint w = pos >> 5u;
+    uint s = pos & 31u;
+    uint v = texgs_load_record(w) >> s;
+    if (s + width > 32u) {
+        v |= texgs_load_record(w + 1u) << (32u - s);
+    }
+    return v & ((1u << width) - 1u);
+}
+
+float texgs_meta_float(uint i) { return uintBitsToFloat(texgs_load_meta(i)); }
+
+// Gaussian id `j` of the tile lists (16 or 32 bits per id).
+uint texgs_tile_id(uint j) {
+    if (texgs_load_meta(TEXGS_META_ID_BITS) == 16u) {
+        return (texgs_load_tile_ids(j >> 1u) >> ((j & 1u) * 16u)) & 0xffffu;
+    }
+    return texgs_load_tile_ids(j);
+}
+
+// Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
+void texgs_geometry(uint i, out vec2 mu, out vec3 conic) {
+    uint pb = texgs_load_meta(TEXGS_META_POS_BITS);
+    uint sb = texgs_load_meta(TEXGS_META_SCALE_BITS);
+    uint rb = texgs_load_meta(TEXGS_META_ROT_BITS);
+    uint base = i * texgs_load_meta(TEXGS_META_RECORD_BITS);
+    float pscale = 1.0 / float(1u << pb);
+    precise float x = (float(texgs_bits(base, pb)) + 0.5) * pscale
+        * float(texgs_load_meta(TEXGS_META_WIDTH));
+    precise float y = (float(texgs_bits(base + pb, pb)) + 0.5) * pscale
+        * float(texgs_load_meta(TEXGS_META_HEIGHT));
+    float smin = texgs_meta_float(TEXGS_META_LOG2_SMIN);
+    precise float sstep = (texgs_meta_float(TEXGS_META_LOG2_SMAX) - smin)
+        / float((1u << sb) - 1u);
+    precise float l1 = smin + float(texgs_bits(base + 2u * pb, sb)) * sstep;
+    precise float l2 = smin + float(texgs_bits(base + 2u * pb + sb, sb)) * sstep;
+    precise float theta = float(texgs_bits(base + 2u * pb + 2u * sb, rb))
+        * (3.14159265358979 / float(1u << rb));
+    float i1 = exp2(-2.0 * l1);
+    float i2 = exp2(-2.0 * l2);
+    float cs = cos(theta);
+    float sn = sin(theta);
+    mu = vec2(x, y);
+    precise float a = cs * cs * i1 + sn * sn * i2;
+    precise float b = cs * sn * (i1 - i2);
+    precise float c = sn * sn * i1 + cs * cs * i2;
+    conic = vec3(a, b, c);
+}
+
+// Channel `k` of Gaussian `i`.
+float texgs_color(uint i, uint k) {
+    uint e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * k;
+    uint bo = texgs_load_meta(e + TEXGS_CH_BITS_OFFSET);
+    uint bits = bo & 255u;
+    uint q = texgs_bits(i * texgs_load_meta(TEXGS_META_RECORD_BITS) + (bo >> 8u), bits);
+    float lo = texgs_meta_float(e + TEXGS_CH_LO);
+    precise float step = (texgs_meta_float(e + TEXGS_CH_HI) - lo) / float((1u << bits) - 1u);
+    precise float v = lo + float(q) * step;
+    return v;
+}
+
+// Apply the address mode to a point in texel units.
+vec2 texgs_wrap_point(vec2 p) {
+    float w = float(texgs_load_meta(TEXGS_META_WIDTH));
+    float h = float(texgs_load_meta(TEXGS_META_HEIGHT));
+    uint address = texgs_load_meta(TEXGS_META_ADDRESS);
+    if ((address & 3u) == 1u) {
+        p.x = p.x - w * floor(p.x / w);
+        if (p.x >= w) p.x = 0.0;
+    } else {
+        p.x = clamp(p.x, 0.0, w);
+    }
+    if (((address >> 2u) & 3u) == 1u) {
+        p.y = p.y - h * floor(p.y / h);
+        if (p.y >= h) p.y = 0.0;
+    } else {
+        p.y = clamp(p.y, 0.0, h);
+    }
+    return p;
+}
+
+// Sample every channel at the point `p_texel` (texel units of the asset: texel (i, j) has
+// its centre at (i + 0.5, j + 0.5)). Returns the channel count; result[k] for k < count.
+// `candidates` receives the number of tile candidates examined (for cost measurements).
+uint texgs_sample_texel_stats(vec2 p_texel, inout float result[TEXGS_MAX_CHANNELS],
+                              out uint candidates) {
+    float w = float(texgs_load_meta(TEXGS_META_WIDTH));
+    float h = float(texgs_load_meta(TEXGS_META_HEIGHT));
+    vec2 p = texgs_wrap_point(p_texel);
+    bool rep_x = (texgs_load_meta(TEXGS_META_ADDRESS) & 3u) == 1u;
+    bool rep_y = ((texgs_load_meta(TEXGS_META_ADDRESS) >> 2u) & 3u) == 1u;
+    uint tile = texgs_load_meta(TEXGS_META_TILE);
+    uint tx = min(uint(floor(p.x / float(tile))), texgs_load_meta(TEXGS_META_TILES_X) - 1u);
+    uint ty = min(uint(floor(p.y / float(tile))), texgs_load_meta(TEXGS_META_TILES_Y) - 1u);
+    uint t = ty * texgs_load_meta(TEXGS_META_TILES_X) + tx;
+    uint e0 = texgs_load_tile_offset(t);
+    uint e1 = texgs_load_tile_offset(t + 1u);
+    uint k_max = min(texgs_load_meta(TEXGS_META_TOP_K), uint(TEXGS_MAX_K));
+    float qk[TEXGS_MAX_K];
+    uint ik[TEXGS_MAX_K];
+    uint cnt = 0u;
+    candidates = e1 - e0;
+    for (uint e = e0; e < e1; ++e) {
+        uint id = texgs_tile_id(e);
+        vec2 mu;
+        vec3 cn;
+        texgs_geometry(id, mu, cn);
+        precise float dx = p.x - mu.x;
+        precise float dy = p.y - mu.y;
+        if (rep_x) dx = dx - w * floor(dx / w + 0.5);
+        if (rep_y) dy = dy - h * floor(dy / h + 0.5);
+        precise float q = cn.x * dx * dx + (2.0 * cn.y) * dx * dy + cn.z * dy * dy;
+        if (!(q < TEXGS_CUTOFF_Q)) continue;
+        // rank by (q, id): enter if the list is not full or (q, id) beats the last entry
+        if (cnt == k_max) {
+            if (q > qk[k_max - 1u] || (q == qk[k_max - 1u] && id > ik[k_max - 1u])) continue;
+        }
+        uint pos = cnt < k_max ? cnt : k_max - 1u;
+        if (cnt < k_max) cnt++;
+        while (pos > 0u && (qk[pos - 1u] > q || (qk[pos - 1u] == q && ik[pos - 1u] > id))) {
+            qk[pos] = qk[pos - 1u];
+            ik[pos] = ik[pos - 1u];
+            pos--;
+        }
+        qk[pos] = q;
+        ik[pos] = id;
+    }
+    uint nch = min(texgs_load_meta(TEXGS_META_CHANNELS), uint(TEXGS_MAX_CHANNELS));
+    float wk[TEXGS_MAX_K];
+    precise float den = TEXGS_BLEND_EPS;
+    for (uint k = 0u; k < cnt; ++k) {
+        wk[k] = max(exp(-0.5 * qk[k]) - TEXGS_W_CUT, 0.0);
+        den += wk[k];
+    }
+    for (uint c = 0u; c < nch; ++c) {
+        uint e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        precise float num = 0.0;
+        for (uint k = 0u; k < cnt; ++k) {
+            num += wk[k] * texgs_color(ik[k], c);
+        }
+        num += TEXGS_BLEND_EPS * texgs_meta_float(e + TEXGS_CH_FALLBACK);
+        result[c] = num / den;
+    }
+    return nch;
+}
+
+uint texgs_sample_texel(vec2 p_texel, inout float result[TEXGS_MAX_CHANNELS]) {
+    uint candidates;
+    return texgs_sample_texel_stats(p_texel, result, candidates);
+}
+
+// Sample every channel at `uv`: (0, 0) is the top-left corner of the texture, (1, 1) the
+// bottom-right (docs/CONVENTIONS.md; pass 1 - v for a bottom-left UV origin).
+uint texgs_sample(vec2 uv, inout float result[TEXGS_MAX_CHANNELS]) {
+    vec2 size = vec2(float(texgs_load_meta(TEXGS_META_WIDTH)),
+                     float(texgs_load_meta(TEXGS_META_HEIGHT)));
+    return texgs_sample_texel(uv * size, result);
+}

@@ -1,0 +1,116 @@
+"""Run the GLSL runtime (engine_shaders/glsl) through OpenGL 4.3 with moderngl.
+
+Used by the tests (on Mesa llvmpipe, no GPU needed) and by examples. moderngl is optional;
+import this module only where it is installed. The shaders' ``#include "..."`` lines are
+resolved here by plain text substitution, as an engine's shader preprocessor would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from .format import Asset
+from .runtime import GpuBuffers, build_gpu_buffers
+
+SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
+_INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.M)
+
+
+def glsl_source(name: str, defines: dict[str, object] | None = None) -> str:
+    """Source of engine_shaders/glsl/NAME with includes resolved and ``defines`` inserted
+    after the #version line."""
+    path = SHADER_DIR / "glsl" / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: shader not found (texgs must run from its source tree)")
+    seen: set[Path] = set()
+
+    def expand(p: Path) -> str:
+        p = p.resolve()
+        if p in seen:
+            return ""
+        seen.add(p)
+        text = p.read_text()
+        return _INCLUDE.sub(lambda m: expand(p.parent / m.group(1)), text)
+
+    src = expand(path)
+    lines = src.split("\n")
+    extra = [f"#define {k} {v}" for k, v in (defines or {}).items()]
+    return "\n".join(lines[:1] + extra + lines[1:])
+
+
+def create_context():
+    """A headless OpenGL 4.3 context (EGL; Mesa llvmpipe on machines without a GPU)."""
+    import moderngl
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
+    return moderngl.create_standalone_context(backend="egl", require=430)
+
+
+class GlslDecoder:
+    """Decode assets with the GLSL compute and fragment paths."""
+
+    def __init__(self, ctx=None, max_k: int = 16, max_channels: int = 16):
+        self.ctx = ctx or create_context()
+        defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
+        self.max_channels = max_channels
+        self.compute = self.ctx.compute_shader(glsl_source("texgs_decode.comp", defines))
+        self.program = self.ctx.program(vertex_shader=glsl_source("fullscreen.vert"),
+                                        fragment_shader=glsl_source("texgs_decode.frag",
+                                                                    {**defines,
+                                                                     "TEXGS_MAX_CHANNELS": 16}))
+
+    def _bind(self, bufs: GpuBuffers) -> list:
+        out = []
+        for i, arr in enumerate((bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids)):
+            data = arr.astype("<u4").tobytes() or b"\0\0\0\0"
+            b = self.ctx.buffer(data)
+            b.bind_to_storage_buffer(i)
+            out.append(b)
+        return out
+
+    def decode_compute(self, asset: Asset, lod: int | None = None,
+                       size: tuple[int, int] | None = None, tile: int | None = None,
+                       id_bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W'])."""
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits)
+        w, h = size or (asset.width, asset.height)
+        c = asset.channel_count
+        keep = self._bind(bufs)
+        out = self.ctx.buffer(reserve=w * h * c * 4)
+        out.bind_to_storage_buffer(4)
+        stats = self.ctx.buffer(reserve=w * h * 4)
+        stats.bind_to_storage_buffer(5)
+        self.compute["out_size"] = (w, h)
+        self.compute.run((w + 7) // 8, (h + 7) // 8)
+        vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
+        cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()
+        for b in keep + [out, stats]:
+            b.release()
+        return vals, cand
+
+    def decode_fragment(self, asset: Asset, lod: int | None = None,
+                        size: tuple[int, int] | None = None) -> np.ndarray:
+        """Render a full-screen triangle; -> float32 [H', W', C] (row 0 at the top)."""
+        bufs = build_gpu_buffers(asset, lod)
+        w, h = size or (asset.width, asset.height)
+        c = asset.channel_count
+        keep = self._bind(bufs)
+        n_targets = (c + 3) // 4
+        texs = [self.ctx.texture((w, h), 4, dtype="f4") for _ in range(4)]
+        fbo = self.ctx.framebuffer(color_attachments=texs)
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 0.0)
+        self.program["out_size"] = (w, h)
+        vao = self.ctx.vertex_array(self.program, [])
+        vao.render(mode=self.ctx.TRIANGLES if hasattr(self.ctx, "TRIANGLES") else 4,
+                   vertices=3)
+        planes = [np.frombuffer(t.read(), np.float32).reshape(h, w, 4) for t in
+                  texs[:n_targets]]
+        img = np.concatenate(planes, axis=2)[::-1, :, :c].copy()  # GL row 0 is the bottom
+        for obj in keep + texs + [fbo, vao]:
+            obj.release()
+        return img

@@ -1,0 +1,97 @@
+"""The one layout definition of the runtime buffers (docs/RUNTIME.md), shared by every decoder.
+
+``engine_shaders/texgs_layout.h`` is generated from this module (``python -m texgs.layout``
+rewrites it; a test checks it is current) and included by the GLSL, HLSL and CUDA code, so
+no constant is copied by hand between languages. NumPy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .format import BLEND_EPS, CUTOFF_Q
+
+# Words of the meta buffer (u32; f32 values stored as their bit patterns).
+META_WIDTH = 0
+META_HEIGHT = 1
+META_CHANNELS = 2
+META_COUNT = 3
+META_TOP_K = 4
+META_TILE = 5
+META_TILES_X = 6
+META_TILES_Y = 7
+META_ADDRESS = 8
+META_POS_BITS = 9
+META_SCALE_BITS = 10
+META_ROT_BITS = 11
+META_RECORD_BITS = 12
+META_LOG2_SMIN = 13
+META_LOG2_SMAX = 14
+META_ID_BITS = 15
+META_CHANNEL_BASE = 16
+META_CHANNEL_STRIDE = 4
+# Words of one channel entry, at META_CHANNEL_BASE + META_CHANNEL_STRIDE * c.
+CH_BITS_OFFSET = 0  # bits | (bit offset of the field inside the record) << 8
+CH_LO = 1
+CH_HI = 2
+CH_FALLBACK = 3
+
+W_CUT = float(np.exp(np.float32(-0.5) * np.float32(CUTOFF_Q)))
+
+CONSTANTS = {
+    "TEXGS_META_WIDTH": META_WIDTH,
+    "TEXGS_META_HEIGHT": META_HEIGHT,
+    "TEXGS_META_CHANNELS": META_CHANNELS,
+    "TEXGS_META_COUNT": META_COUNT,
+    "TEXGS_META_TOP_K": META_TOP_K,
+    "TEXGS_META_TILE": META_TILE,
+    "TEXGS_META_TILES_X": META_TILES_X,
+    "TEXGS_META_TILES_Y": META_TILES_Y,
+    "TEXGS_META_ADDRESS": META_ADDRESS,
+    "TEXGS_META_POS_BITS": META_POS_BITS,
+    "TEXGS_META_SCALE_BITS": META_SCALE_BITS,
+    "TEXGS_META_ROT_BITS": META_ROT_BITS,
+    "TEXGS_META_RECORD_BITS": META_RECORD_BITS,
+    "TEXGS_META_LOG2_SMIN": META_LOG2_SMIN,
+    "TEXGS_META_LOG2_SMAX": META_LOG2_SMAX,
+    "TEXGS_META_ID_BITS": META_ID_BITS,
+    "TEXGS_META_CHANNEL_BASE": META_CHANNEL_BASE,
+    "TEXGS_META_CHANNEL_STRIDE": META_CHANNEL_STRIDE,
+    "TEXGS_CH_BITS_OFFSET": CH_BITS_OFFSET,
+    "TEXGS_CH_LO": CH_LO,
+    "TEXGS_CH_HI": CH_HI,
+    "TEXGS_CH_FALLBACK": CH_FALLBACK,
+}
+FLOAT_CONSTANTS = {
+    "TEXGS_CUTOFF_Q": float(np.float32(CUTOFF_Q)),
+    "TEXGS_BLEND_EPS": float(np.float32(BLEND_EPS)),
+    "TEXGS_W_CUT": W_CUT,
+}
+
+HEADER_PATH = Path(__file__).resolve().parents[1] / "engine_shaders" / "texgs_layout.h"
+
+
+def render_header() -> str:
+    """Text of engine_shaders/texgs_layout.h: plain #defines valid in GLSL, HLSL, C and CUDA."""
+    lines = [
+        "// texgs runtime buffer layout. GENERATED from texgs/layout.py by",
+        "// `python -m texgs.layout`; do not edit. Valid GLSL, HLSL, C, C++ and CUDA.",
+        "// See docs/RUNTIME.md.",
+        "#ifndef TEXGS_LAYOUT_H",
+        "#define TEXGS_LAYOUT_H",
+    ]
+    for k, v in CONSTANTS.items():
+        lines.append(f"#define {k} {v}u")
+    for k, v in FLOAT_CONSTANTS.items():
+        # 9 significant digits round-trip a float32 exactly
+        lines.append(f"#define {k} {np.format_float_scientific(np.float32(v), precision=8)}")
+    lines.append("#endif")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - regeneration helper
+    HEADER_PATH.write_text(render_header())
+    sys.stdout.write(f"wrote {HEADER_PATH}\n")
