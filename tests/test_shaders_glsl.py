@@ -90,3 +90,21 @@ def test_baked_texture_matches_reference(gl, tmp_path):
         to8 = lambda x: np.round(np.clip(x, 0, 1) * 255)  # noqa: E731
         assert np.abs(to8(comp) - to8(ref)).max() <= 1
         assert np.abs(to8(frag) - to8(ref)).max() <= 1
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.tgs")))
+def test_gpu_built_tile_index_equals_reference_index(gl, name):
+    """texgs_build_index.comp: the same lists as texgs.runtime (as sets; order is free on
+    the GPU) and the same decoded texels."""
+    from texgs.runtime import build_gpu_buffers
+
+    asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+    for tile in (4, 8, 16):
+        bufs = build_gpu_buffers(asset, tile=tile)
+        offsets, ids = gl.build_index(bufs)
+        np.testing.assert_array_equal(offsets.astype(np.int64), bufs.index.offsets)
+        for t in range(offsets.shape[0] - 1):
+            assert sorted(ids[offsets[t]:offsets[t + 1]].tolist()) == \
+                bufs.index.candidates(t).tolist()
+    comp, _ = gl.decode_compute(asset, gpu_index=True)
+    assert np.abs(comp - decode_texture(asset)).max() < 1e-4

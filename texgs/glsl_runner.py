@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import layout
 from .format import Asset
 from .runtime import GpuBuffers, build_gpu_buffers
 
@@ -58,6 +59,8 @@ class GlslDecoder:
         defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
         self.max_channels = max_channels
         self.compute = self.ctx.compute_shader(glsl_source("texgs_decode.comp", defines))
+        self.index_builder = self.ctx.compute_shader(glsl_source("texgs_build_index.comp",
+                                                                 defines))
         self.program = self.ctx.program(vertex_shader=glsl_source("fullscreen.vert"),
                                         fragment_shader=glsl_source("texgs_decode.frag",
                                                                     {**defines,
@@ -72,11 +75,48 @@ class GlslDecoder:
             out.append(b)
         return out
 
+    def build_index(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
+        """Build the tile index with texgs_build_index.comp from ``bufs.meta`` and
+        ``bufs.records`` -> (tile_offsets, tile_ids as 32-bit ids)."""
+        meta = bufs.meta.copy()
+        meta[layout.META_ID_BITS] = 32
+        n = int(meta[layout.META_COUNT])
+        tiles = int(meta[layout.META_TILES_X]) * int(meta[layout.META_TILES_Y])
+        b_meta = self.ctx.buffer(meta.astype("<u4").tobytes())
+        b_rec = self.ctx.buffer(bufs.records.astype("<u4").tobytes())
+        b_off = self.ctx.buffer(reserve=4 * (tiles + 1))
+        b_off.clear()
+        b_cur = self.ctx.buffer(reserve=4 * tiles)
+        b_ids = self.ctx.buffer(reserve=4)
+        for i, b in ((0, b_meta), (1, b_rec), (2, b_off), (3, b_ids), (6, b_cur)):
+            b.bind_to_storage_buffer(i)
+        groups = (n + 255) // 256
+        self.index_builder["build_pass"] = 0
+        self.index_builder.run(groups)
+        self.index_builder["build_pass"] = 1
+        self.index_builder.run(1)
+        offsets = np.frombuffer(b_off.read(), np.uint32).copy()
+        b_ids.release()
+        b_ids = self.ctx.buffer(reserve=4 * max(1, int(offsets[-1])))
+        b_ids.bind_to_storage_buffer(3)
+        self.index_builder["build_pass"] = 2
+        self.index_builder.run(groups)
+        ids = np.frombuffer(b_ids.read(), np.uint32)[:int(offsets[-1])].copy()
+        for b in (b_meta, b_rec, b_off, b_cur, b_ids):
+            b.release()
+        return offsets, ids
+
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
-                       id_bits: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W'])."""
+                       id_bits: int | None = None, gpu_index: bool = False
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
+        ``gpu_index``: build the tile index with the GLSL index builder instead of NumPy."""
         bufs = build_gpu_buffers(asset, lod, tile, id_bits)
+        if gpu_index:
+            offsets, ids = self.build_index(bufs)
+            bufs.meta[layout.META_ID_BITS] = 32
+            bufs.tile_offsets, bufs.tile_ids = offsets, ids
         w, h = size or (asset.width, asset.height)
         c = asset.channel_count
         keep = self._bind(bufs)

@@ -1,0 +1,219 @@
+// texgs sampling library (HLSL, Shader Model 5.0+). Include after "../texgs_layout.h"
+// (this file includes it itself; the header is guarded).
+//
+// The HLSL port of engine_shaders/glsl/texgs_sample.glsl: the same float32 math in the same
+// order (docs/FORMAT.md "Decoding"), reading the Gaussian records in their stored, packed
+// form. The file declares NO resources: the including shader owns its four buffers
+// (docs/RUNTIME.md) and passes them to the public functions:
+//
+//   meta         the meta words (u32; f32 values as bit patterns)
+//   records      the record bitstream words
+//   tileOffsets  the tile offsets
+//   tileIds      the tile id words (16 or 32 bits per id)
+//
+// The buffer type is TEXGS_BUFFER, by default StructuredBuffer<uint>; define it before the
+// include to pass other buffer objects with a uint operator[] (e.g. RWStructuredBuffer<uint>).
+// The shader compiler inlines these calls (HLSL legalization), so passing buffers costs
+// nothing.
+//
+// Optional defines: TEXGS_MAX_K (default 16, at least the asset's K) and TEXGS_MAX_CHANNELS
+// (default 16). Every symbol is prefixed texgs_ / TEXGS_.
+//
+// Public functions (result[k] for k < the returned channel count):
+//   uint texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, float2 p_texel,
+//                                 inout float result[TEXGS_MAX_CHANNELS], out uint candidates)
+//   uint texgs_sample_texel(meta, records, tileOffsets, tileIds, float2 p_texel,
+//                           inout float result[TEXGS_MAX_CHANNELS])
+//   uint texgs_sample(meta, records, tileOffsets, tileIds, float2 uv,
+//                     inout float result[TEXGS_MAX_CHANNELS])
+
+#ifndef TEXGS_SAMPLE_HLSLI
+#define TEXGS_SAMPLE_HLSLI
+
+#include "../texgs_layout.h"
+
+#ifndef TEXGS_MAX_K
+#define TEXGS_MAX_K 16
+#endif
+#ifndef TEXGS_MAX_CHANNELS
+#define TEXGS_MAX_CHANNELS 16
+#endif
+#ifndef TEXGS_BUFFER
+#define TEXGS_BUFFER StructuredBuffer<uint>
+#endif
+
+// Field of `width` bits (1..24) starting at bit `pos` of the record bitstream.
+uint texgs_bits(TEXGS_BUFFER records, uint pos, uint width) {
+    uint w = pos >> 5u;
+    uint s = pos & 31u;
+    uint v = records[w] >> s;
+    if (s + width > 32u) {
+        v |= records[w + 1u] << (32u - s);
+    }
+    return v & ((1u << width) - 1u);
+}
+
+float texgs_meta_float(TEXGS_BUFFER meta, uint i) { return asfloat(meta[i]); }
+
+// Gaussian id `j` of the tile lists (16 or 32 bits per id).
+uint texgs_tile_id(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, uint j) {
+    if (meta[TEXGS_META_ID_BITS] == 16u) {
+        return (tileIds[j >> 1u] >> ((j & 1u) * 16u)) & 0xffffu;
+    }
+    return tileIds[j];
+}
+
+// Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
+void texgs_geometry(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i,
+                    out float2 mu, out float3 conic) {
+    uint pb = meta[TEXGS_META_POS_BITS];
+    uint sb = meta[TEXGS_META_SCALE_BITS];
+    uint rb = meta[TEXGS_META_ROT_BITS];
+    uint base = i * meta[TEXGS_META_RECORD_BITS];
+    float pscale = 1.0f / (float)(1u << pb);
+    precise float x = ((float)texgs_bits(records, base, pb) + 0.5f) * pscale
+        * (float)meta[TEXGS_META_WIDTH];
+    precise float y = ((float)texgs_bits(records, base + pb, pb) + 0.5f) * pscale
+        * (float)meta[TEXGS_META_HEIGHT];
+    float smin = texgs_meta_float(meta, TEXGS_META_LOG2_SMIN);
+    precise float sstep = (texgs_meta_float(meta, TEXGS_META_LOG2_SMAX) - smin)
+        / (float)((1u << sb) - 1u);
+    precise float l1 = smin + (float)texgs_bits(records, base + 2u * pb, sb) * sstep;
+    precise float l2 = smin + (float)texgs_bits(records, base + 2u * pb + sb, sb) * sstep;
+    precise float theta = (float)texgs_bits(records, base + 2u * pb + 2u * sb, rb)
+        * (3.14159265358979f / (float)(1u << rb));
+    float i1 = exp2(-2.0f * l1);
+    float i2 = exp2(-2.0f * l2);
+    float cs = cos(theta);
+    float sn = sin(theta);
+    mu = float2(x, y);
+    precise float a = cs * cs * i1 + sn * sn * i2;
+    precise float b = cs * sn * (i1 - i2);
+    precise float c = sn * sn * i1 + cs * cs * i2;
+    conic = float3(a, b, c);
+}
+
+// Channel `k` of Gaussian `i`.
+float texgs_color(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i, uint k) {
+    uint e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * k;
+    uint bo = meta[e + TEXGS_CH_BITS_OFFSET];
+    uint bits = bo & 255u;
+    uint q = texgs_bits(records, i * meta[TEXGS_META_RECORD_BITS] + (bo >> 8u), bits);
+    float lo = texgs_meta_float(meta, e + TEXGS_CH_LO);
+    precise float stp = (texgs_meta_float(meta, e + TEXGS_CH_HI) - lo)
+        / (float)((1u << bits) - 1u);
+    precise float v = lo + (float)q * stp;
+    return v;
+}
+
+// Apply the address mode to a point in texel units.
+float2 texgs_wrap_point(TEXGS_BUFFER meta, float2 p) {
+    float w = (float)meta[TEXGS_META_WIDTH];
+    float h = (float)meta[TEXGS_META_HEIGHT];
+    uint address = meta[TEXGS_META_ADDRESS];
+    if ((address & 3u) == 1u) {
+        p.x = p.x - w * floor(p.x / w);
+        if (p.x >= w) p.x = 0.0f;
+    } else {
+        p.x = clamp(p.x, 0.0f, w);
+    }
+    if (((address >> 2u) & 3u) == 1u) {
+        p.y = p.y - h * floor(p.y / h);
+        if (p.y >= h) p.y = 0.0f;
+    } else {
+        p.y = clamp(p.y, 0.0f, h);
+    }
+    return p;
+}
+
+// Sample every channel at the point `p_texel` (texel units of the asset: texel (i, j) has
+// its centre at (i + 0.5, j + 0.5)). Returns the channel count; result[k] for k < count.
+// `candidates` receives the number of tile candidates examined (for cost measurements).
+uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                              TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                              float2 p_texel, inout float result[TEXGS_MAX_CHANNELS],
+                              out uint candidates) {
+    float w = (float)meta[TEXGS_META_WIDTH];
+    float h = (float)meta[TEXGS_META_HEIGHT];
+    float2 p = texgs_wrap_point(meta, p_texel);
+    bool rep_x = (meta[TEXGS_META_ADDRESS] & 3u) == 1u;
+    bool rep_y = ((meta[TEXGS_META_ADDRESS] >> 2u) & 3u) == 1u;
+    uint tile = meta[TEXGS_META_TILE];
+    uint tx = min((uint)floor(p.x / (float)tile), meta[TEXGS_META_TILES_X] - 1u);
+    uint ty = min((uint)floor(p.y / (float)tile), meta[TEXGS_META_TILES_Y] - 1u);
+    uint t = ty * meta[TEXGS_META_TILES_X] + tx;
+    uint e0 = tileOffsets[t];
+    uint e1 = tileOffsets[t + 1u];
+    uint k_max = min(meta[TEXGS_META_TOP_K], (uint)TEXGS_MAX_K);
+    float qk[TEXGS_MAX_K];
+    uint ik[TEXGS_MAX_K];
+    uint cnt = 0u;
+    candidates = e1 - e0;
+    for (uint e = e0; e < e1; ++e) {
+        uint id = texgs_tile_id(meta, tileIds, e);
+        float2 mu;
+        float3 cn;
+        texgs_geometry(meta, records, id, mu, cn);
+        precise float dx = p.x - mu.x;
+        precise float dy = p.y - mu.y;
+        if (rep_x) dx = dx - w * floor(dx / w + 0.5f);
+        if (rep_y) dy = dy - h * floor(dy / h + 0.5f);
+        precise float q = cn.x * dx * dx + (2.0f * cn.y) * dx * dy + cn.z * dy * dy;
+        if (!(q < TEXGS_CUTOFF_Q)) continue;
+        // rank by (q, id): enter if the list is not full or (q, id) beats the last entry
+        if (cnt == k_max) {
+            float q_last = qk[k_max - 1u];
+            if (q > q_last || (q == q_last && id > ik[k_max - 1u])) continue;
+        }
+        uint pos = cnt < k_max ? cnt : k_max - 1u;
+        if (cnt < k_max) cnt++;
+        // insertion; written without relying on short-circuit evaluation (HLSL before 2021
+        // evaluates both sides of && and ||), so qk[pos - 1] is never read at pos == 0
+        while (pos > 0u) {
+            float q_prev = qk[pos - 1u];
+            uint i_prev = ik[pos - 1u];
+            if (!(q_prev > q || (q_prev == q && i_prev > id))) break;
+            qk[pos] = q_prev;
+            ik[pos] = i_prev;
+            pos--;
+        }
+        qk[pos] = q;
+        ik[pos] = id;
+    }
+    uint nch = min(meta[TEXGS_META_CHANNELS], (uint)TEXGS_MAX_CHANNELS);
+    float wk[TEXGS_MAX_K];
+    precise float den = TEXGS_BLEND_EPS;
+    for (uint k = 0u; k < cnt; ++k) {
+        wk[k] = max(exp(-0.5f * qk[k]) - TEXGS_W_CUT, 0.0f);
+        den += wk[k];
+    }
+    for (uint c = 0u; c < nch; ++c) {
+        uint ce = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        precise float num = 0.0f;
+        for (uint k2 = 0u; k2 < cnt; ++k2) {
+            num += wk[k2] * texgs_color(meta, records, ik[k2], c);
+        }
+        num += TEXGS_BLEND_EPS * texgs_meta_float(meta, ce + TEXGS_CH_FALLBACK);
+        result[c] = num / den;
+    }
+    return nch;
+}
+
+uint texgs_sample_texel(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                        TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                        float2 p_texel, inout float result[TEXGS_MAX_CHANNELS]) {
+    uint candidates;
+    return texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, p_texel, result,
+                                    candidates);
+}
+
+// Sample every channel at `uv`: (0, 0) is the top-left corner of the texture, (1, 1) the
+// bottom-right (docs/CONVENTIONS.md; pass 1 - v for a bottom-left UV origin).
+uint texgs_sample(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                  TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                  float2 uv, inout float result[TEXGS_MAX_CHANNELS]) {
+    float2 size = float2((float)meta[TEXGS_META_WIDTH], (float)meta[TEXGS_META_HEIGHT]);
+    return texgs_sample_texel(meta, records, tileOffsets, tileIds, uv * size, result);
+}
+
+#endif  // TEXGS_SAMPLE_HLSLI
