@@ -52,11 +52,33 @@ def wrap_points(g: GaussianSet, px: np.ndarray, py: np.ndarray) -> tuple[np.ndar
     return px, py
 
 
+def footprint_variance(texels_per_pixel: float | np.ndarray) -> np.ndarray:
+    """Variance (texels^2) added to every Gaussian when one output pixel covers
+    ``texels_per_pixel`` texels: that of a box of that width less the texel's own,
+    ``max(0, (rho^2 - 1) / 12)`` (docs/RUNTIME.md "Filtering"). float32."""
+    rho = np.asarray(texels_per_pixel, _F32)
+    return np.maximum(_F32(0), (rho * rho - _F32(1)) / _F32(12)).astype(_F32)
+
+
+def _widen(a, b, c, f):
+    """Conic of (Sigma + f I) and the amplitude sqrt(det Sigma / det(Sigma + f I)), float32,
+    in the order every runtime follows."""
+    det = a * c - b * b
+    sxx = c / det + f
+    syy = a / det + f
+    sxy = -b / det
+    det2 = sxx * syy - sxy * sxy
+    amp = np.sqrt(_F32(1) / (det * det2)).astype(_F32)
+    return syy / det2, -sxy / det2, sxx / det2, amp
+
+
 def eval_points(g: GaussianSet, index: TileIndex, px: np.ndarray, py: np.ndarray, k: int,
-                stats: list | None = None) -> np.ndarray:
+                stats: list | None = None, filter_var: np.ndarray | None = None) -> np.ndarray:
     """Evaluate the texture at points (texel units, already wrapped) -> float32 [P, C].
 
     ``stats``: if a list is given, the candidate count of every point is appended to it.
+    ``filter_var``: float32 [P] footprint variance per point (texels^2, see
+    :func:`footprint_variance`; 0 = unfiltered); the index must cover the largest.
     """
     tile = index.tile
     tx = np.minimum((px // tile).astype(np.int64), index.tiles_x - 1)
@@ -86,14 +108,28 @@ def eval_points(g: GaussianSet, index: TileIndex, px: np.ndarray, py: np.ndarray
         a = g.conics[cand, 0][None]
         b = g.conics[cand, 1][None]
         c = g.conics[cand, 2][None]
+        amp = None
+        if filter_var is not None:
+            f = filter_var[pts][:, None]
+            wa, wb, wc, wamp = _widen(a, b, c, f)
+            on = f > 0
+            a, b, c = np.where(on, wa, a), np.where(on, wb, b), np.where(on, wc, c)
+            amp = np.where(on, wamp, _F32(1)).astype(_F32)
         q = (a * dx * dx + _F32(2) * b * dx * dy + c * dy * dy).astype(_F32)
         q = np.where(q < _F32(CUTOFF_Q), q, np.inf).astype(_F32)
         kk = min(k, cand.shape[0])
         # Rank by (q, id): candidates ascend by id and the sort is stable.
-        sel = np.argsort(q, axis=1, kind="stable")[:, :kk]
+        if amp is None:
+            sel = np.argsort(q, axis=1, kind="stable")[:, :kk]
+        else:  # filtered: rank by weight, amplitude included (ties by id)
+            key = np.where(q < _F32(CUTOFF_Q),
+                           -(amp * np.maximum(np.exp(_F32(-0.5) * q) - _W_CUT, _F32(0))), np.inf)
+            sel = np.argsort(key, axis=1, kind="stable")[:, :kk]
         qs = np.take_along_axis(q, sel, 1)
         wts = np.where(np.isfinite(qs), np.exp(_F32(-0.5) * qs) - _W_CUT, _F32(0)).astype(_F32)
         wts = np.maximum(wts, _F32(0))
+        if amp is not None:
+            wts = (np.take_along_axis(np.broadcast_to(amp, q.shape), sel, 1) * wts).astype(_F32)
         cols = g.colors[cand[sel]]  # [P, kk, C]
         num = np.einsum("pk,pkc->pc", wts, cols).astype(_F32) + _F32(BLEND_EPS) * g.fallback
         den = wts.sum(1, dtype=_F32) + _F32(BLEND_EPS)
@@ -115,21 +151,24 @@ def decode_uv(asset: Asset, uv: np.ndarray, lod: int | None = None,
 
 
 def decode_texture(asset: Asset, lod: int | None = None, size: tuple[int, int] | None = None,
-                   stats_out: list | None = None) -> np.ndarray:
+                   stats_out: list | None = None, filtered: bool = False) -> np.ndarray:
     """Decode to a texel grid: float32 [H', W', C] at ``size`` = (W', H') (default the
     asset's own size), sampling each output texel at its centre. ``lod``: number of LOD
-    chunks to use (default all). If ``stats_out`` is a list, a :class:`DecodeStats` is
-    appended."""
+    chunks to use (default all). ``filtered``: when the output is smaller, widen every
+    Gaussian by the output pixel's footprint (prefiltered minification, no aliasing). If
+    ``stats_out`` is a list, a :class:`DecodeStats` is appended."""
     g = dequantize(asset, asset.prefix_count(lod))
-    index = build_tile_index(g, asset.tile_size)
     ow, oh = size if size is not None else (asset.width, asset.height)
+    fvar = footprint_variance(max(asset.width / ow, asset.height / oh)) if filtered else _F32(0)
+    index = build_tile_index(g, asset.tile_size, float(fvar))
     xs = ((np.arange(ow, dtype=np.float64) + 0.5) * (asset.width / ow)).astype(_F32)
     ys = ((np.arange(oh, dtype=np.float64) + 0.5) * (asset.height / oh)).astype(_F32)
     px = np.tile(xs, oh)
     py = np.repeat(ys, ow)
     px, py = wrap_points(g, px, py)
     counts: list = []
-    out = eval_points(g, index, px, py, asset.top_k, counts)
+    out = eval_points(g, index, px, py, asset.top_k, counts,
+                      np.full(px.shape[0], fvar, _F32) if fvar > 0 else None)
     if stats_out is not None:
         cnt = np.concatenate(counts)
         stats_out.append(DecodeStats(int(cnt.shape[0]), float(cnt.mean()),

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import layout
 from .format import Asset
+from .decode import footprint_variance
 from .runtime import GpuBuffers, build_gpu_buffers
 
 SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
@@ -108,16 +109,19 @@ class GlslDecoder:
 
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
-                       id_bits: int | None = None, gpu_index: bool = False
-                       ) -> tuple[np.ndarray, np.ndarray]:
+                       id_bits: int | None = None, gpu_index: bool = False,
+                       filtered: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
-        ``gpu_index``: build the tile index with the GLSL index builder instead of NumPy."""
-        bufs = build_gpu_buffers(asset, lod, tile, id_bits)
+        ``gpu_index``: build the tile index with the GLSL index builder instead of NumPy.
+        ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``."""
+        w, h = size or (asset.width, asset.height)
+        fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) \
+            if filtered else 0.0
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits, fvar)
         if gpu_index:
             offsets, ids = self.build_index(bufs)
             bufs.meta[layout.META_ID_BITS] = 32
             bufs.tile_offsets, bufs.tile_ids = offsets, ids
-        w, h = size or (asset.width, asset.height)
         c = asset.channel_count
         keep = self._bind(bufs)
         out = self.ctx.buffer(reserve=w * h * c * 4)
@@ -125,6 +129,7 @@ class GlslDecoder:
         stats = self.ctx.buffer(reserve=w * h * 4)
         stats.bind_to_storage_buffer(5)
         self.compute["out_size"] = (w, h)
+        self.compute["filter_var"] = fvar
         self.compute.run((w + 7) // 8, (h + 7) // 8)
         vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
         cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()

@@ -99,15 +99,17 @@ class TileIndex:
         return np.diff(self.offsets).reshape(self.tiles_y, self.tiles_x)
 
 
-def gaussian_extents(conics: np.ndarray) -> np.ndarray:
-    """Half-widths (rx, ry) in texels [N, 2] of each Gaussian's padded cutoff box."""
+def gaussian_extents(conics: np.ndarray, filter_max_var: float = 0.0) -> np.ndarray:
+    """Half-widths (rx, ry) in texels [N, 2] of each Gaussian's padded cutoff box, widened
+    by 3 * sqrt(filter_max_var) for filtered (minified) sampling."""
     a = conics[:, 0].astype(np.float64)
     b = conics[:, 1].astype(np.float64)
     c = conics[:, 2].astype(np.float64)
     det = np.maximum(a * c - b * b, 1e-30)
     rx = np.sqrt(CUTOFF_Q * c / det)
     ry = np.sqrt(CUTOFF_Q * a / det)
-    return np.stack([rx, ry], 1) * (1.0 + BIN_PAD_REL) + BIN_PAD_ABS
+    pad = 3.0 * np.sqrt(max(0.0, filter_max_var))
+    return (np.stack([rx, ry], 1) + pad) * (1.0 + BIN_PAD_REL) + BIN_PAD_ABS
 
 
 def _axis_tiles(lo: float, hi: float, size: int, tile: int, n: int, repeat: bool) -> list[int]:
@@ -128,11 +130,12 @@ def _axis_tiles(lo: float, hi: float, size: int, tile: int, n: int, repeat: bool
     return sorted(set(first + second))
 
 
-def build_tile_index(g: GaussianSet, tile: int) -> TileIndex:
-    """Bin Gaussians into tiles (docs/RUNTIME.md, "Tile index"). Lists ascend by Gaussian id."""
+def build_tile_index(g: GaussianSet, tile: int, filter_max_var: float = 0.0) -> TileIndex:
+    """Bin Gaussians into tiles (docs/RUNTIME.md, "Tile index"). Lists ascend by Gaussian id.
+    ``filter_max_var``: footprint variance (texels^2) filtered sampling may add."""
     tx_n = -(-g.width // tile)
     ty_n = -(-g.height // tile)
-    ext = gaussian_extents(g.conics)
+    ext = gaussian_extents(g.conics, filter_max_var)
     m = g.means.astype(np.float64)
     per_tile: list[list[int]] = [[] for _ in range(tx_n * ty_n)]
     for i in range(m.shape[0]):
@@ -167,6 +170,7 @@ class GpuBuffers:
     tile_ids: np.ndarray
     id_bits: int
     index: TileIndex
+    filter_max_var: float = 0.0
 
     @property
     def record_bytes(self) -> int:
@@ -182,11 +186,12 @@ class GpuBuffers:
 
 
 def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = None,
-                      id_bits: int | None = None) -> GpuBuffers:
+                      id_bits: int | None = None, filter_max_var: float = 0.0) -> GpuBuffers:
     """Buffers for the first ``lod`` chunks (all by default) of ``asset``.
 
     ``tile``: tile size of the index (default the asset's); ``id_bits``: 16 or 32 (default
-    16 when the prefix holds at most 65536 Gaussians).
+    16 when the prefix holds at most 65536 Gaussians); ``filter_max_var``: the largest
+    footprint variance (texels^2) minified sampling may add (docs/RUNTIME.md "Filtering").
     """
     from . import layout as L
     from .format import pack_fields
@@ -198,7 +203,7 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     if id_bits not in (16, 32) or (id_bits == 16 and n > 65536):
         raise ValueError(f"id_bits {id_bits} cannot address {n} Gaussians")
     g = dequantize(asset, n)
-    index = build_tile_index(g, tile)
+    index = build_tile_index(g, tile, filter_max_var)
     lay = asset.layout
     c = asset.channel_count
     meta = np.zeros(L.META_CHANNEL_BASE + L.META_CHANNEL_STRIDE * c, np.uint32)
@@ -219,6 +224,7 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     meta[L.META_LOG2_SMIN] = f2u(asset.log2_scale_min)
     meta[L.META_LOG2_SMAX] = f2u(asset.log2_scale_max)
     meta[L.META_ID_BITS] = id_bits
+    meta[L.META_FILTER_MAX_VAR] = f2u(filter_max_var)
     off = 2 * lay.pos_bits + 2 * lay.scale_bits + lay.rot_bits
     for k, ch in enumerate(asset.channels):
         base = L.META_CHANNEL_BASE + L.META_CHANNEL_STRIDE * k
@@ -235,4 +241,4 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
         if ids.shape[0] % 2:
             ids = np.concatenate([ids, np.zeros(1, np.uint32)])
         ids = ids[0::2] | (ids[1::2] << np.uint32(16))
-    return GpuBuffers(meta, records, offsets, ids, id_bits, index)
+    return GpuBuffers(meta, records, offsets, ids, id_bits, index, filter_max_var)

@@ -62,8 +62,9 @@ void texgs_visit(uint i, bool fill) {
     texgs_geometry(i, mu, cn);
     float det = max(cn.x * cn.z - cn.y * cn.y, 1e-30);
     // float32 here, float64 in the reference: the padding absorbs the difference
-    float rx = sqrt(TEXGS_CUTOFF_Q * cn.z / det) * 1.001 + 0.01;
-    float ry = sqrt(TEXGS_CUTOFF_Q * cn.x / det) * 1.001 + 0.01;
+    float pad = 3.0 * sqrt(max(0.0, uintBitsToFloat(texgs_load_meta(TEXGS_META_FILTER_MAX_VAR))));
+    float rx = (sqrt(TEXGS_CUTOFF_Q * cn.z / det) + pad) * 1.001 + 0.01;
+    float ry = (sqrt(TEXGS_CUTOFF_Q * cn.x / det) + pad) * 1.001 + 0.01;
     uint tile = texgs_load_meta(TEXGS_META_TILE);
     uint nx = texgs_load_meta(TEXGS_META_TILES_X);
     uint ny = texgs_load_meta(TEXGS_META_TILES_Y);

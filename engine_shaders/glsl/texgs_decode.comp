@@ -10,6 +10,7 @@ layout(local_size_x = 8, local_size_y = 8) in;
 layout(std430, binding = 4) buffer TexgsDecodeOut { float out_values[]; };
 layout(std430, binding = 5) buffer TexgsDecodeStats { uint out_candidates[]; };
 uniform uvec2 out_size;
+uniform float filter_var;  // footprint variance, texels^2 (0: unfiltered)
 
 void main() {
     uvec2 g = gl_GlobalInvocationID.xy;
@@ -20,7 +21,7 @@ void main() {
     vec2 p = (vec2(g) + 0.5) * (tex_size / vec2(out_size));
     float r[TEXGS_MAX_CHANNELS];
     uint cand;
-    uint n = texgs_sample_texel_stats(p, r, cand);
+    uint n = texgs_sample_texel_stats(p, filter_var, r, cand);
     uint base = (g.y * out_size.x + g.x) * n;
     for (uint c = 0u; c < n; ++c) out_values[base + c] = r[c];
     out_candidates[g.y * out_size.x + g.x] = cand;

@@ -102,16 +102,36 @@ vec2 texgs_wrap_point(vec2 p) {
     return p;
 }
 
+// Widen a conic (a, b, c) by `f` texels^2 of isotropic footprint variance: the conic of
+// (Sigma + f I), and amp = sqrt(det Sigma / det(Sigma + f I)) (docs/RUNTIME.md "Filtering").
+void texgs_widen(inout vec3 cn, float f, out float amp) {
+    precise float det = cn.x * cn.z - cn.y * cn.y;
+    precise float sxx = cn.z / det + f;
+    precise float syy = cn.x / det + f;
+    precise float sxy = -cn.y / det;
+    precise float det2 = sxx * syy - sxy * sxy;
+    amp = sqrt(1.0 / (det * det2));
+    cn = vec3(syy / det2, -sxy / det2, sxx / det2);
+}
+
+// Footprint variance (texels^2) of a pixel covering `rho` texels: max(0, (rho^2 - 1) / 12).
+float texgs_footprint_variance(float rho) {
+    return max(0.0, (rho * rho - 1.0) / 12.0);
+}
+
 // Sample every channel at the point `p_texel` (texel units of the asset: texel (i, j) has
-// its centre at (i + 0.5, j + 0.5)). Returns the channel count; result[k] for k < count.
-// `candidates` receives the number of tile candidates examined (for cost measurements).
-uint texgs_sample_texel_stats(vec2 p_texel, inout float result[TEXGS_MAX_CHANNELS],
-                              out uint candidates) {
+// its centre at (i + 0.5, j + 0.5)), every Gaussian widened by `filter_var` texels^2 (0:
+// unfiltered; clamped to what the tile index covers). Returns the channel count;
+// result[k] for k < count. `candidates` receives the tile candidates examined.
+uint texgs_sample_texel_stats(vec2 p_texel, float filter_var,
+                              inout float result[TEXGS_MAX_CHANNELS], out uint candidates) {
     float w = float(texgs_load_meta(TEXGS_META_WIDTH));
     float h = float(texgs_load_meta(TEXGS_META_HEIGHT));
     vec2 p = texgs_wrap_point(p_texel);
     bool rep_x = (texgs_load_meta(TEXGS_META_ADDRESS) & 3u) == 1u;
     bool rep_y = ((texgs_load_meta(TEXGS_META_ADDRESS) >> 2u) & 3u) == 1u;
+    float f = min(filter_var, texgs_meta_float(TEXGS_META_FILTER_MAX_VAR));
+    bool filtered = f > 0.0;
     uint tile = texgs_load_meta(TEXGS_META_TILE);
     uint tx = min(uint(floor(p.x / float(tile))), texgs_load_meta(TEXGS_META_TILES_X) - 1u);
     uint ty = min(uint(floor(p.y / float(tile))), texgs_load_meta(TEXGS_META_TILES_Y) - 1u);
@@ -119,7 +139,10 @@ uint texgs_sample_texel_stats(vec2 p_texel, inout float result[TEXGS_MAX_CHANNEL
     uint e0 = texgs_load_tile_offset(t);
     uint e1 = texgs_load_tile_offset(t + 1u);
     uint k_max = min(texgs_load_meta(TEXGS_META_TOP_K), uint(TEXGS_MAX_K));
+    // rank key: q (unfiltered) or minus the weight (filtered); ties by id
+    float kk[TEXGS_MAX_K];
     float qk[TEXGS_MAX_K];
+    float ak[TEXGS_MAX_K];
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
     candidates = e1 - e0;
@@ -128,24 +151,30 @@ uint texgs_sample_texel_stats(vec2 p_texel, inout float result[TEXGS_MAX_CHANNEL
         vec2 mu;
         vec3 cn;
         texgs_geometry(id, mu, cn);
+        float amp = 1.0;
+        if (filtered) texgs_widen(cn, f, amp);
         precise float dx = p.x - mu.x;
         precise float dy = p.y - mu.y;
         if (rep_x) dx = dx - w * floor(dx / w + 0.5);
         if (rep_y) dy = dy - h * floor(dy / h + 0.5);
         precise float q = cn.x * dx * dx + (2.0 * cn.y) * dx * dy + cn.z * dy * dy;
         if (!(q < TEXGS_CUTOFF_Q)) continue;
-        // rank by (q, id): enter if the list is not full or (q, id) beats the last entry
+        float key = filtered ? -(amp * max(exp(-0.5 * q) - TEXGS_W_CUT, 0.0)) : q;
         if (cnt == k_max) {
-            if (q > qk[k_max - 1u] || (q == qk[k_max - 1u] && id > ik[k_max - 1u])) continue;
+            if (key > kk[k_max - 1u] || (key == kk[k_max - 1u] && id > ik[k_max - 1u])) continue;
         }
         uint pos = cnt < k_max ? cnt : k_max - 1u;
         if (cnt < k_max) cnt++;
-        while (pos > 0u && (qk[pos - 1u] > q || (qk[pos - 1u] == q && ik[pos - 1u] > id))) {
+        while (pos > 0u && (kk[pos - 1u] > key || (kk[pos - 1u] == key && ik[pos - 1u] > id))) {
+            kk[pos] = kk[pos - 1u];
             qk[pos] = qk[pos - 1u];
+            ak[pos] = ak[pos - 1u];
             ik[pos] = ik[pos - 1u];
             pos--;
         }
+        kk[pos] = key;
         qk[pos] = q;
+        ak[pos] = amp;
         ik[pos] = id;
     }
     uint nch = min(texgs_load_meta(TEXGS_META_CHANNELS), uint(TEXGS_MAX_CHANNELS));
@@ -153,6 +182,7 @@ uint texgs_sample_texel_stats(vec2 p_texel, inout float result[TEXGS_MAX_CHANNEL
     precise float den = TEXGS_BLEND_EPS;
     for (uint k = 0u; k < cnt; ++k) {
         wk[k] = max(exp(-0.5 * qk[k]) - TEXGS_W_CUT, 0.0);
+        if (filtered) wk[k] = ak[k] * wk[k];
         den += wk[k];
     }
     for (uint c = 0u; c < nch; ++c) {
@@ -169,7 +199,7 @@ uint texgs_sample_texel_stats(vec2 p_texel, inout float result[TEXGS_MAX_CHANNEL
 
 uint texgs_sample_texel(vec2 p_texel, inout float result[TEXGS_MAX_CHANNELS]) {
     uint candidates;
-    return texgs_sample_texel_stats(p_texel, result, candidates);
+    return texgs_sample_texel_stats(p_texel, 0.0, result, candidates);
 }
 
 // Sample every channel at `uv`: (0, 0) is the top-left corner of the texture, (1, 1) the
@@ -178,4 +208,17 @@ uint texgs_sample(vec2 uv, inout float result[TEXGS_MAX_CHANNELS]) {
     vec2 size = vec2(float(texgs_load_meta(TEXGS_META_WIDTH)),
                      float(texgs_load_meta(TEXGS_META_HEIGHT)));
     return texgs_sample_texel(uv * size, result);
+}
+
+// Filtered sampling for minification: `duv_dx`, `duv_dy` are the UV derivatives across one
+// pixel (dFdx(uv), dFdy(uv) in a fragment shader). Each Gaussian is widened by the pixel's
+// footprint, so a texture seen from afar does not alias.
+uint texgs_sample_grad(vec2 uv, vec2 duv_dx, vec2 duv_dy,
+                       inout float result[TEXGS_MAX_CHANNELS]) {
+    vec2 size = vec2(float(texgs_load_meta(TEXGS_META_WIDTH)),
+                     float(texgs_load_meta(TEXGS_META_HEIGHT)));
+    float rho = max(length(duv_dx * size), length(duv_dy * size));
+    uint candidates;
+    return texgs_sample_texel_stats(uv * size, texgs_footprint_variance(rho), result,
+                                    candidates);
 }

@@ -10,6 +10,10 @@
 //
 // Resources: t0..t3 / Vulkan bindings 0..3 (set 0) the four texgs buffers,
 // b0 / binding 6 the output size (same layout as texgs_decode_cs.hlsl).
+// the four targets hold 16 channels: TEXGS_MAX_CHANNELS is 16 here whatever was passed in
+#ifdef TEXGS_MAX_CHANNELS
+#undef TEXGS_MAX_CHANNELS
+#endif
 #define TEXGS_MAX_CHANNELS 16
 #include "../texgs_layout.h"
 #include "texgs_sample.hlsli"

@@ -11,10 +11,11 @@
 //   tileOffsets  the tile offsets
 //   tileIds      the tile id words (16 or 32 bits per id)
 //
-// The buffer type is TEXGS_BUFFER, by default StructuredBuffer<uint>; define it before the
-// include to pass other buffer objects with a uint operator[] (e.g. RWStructuredBuffer<uint>).
-// The shader compiler inlines these calls (HLSL legalization), so passing buffers costs
-// nothing.
+// All four are StructuredBuffer<uint> (TEXGS_BUFFER). The compiler inlines these calls (HLSL
+// legalization), so passing buffers costs nothing. (Do not redefine TEXGS_BUFFER as
+// RWStructuredBuffer<uint>: glslang 12 passes a hidden counter buffer with every
+// RWStructuredBuffer parameter and miscompiles the calls; bind the same memory as a
+// read-only view instead.)
 //
 // Optional defines: TEXGS_MAX_K (default 16, at least the asset's K) and TEXGS_MAX_CHANNELS
 // (default 16). Every symbol is prefixed texgs_ / TEXGS_.
@@ -38,9 +39,7 @@
 #ifndef TEXGS_MAX_CHANNELS
 #define TEXGS_MAX_CHANNELS 16
 #endif
-#ifndef TEXGS_BUFFER
 #define TEXGS_BUFFER StructuredBuffer<uint>
-#endif
 
 // Field of `width` bits (1..24) starting at bit `pos` of the record bitstream.
 uint texgs_bits(TEXGS_BUFFER records, uint pos, uint width) {
