@@ -1,7 +1,8 @@
 """The HLSL runtime compiled to SPIR-V by glslang and executed on Vulkan (Mesa lavapipe here)
 through wgpu, against the NumPy reference: compute and pixel-shader paths, plain RGB, RGBA,
 grey, repeat and clamp, LOD prefixes, resized output, 16- and 32-bit tile ids, candidate
-counts, a real baked texture, and every HLSL file compiling to valid SPIR-V.
+counts, filtered minification, the UV entry point, a real baked texture, and every HLSL
+file compiling to valid SPIR-V.
 
 Without wgpu, a Vulkan device, glslangValidator or spirv-val the tests skip, naming what is
 missing; with the environment variable CI set they fail instead."""
@@ -60,8 +61,8 @@ def _stage(path: Path) -> str:
     raise AssertionError(f"{path.name}: name does not say its stage (_cs, _ps or _vs)")
 
 
-# A compute shader that uses the library's UV entry point, texgs_sample(uv), with the same
-# bindings as texgs_decode_cs.hlsl.
+# A compute shader that uses the library's UV entry points, texgs_sample(uv) or (TEST_GRAD)
+# texgs_sample_grad(uv, ddx, ddy), with the same bindings as texgs_decode_cs.hlsl.
 UV_WRAPPER = r"""
 #include "texgs_sample.hlsli"
 [[vk::binding(0, 0)]] StructuredBuffer<uint> m0;
@@ -70,13 +71,18 @@ UV_WRAPPER = r"""
 [[vk::binding(3, 0)]] StructuredBuffer<uint> m3;
 [[vk::binding(4, 0)]] RWStructuredBuffer<float> out_values;
 [[vk::binding(5, 0)]] RWStructuredBuffer<uint> out_candidates;
-[[vk::binding(6, 0)]] cbuffer Params { uint2 out_size; uint2 pad; };
+[[vk::binding(6, 0)]] cbuffer Params { uint2 out_size; float filter_var; uint pad; };
 [numthreads(8, 8, 1)]
 void main(uint3 gid : SV_DispatchThreadID) {
     if (gid.x >= out_size.x || gid.y >= out_size.y) return;
     float2 uv = ((float2)gid.xy + 0.5f) / (float2)out_size;
     float r[TEXGS_MAX_CHANNELS];
+#ifdef TEST_GRAD  // the UV derivatives of a pixel of the output grid
+    float2 px = 1.0f / (float2)out_size;
+    uint n = texgs_sample_grad(m0, m1, m2, m3, uv, float2(px.x, 0.0f), float2(0.0f, px.y), r);
+#else
     uint n = texgs_sample(m0, m1, m2, m3, uv, r);
+#endif
     uint base = (gid.y * out_size.x + gid.x) * n;
     for (uint c = 0u; c < n; ++c) out_values[base + c] = r[c];
     out_candidates[gid.y * out_size.x + gid.x] = 0u;
@@ -104,7 +110,8 @@ def test_every_hlsl_file_compiles_and_validates(tools, tmp_path):
     headers = sorted(HLSL_DIR.glob("*.hlsli"))
     assert [h.name for h in headers] == ["texgs_sample.hlsli"]
     wrapper = _uv_wrapper(tmp_path)
-    for defines in ({}, {"TEXGS_MAX_K": 32, "TEXGS_MAX_CHANNELS": 4}, {"TEXGS_MAX_K": 1}):
+    for defines in ({}, {"TEXGS_MAX_K": 32, "TEXGS_MAX_CHANNELS": 4}, {"TEXGS_MAX_K": 1},
+                    {"TEST_GRAD": 1}):
         compile_hlsl(wrapper, "comp", defines=defines, include_dirs=[HLSL_DIR])
 
 
@@ -148,17 +155,38 @@ def test_resized_output_and_other_tile_sizes(hl):
         assert np.abs(comp - full).max() < 1e-4, (tile, id_bits)
 
 
-def test_uv_entry_point_matches_reference(hl, tmp_path):
-    """texgs_sample(uv) (the engine-facing call), at native and at another size."""
+def test_uv_entry_points_match_reference(hl, tmp_path):
+    """texgs_sample(uv) (the engine-facing call) at native and at another size, and
+    texgs_sample_grad with one output pixel's UV derivatives = the filtered decode."""
     from texgs.hlsl_runner import compile_hlsl
 
-    pipe = hl.compute_pipeline(compile_hlsl(_uv_wrapper(tmp_path), "comp",
+    wrapper = _uv_wrapper(tmp_path)
+    pipe = hl.compute_pipeline(compile_hlsl(wrapper, "comp", include_dirs=[HLSL_DIR]))
+    grad = hl.compute_pipeline(compile_hlsl(wrapper, "comp", defines={"TEST_GRAD": 1},
                                             include_dirs=[HLSL_DIR]))
-    asset = fmt.read_asset_file(GOLDEN / "rgb_clamp.tgs")
-    for size in (None, (19, 41)):
-        ref = decode_texture(asset, size=size)
-        vals, _ = hl.decode_compute(asset, size=size, pipeline=pipe)
+    for name in ("rgb_clamp", "rgba_repeat"):
+        asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+        for size in (None, (19, 41)):
+            ref = decode_texture(asset, size=size)
+            vals, _ = hl.decode_compute(asset, size=size, pipeline=pipe)
+            assert np.abs(vals - ref).max() < 1e-4
+        size = (asset.width // 3, asset.height // 3)
+        ref = decode_texture(asset, size=size, filtered=True)
+        vals, _ = hl.decode_compute(asset, size=size, filtered=True, pipeline=grad)
         assert np.abs(vals - ref).max() < 1e-4
+
+
+@pytest.mark.parametrize("name", ["rgb_clamp", "rgba_repeat"])
+@pytest.mark.parametrize("factor", [2, 4])
+def test_filtered_minification_matches_reference(hl, name, factor):
+    """Filtered (footprint-widened) decode at 1/factor size equals the NumPy reference."""
+    asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+    w, h = asset.width // factor, asset.height // factor
+    ref = decode_texture(asset, size=(w, h), filtered=True)
+    comp, _ = hl.decode_compute(asset, size=(w, h), filtered=True)
+    assert np.abs(comp - ref).max() < 1e-4
+    # and it is not the point-sampled result
+    assert np.abs(ref - decode_texture(asset, size=(w, h))).max() > 1e-3
 
 
 def test_candidates_reported_by_the_shader_match_the_tile_index(hl):

@@ -14,7 +14,7 @@ keep ``precise``.
 Resources follow the bindings declared in engine_shaders/hlsl/texgs_decode_cs.hlsl and
 texgs_decode_ps.hlsl (descriptor set 0): 0..3 the four texgs buffers (read-only storage),
 4 the decoded values and 5 the candidates per texel (storage, compute only), 6 a 16-byte
-uniform buffer holding the output size.
+uniform buffer: uint2 output size, float footprint variance (compute only), uint padding.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .decode import footprint_variance
 from .format import Asset
 from .runtime import GpuBuffers, build_gpu_buffers
 
@@ -206,11 +207,14 @@ class HlslDecoder:
         return self.device.create_buffer_with_data(data=data,
                                                    usage=self.wgpu.BufferUsage.STORAGE)
 
-    def _input_entries(self, bufs: GpuBuffers, w: int, h: int) -> list[dict]:
+    def _input_entries(self, bufs: GpuBuffers, w: int, h: int,
+                       filter_var: float = 0.0) -> list[dict]:
         ins = [self._storage(a) for a in (bufs.meta, bufs.records, bufs.tile_offsets,
                                           bufs.tile_ids)]
-        params = self.device.create_buffer_with_data(
-            data=np.array([w, h, 0, 0], "<u4").tobytes(), usage=self.wgpu.BufferUsage.UNIFORM)
+        words = np.array([w, h, 0, 0], "<u4")
+        words[2] = np.float32(filter_var).view(np.uint32)
+        params = self.device.create_buffer_with_data(data=words.tobytes(),
+                                                     usage=self.wgpu.BufferUsage.UNIFORM)
         e = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
              for i, b in enumerate(ins)]
         e.append({"binding": 6, "resource": {"buffer": params, "offset": 0, "size": 16}})
@@ -219,23 +223,26 @@ class HlslDecoder:
     # -- decoding --------------------------------------------------------------------------
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
-                       id_bits: int | None = None,
+                       id_bits: int | None = None, filtered: bool = False,
                        pipeline=None) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
 
+        ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``.
         ``pipeline``: another compute pipeline with the same bindings and 8x8 thread groups
         (see compute_pipeline); default texgs_decode_cs.hlsl."""
         wgpu, d = self.wgpu, self.device
         if asset.channel_count > self.max_channels:
             raise ValueError(f"{asset.channel_count} channels; this decoder was built for "
                              f"at most {self.max_channels}")
-        bufs = build_gpu_buffers(asset, lod, tile, id_bits)
         w, h = size or (asset.width, asset.height)
+        fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) \
+            if filtered else 0.0
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits, fvar)
         c = asset.channel_count
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
         out = d.create_buffer(size=w * h * c * 4, usage=usage)
         stats = d.create_buffer(size=w * h * 4, usage=usage)
-        entries = self._input_entries(bufs, w, h)
+        entries = self._input_entries(bufs, w, h, fvar)
         entries += [{"binding": 4, "resource": {"buffer": out, "offset": 0, "size": out.size}},
                     {"binding": 5, "resource": {"buffer": stats, "offset": 0,
                                                 "size": stats.size}}]

@@ -11,7 +11,7 @@
 //   t3 / binding 3  StructuredBuffer<uint>    tile ids
 //   u0 / binding 4  RWStructuredBuffer<float> decoded values
 //   u1 / binding 5  RWStructuredBuffer<uint>  candidates per texel
-//   b0 / binding 6  cbuffer: output size
+//   b0 / binding 6  cbuffer: output size, footprint variance (filtered minification)
 #include "../texgs_layout.h"
 #include "texgs_sample.hlsli"
 
@@ -23,8 +23,9 @@
 [[vk::binding(5, 0)]] RWStructuredBuffer<uint> texgs_out_candidates : register(u1);
 
 [[vk::binding(6, 0)]] cbuffer TexgsDecodeParams : register(b0) {
-    uint2 texgs_out_size;  // output width, height in texels
-    uint2 texgs_pad;
+    uint2 texgs_out_size;    // output width, height in texels
+    float texgs_filter_var;  // footprint variance, texels^2 (0: unfiltered)
+    uint texgs_pad;
 };
 
 [numthreads(8, 8, 1)]
@@ -38,7 +39,7 @@ void main(uint3 gid : SV_DispatchThreadID) {
     float r[TEXGS_MAX_CHANNELS];
     uint cand;
     uint n = texgs_sample_texel_stats(texgs_meta, texgs_records, texgs_tile_offsets,
-                                      texgs_tile_ids, p, r, cand);
+                                      texgs_tile_ids, p, texgs_filter_var, r, cand);
     uint base = (g.y * texgs_out_size.x + g.x) * n;
     for (uint c = 0u; c < n; ++c) texgs_out_values[base + c] = r[c];
     texgs_out_candidates[g.y * texgs_out_size.x + g.x] = cand;

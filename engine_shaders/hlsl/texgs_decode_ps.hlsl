@@ -24,8 +24,9 @@
 [[vk::binding(3, 0)]] StructuredBuffer<uint> texgs_tile_ids : register(t3);
 
 [[vk::binding(6, 0)]] cbuffer TexgsDecodeParams : register(b0) {
-    uint2 texgs_out_size;  // render target width, height in pixels
-    uint2 texgs_pad;
+    uint2 texgs_out_size;    // render target width, height in pixels
+    float texgs_filter_var;  // unused here (point sampling, like texgs_decode.frag)
+    uint texgs_pad;
 };
 
 struct TexgsPsOut {

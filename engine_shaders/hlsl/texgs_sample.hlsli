@@ -22,11 +22,15 @@
 //
 // Public functions (result[k] for k < the returned channel count):
 //   uint texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, float2 p_texel,
-//                                 inout float result[TEXGS_MAX_CHANNELS], out uint candidates)
+//                                 float filter_var, inout float result[TEXGS_MAX_CHANNELS],
+//                                 out uint candidates)
 //   uint texgs_sample_texel(meta, records, tileOffsets, tileIds, float2 p_texel,
 //                           inout float result[TEXGS_MAX_CHANNELS])
 //   uint texgs_sample(meta, records, tileOffsets, tileIds, float2 uv,
 //                     inout float result[TEXGS_MAX_CHANNELS])
+//   uint texgs_sample_grad(meta, records, tileOffsets, tileIds, float2 uv, float2 duv_dx,
+//                          float2 duv_dy, inout float result[TEXGS_MAX_CHANNELS])
+//   float texgs_footprint_variance(float rho)
 
 #ifndef TEXGS_SAMPLE_HLSLI
 #define TEXGS_SAMPLE_HLSLI
@@ -125,18 +129,38 @@ float2 texgs_wrap_point(TEXGS_BUFFER meta, float2 p) {
     return p;
 }
 
+// Widen a conic (a, b, c) by `f` texels^2 of isotropic footprint variance: the conic of
+// (Sigma + f I), and amp = sqrt(det Sigma / det(Sigma + f I)) (docs/RUNTIME.md "Filtering").
+void texgs_widen(inout float3 cn, float f, out float amp) {
+    precise float det = cn.x * cn.z - cn.y * cn.y;
+    precise float sxx = cn.z / det + f;
+    precise float syy = cn.x / det + f;
+    precise float sxy = -cn.y / det;
+    precise float det2 = sxx * syy - sxy * sxy;
+    amp = sqrt(1.0f / (det * det2));
+    cn = float3(syy / det2, -sxy / det2, sxx / det2);
+}
+
+// Footprint variance (texels^2) of a pixel covering `rho` texels: max(0, (rho^2 - 1) / 12).
+float texgs_footprint_variance(float rho) {
+    return max(0.0f, (rho * rho - 1.0f) / 12.0f);
+}
+
 // Sample every channel at the point `p_texel` (texel units of the asset: texel (i, j) has
-// its centre at (i + 0.5, j + 0.5)). Returns the channel count; result[k] for k < count.
-// `candidates` receives the number of tile candidates examined (for cost measurements).
+// its centre at (i + 0.5, j + 0.5)), every Gaussian widened by `filter_var` texels^2 (0:
+// unfiltered; clamped to what the tile index covers). Returns the channel count;
+// result[k] for k < count. `candidates` receives the tile candidates examined.
 uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
                               TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
-                              float2 p_texel, inout float result[TEXGS_MAX_CHANNELS],
-                              out uint candidates) {
+                              float2 p_texel, float filter_var,
+                              inout float result[TEXGS_MAX_CHANNELS], out uint candidates) {
     float w = (float)meta[TEXGS_META_WIDTH];
     float h = (float)meta[TEXGS_META_HEIGHT];
     float2 p = texgs_wrap_point(meta, p_texel);
     bool rep_x = (meta[TEXGS_META_ADDRESS] & 3u) == 1u;
     bool rep_y = ((meta[TEXGS_META_ADDRESS] >> 2u) & 3u) == 1u;
+    float f = min(filter_var, texgs_meta_float(meta, TEXGS_META_FILTER_MAX_VAR));
+    bool filtered = f > 0.0f;
     uint tile = meta[TEXGS_META_TILE];
     uint tx = min((uint)floor(p.x / (float)tile), meta[TEXGS_META_TILES_X] - 1u);
     uint ty = min((uint)floor(p.y / (float)tile), meta[TEXGS_META_TILES_Y] - 1u);
@@ -144,7 +168,10 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     uint e0 = tileOffsets[t];
     uint e1 = tileOffsets[t + 1u];
     uint k_max = min(meta[TEXGS_META_TOP_K], (uint)TEXGS_MAX_K);
+    // rank key: q (unfiltered) or minus the weight (filtered); ties by id
+    float kk[TEXGS_MAX_K];
     float qk[TEXGS_MAX_K];
+    float ak[TEXGS_MAX_K];
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
     candidates = e1 - e0;
@@ -153,30 +180,38 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
         float2 mu;
         float3 cn;
         texgs_geometry(meta, records, id, mu, cn);
+        float amp = 1.0f;
+        if (filtered) texgs_widen(cn, f, amp);
         precise float dx = p.x - mu.x;
         precise float dy = p.y - mu.y;
         if (rep_x) dx = dx - w * floor(dx / w + 0.5f);
         if (rep_y) dy = dy - h * floor(dy / h + 0.5f);
         precise float q = cn.x * dx * dx + (2.0f * cn.y) * dx * dy + cn.z * dy * dy;
         if (!(q < TEXGS_CUTOFF_Q)) continue;
-        // rank by (q, id): enter if the list is not full or (q, id) beats the last entry
+        float key = q;
+        if (filtered) key = -(amp * max(exp(-0.5f * q) - TEXGS_W_CUT, 0.0f));
+        // enter if the list is not full or (key, id) beats the last entry
         if (cnt == k_max) {
-            float q_last = qk[k_max - 1u];
-            if (q > q_last || (q == q_last && id > ik[k_max - 1u])) continue;
+            float k_last = kk[k_max - 1u];
+            if (key > k_last || (key == k_last && id > ik[k_max - 1u])) continue;
         }
         uint pos = cnt < k_max ? cnt : k_max - 1u;
         if (cnt < k_max) cnt++;
         // insertion; written without relying on short-circuit evaluation (HLSL before 2021
-        // evaluates both sides of && and ||), so qk[pos - 1] is never read at pos == 0
+        // evaluates both sides of && and ||), so entry pos - 1 is never read at pos == 0
         while (pos > 0u) {
-            float q_prev = qk[pos - 1u];
+            float k_prev = kk[pos - 1u];
             uint i_prev = ik[pos - 1u];
-            if (!(q_prev > q || (q_prev == q && i_prev > id))) break;
-            qk[pos] = q_prev;
+            if (!(k_prev > key || (k_prev == key && i_prev > id))) break;
+            kk[pos] = k_prev;
+            qk[pos] = qk[pos - 1u];
+            ak[pos] = ak[pos - 1u];
             ik[pos] = i_prev;
             pos--;
         }
+        kk[pos] = key;
         qk[pos] = q;
+        ak[pos] = amp;
         ik[pos] = id;
     }
     uint nch = min(meta[TEXGS_META_CHANNELS], (uint)TEXGS_MAX_CHANNELS);
@@ -184,6 +219,7 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     precise float den = TEXGS_BLEND_EPS;
     for (uint k = 0u; k < cnt; ++k) {
         wk[k] = max(exp(-0.5f * qk[k]) - TEXGS_W_CUT, 0.0f);
+        if (filtered) wk[k] = ak[k] * wk[k];
         den += wk[k];
     }
     for (uint c = 0u; c < nch; ++c) {
@@ -202,8 +238,8 @@ uint texgs_sample_texel(TEXGS_BUFFER meta, TEXGS_BUFFER records,
                         TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
                         float2 p_texel, inout float result[TEXGS_MAX_CHANNELS]) {
     uint candidates;
-    return texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, p_texel, result,
-                                    candidates);
+    return texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, p_texel, 0.0f,
+                                    result, candidates);
 }
 
 // Sample every channel at `uv`: (0, 0) is the top-left corner of the texture, (1, 1) the
@@ -213,6 +249,21 @@ uint texgs_sample(TEXGS_BUFFER meta, TEXGS_BUFFER records,
                   float2 uv, inout float result[TEXGS_MAX_CHANNELS]) {
     float2 size = float2((float)meta[TEXGS_META_WIDTH], (float)meta[TEXGS_META_HEIGHT]);
     return texgs_sample_texel(meta, records, tileOffsets, tileIds, uv * size, result);
+}
+
+// Filtered sampling for minification: `duv_dx`, `duv_dy` are the UV derivatives across one
+// pixel (ddx(uv), ddy(uv) in a pixel shader). Each Gaussian is widened by the pixel's
+// footprint, so a texture seen from afar does not alias. The tile index must have been built
+// for the largest footprint used (meta word TEXGS_META_FILTER_MAX_VAR; docs/RUNTIME.md).
+uint texgs_sample_grad(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                       TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                       float2 uv, float2 duv_dx, float2 duv_dy,
+                       inout float result[TEXGS_MAX_CHANNELS]) {
+    float2 size = float2((float)meta[TEXGS_META_WIDTH], (float)meta[TEXGS_META_HEIGHT]);
+    float rho = max(length(duv_dx * size), length(duv_dy * size));
+    uint candidates;
+    return texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, uv * size,
+                                    texgs_footprint_variance(rho), result, candidates);
 }
 
 #endif  // TEXGS_SAMPLE_HLSLI
