@@ -66,6 +66,8 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="substring filter on texture names")
     ap.add_argument("--astc-quality", type=float, default=100.0)
     ap.add_argument("--json", type=Path, default=None, help="write every measurement here")
+    ap.add_argument("--keep-assets", type=Path, default=None,
+                    help="keep the baked assets here (NAME.tgs; bench_runtime.py --assets)")
     args = ap.parse_args()
     files = sorted(SHARED.glob("*.png"))
     if args.only:
@@ -87,7 +89,8 @@ def main() -> int:
             h, w = rgb.shape[:2]
             src = Path(tmp) / f"{f.stem}.png"
             Image.fromarray(rgb).save(src)
-            dst = Path(tmp) / f"{f.stem}.tgs"
+            dst = (args.keep_assets or Path(tmp)) / f"{f.stem}.tgs"
+            dst.parent.mkdir(parents=True, exist_ok=True)
             summary, wall, peak = bake_subprocess(src, dst, args.bpp, args.steps)
             asset = fmt.read_asset_file(dst)
             dec = to_uint8(decode_texture(asset)).astype(np.float32) / 255.0
