@@ -1,8 +1,8 @@
 """The HLSL runtime compiled to SPIR-V by glslang and executed on Vulkan (Mesa lavapipe here)
 through wgpu, against the NumPy reference: compute and pixel-shader paths, plain RGB, RGBA,
 grey, repeat and clamp, LOD prefixes, resized output, 16- and 32-bit tile ids, candidate
-counts, filtered minification, the UV entry point, a real baked texture, and every HLSL
-file compiling to valid SPIR-V.
+counts, filtered minification, the UV entry point, a real baked texture, the GPU tile-index
+builder, and every HLSL file compiling to valid SPIR-V.
 
 Without wgpu, a Vulkan device, glslangValidator or spirv-val the tests skip, naming what is
 missing; with the environment variable CI set they fail instead."""
@@ -220,3 +220,53 @@ def test_baked_texture_matches_reference(hl):
         assert np.abs(to8(comp) - to8(ref)).max() <= 1
         assert np.abs(to8(frag) - to8(ref)).max() <= 1
         assert np.abs(comp - ref).max() < 1e-4 and np.abs(frag - ref).max() < 1e-4
+
+
+def _assert_same_index(offsets: np.ndarray, ids: np.ndarray, index) -> None:
+    """A GPU-built index equals the reference one: the same offsets and, tile by tile, the
+    same ids (as sorted lists, so a duplicate id would fail; order is free on the GPU)."""
+    assert offsets.dtype == np.uint32 and ids.dtype == np.uint32
+    np.testing.assert_array_equal(offsets.astype(np.int64), index.offsets)
+    assert ids.shape == (int(index.offsets[-1]),)
+    for t in range(offsets.shape[0] - 1):
+        assert sorted(ids[offsets[t]:offsets[t + 1]].tolist()) == \
+            index.candidates(t).tolist(), t
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.tgs")))
+def test_gpu_built_tile_index_equals_reference_index(hl, name):
+    """texgs_build_index_cs.hlsl: the same lists as texgs.runtime (as sets; order is free
+    on the GPU) and the same decoded texels. The repeating golden assets have Gaussians
+    whose box wraps into two pieces and others whose two pieces meet (each tile once)."""
+    from texgs.runtime import build_gpu_buffers
+
+    asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+    for tile in (4, 8, 16):
+        bufs = build_gpu_buffers(asset, tile=tile)
+        offsets, ids = hl.build_index(bufs)
+        _assert_same_index(offsets, ids, bufs.index)
+    comp, _ = hl.decode_compute(asset, gpu_index=True)
+    assert np.abs(comp - decode_texture(asset)).max() < 1e-4
+    comp, _ = hl.decode_compute(asset, tile=4, gpu_index=True)
+    assert np.abs(comp - decode_texture(asset)).max() < 1e-4
+
+
+def test_gpu_built_tile_index_with_filter_padding_and_many_tiles(hl):
+    """FILTER_MAX_VAR > 0 pads every box by 3 sqrt(F) as the reference built with the same
+    value does; 1-texel tiles give more tiles than the scan group has threads (each thread
+    scans a run); a filtered decode through a GPU-built index equals the reference."""
+    from texgs.runtime import build_gpu_buffers
+
+    for name in ("rgb_clamp", "rgba_repeat", "gray_repeat_x"):
+        asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+        padded = build_gpu_buffers(asset, filter_max_var=1.25)
+        offsets, ids = hl.build_index(padded)
+        _assert_same_index(offsets, ids, padded.index)
+        assert offsets[-1] > build_gpu_buffers(asset).index.offsets[-1]  # padding matters
+        fine = build_gpu_buffers(asset, tile=1)
+        assert fine.index.tiles_x * fine.index.tiles_y > 256
+        _assert_same_index(*hl.build_index(fine), fine.index)
+    asset = fmt.read_asset_file(GOLDEN / "rgba_repeat.tgs")
+    size = (asset.width // 2, asset.height // 2)
+    comp, _ = hl.decode_compute(asset, size=size, filtered=True, gpu_index=True)
+    assert np.abs(comp - decode_texture(asset, size=size, filtered=True)).max() < 1e-4

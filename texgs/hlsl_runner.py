@@ -15,6 +15,9 @@ Resources follow the bindings declared in engine_shaders/hlsl/texgs_decode_cs.hl
 texgs_decode_ps.hlsl (descriptor set 0): 0..3 the four texgs buffers (read-only storage),
 4 the decoded values and 5 the candidates per texel (storage, compute only), 6 a 16-byte
 uniform buffer: uint2 output size, float footprint variance (compute only), uint padding.
+The index builder texgs_build_index_cs.hlsl (HlslDecoder.build_index) has its own layout:
+0 meta and 1 records (read-only storage), 2 tile offsets, 3 tile ids and 4 fill cursors
+(storage), 6 a 16-byte uniform buffer holding the pass (0 count, 1 scan, 2 fill).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import layout
 from .decode import footprint_variance
 from .format import Asset
 from .runtime import GpuBuffers, build_gpu_buffers
@@ -181,6 +185,18 @@ class HlslDecoder:
         self.cs_layout = d.create_bind_group_layout(entries=entries(S.COMPUTE, (4, 5)))
         self.ps_layout = d.create_bind_group_layout(entries=entries(S.FRAGMENT, ()))
         self.compute = self.compute_pipeline(cs)
+        # the tile-index builder: 0, 1 read-only, 2..4 read-write storage, 6 the pass
+        bi = create_shader_module(
+            d, compile_hlsl(HLSL_DIR / "texgs_build_index_cs.hlsl", "comp", defines=defines),
+            "texgs_build_index_cs")
+        self.build_layout = d.create_bind_group_layout(entries=[
+            {"binding": i, "visibility": S.COMPUTE,
+             "buffer": {"type": BT.read_only_storage if i < 2 else BT.storage}}
+            for i in range(5)] + [{"binding": 6, "visibility": S.COMPUTE,
+                                   "buffer": {"type": BT.uniform}}])
+        self.index_builder = d.create_compute_pipeline(
+            layout=d.create_pipeline_layout(bind_group_layouts=[self.build_layout]),
+            compute={"module": bi, "entry_point": "main"})
         self.n_targets = 4
         self.render = d.create_render_pipeline(
             layout=d.create_pipeline_layout(bind_group_layouts=[self.ps_layout]),
@@ -220,14 +236,69 @@ class HlslDecoder:
         e.append({"binding": 6, "resource": {"buffer": params, "offset": 0, "size": 16}})
         return e
 
+    # -- tile index ------------------------------------------------------------------------
+    def build_index(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
+        """Build the tile index with texgs_build_index_cs.hlsl from ``bufs.meta`` and
+        ``bufs.records`` (tile size, grid and FILTER_MAX_VAR padding from the meta words)
+        -> (tile_offsets uint32 [tiles + 1], tile_ids uint32 [offsets[-1]], 32-bit ids).
+        The lists hold the reference's ids (texgs.runtime.build_tile_index) in any order.
+
+        Two submissions: count and scan, then (once the total is read back to size the ids
+        buffer) fill."""
+        wgpu, d = self.wgpu, self.device
+        meta = bufs.meta.copy()
+        meta[layout.META_ID_BITS] = 32
+        n = int(meta[layout.META_COUNT])
+        tiles = int(meta[layout.META_TILES_X]) * int(meta[layout.META_TILES_Y])
+        rw = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
+        b_meta, b_rec = self._storage(meta), self._storage(bufs.records)
+        b_off = d.create_buffer(size=4 * (tiles + 1), usage=rw)  # wgpu zero-fills
+        b_cur = d.create_buffer(size=4 * max(1, tiles), usage=wgpu.BufferUsage.STORAGE)
+        passes = [d.create_buffer_with_data(data=np.array([p, 0, 0, 0], "<u4").tobytes(),
+                                            usage=wgpu.BufferUsage.UNIFORM)
+                  for p in range(3)]
+
+        def group(b_ids, p):
+            bs = {0: b_meta, 1: b_rec, 2: b_off, 3: b_ids, 4: b_cur, 6: passes[p]}
+            return d.create_bind_group(layout=self.build_layout, entries=[
+                {"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
+                for i, b in bs.items()])
+
+        def run(steps):
+            enc = d.create_command_encoder()
+            for bg, groups in steps:  # one pass per dispatch: a barrier between them
+                cp = enc.begin_compute_pass()
+                cp.set_pipeline(self.index_builder)
+                cp.set_bind_group(0, bg)
+                cp.dispatch_workgroups(groups, 1, 1)
+                cp.end()
+            d.queue.submit([enc.finish()])
+
+        groups = (n + 255) // 256
+        dummy = d.create_buffer(size=4, usage=wgpu.BufferUsage.STORAGE)
+        steps = [(group(dummy, 0), groups)] if groups else []
+        run(steps + [(group(dummy, 1), 1)])
+        offsets = np.frombuffer(d.queue.read_buffer(b_off), np.uint32).copy()
+        total = int(offsets[-1])
+        b_ids = d.create_buffer(size=4 * max(1, total), usage=rw)
+        if groups and total:
+            run([(group(b_ids, 2), groups)])
+        ids = np.frombuffer(d.queue.read_buffer(b_ids), np.uint32)[:total].copy()
+        for b in [b_meta, b_rec, b_off, b_cur, b_ids, dummy] + passes:
+            b.destroy()
+        return offsets, ids
+
     # -- decoding --------------------------------------------------------------------------
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
                        id_bits: int | None = None, filtered: bool = False,
-                       pipeline=None) -> tuple[np.ndarray, np.ndarray]:
+                       pipeline=None, gpu_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
 
         ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``.
+        ``gpu_index``: build the tile index with texgs_build_index_cs.hlsl (build_index)
+        instead of NumPy; its ids are 32-bit (``id_bits`` then only affects the unused
+        reference index).
         ``pipeline``: another compute pipeline with the same bindings and 8x8 thread groups
         (see compute_pipeline); default texgs_decode_cs.hlsl."""
         wgpu, d = self.wgpu, self.device
@@ -238,6 +309,10 @@ class HlslDecoder:
         fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) \
             if filtered else 0.0
         bufs = build_gpu_buffers(asset, lod, tile, id_bits, fvar)
+        if gpu_index:
+            offsets, ids = self.build_index(bufs)
+            bufs.meta[layout.META_ID_BITS] = 32
+            bufs.tile_offsets, bufs.tile_ids = offsets, ids
         c = asset.channel_count
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
         out = d.create_buffer(size=w * h * c * 4, usage=usage)
