@@ -39,7 +39,7 @@ class BakeConfig:
     loss: str = "mse"
     mse_fraction: float = 0.3
     ssim_weight: float = 0.1
-    lr_pos: float = 2e-3
+    lr_pos: float = 0.125  # texels per step (scaled to UV by the larger side)
     lr_scale: float = 3e-2
     lr_rot: float = 3e-2
     lr_color: float = 3e-2

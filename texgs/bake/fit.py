@@ -106,6 +106,9 @@ class _Fitter:
         self.log2_min = -1.5  # sigma >= 0.35 texel
         self.log2_max = math.log2(max(0.5, min(self.W, self.H) / 6.0))
         self.size = torch.tensor([float(self.W), float(self.H)])
+        # positions are optimized in UV; their step is set in texels (spacing is about the
+        # same at any texture size for a given bits-per-texel budget)
+        self.lr_uv = cfg.lr_pos / max(self.W, self.H)
 
     def texel_params(self, idx: torch.Tensor, n_total: int):
         x = (idx % self.W).float()
@@ -171,7 +174,7 @@ class _Fitter:
     def optimizer(self, model: _Model) -> torch.optim.Adam:
         c = self.cfg
         return torch.optim.Adam([
-            {"params": [model.uv], "lr": c.lr_pos},
+            {"params": [model.uv], "lr": self.lr_uv},
             {"params": [model.log2s], "lr": c.lr_scale},
             {"params": [model.theta], "lr": c.lr_rot},
             {"params": [model.colors], "lr": c.lr_color},
@@ -219,7 +222,7 @@ def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeCon
             if step >= decay_start and steps > decay_start:
                 frac = (step - decay_start) / (steps - decay_start)
                 mult = cfg.lr_final ** frac
-            for grp, base in zip(opt.param_groups, (cfg.lr_pos, cfg.lr_scale, cfg.lr_rot,
+            for grp, base in zip(opt.param_groups, (fit.lr_uv, cfg.lr_scale, cfg.lr_rot,
                                                     cfg.lr_color)):
                 grp["lr"] = base * mult
             image = fit.render(model, spec)
