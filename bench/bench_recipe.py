@@ -34,9 +34,8 @@ DEFAULT_VARIANTS = [
     "",  # the defaults
     "top_k=3", "top_k=10",
     "loss='l1-ssim'",
-    "init_fraction=0.4", "lr_final=0.1",
-    "pos_bits=11",
-    "steps=1000", "steps=3000",
+    "lr_pos=0.5",
+    "steps=3000",
 ]
 
 
