@@ -72,7 +72,7 @@ def bake(
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
     lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks (refinement rounds)."),
-    loss: str = typer.Option(BakeConfig.loss, help="mse (best PSNR) or l1-ssim (Image-GS loss)."),
+    loss: str = typer.Option(BakeConfig.loss, help="mse (default, faster) or l1-ssim (the Image-GS loss)."),
     wrap: str = typer.Option("clamp", help="Address mode: clamp or repeat (tiling textures)."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
