@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .format import BLEND_EPS, CUTOFF_Q, Asset
-from .runtime import GaussianSet, TileIndex, build_tile_index, dequantize
+from .runtime import GaussianSet, TileIndex, build_tile_index, dequantize, footprint_variance
 
 _F32 = np.float32
 _W_CUT = np.exp(_F32(-0.5) * _F32(CUTOFF_Q)).astype(_F32)
@@ -50,14 +50,6 @@ def wrap_points(g: GaussianSet, px: np.ndarray, py: np.ndarray) -> tuple[np.ndar
     else:
         py = np.clip(py, _F32(0), h)
     return px, py
-
-
-def footprint_variance(texels_per_pixel: float | np.ndarray) -> np.ndarray:
-    """Variance (texels^2) added to every Gaussian when one output pixel covers
-    ``texels_per_pixel`` texels: that of a box of that width less the texel's own,
-    ``max(0, (rho^2 - 1) / 12)`` (docs/RUNTIME.md "Filtering"). float32."""
-    rho = np.asarray(texels_per_pixel, _F32)
-    return np.maximum(_F32(0), (rho * rho - _F32(1)) / _F32(12)).astype(_F32)
 
 
 def _widen(a, b, c, f):

@@ -15,8 +15,7 @@ import numpy as np
 
 from . import layout
 from .format import Asset
-from .decode import footprint_variance
-from .runtime import GpuBuffers, build_gpu_buffers
+from .runtime import GpuBuffers, build_gpu_buffers, decode_buffers
 
 SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.M)
@@ -114,14 +113,9 @@ class GlslDecoder:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
         ``gpu_index``: build the tile index with the GLSL index builder instead of NumPy.
         ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``."""
-        w, h = size or (asset.width, asset.height)
-        fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) \
-            if filtered else 0.0
-        bufs = build_gpu_buffers(asset, lod, tile, id_bits, fvar)
+        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
         if gpu_index:
-            offsets, ids = self.build_index(bufs)
-            bufs.meta[layout.META_ID_BITS] = 32
-            bufs.tile_offsets, bufs.tile_ids = offsets, ids
+            bufs.use_index(*self.build_index(bufs))
         c = asset.channel_count
         keep = self._bind(bufs)
         out = self.ctx.buffer(reserve=w * h * c * 4)

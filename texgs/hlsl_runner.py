@@ -33,9 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from . import layout
-from .decode import footprint_variance
 from .format import Asset
-from .runtime import GpuBuffers, build_gpu_buffers
+from .runtime import GpuBuffers, build_gpu_buffers, decode_buffers
 
 SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
 HLSL_DIR = SHADER_DIR / "hlsl"
@@ -305,14 +304,9 @@ class HlslDecoder:
         if asset.channel_count > self.max_channels:
             raise ValueError(f"{asset.channel_count} channels; this decoder was built for "
                              f"at most {self.max_channels}")
-        w, h = size or (asset.width, asset.height)
-        fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) \
-            if filtered else 0.0
-        bufs = build_gpu_buffers(asset, lod, tile, id_bits, fvar)
+        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
         if gpu_index:
-            offsets, ids = self.build_index(bufs)
-            bufs.meta[layout.META_ID_BITS] = 32
-            bufs.tile_offsets, bufs.tile_ids = offsets, ids
+            bufs.use_index(*self.build_index(bufs))
         c = asset.channel_count
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
         out = d.create_buffer(size=w * h * c * 4, usage=usage)

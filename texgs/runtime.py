@@ -154,6 +154,14 @@ def build_tile_index(g: GaussianSet, tile: int, filter_max_var: float = 0.0) -> 
     return TileIndex(tile, tx_n, ty_n, offsets, ids)
 
 
+def footprint_variance(texels_per_pixel: float | np.ndarray) -> np.ndarray:
+    """Variance (texels^2) added to every Gaussian when one output pixel covers
+    ``texels_per_pixel`` texels: that of a box of that width less the texel's own,
+    ``max(0, (rho^2 - 1) / 12)`` (docs/RUNTIME.md "Filtering"). float32."""
+    rho = np.asarray(texels_per_pixel, np.float32)
+    return np.maximum(np.float32(0), (rho * rho - np.float32(1)) / np.float32(12)).astype(np.float32)
+
+
 @dataclass
 class GpuBuffers:
     """What an engine uploads to sample an asset on the GPU (docs/RUNTIME.md).
@@ -183,6 +191,23 @@ class GpuBuffers:
     @property
     def total_bytes(self) -> int:
         return int(self.meta.nbytes) + self.record_bytes + self.index_bytes
+
+    def use_index(self, offsets: np.ndarray, ids: np.ndarray) -> None:
+        """Swap in a tile index built elsewhere (a GPU builder): 32-bit ids, any order."""
+        from . import layout as L
+
+        self.meta[L.META_ID_BITS] = 32
+        self.tile_offsets, self.tile_ids, self.id_bits = offsets, ids, 32
+
+
+def decode_buffers(asset: Asset, lod: int | None = None, size: tuple[int, int] | None = None,
+                   tile: int | None = None, id_bits: int | None = None,
+                   filtered: bool = False) -> tuple[GpuBuffers, tuple[int, int], float]:
+    """What a whole-texture GPU decode to ``size`` (default native) needs: the buffers, the
+    output size (W', H') and the footprint variance (0 unless ``filtered`` and minifying)."""
+    w, h = size or (asset.width, asset.height)
+    fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) if filtered else 0.0
+    return build_gpu_buffers(asset, lod, tile, id_bits, fvar), (w, h), fvar
 
 
 def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = None,

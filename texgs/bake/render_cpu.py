@@ -18,7 +18,6 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
 
 _SRC = Path(__file__).with_name("render_cpu.cpp")
