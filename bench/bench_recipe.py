@@ -7,6 +7,7 @@ Each variant is a set of BakeConfig overrides; the table shows per-crop and mean
 
     python bench/bench_recipe.py                       # the default variant table
     python bench/bench_recipe.py "top_k=10" "steps=3000"   # your own variants
+    python bench/bench_recipe.py --crop single/stk_goatSkull_a_n.png --size 512 "" "lr_pos=1.0"
 """
 
 from __future__ import annotations
@@ -47,19 +48,30 @@ def parse(variant: str) -> dict:
     return out
 
 
-def crops() -> list[np.ndarray]:
+def crops(paths: list[str], size: int) -> list[np.ndarray]:
+    """Centre crops size x size (RGB uint8) of textures under ../shared/textures."""
     out = []
-    for rel in CROPS:
+    r = size // 2
+    for rel in paths:
         img = np.asarray(Image.open(SHARED / rel).convert("RGB"))
         h, w = img.shape[:2]
-        out.append(np.ascontiguousarray(img[h // 2 - 128:h // 2 + 128, w // 2 - 128:w // 2 + 128]))
+        out.append(np.ascontiguousarray(img[h // 2 - r:h // 2 + r, w // 2 - r:w // 2 + r]))
     return out
 
 
 def main() -> int:
-    variants = sys.argv[1:] or DEFAULT_VARIANTS
-    images = crops()
-    names = [Path(c).stem[:14] for c in CROPS]
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("variants", nargs="*", help='BakeConfig overrides, e.g. "top_k=10"')
+    ap.add_argument("--crop", action="append", default=None,
+                    help="texture under ../shared/textures to crop (repeatable)")
+    ap.add_argument("--size", type=int, default=256, help="crop size (texels)")
+    args = ap.parse_args()
+    variants = args.variants or DEFAULT_VARIANTS
+    paths = args.crop or CROPS
+    images = crops(paths, args.size)
+    names = [Path(c).stem[:14] for c in paths]
     print(f"{'variant':34s} " + " ".join(f"{n:>14s}" for n in names) + f" {'mean':>7s} {'s':>6s}")
     for name, block in (("ASTC 12x12 (0.89 bpp)", (12, 12)), ("ASTC 10x10 (1.28 bpp)", (10, 10))):
         vals = [psnr(i / 255.0, baselines.astc(i, block, 100.0, threads=2).decoded)
