@@ -249,7 +249,12 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit codes, never show a traceback for them."""
     try:
-        app(args=argv, standalone_mode=False, prog_name="texgs")
+        rv = app(args=argv, standalone_mode=False, prog_name="texgs")
+        if rv == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into this return value
+            err.print("texgs: interrupted; no output was written")
+            return EXIT_INTERRUPTED
+        if isinstance(rv, int) and not isinstance(rv, bool):
+            return rv
     except typer.Exit as e:
         return e.exit_code
     except (typer.Abort, KeyboardInterrupt):
