@@ -217,7 +217,7 @@ def _load_make_samples():
 def test_make_samples_deterministic(tmp_path):
     mod = _load_make_samples()
     a = mod.main(tmp_path / "a")
-    b = mod.main(tmp_path / "b")
+    mod.main(tmp_path / "b")
     names = sorted(p.name for p in a)
     assert names == ["bricks.png", "gradient.png", "noise.png", "sign.png"]
     for pa in a:
