@@ -137,7 +137,8 @@ def test_numpy_decoder_matches_torch_renderer_on_random_assets():
         fields = np.zeros((n, 5 + c), np.uint32)
         for col, bits in enumerate(layout.field_bits):
             fields[:, col] = rng.integers(0, 1 << bits, n)
-        chans = [fmt.ChannelInfo(bits=8, lo=0.0, hi=1.0, fallback=0.5) for _ in range(c)]
+        chans = [fmt.ChannelInfo(component=i, bits=8, lo=0.0, hi=1.0, fallback=0.5)
+                 for i in range(c)]
         asset = fmt.read_asset(fmt.write_asset(fmt.Asset(
             width=w, height=h, channels=chans, layout=layout, log2_scale_min=-1.0,
             log2_scale_max=3.0, fields=fields, lod_counts=[60, 60], top_k=5,
@@ -147,3 +148,26 @@ def test_numpy_decoder_matches_torch_renderer_on_random_assets():
                      torch.from_numpy(g.colors), torch.from_numpy(g.fallback), w, h, 5,
                      asset.tile_size, g.repeat_x, g.repeat_y)
         assert np.abs(decode_texture(asset) - ref.numpy()).max() <= 1e-4
+
+
+def test_set_maps_decode_at_their_own_size_and_encoding():
+    """The material-set golden case: each map at its own size matches its golden file; the
+    normal map is rebuilt to unit length from stored x, y; constant channels hold their value;
+    a map decoded at half size equals the all-channel decode sampled at that size."""
+    from texgs.decode import decode_maps
+
+    asset, _ = _golden("set_mixed")
+    maps = decode_maps(asset)
+    assert [m.shape for m in maps] == [(24, 32, 4), (12, 16, 4), (24, 32, 3)]
+    for i, img in enumerate(maps):
+        np.testing.assert_array_equal(img, np.load(GOLDEN / f"set_mixed.map{i}.npy"))
+    n = maps[1][..., :3] * 2 - 1
+    np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-5)
+    assert (n[..., 2] >= 0).all()
+    np.testing.assert_array_equal(maps[1][..., 3], 1.0)
+    np.testing.assert_array_equal(maps[2][..., 1:], 0.0)
+    # x, y of the normal map are the blended channels themselves where they lie in the disc
+    raw = decode_texture(asset, size=(16, 12))[..., 4:6]
+    inside = ((raw * 2 - 1) ** 2).sum(-1) <= 1
+    assert inside.mean() > 0.5
+    np.testing.assert_allclose(maps[1][..., :2][inside], raw[inside], atol=1e-6)

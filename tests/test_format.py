@@ -1,4 +1,4 @@
-"""Asset format v1: bit packing, round trip, streaming prefixes, and every kind of damage."""
+"""Asset format v2: bit packing, round trip, streaming prefixes, and every kind of damage."""
 
 from __future__ import annotations
 
@@ -119,11 +119,19 @@ def good() -> bytes:
     ("flags", lambda d: _mutated(d, 27, "B", 1), "reserved"),
     ("reserved word", lambda d: _mutated(d, 48, "I", 7), "reserved"),
     ("nan scale range", lambda d: _mutated(d, 32, "f", float("nan")), "scale range"),
-    ("inf colour range", lambda d: _mutated(d, 64 + 8, "f", float("inf")), "range"),
+    ("inf colour range", lambda d: _mutated(d, 80 + 8, "f", float("inf")), "range"),
+    ("zero maps", lambda d: _mutated(d, 31, "B", 0), "map count"),
+    ("map kind", lambda d: _mutated(d, 64, "B", 200), "unknown kind"),
+    ("map flags", lambda d: _mutated(d, 65, "B", 0x80), "unknown flags"),
+    ("map channels", lambda d: _mutated(d, 67, "B", 2), "channels"),
+    ("map too wide", lambda d: _mutated(d, 68, "H", 9999), "size"),
+    ("map reserved", lambda d: _mutated(d, 72, "I", 1), "reserved"),
+    ("channel map index", lambda d: _mutated(d, 80, "B", 3), "unknown map"),
+    ("normal flag on colour", lambda d: _mutated(d, 65, "B", 1), "normal-z"),
     ("record bits", lambda d: _mutated(d, 40, "H", 71), "record size"),
     ("field width 0", lambda d: _mutated(d, 28, "B", 0), "field width"),
-    ("lod past end", lambda d: _mutated(d, 64 + 48 + 16 * 2 + 4, "I", 10_000), "starts at"),
-    ("lod length", lambda d: _mutated(d, 64 + 48 + 8, "I", 1 << 31), "length"),
+    ("lod past end", lambda d: _mutated(d, 80 + 48 + 16 * 2 + 4, "I", 10_000), "starts at"),
+    ("lod length", lambda d: _mutated(d, 80 + 48 + 8, "I", 1 << 31), "length"),
     ("truncated chunk", lambda d: d[:-3], "truncated"),
     ("trailing bytes", lambda d: d + b"\0\0\0\0", "unexpected bytes"),
     ("chunk bit flip", lambda d: d[:-5] + bytes([d[-5] ^ 0x10]) + d[-4:], "CRC mismatch"),
@@ -162,7 +170,7 @@ def test_error_names_the_file(tmp_path):
 
 def test_golden_assets_parse():
     files = sorted(GOLDEN.glob("*.tgs"))
-    assert len(files) == 3
+    assert len(files) == 4
     for f in files:
         a = fmt.read_asset_file(f)
         assert a.gaussian_count == sum(a.lod_counts)

@@ -64,7 +64,7 @@ def test_jpeg_non_square_non_power_of_two(tmp_path):
 
 def test_channel_meanings():
     rgba = channel_infos_for(4)
-    assert [c.map_kind for c in rgba] == [fmt.MAP_BASECOLOR] * 3 + [fmt.MAP_ALPHA]
+    assert [c.map_kind for c in rgba] == [fmt.MAP_BASECOLOR] * 4
     assert [c.encoding for c in rgba] == [fmt.ENCODING_SRGB] * 3 + [fmt.ENCODING_LINEAR]
     with pytest.raises(InputError):
         channel_infos_for(5)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .format import BLEND_EPS, CUTOFF_Q, Asset
+from .format import (BLEND_EPS, CUTOFF_Q, ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z, Asset,
+                     MapInfo)
 from .runtime import GaussianSet, TileIndex, build_tile_index, dequantize, footprint_variance
 
 _F32 = np.float32
@@ -166,3 +167,49 @@ def decode_texture(asset: Asset, lod: int | None = None, size: tuple[int, int] |
         stats_out.append(DecodeStats(int(cnt.shape[0]), float(cnt.mean()),
                                      float(np.percentile(cnt, 99)), int(cnt.max())))
     return out.reshape(oh, ow, -1)
+
+
+def finish_map(m: MapInfo, asset: Asset, values: np.ndarray) -> np.ndarray:
+    """A map's blended channels [h, w, n] -> its texels in the map's own encoding.
+
+    Normal maps with the normal-z flag: components 0, 1 hold x, y encoded as (n + 1) / 2;
+    (x, y) longer than 1 is scaled to unit length, z = sqrt(1 - x^2 - y^2) is rebuilt and
+    stored the same way, so every decoded normal has unit length. ``log2`` channels become
+    linear values max(2^v - LOG2_OFFSET, 0). Other channels are returned as blended.
+    """
+    out = values.astype(_F32, copy=True)
+    for j in m.channel_range:
+        if asset.channels[j].encoding == ENCODING_LOG2:
+            c = j - m.first_channel
+            out[..., c] = np.maximum(np.exp2(out[..., c]) - _F32(LOG2_OFFSET), _F32(0))
+    if m.flags & MAP_FLAG_NORMAL_Z:
+        nx = out[..., 0] * _F32(2) - _F32(1)
+        ny = out[..., 1] * _F32(2) - _F32(1)
+        l2 = nx * nx + ny * ny
+        scale = np.where(l2 > 1, _F32(1) / np.sqrt(np.maximum(l2, _F32(1))), _F32(1))
+        nx, ny = nx * scale, ny * scale
+        nz = np.sqrt(np.maximum(_F32(1) - nx * nx - ny * ny, _F32(0)))
+        out[..., 0] = (nx + _F32(1)) * _F32(0.5)
+        out[..., 1] = (ny + _F32(1)) * _F32(0.5)
+        out[..., 2] = (nz + _F32(1)) * _F32(0.5)
+    return out
+
+
+def decode_maps(asset: Asset, lod: int | None = None, filtered: bool = False,
+                scale: float = 1.0) -> list[np.ndarray]:
+    """Every map of ``asset`` at its own size (times ``scale``), in its own encoding:
+    a list of float32 [h, w, n] in the order of the map table (see :func:`finish_map`).
+    Maps of the same size share one decode."""
+    out: list[np.ndarray | None] = [None] * len(asset.map_table())
+    by_size: dict[tuple[int, int], list[int]] = {}
+    maps = asset.map_table()
+    for i, m in enumerate(maps):
+        size = (max(1, round(m.width * scale)), max(1, round(m.height * scale)))
+        by_size.setdefault(size, []).append(i)
+    for size, idx in by_size.items():
+        full = decode_texture(asset, lod, size, filtered=filtered)
+        for i in idx:
+            m = maps[i]
+            out[i] = finish_map(m, asset, full[..., m.first_channel:m.first_channel +
+                                               m.channel_count])
+    return out  # type: ignore[return-value]

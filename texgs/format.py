@@ -1,4 +1,4 @@
-"""The texgs asset format, version 1 (normative text: docs/FORMAT.md).
+"""The texgs asset format, version 2 (normative text: docs/FORMAT.md).
 
 NumPy and the standard library only. ``write_asset`` turns an :class:`Asset` into bytes and
 ``read_asset`` parses and validates bytes back into one. Every size the header claims is
@@ -22,8 +22,9 @@ import numpy as np
 from .errors import AssetFormatError
 
 MAGIC = b"TXGS"
-VERSION = 1
+VERSION = 2
 FIXED_HEADER_SIZE = 64
+MAP_ENTRY_SIZE = 16
 CHANNEL_ENTRY_SIZE = 16
 LOD_ENTRY_SIZE = 16
 HEADER_CRC_OFFSET = 60
@@ -42,6 +43,7 @@ BIN_PAD_ABS = 1e-2
 # Limits enforced by reader and writer (docs/FORMAT.md, "Limits").
 MAX_DIMENSION = 16384
 MAX_CHANNELS = 64
+MAX_MAPS = 16
 MAX_LODS = 32
 MAX_GAUSSIANS = 1 << 24
 MAX_FIELD_BITS = 24
@@ -55,9 +57,17 @@ ADDRESS_NAMES = {ADDRESS_CLAMP: "clamp", ADDRESS_REPEAT: "repeat"}
 # Channel encodings.
 ENCODING_LINEAR = 0
 ENCODING_SRGB = 1
-ENCODING_NAMES = {ENCODING_LINEAR: "linear", ENCODING_SRGB: "srgb"}
+ENCODING_LOG2 = 2
+ENCODING_NAMES = {ENCODING_LINEAR: "linear", ENCODING_SRGB: "srgb", ENCODING_LOG2: "log2"}
+# ENCODING_LOG2 holds v = log2(x + LOG2_OFFSET) of a linear HDR value x >= 0 (docs/FORMAT.md).
+LOG2_OFFSET = 2.0 ** -10
 
-# Map kinds a channel belongs to (issue 4 extends the use; the values are fixed here).
+# Map flags (map table, byte 1).
+MAP_FLAG_NORMAL_Z = 1  # component 2 is rebuilt from components 0, 1 as a unit normal's z
+MAP_FLAG_ALPHA = 2  # the map's last channel is straight (not premultiplied) alpha
+MAP_FLAGS_KNOWN = MAP_FLAG_NORMAL_Z | MAP_FLAG_ALPHA
+
+# Map kinds: what a map of a material set means.
 MAP_GENERIC = 0
 MAP_BASECOLOR = 1
 MAP_ALPHA = 2
@@ -67,6 +77,8 @@ MAP_METALNESS = 5
 MAP_OCCLUSION = 6
 MAP_EMISSIVE = 7
 MAP_MASK = 8
+MAP_GLOSS = 9
+MAP_ORM = 10
 MAP_NAMES = {
     MAP_GENERIC: "generic",
     MAP_BASECOLOR: "basecolor",
@@ -77,10 +89,14 @@ MAP_NAMES = {
     MAP_OCCLUSION: "occlusion",
     MAP_EMISSIVE: "emissive",
     MAP_MASK: "mask",
+    MAP_GLOSS: "gloss",
+    MAP_ORM: "orm",
 }
 
 _FIXED = struct.Struct("<4sHHIIHHIBBBBBBBBffHHIIIII")
 assert _FIXED.size == FIXED_HEADER_SIZE
+_MAP = struct.Struct("<BBBBHHII")
+assert _MAP.size == MAP_ENTRY_SIZE
 _CHANNEL = struct.Struct("<BBBBfff")
 assert _CHANNEL.size == CHANNEL_ENTRY_SIZE
 _LOD = struct.Struct("<IIII")
@@ -92,8 +108,11 @@ class ChannelInfo:
     """One channel of the texture (set).
 
     ``bits``: stored width of the colour field. A stored integer ``q`` decodes to
-    ``lo + q * (hi - lo) / (2**bits - 1)``. ``fallback`` is the value of the texture where no
-    Gaussian reaches (docs/FORMAT.md, "Decoding").
+    ``lo + q * (hi - lo) / (2**bits - 1)``. ``bits == 0``: the channel is not stored per
+    Gaussian; it is the constant ``lo`` (== ``hi`` == ``fallback``), or, for a normal map's
+    component 2, rebuilt from components 0 and 1. ``fallback`` is the value of the texture where
+    no Gaussian reaches (docs/FORMAT.md, "Decoding"). ``map_kind`` mirrors the kind of the map
+    the channel belongs to; ``component`` is the channel's index inside its map.
     """
 
     map_kind: int = MAP_GENERIC
@@ -103,6 +122,31 @@ class ChannelInfo:
     lo: float = 0.0
     hi: float = 1.0
     fallback: float = 0.0
+
+
+@dataclass(frozen=True)
+class MapInfo:
+    """One map of a material set: channels ``first_channel .. first_channel + channel_count - 1``
+    of the asset, decoded at its own size ``width`` x ``height`` (texels).
+
+    Every map covers the same UV square [0, 1]^2; the Gaussians live in the asset's texel
+    grid (the largest map's size) and each map samples them at its own texel centres.
+    """
+
+    kind: int
+    width: int
+    height: int
+    first_channel: int
+    channel_count: int
+    flags: int = 0
+
+    @property
+    def name(self) -> str:
+        return MAP_NAMES.get(self.kind, f"kind{self.kind}")
+
+    @property
+    def channel_range(self) -> range:
+        return range(self.first_channel, self.first_channel + self.channel_count)
 
 
 @dataclass(frozen=True)
@@ -160,6 +204,16 @@ class Asset:
     address_x: int = ADDRESS_CLAMP
     address_y: int = ADDRESS_CLAMP
     lods: list[LodEntry] = field(default_factory=list)
+    maps: list[MapInfo] = field(default_factory=list)
+
+    def map_table(self) -> list[MapInfo]:
+        """The maps (one map of every channel at the asset's size when none were given)."""
+        if self.maps:
+            return list(self.maps)
+        kind = self.channels[0].map_kind if self.channels else MAP_GENERIC
+        flags = MAP_FLAG_ALPHA if kind == MAP_BASECOLOR and len(self.channels) in (2, 4) and \
+            self.channels[-1].encoding == ENCODING_LINEAR else 0
+        return [MapInfo(kind, self.width, self.height, 0, len(self.channels), flags)]
 
     @property
     def gaussian_count(self) -> int:
@@ -170,8 +224,8 @@ class Asset:
         return len(self.channels)
 
     def header_size(self) -> int:
-        return FIXED_HEADER_SIZE + CHANNEL_ENTRY_SIZE * len(self.channels) + LOD_ENTRY_SIZE * len(
-            self.lod_counts)
+        return (FIXED_HEADER_SIZE + MAP_ENTRY_SIZE * len(self.map_table())
+                + CHANNEL_ENTRY_SIZE * len(self.channels) + LOD_ENTRY_SIZE * len(self.lod_counts))
 
     def prefix_count(self, lod: int | None) -> int:
         """Gaussians in the first ``lod`` chunks (all when ``lod`` is None)."""
@@ -204,6 +258,8 @@ def pack_fields(fields: np.ndarray, widths: tuple[int, ...]) -> np.ndarray:
         v = fields[:, col].astype(np.uint64)
         if np.any(v >> np.uint64(w)):
             raise ValueError(f"field {col} has values that do not fit in {w} bits")
+        if w == 0:
+            continue
         bit = base + off
         word = bit >> 5
         shift = (bit & 31).astype(np.uint64)
@@ -225,6 +281,9 @@ def unpack_fields(words: np.ndarray, n: int, widths: tuple[int, ...]) -> np.ndar
     base = np.arange(n, dtype=np.int64) * rbits
     off = 0
     for col, w in enumerate(widths):
+        if w == 0:
+            out[:, col] = 0
+            continue
         bit = base + off
         word = bit >> 5
         shift = (bit & 31).astype(np.uint64)
@@ -235,12 +294,50 @@ def unpack_fields(words: np.ndarray, n: int, widths: tuple[int, ...]) -> np.ndar
 
 
 def _check_layout(layout: RecordLayout, n_channels: int) -> None:
-    widths = layout.field_bits
     if len(layout.color_bits) != n_channels:
         raise AssetFormatError("colour bit widths do not match the channel count")
-    for w in widths:
+    for w in layout.field_bits[:5]:
         if not 1 <= w <= MAX_FIELD_BITS:
             raise AssetFormatError(f"field width {w} outside 1..{MAX_FIELD_BITS}")
+    for w in layout.color_bits:
+        if not 0 <= w <= MAX_FIELD_BITS:
+            raise AssetFormatError(f"colour field width {w} outside 0..{MAX_FIELD_BITS}")
+
+
+def check_maps(maps: list[MapInfo], channels: list[ChannelInfo], width: int,
+               height: int) -> str | None:
+    """Why ``maps`` and ``channels`` do not form a valid table (None when they do)."""
+    if not 1 <= len(maps) <= MAX_MAPS:
+        return f"map count {len(maps)} outside 1..{MAX_MAPS}"
+    nxt = 0
+    for i, m in enumerate(maps):
+        if m.kind not in MAP_NAMES:
+            return f"map {i}: unknown kind {m.kind}"
+        if m.flags & ~MAP_FLAGS_KNOWN:
+            return f"map {i}: unknown flags {m.flags:#x}"
+        if m.first_channel != nxt or not 1 <= m.channel_count <= 4:
+            return f"map {i}: channels {m.first_channel}+{m.channel_count} do not follow on"
+        nxt += m.channel_count
+        if not (1 <= m.width <= width and 1 <= m.height <= height):
+            return f"map {i}: size {m.width}x{m.height} outside 1x1..{width}x{height}"
+        if nxt > len(channels):
+            return f"map {i}: channels run past the channel table"
+        for j in m.channel_range:
+            ch = channels[j]
+            if ch.map_kind != m.kind or ch.component != j - m.first_channel:
+                return f"channel {j}: map kind or component does not match map {i}"
+            if ch.bits == 0 and not (ch.lo == ch.hi == ch.fallback):
+                return f"channel {j}: a 0-bit channel needs lo == hi == fallback"
+        if m.flags & MAP_FLAG_NORMAL_Z:
+            if m.kind != MAP_NORMAL or m.channel_count < 3 or channels[m.first_channel + 2].bits:
+                return f"map {i}: normal-z flag needs a normal map whose component 2 has 0 bits"
+        if m.flags & MAP_FLAG_ALPHA and m.channel_count not in (2, 4):
+            return f"map {i}: alpha flag needs 2 or 4 channels"
+    if nxt != len(channels):
+        return f"maps cover {nxt} channels, the table has {len(channels)}"
+    if max(m.width for m in maps) != width or max(m.height for m in maps) != height:
+        return f"asset size {width}x{height} is not the largest map's size"
+    return None
 
 
 def write_asset(asset: Asset) -> bytes:
@@ -258,6 +355,10 @@ def write_asset(asset: Asset) -> bytes:
             raise ValueError(f"LOD chunk {i} holds {cnt} Gaussians, not a multiple of {align}")
     if any(cnt < 1 for cnt in asset.lod_counts):
         raise ValueError("every LOD chunk needs at least one Gaussian")
+    maps = asset.map_table()
+    why = check_maps(maps, asset.channels, asset.width, asset.height)
+    if why:
+        raise ValueError(why)
     widths = asset.layout.field_bits
     chunks = []
     start = 0
@@ -279,11 +380,16 @@ def write_asset(asset: Asset) -> bytes:
     head = bytearray(_FIXED.pack(
         MAGIC, VERSION, hsize, asset.width, asset.height, c, len(asset.lod_counts),
         asset.gaussian_count, asset.top_k, asset.tile_size, address, 0,
-        lay.pos_bits, lay.scale_bits, lay.rot_bits, 0,
+        lay.pos_bits, lay.scale_bits, lay.rot_bits, len(maps),
         asset.log2_scale_min, asset.log2_scale_max, rbits, 0, 0, 0, 0, 0, 0))
-    for ch in asset.channels:
-        head += _CHANNEL.pack(ch.map_kind, ch.component, ch.encoding, ch.bits, ch.lo, ch.hi,
-                              ch.fallback)
+    for m in maps:
+        head += _MAP.pack(m.kind, m.flags, m.first_channel, m.channel_count, m.width, m.height,
+                          0, 0)
+    for i, m in enumerate(maps):
+        for j in m.channel_range:
+            ch = asset.channels[j]
+            head += _CHANNEL.pack(i, ch.component, ch.encoding, ch.bits, ch.lo, ch.hi,
+                                  ch.fallback)
     for e in lods:
         head += _LOD.pack(e.count, e.offset, e.length, e.crc32)
     assert len(head) == hsize
@@ -306,7 +412,7 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
     if size < FIXED_HEADER_SIZE:
         raise _fail(name, f"file is {size} bytes, shorter than the {FIXED_HEADER_SIZE}-byte header")
     (magic, version, hsize, width, height, nch, nlod, ngauss, top_k, tile, address, flags,
-     pos_bits, scale_bits, rot_bits, _r0, smin, smax, rbits, _r1, _r2, _r3, _r4, _r5,
+     pos_bits, scale_bits, rot_bits, nmaps, smin, smax, rbits, _r1, _r2, _r3, _r4, _r5,
      hcrc) = _FIXED.unpack_from(data, 0)
     if magic != MAGIC:
         raise _fail(name, f"not a texgs asset (magic {magic!r}, expected {MAGIC!r})")
@@ -316,7 +422,10 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
         raise _fail(name, f"channel count {nch} outside 1..{MAX_CHANNELS}")
     if not 1 <= nlod <= MAX_LODS:
         raise _fail(name, f"LOD count {nlod} outside 1..{MAX_LODS}")
-    expect = FIXED_HEADER_SIZE + CHANNEL_ENTRY_SIZE * nch + LOD_ENTRY_SIZE * nlod
+    if not 1 <= nmaps <= MAX_MAPS:
+        raise _fail(name, f"map count {nmaps} outside 1..{MAX_MAPS}")
+    expect = (FIXED_HEADER_SIZE + MAP_ENTRY_SIZE * nmaps + CHANNEL_ENTRY_SIZE * nch
+              + LOD_ENTRY_SIZE * nlod)
     if hsize != expect:
         raise _fail(name, f"header size {hsize} does not match its tables ({expect})")
     if hsize > size:
@@ -333,7 +442,7 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
         raise _fail(name, f"top-K {top_k} outside 1..32")
     if not 4 <= tile <= 128:
         raise _fail(name, f"tile size {tile} outside 4..128")
-    if flags != 0 or address >> 4 or any((_r0, _r1, _r2, _r3, _r4, _r5)):
+    if flags != 0 or address >> 4 or any((_r1, _r2, _r3, _r4, _r5)):
         raise _fail(name, "reserved fields are not zero")
     ax, ay = address & 3, (address >> 2) & 3
     if ax not in ADDRESS_NAMES or ay not in ADDRESS_NAMES:
@@ -341,14 +450,29 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
     if not (math.isfinite(smin) and math.isfinite(smax)) or not (
             -LOG2_SCALE_LIMIT <= smin <= smax <= LOG2_SCALE_LIMIT):
         raise _fail(name, f"log2 scale range [{smin}, {smax}] invalid")
+    maps = []
+    for i in range(nmaps):
+        kind, mflags, first, count, mw, mh, _m0, _m1 = _MAP.unpack_from(
+            data, FIXED_HEADER_SIZE + MAP_ENTRY_SIZE * i)
+        if _m0 or _m1:
+            raise _fail(name, f"map {i}: reserved fields are not zero")
+        maps.append(MapInfo(kind, mw, mh, first, count, mflags))
     channels = []
+    owners = []
+    cbase = FIXED_HEADER_SIZE + MAP_ENTRY_SIZE * nmaps
     for i in range(nch):
-        kind, comp, enc, bits, lo, hi, fb = _CHANNEL.unpack_from(data, FIXED_HEADER_SIZE + 16 * i)
-        if kind not in MAP_NAMES or enc not in ENCODING_NAMES or comp > 3:
-            raise _fail(name, f"channel {i}: unknown map kind, component or encoding")
+        mi, comp, enc, bits, lo, hi, fb = _CHANNEL.unpack_from(data, cbase + CHANNEL_ENTRY_SIZE * i)
+        if mi >= nmaps or enc not in ENCODING_NAMES or comp > 3:
+            raise _fail(name, f"channel {i}: unknown map, component or encoding")
         if not all(math.isfinite(v) for v in (lo, hi, fb)) or lo > hi:
             raise _fail(name, f"channel {i}: range [{lo}, {hi}] or fallback {fb} invalid")
-        channels.append(ChannelInfo(kind, comp, enc, bits, lo, hi, fb))
+        channels.append(ChannelInfo(maps[mi].kind, comp, enc, bits, lo, hi, fb))
+        owners.append(mi)
+    why = check_maps(maps, channels, width, height)
+    if why:
+        raise _fail(name, why)
+    if owners != [i for i, m in enumerate(maps) for _ in m.channel_range]:
+        raise _fail(name, "channel table names the wrong maps")
     layout = RecordLayout(pos_bits, scale_bits, rot_bits, tuple(ch.bits for ch in channels))
     try:
         _check_layout(layout, nch)
@@ -361,7 +485,7 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
     counts = []
     off = hsize
     total = 0
-    tbase = FIXED_HEADER_SIZE + CHANNEL_ENTRY_SIZE * nch
+    tbase = cbase + CHANNEL_ENTRY_SIZE * nch
     for i in range(nlod):
         cnt, o, length, crc = _LOD.unpack_from(data, tbase + LOD_ENTRY_SIZE * i)
         if cnt < 1:
@@ -387,7 +511,7 @@ def read_header(data: bytes, name: str = "asset", partial: bool = False) -> Asse
     return Asset(width=width, height=height, channels=channels, layout=layout,
                  log2_scale_min=smin, log2_scale_max=smax,
                  fields=np.zeros((0, 5 + nch), np.uint32), lod_counts=counts, top_k=top_k,
-                 tile_size=tile, address_x=ax, address_y=ay, lods=lods)
+                 tile_size=tile, address_x=ax, address_y=ay, lods=lods, maps=maps)
 
 
 def read_asset(data: bytes, name: str = "asset", lod: int | None = None) -> Asset:

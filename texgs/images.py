@@ -29,8 +29,8 @@ class TextureInfo:
 
 
 def channel_infos_for(n: int) -> list[fmt.ChannelInfo]:
-    """Default meaning of an image's channels: colour is sRGB-encoded base colour, the 4th
-    (or 2nd of grey+alpha) channel is linear alpha."""
+    """Default meaning of an image's channels: one base-colour map, colour sRGB-encoded, the
+    4th (or 2nd of grey+alpha) channel linear straight alpha (see :func:`map_for`)."""
     if n not in (1, 2, 3, 4):
         raise InputError(f"{n} channels: expected 1 to 4")
     if n in (1, 2):
@@ -38,7 +38,7 @@ def channel_infos_for(n: int) -> list[fmt.ChannelInfo]:
     else:
         out = [fmt.ChannelInfo(fmt.MAP_BASECOLOR, i, fmt.ENCODING_SRGB) for i in range(3)]
     if n in (2, 4):
-        out.append(fmt.ChannelInfo(fmt.MAP_ALPHA, 0, fmt.ENCODING_LINEAR))
+        out.append(fmt.ChannelInfo(fmt.MAP_BASECOLOR, len(out), fmt.ENCODING_LINEAR))
     return out
 
 

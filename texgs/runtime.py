@@ -54,7 +54,7 @@ def dequantize(asset: Asset, count: int | None = None) -> GaussianSet:
     conics = conic_from_scales(l1, l2, theta)
     cols = np.empty((f.shape[0], asset.channel_count), f32)
     for k, ch in enumerate(asset.channels):
-        step = (f32(ch.hi) - f32(ch.lo)) / f32((1 << ch.bits) - 1)
+        step = (f32(ch.hi) - f32(ch.lo)) / f32(max((1 << ch.bits) - 1, 1))
         cols[:, k] = f32(ch.lo) + f[:, 5 + k].astype(f32) * step
     fallback = np.array([ch.fallback for ch in asset.channels], f32)
     return GaussianSet(np.stack([x, y], 1), conics, cols, fallback, asset.width, asset.height,

@@ -77,7 +77,7 @@ float texgs_color(uint i, uint k) {
     uint bits = bo & 255u;
     uint q = texgs_bits(i * texgs_load_meta(TEXGS_META_RECORD_BITS) + (bo >> 8u), bits);
     float lo = texgs_meta_float(e + TEXGS_CH_LO);
-    precise float step = (texgs_meta_float(e + TEXGS_CH_HI) - lo) / float((1u << bits) - 1u);
+    precise float step = (texgs_meta_float(e + TEXGS_CH_HI) - lo) / float(max((1u << bits) - 1u, 1u));
     precise float v = lo + float(q) * step;
     return v;
 }

@@ -104,7 +104,7 @@ float texgs_color(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i, uint k) {
     uint q = texgs_bits(records, i * meta[TEXGS_META_RECORD_BITS] + (bo >> 8u), bits);
     float lo = texgs_meta_float(meta, e + TEXGS_CH_LO);
     precise float stp = (texgs_meta_float(meta, e + TEXGS_CH_HI) - lo)
-        / (float)((1u << bits) - 1u);
+        / (float)(max((1u << bits) - 1u, 1u));
     precise float v = lo + (float)q * stp;
     return v;
 }

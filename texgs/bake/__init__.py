@@ -24,7 +24,7 @@ from .config import BakeConfig, Progress, plan_budget
 if TYPE_CHECKING:
     from .fit import BakeResult
 
-__all__ = ["BakeConfig", "Progress", "bake_array", "bake_file", "plan_budget"]
+__all__ = ["BakeConfig", "Progress", "bake_array", "bake_file", "bake_set", "plan_budget"]
 
 
 def bake_array(*args, **kwargs) -> "BakeResult":
@@ -32,6 +32,13 @@ def bake_array(*args, **kwargs) -> "BakeResult":
     from .fit import bake_array as _bake_array
 
     return _bake_array(*args, **kwargs)
+
+
+def bake_set(*args, **kwargs) -> "BakeResult":
+    """See :func:`texgs.bake.fit.bake_set`."""
+    from .fit import bake_set as _bake_set
+
+    return _bake_set(*args, **kwargs)
 
 
 def bake_file(src: str | Path, dst: str | Path, cfg: BakeConfig,

@@ -36,6 +36,7 @@ class BakeConfig:
     scale_bits: int = 8
     rot_bits: int = 8
     color_bits: int = 8
+    hdr_color_bits: int = 10  # log2-encoded HDR channels: 8 bits over ~20 stops is coarse
     qat_fraction: float = 0.25
     loss: str = "mse"
     mse_fraction: float = 0.3
@@ -65,7 +66,7 @@ class BakeConfig:
             raise OptionError(f"--tile {self.tile} outside 4..128")
         if not 1 <= self.lod_levels <= fmt.MAX_LODS:
             raise OptionError(f"--lod-levels {self.lod_levels} outside 1..{fmt.MAX_LODS}")
-        for name in ("pos_bits", "scale_bits", "rot_bits", "color_bits"):
+        for name in ("pos_bits", "scale_bits", "rot_bits", "color_bits", "hdr_color_bits"):
             v = getattr(self, name)
             if not 1 <= v <= fmt.MAX_FIELD_BITS:
                 raise OptionError(f"{name} {v} outside 1..{fmt.MAX_FIELD_BITS}")
@@ -84,20 +85,25 @@ class Progress:
     phase: str
 
 
-def plan_budget(width: int, height: int, channels: int, cfg: BakeConfig) -> list[int]:
-    """Gaussians per LOD level so the whole file fits ``cfg.bpp`` (or totals ``gaussians``).
+def plan_budget(width: int, height: int, channels: int | tuple[int, ...], cfg: BakeConfig,
+                n_maps: int = 1) -> list[int]:
+    """Gaussians per LOD level so the whole file fits ``cfg.bpp`` bits per texel of the
+    ``width`` x ``height`` grid (or totals ``cfg.gaussians``).
 
-    Every level but the last is a multiple of the layout's chunk alignment.
+    ``channels``: a channel count (each ``cfg.color_bits`` wide) or every channel's width
+    (0 for constant channels). Every level but the last is a multiple of the layout's chunk
+    alignment.
     """
-    layout = fmt.RecordLayout(cfg.pos_bits, cfg.scale_bits, cfg.rot_bits,
-                              (cfg.color_bits,) * channels)
+    bits = (cfg.color_bits,) * channels if isinstance(channels, int) else tuple(channels)
+    channels = len(bits)
+    layout = fmt.RecordLayout(cfg.pos_bits, cfg.scale_bits, cfg.rot_bits, bits)
     align = layout.chunk_align
     levels = cfg.lod_levels
     if cfg.gaussians is not None:
         total = cfg.gaussians
     else:
-        header = fmt.FIXED_HEADER_SIZE + fmt.CHANNEL_ENTRY_SIZE * channels + \
-            fmt.LOD_ENTRY_SIZE * levels
+        header = fmt.FIXED_HEADER_SIZE + fmt.MAP_ENTRY_SIZE * n_maps + \
+            fmt.CHANNEL_ENTRY_SIZE * channels + fmt.LOD_ENTRY_SIZE * levels
         bits = math.floor(cfg.bpp * width * height) - 8 * header
         total = (bits // 32 * 32) // layout.record_bits if bits > 0 else 0
         # the last chunk is padded to a word: make sure the padded total still fits

@@ -17,10 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import format as fmt
-from ..decode import decode_texture
+from ..decode import decode_maps
 from ..errors import OptionError
+from ..material import MapSource, PreparedMap, prepare_map
+from ..quality import MapQuality, map_quality
 from .config import BakeConfig, Progress, plan_budget
-from .loss import l1_ssim_loss, psnr
+from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
 from .render import render
 
@@ -41,6 +43,7 @@ class BakeResult:
     lod_psnr: list[float]
     seconds: float
     decoded: np.ndarray = field(repr=False, default=None)
+    maps: list = field(default_factory=list)
 
     @property
     def size_bytes(self) -> int:
@@ -96,12 +99,56 @@ class _Model:
                       torch.cat([self.colors.detach(), colors]))
 
 
+@dataclass
+class _Group:
+    """Maps of one size, rendered together: their fitted channels (indices into the model's
+    colours), targets [h, w, k] and per-channel loss weights [k]."""
+
+    width: int
+    height: int
+    chans: list[int]
+    target: torch.Tensor
+    cweight: torch.Tensor
+    sx: float
+    sy: float
+
+
 class _Fitter:
-    def __init__(self, target: np.ndarray, cfg: BakeConfig):
+    """Fits one Gaussian geometry to every map of a set (a lone texture is a set of one).
+
+    The Gaussians live in the asset's texel grid (W x H, the largest map); a map of size
+    w x h samples them at its own texel centres: positions scale by (w/W, h/H) and the conic
+    by the inverse squares (the Mahalanobis distance, and so the top-K ranking, is the same).
+    """
+
+    def __init__(self, maps: list[PreparedMap], cfg: BakeConfig):
         self.cfg = cfg
-        self.t = torch.from_numpy(np.ascontiguousarray(target, np.float32))
-        self.H, self.W, self.C = self.t.shape
-        self.fallback = self.t.reshape(-1, self.C).mean(0)
+        self.maps = maps
+        self.W = max(m.width for m in maps)
+        self.H = max(m.height for m in maps)
+        self.C = sum(len(m.fitted) for m in maps)
+        self.targets = [torch.from_numpy(np.ascontiguousarray(m.target, np.float32))
+                        for m in maps]
+        self.first = []  # first model colour of each map
+        k = 0
+        for m in maps:
+            self.first.append(k)
+            k += len(m.fitted)
+        wsum = sum(m.weight for m in maps)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, m in enumerate(maps):
+            groups.setdefault((m.width, m.height), []).append(i)
+        self.groups: list[_Group] = []
+        for (w, h), idx in groups.items():
+            chans, cw = [], []
+            for i in idx:
+                nf = len(maps[i].fitted)
+                chans += list(range(self.first[i], self.first[i] + nf))
+                cw += [maps[i].weight / wsum / nf] * nf
+            target = torch.cat([self.targets[i] for i in idx], -1)
+            self.groups.append(_Group(w, h, chans, target, torch.tensor(cw), w / self.W,
+                                      h / self.H))
+        self.fallback = torch.cat([t.reshape(-1, t.shape[-1]).mean(0) for t in self.targets])
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.log2_min = -1.5  # sigma >= 0.35 texel
         self.log2_max = math.log2(max(0.5, min(self.W, self.H) / 6.0))
@@ -109,6 +156,13 @@ class _Fitter:
         # positions are optimized in UV; their step is set in texels (spacing is about the
         # same at any texture size for a given bits-per-texel budget)
         self.lr_uv = cfg.lr_pos / max(self.W, self.H)
+
+    def _to_grid(self, img: torch.Tensor) -> torch.Tensor:
+        """A [h, w] map resampled to the asset grid [H, W] (bilinear)."""
+        if img.shape == (self.H, self.W):
+            return img
+        return F.interpolate(img[None, None], size=(self.H, self.W), mode="bilinear",
+                             align_corners=False)[0, 0]
 
     def texel_params(self, idx: torch.Tensor, n_total: int):
         x = (idx % self.W).float()
@@ -120,25 +174,41 @@ class _Fitter:
         l0 = min(max(math.log2(0.5 * spacing), self.log2_min), self.log2_max)
         log2s = torch.full((idx.shape[0], 2), l0)
         theta = torch.zeros(idx.shape[0])
-        colors = self.t.reshape(-1, self.C)[idx].clone()
-        return uv, log2s, theta, colors
+        cols = []
+        for m, t in zip(self.maps, self.targets):
+            mx = torch.clamp((uv[:, 0] * m.width).long(), 0, m.width - 1)
+            my = torch.clamp((uv[:, 1] * m.height).long(), 0, m.height - 1)
+            cols.append(t[my, mx])
+        return uv, log2s, theta, torch.cat(cols, 1).clone()
 
-    def initial(self, n: int) -> _Model:
-        grad = _sobel_sq(self.t.mean(-1))
-        prob = 0.7 * grad / grad.sum() + 0.3 / (self.W * self.H)
-        idx = _sample_texels(prob, n, self.gen)
+    def _extra(self, idx: torch.Tensor, n: int) -> torch.Tensor:
         if idx.shape[0] < n:  # tiny textures: allow repeats
             extra = torch.randint(0, self.W * self.H, (n - idx.shape[0],), generator=self.gen)
             idx = torch.cat([idx, extra])
+        return idx
+
+    def initial(self, n: int) -> _Model:
+        grad = torch.zeros(self.H, self.W)
+        for m, t in zip(self.maps, self.targets):
+            g = self._to_grid(_sobel_sq(t.mean(-1)))
+            grad += m.weight * g / g.sum().clamp_min(1e-12)
+        prob = 0.7 * grad / grad.sum().clamp_min(1e-12) + 0.3 / (self.W * self.H)
+        idx = self._extra(_sample_texels(prob, n, self.gen), n)
         return _Model(*self.texel_params(idx, n))
 
-    def grow(self, model: _Model, image: torch.Tensor, n_add: int, n_total: int) -> _Model:
-        err = ((image.detach() - self.t) ** 2).mean(-1)
+    def error_map(self, images: list[torch.Tensor]) -> torch.Tensor:
+        """Weighted squared error of every group, on the asset grid [H, W]."""
+        err = torch.zeros(self.H, self.W)
+        for g, img in zip(self.groups, images):
+            e = (((img.detach() - g.target) ** 2) * g.cweight).sum(-1)
+            err += self._to_grid(e) * (g.width * g.height) / (self.W * self.H)
+        return err
+
+    def grow(self, model: _Model, images: list[torch.Tensor], n_add: int,
+             n_total: int) -> _Model:
+        err = self.error_map(images)
         err = F.avg_pool2d(err[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
-        idx = _sample_texels(err + 1e-12, n_add, self.gen)
-        if idx.shape[0] < n_add:
-            extra = torch.randint(0, self.W * self.H, (n_add - idx.shape[0],), generator=self.gen)
-            idx = torch.cat([idx, extra])
+        idx = self._extra(_sample_texels(err + 1e-12, n_add, self.gen), n_add)
         return model.extend(*self.texel_params(idx, n_total))
 
     def geometry(self, uv, log2s, theta):
@@ -148,7 +218,9 @@ class _Fitter:
         means = uv * self.size
         return means, _conics(log2s, theta)
 
-    def render(self, model: _Model, spec: QuantSpec | None, count: int | None = None):
+    def render(self, model: _Model, spec: QuantSpec | None,
+               count: int | None = None) -> list[torch.Tensor]:
+        """One image per group, [h, w, k] each."""
         uv, log2s, theta, colors = model.tensors()
         if count is not None:
             uv, log2s, theta, colors = uv[:count], log2s[:count], theta[:count], colors[:count]
@@ -156,8 +228,32 @@ class _Fitter:
             uv, log2s, theta, colors = fake_quantize(spec, uv, log2s, theta, colors)
         means, conics = self.geometry(uv, log2s, theta)
         cfg = self.cfg
-        return render(means, conics, colors, self.fallback, self.W, self.H, cfg.top_k, cfg.tile,
-                      cfg.repeat_x, cfg.repeat_y)
+        out = []
+        for g in self.groups:
+            m, cn = means, conics
+            if g.sx != 1.0 or g.sy != 1.0:
+                m = means * torch.tensor([g.sx, g.sy])
+                cn = conics * torch.tensor([1 / (g.sx * g.sx), 1 / (g.sx * g.sy),
+                                            1 / (g.sy * g.sy)])
+            cols = colors if len(g.chans) == self.C else colors[:, g.chans]
+            fb = self.fallback if len(g.chans) == self.C else self.fallback[g.chans]
+            out.append(render(m, cn, cols, fb, g.width, g.height, cfg.top_k, cfg.tile,
+                              cfg.repeat_x, cfg.repeat_y))
+        return out
+
+    def mse(self, images: list[torch.Tensor]) -> torch.Tensor:
+        """The loss: the weighted mean of per-map MSEs."""
+        total = 0.0
+        for g, img in zip(self.groups, images):
+            total = total + (((img - g.target) ** 2).mean((0, 1)) * g.cweight).sum()
+        return total
+
+    def l1_ssim(self, images: list[torch.Tensor]) -> torch.Tensor:
+        total = 0.0
+        for g, img in zip(self.groups, images):
+            share = g.cweight.sum()
+            total = total + share * l1_ssim_loss(img, g.target, self.cfg.ssim_weight)
+        return total
 
     def clamp_(self, model: _Model) -> None:
         with torch.no_grad():
@@ -181,21 +277,64 @@ class _Fitter:
         ])
 
 
+def _psnr_of(mse: torch.Tensor | float) -> float:
+    v = float(mse)
+    return math.inf if v <= 0 else -10.0 * math.log10(v)
+
+
+@dataclass
+class MapResult:
+    """One map of a bake: where it came from, its size, its quality at every LOD prefix."""
+
+    name: str
+    kind: int
+    path: str
+    width: int
+    height: int
+    quality: MapQuality
+    lod_psnr: list[float]
+    decoded: np.ndarray = field(repr=False, default=None)
+
+    @property
+    def psnr(self) -> float:
+        return self.quality.psnr
+
+
 def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeConfig,
                progress: Callable[[Progress], None] | None = None) -> BakeResult:
-    """Fit and quantize Gaussians for ``target`` [H, W, C] and build the asset bytes."""
-    cfg.validate()
-    t0 = time.perf_counter()
+    """Fit one texture ``target`` [H, W, C] (float32 in its stored encoding): a set of one map
+    whose kind is ``channels[0].map_kind``."""
     H, W, C = target.shape
     if len(channels) != C:
         raise OptionError(f"{len(channels)} channel descriptions for {C} channels")
-    counts = plan_budget(W, H, C, cfg)
+    pm = prepare_map(MapSource(channels[0].map_kind, "array"), target, hdr=False)
+    return bake_set([pm], cfg, progress)
+
+
+def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
+             progress: Callable[[Progress], None] | None = None) -> BakeResult:
+    """Fit one Gaussian geometry to every map of a set and build the asset bytes."""
+    cfg.validate()
+    t0 = time.perf_counter()
+    W = max(m.width for m in maps)
+    H = max(m.height for m in maps)
+    fit_bits: list[int] = []  # per fitted channel
+    all_bits: list[int] = []  # per channel of the asset (0: constant or rebuilt)
+    for m in maps:
+        for comp, ch in enumerate(m.channels):
+            if comp in m.fitted:
+                log = ch.encoding == fmt.ENCODING_LOG2
+                fit_bits.append(cfg.hdr_color_bits if log else cfg.color_bits)
+                all_bits.append(fit_bits[-1])
+            else:
+                all_bits.append(0)
+    counts = plan_budget(W, H, tuple(all_bits), cfg, n_maps=len(maps))
     total = sum(counts)
     prev_threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        fit = _Fitter(target, cfg)
+        fit = _Fitter(maps, cfg)
         model = fit.initial(counts[0])
         opt = fit.optimizer(model)
         steps = cfg.steps
@@ -206,18 +345,18 @@ def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeCon
         decay_start = max(grow_at[-1] if grow_at else 0, int(steps * 0.6))
         spec: QuantSpec | None = None
         level = 1
-        image = None
+        images = None
         for step in range(steps):
             while level < len(counts) and step >= grow_at[level - 1]:
-                if image is None:
+                if images is None:
                     with torch.no_grad():
-                        image = fit.render(model, spec)
-                model = fit.grow(model, image, counts[level], sum(counts[:level + 1]))
+                        images = fit.render(model, spec)
+                model = fit.grow(model, images, counts[level], sum(counts[:level + 1]))
                 level += 1
                 opt = fit.optimizer(model)
             if spec is None and step >= qat_start:
                 spec = make_spec(model.log2s.detach(), model.colors.detach(), cfg.pos_bits,
-                                 cfg.scale_bits, cfg.rot_bits, cfg.color_bits)
+                                 cfg.scale_bits, cfg.rot_bits, tuple(fit_bits))
             mult = 1.0
             if step >= decay_start and steps > decay_start:
                 frac = (step - decay_start) / (steps - decay_start)
@@ -225,52 +364,75 @@ def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeCon
             for grp, base in zip(opt.param_groups, (fit.lr_uv, cfg.lr_scale, cfg.lr_rot,
                                                     cfg.lr_color)):
                 grp["lr"] = base * mult
-            image = fit.render(model, spec)
-            if step >= mse_start:
-                loss = F.mse_loss(image, fit.t)
-            else:
-                loss = l1_ssim_loss(image, fit.t, cfg.ssim_weight)
+            images = fit.render(model, spec)
+            mse = fit.mse(images)
+            loss = mse if step >= mse_start else fit.l1_ssim(images)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             fit.clamp_(model)
             if progress is not None and (step % 10 == 0 or step == steps - 1):
-                progress(Progress(step + 1, steps, model.uv.shape[0], psnr(image.detach(), fit.t),
+                progress(Progress(step + 1, steps, model.uv.shape[0], _psnr_of(mse.detach()),
                                   "fit"))
         while level < len(counts):  # steps too few to reach every round
             with torch.no_grad():
-                image = fit.render(model, spec)
-            model = fit.grow(model, image, counts[level], sum(counts[:level + 1]))
+                images = fit.render(model, spec)
+            model = fit.grow(model, images, counts[level], sum(counts[:level + 1]))
             level += 1
         with torch.no_grad():
-            psnr_float = psnr(fit.render(model, None), fit.t)
+            psnr_float = _psnr_of(fit.mse(fit.render(model, None)))
         if spec is None:
             spec = make_spec(model.log2s.detach(), model.colors.detach(), cfg.pos_bits,
-                             cfg.scale_bits, cfg.rot_bits, cfg.color_bits)
+                             cfg.scale_bits, cfg.rot_bits, tuple(fit_bits))
         uv, log2s, theta, colors = (p.detach() for p in model.tensors())
         if cfg.repeat_x or cfg.repeat_y:
             rep = torch.tensor([cfg.repeat_x, cfg.repeat_y])
             uv = torch.where(rep, torch.remainder(uv, 1.0), uv)
     finally:
         torch.set_num_threads(prev_threads)
-    fields = to_fields(spec, uv.numpy(), log2s.numpy(), theta.numpy(), colors.numpy())
-    chans = [fmt.ChannelInfo(ch.map_kind, ch.component, ch.encoding, cfg.color_bits,
-                             spec.color_lo[k], spec.color_hi[k],
-                             float(np.float32(fit.fallback[k].item())))
-             for k, ch in enumerate(channels)]
-    asset = fmt.Asset(width=W, height=H, channels=chans, layout=spec.layout,
+    fitted_fields = to_fields(spec, uv.numpy(), log2s.numpy(), theta.numpy(), colors.numpy())
+    n_all = sum(len(m.channels) for m in maps)
+    fields = np.zeros((total, 5 + n_all), np.uint32)
+    fields[:, :5] = fitted_fields[:, :5]
+    chans: list[fmt.ChannelInfo] = []
+    table: list[fmt.MapInfo] = []
+    k = 0
+    for m in maps:
+        table.append(fmt.MapInfo(m.kind, m.width, m.height, len(chans), len(m.channels), m.flags))
+        for comp, ch in enumerate(m.channels):
+            if comp in m.fitted:
+                fields[:, 5 + len(chans)] = fitted_fields[:, 5 + k]
+                chans.append(fmt.ChannelInfo(m.kind, comp, ch.encoding, fit_bits[k],
+                                             spec.color_lo[k], spec.color_hi[k],
+                                             float(np.float32(fit.fallback[k].item()))))
+                k += 1
+            else:
+                chans.append(ch)
+    asset = fmt.Asset(width=W, height=H, channels=chans,
+                      layout=fmt.RecordLayout(cfg.pos_bits, cfg.scale_bits, cfg.rot_bits,
+                                              tuple(c.bits for c in chans)),
                       log2_scale_min=spec.log2_scale_min, log2_scale_max=spec.log2_scale_max,
                       fields=fields, lod_counts=counts, top_k=cfg.top_k, tile_size=cfg.tile,
                       address_x=fmt.ADDRESS_REPEAT if cfg.repeat_x else fmt.ADDRESS_CLAMP,
-                      address_y=fmt.ADDRESS_REPEAT if cfg.repeat_y else fmt.ADDRESS_CLAMP)
+                      address_y=fmt.ADDRESS_REPEAT if cfg.repeat_y else fmt.ADDRESS_CLAMP,
+                      maps=table)
     data = fmt.write_asset(asset)
     asset = fmt.read_asset(data)
-    lod_psnr = []
-    decoded = None
+    lod_psnr: list[list[float]] = [[] for _ in maps]
+    decoded: list[np.ndarray] = []
     for lod in range(1, len(counts) + 1):
-        decoded = decode_texture(asset, lod=lod)
-        mse = float(np.mean((decoded.astype(np.float64) - target) ** 2))
-        lod_psnr.append(math.inf if mse == 0 else -10 * math.log10(mse))
-    return BakeResult(data=data, asset=asset, width=W, height=H, channels=C, gaussians=total,
-                      lod_counts=counts, psnr=lod_psnr[-1], psnr_float=psnr_float,
-                      lod_psnr=lod_psnr, seconds=time.perf_counter() - t0, decoded=decoded)
+        decoded = decode_maps(asset, lod=lod)
+        for i, (m, img) in enumerate(zip(maps, decoded)):
+            lod_psnr[i].append(map_quality(m.kind, m.reference, img, m.informative,
+                                           m.alpha_component, m.hdr).psnr)
+    results = []
+    for i, (m, img) in enumerate(zip(maps, decoded)):
+        q = map_quality(m.kind, m.reference, img, m.informative, m.alpha_component, m.hdr)
+        results.append(MapResult(m.name, m.kind, m.path, m.width, m.height, q, lod_psnr[i],
+                                 img))
+    mean_lod = [float(np.mean([lp[j] for lp in lod_psnr])) for j in range(len(counts))]
+    return BakeResult(data=data, asset=asset, width=W, height=H, channels=n_all,
+                      gaussians=total, lod_counts=counts, psnr=mean_lod[-1],
+                      psnr_float=psnr_float, lod_psnr=mean_lod,
+                      seconds=time.perf_counter() - t0,
+                      decoded=decoded[0] if len(maps) == 1 else None, maps=results)

@@ -30,13 +30,16 @@ class QuantSpec:
 
 
 def make_spec(log2s: torch.Tensor, colors: torch.Tensor, pos_bits: int, scale_bits: int,
-              rot_bits: int, color_bits: int) -> QuantSpec:
-    """Ranges from the current parameters (float32-representable)."""
+              rot_bits: int, color_bits: int | tuple[int, ...]) -> QuantSpec:
+    """Ranges from the current parameters (float32-representable). ``color_bits``: one width
+    for every colour, or one per colour."""
+    if isinstance(color_bits, int):
+        color_bits = (color_bits,) * colors.shape[1]
     smin = float(np.float32(log2s.min().item()))
     smax = float(np.float32(log2s.max().item()))
     lo = tuple(float(np.float32(v)) for v in colors.min(0).values.tolist())
     hi = tuple(float(np.float32(v)) for v in colors.max(0).values.tolist())
-    layout = RecordLayout(pos_bits, scale_bits, rot_bits, (color_bits,) * colors.shape[1])
+    layout = RecordLayout(pos_bits, scale_bits, rot_bits, tuple(color_bits))
     return QuantSpec(layout, smin, smax, lo, hi)
 
 
@@ -70,9 +73,10 @@ def fake_quantize(spec: QuantSpec, uv, log2s, theta, colors):
     tq = _ste(theta, torch.round(theta / tstep) * tstep)
     lo = torch.tensor(spec.color_lo)
     hi = torch.tensor(spec.color_hi)
-    cstep = (hi - lo) / _levels(lay.color_bits[0])
+    levels = torch.tensor([float(_levels(b)) for b in lay.color_bits])
+    cstep = (hi - lo) / levels
     cstep = torch.where(cstep > 0, cstep, torch.ones_like(cstep))
-    cq = lo + torch.clamp(torch.round((colors - lo) / cstep), 0, _levels(lay.color_bits[0])) * cstep
+    cq = lo + torch.minimum(torch.clamp(torch.round((colors - lo) / cstep), min=0), levels) * cstep
     cq = torch.where(hi > lo, cq, lo.expand_as(cq))
     cq = _ste(colors, cq)
     return uvq, lq, tq, cq
