@@ -97,7 +97,19 @@ def test_decode_full_prefix_and_resized(tmp_path, baked):
     (["bake", "{src}", "-o", "{tmp}/nodir/x.tgs", "--steps", "1"], EXIT_IO, "nodir"),
     (["bake", "{src}", "-o", "{src}"], EXIT_USAGE, "overwrite the input"),
     (["bake", "{tmp}/bad.png", "-o", "{tmp}/x.tgs"], EXIT_IO, "bad.png"),
-    (["bake", "{tmp}", "-o", "{tmp}/x.tgs"], EXIT_IO, "directory"),
+    (["bake", "{tmp}", "-o", "{tmp}/x.tgs"], EXIT_IO, "bad.png"),
+    (["bake", "{tmp}/empty", "-o", "{tmp}/x.tgs"], EXIT_IO, "no image files"),
+    (["bake", "{tmp}/m.toml", "-o", "{tmp}/x.tgs"], EXIT_IO, "[maps]"),
+    (["bake", "-o", "{tmp}/x.tgs"], EXIT_USAGE, "nothing to bake"),
+    (["bake", "-o", "{tmp}/x.tgs", "--map", "normal"], EXIT_USAGE, "KIND=PATH"),
+    (["bake", "-o", "{tmp}/x.tgs", "--map", "bumpy={src}"], EXIT_USAGE, "unknown map kind"),
+    (["bake", "-o", "{tmp}/x.tgs", "--map", "normal={tmp}/none.png"], EXIT_IO, "none.png"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--weight", "normal=2"], EXIT_USAGE, "no normal"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--weight", "basecolor=-1"], EXIT_USAGE, "positive"),
+    (["bake", "{src}", "-o", "{tmp}/x.tgs", "--kind", "bumpy"], EXIT_USAGE, "unknown map kind"),
+    (["bake", "{tmp}/empty", "-o", "{tmp}/x.tgs", "--kind", "normal"], EXIT_USAGE, "--kind"),
+    (["bake", "-o", "{tmp}/x.tgs", "--map", "basecolor={src}", "--map", "basecolor={src}"],
+     EXIT_USAGE, "two basecolor"),
     (["bake", "{src}", "-o", "{tmp}/x.tgs", "--bogus"], EXIT_USAGE, "--bogus"),
     (["decode", "{tmp}/bad.png", "-o", "{tmp}/x.png"], EXIT_INVALID_ASSET, "bad.png"),
     (["decode", "{asset}", "-o", "{tmp}/x.jpg"], EXIT_USAGE, ".png"),
@@ -109,6 +121,8 @@ def test_bad_input_gives_one_line_and_exit_code(tmp_path, baked, capsys, args, c
     src, asset, _ = baked
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     (tmp_path / "truncated.tgs").write_bytes(asset.read_bytes()[:-7])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "m.toml").write_text('wrap = "repeat"\n')
     argv = [a.format(tmp=tmp_path, src=src, asset=asset) for a in args]
     rc = main(argv)
     captured = capsys.readouterr()

@@ -60,12 +60,67 @@ def _fmt_db(v: float) -> str:
     return "inf" if v == float("inf") else f"{v:.2f}"
 
 
+WRAP_MODES = {"clamp": (False, False), "repeat": (True, True), "repeat-x": (True, False),
+              "repeat-y": (False, True)}
+
+
+def _gather_maps(src: Path | None, maps: list[str], weights: list[str], kind: str | None):
+    """The maps to bake and settings from a manifest: SRC (image, folder or .toml) and/or
+    --map options; --weight overrides. Checks everything before any work starts."""
+    from .material import (MapSource, discover_maps, kind_from_name, parse_map_option,
+                           parse_weight_option, read_manifest)
+
+    sources: list[MapSource] = []
+    extra: dict = {}
+    if src is not None:
+        if src.is_dir():
+            if kind is not None:
+                raise OptionError("--kind applies to a single image, not a folder")
+            sources = discover_maps(src)
+        elif src.suffix.lower() == ".toml":
+            if kind is not None:
+                raise OptionError("--kind applies to a single image, not a manifest")
+            sources, extra = read_manifest(src)
+        else:
+            if not src.exists():
+                raise InputError(f"{src}: no such file")
+            k = kind_from_name(kind, "--kind") if kind is not None else fmt.MAP_BASECOLOR
+            sources = [MapSource(k, str(src))]
+    elif kind is not None:
+        raise OptionError("--kind needs an input image")
+    sources += [parse_map_option(m) for m in maps]
+    if not sources:
+        raise OptionError("nothing to bake: give an input (image, folder or .toml manifest) "
+                          "or --map KIND=PATH")
+    for m in sources:
+        if not Path(m.path).exists():
+            raise InputError(f"{m.path}: no such file")
+    for text in weights:
+        k, w = parse_weight_option(text)
+        hit = [m for m in sources if m.kind == k]
+        if not hit:
+            raise OptionError(f"--weight {text}: the set has no {fmt.MAP_NAMES[k]} map")
+        for m in hit:
+            m.weight = w
+    return sources, extra
+
+
 @app.command()
 def bake(
-    src: Path = typer.Argument(..., help="Input texture (PNG, JPEG, TGA, WebP...)."),
+    src: Optional[Path] = typer.Argument(None, help="Input: an image (PNG, JPEG, TGA, WebP, "
+                                         "EXR, float TIFF...), a folder holding a material "
+                                         "set, or a .toml manifest. Optional with --map."),
     output: Path = typer.Option(..., "-o", "--output", help="Output asset (.tgs)."),
-    bpp: Optional[float] = typer.Option(None, help="Bits per texel of the whole file "
-                                        "(default 1.0 when --gaussians is not given)."),
+    maps: list[str] = typer.Option([], "--map", help="A map of the set as KIND=PATH "
+                                   "(basecolor, normal, roughness, gloss, metalness, "
+                                   "occlusion, orm, emissive, alpha, mask, generic); repeat."),
+    weights: list[str] = typer.Option([], "--weight", help="Loss weight of a map kind as "
+                                      "KIND=NUMBER (default 1 for every map); repeat."),
+    kind: Optional[str] = typer.Option(None, help="What a single input image is "
+                                       "(default basecolor), e.g. normal."),
+    bpp: Optional[float] = typer.Option(None, help="Bits per texel of the whole file over the "
+                                        "largest map's texels (default 1.0 when --gaussians "
+                                        "is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Number of Gaussians instead of --bpp."),
     steps: int = typer.Option(BakeConfig.steps, help="Optimization steps."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
@@ -73,35 +128,42 @@ def bake(
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
     lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks (refinement rounds)."),
     loss: str = typer.Option(BakeConfig.loss, help="mse (default, faster) or l1-ssim (the Image-GS loss)."),
-    wrap: str = typer.Option("clamp", help="Address mode: clamp or repeat (tiling textures)."),
+    wrap: Optional[str] = typer.Option(None, help="Address mode: clamp (default), repeat "
+                                       "(tiling textures), repeat-x or repeat-y."),
     threads: Optional[int] = typer.Option(None, help="CPU threads (default: all)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
-    """Fit Gaussians to a texture and write an LOD-chunked asset."""
+    """Fit Gaussians to a texture or a material set and write an LOD-chunked asset."""
     if bpp is not None and gaussians is not None:
         raise OptionError("--bpp and --gaussians are exclusive: give one")
-    if wrap not in ("clamp", "repeat"):
-        raise OptionError(f"--wrap {wrap!r}: expected clamp or repeat")
+    if wrap is not None and wrap not in WRAP_MODES:
+        raise OptionError(f"--wrap {wrap!r}: expected clamp, repeat, repeat-x or repeat-y")
     if threads is not None and threads < 1:
         raise OptionError(f"--threads {threads}: must be at least 1")
-    from .bake import bake_file, render  # torch is imported only here
-
+    sources, extra = _gather_maps(src, maps, weights, kind)
+    if wrap is None:
+        wrap = extra.get("wrap", "clamp")
+        if wrap not in WRAP_MODES:
+            raise InputError(f"{src}: wrap {wrap!r}: expected clamp, repeat, repeat-x or "
+                             "repeat-y")
+    rep_x, rep_y = WRAP_MODES[wrap]
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
-                     repeat_x=wrap == "repeat", repeat_y=wrap == "repeat", threads=threads)
+                     repeat_x=rep_x, repeat_y=rep_y, threads=threads)
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0
     cfg.validate()
     _check_device(device)
-    if not src.exists():
-        raise InputError(f"{src}: no such file")
+    from .bake import bake_maps, render  # torch is imported only here
+
     if render.backend_name() != "cpu-kernel" and not quiet and not as_json:
         from .bake import render_cpu
         err.print(f"[yellow]note:[/] compiled CPU kernel unavailable ({render_cpu.status()}); "
                   "using the slower PyTorch renderer")
+    label = src.name if src is not None else Path(sources[0].path).name
     if quiet or as_json:
-        result = bake_file(src, output, cfg)
+        result = bake_maps(sources, output, cfg)
     else:
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
@@ -109,27 +171,43 @@ def bake(
                       MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=err,
                       transient=True) as bar:
-            task = bar.add_task(src.name, total=steps, info="")
+            task = bar.add_task(label, total=steps, info="")
 
             def on_progress(p):
                 bar.update(task, completed=p.step,
                            info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB")
 
-            result = bake_file(src, output, cfg, on_progress)
+            result = bake_maps(sources, output, cfg, on_progress)
+    map_rows = [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
+                 "psnr_db": m.psnr, "lod_psnr_db": m.lod_psnr,
+                 **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"}}
+                for m in result.maps]
     summary = {
-        "input": str(src), "output": str(output), "width": result.width,
-        "height": result.height, "channels": result.channels, "size_bytes": result.size_bytes,
-        "bits_per_texel": result.bits_per_texel, "gaussians": result.gaussians,
-        "lod_counts": result.lod_counts, "psnr_db": result.psnr,
-        "psnr_float_db": result.psnr_float, "lod_psnr_db": result.lod_psnr,
-        "seconds": result.seconds, "renderer": render.backend_name(),
+        "input": str(src) if src is not None else None, "output": str(output),
+        "width": result.width, "height": result.height, "channels": result.channels,
+        "size_bytes": result.size_bytes, "bits_per_texel": result.bits_per_texel,
+        "gaussians": result.gaussians, "lod_counts": result.lod_counts,
+        "psnr_db": result.psnr, "psnr_float_db": result.psnr_float,
+        "lod_psnr_db": result.lod_psnr, "seconds": result.seconds,
+        "renderer": render.backend_name(), "wrap": wrap, "maps": map_rows,
     }
     if as_json:
         _emit_json(summary)
         return
+    if len(result.maps) > 1:
+        for r in map_rows:
+            extra_txt = ""
+            if "angular_mean_deg" in r:
+                extra_txt += (f", normal error {r['angular_mean_deg']:.2f} deg mean / "
+                              f"{r['angular_p99_deg']:.2f} p99")
+            if "alpha_flip_fraction" in r:
+                extra_txt += f", alpha-test flips {100 * r['alpha_flip_fraction']:.2f} %"
+            out.print(f"  {r['map']:10s} {r['width']}x{r['height']}  PSNR "
+                      f"{_fmt_db(r['psnr_db'])} dB{extra_txt}")
+    what = "mean map PSNR" if len(result.maps) > 1 else "PSNR"
     out.print(f"{output}: {result.size_bytes:,} bytes, {result.bits_per_texel:.3f} bits/texel, "
               f"{result.gaussians:,} Gaussians in {len(result.lod_counts)} LODs, "
-              f"PSNR {_fmt_db(result.psnr)} dB (float {_fmt_db(result.psnr_float)} dB), "
+              f"{what} {_fmt_db(result.psnr)} dB (float {_fmt_db(result.psnr_float)} dB), "
               f"{result.seconds:.1f} s")
 
 
@@ -144,40 +222,93 @@ def _check_device(device: str) -> None:
                                "use --device cpu")
 
 
+def _map_file_suffix(asset: fmt.Asset, m: fmt.MapInfo) -> str:
+    hdr = any(asset.channels[j].encoding == fmt.ENCODING_LOG2 for j in m.channel_range)
+    return ".exr" if hdr else ".png"
+
+
+def _encode_map(path: Path, img, hdr: bool) -> None:
+    from .images import atomic_write_bytes, encode_png
+
+    if hdr:
+        from .hdr_io import write_hdr
+
+        write_hdr(path, img)
+    else:
+        atomic_write_bytes(path, encode_png(img))
+
+
 @app.command()
 def decode(
     asset_path: Path = typer.Argument(..., metavar="ASSET", help="A texgs asset."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output image (.png)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output image (.png; .exr or .tif "
+                                "for HDR maps) or, for a material set, a folder that gets "
+                                "one file per map."),
     lod: Optional[int] = typer.Option(None, help="Decode only the first N LOD chunks."),
-    size: Optional[str] = typer.Option(None, help="Output size WIDTHxHEIGHT (default: native)."),
+    size: Optional[str] = typer.Option(None, help="Output size WIDTHxHEIGHT (default: the "
+                                       "map's own size; single-map assets or --map)."),
+    map_name: Optional[str] = typer.Option(None, "--map", help="Decode only this map of a "
+                                           "set (e.g. normal) to the file -o."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Decode an asset to a PNG with the NumPy reference decoder."""
-    from .decode import decode_texture
-    from .images import atomic_write_bytes, encode_png
+    """Decode an asset with the NumPy reference decoder: every map in its own encoding and
+    size (a set's normal map gets its z rebuilt, HDR maps are written as float images)."""
+    from .decode import decode_texture, finish_map
 
     wh = _parse_size(size)
-    if output.suffix.lower() != ".png":
-        raise OptionError(f"-o {output}: only .png output is supported")
     asset = fmt.read_asset_file(asset_path)
     if lod is not None and not 1 <= lod <= len(asset.lod_counts):
         raise OptionError(f"--lod {lod}: {asset_path} has LODs 1..{len(asset.lod_counts)}")
-    if asset.channel_count > 4:
-        raise UnsupportedError(f"{asset_path}: {asset.channel_count} channels do not fit one PNG")
-    stats: list = []
-    img = decode_texture(asset, lod=lod, size=wh, stats_out=stats)
-    atomic_write_bytes(output, encode_png(img))
-    res = {"asset": str(asset_path), "output": str(output), "width": img.shape[1],
-           "height": img.shape[0], "lod": lod or len(asset.lod_counts),
-           "gaussians": asset.prefix_count(lod),
-           "mean_candidates_per_texel": stats[0].mean_candidates,
-           "p99_candidates_per_texel": stats[0].p99_candidates}
+    maps = asset.map_table()
+    if map_name is not None:
+        names = [m.name for m in maps]
+        if map_name not in names:
+            raise OptionError(f"--map {map_name}: {asset_path} holds {', '.join(names)}")
+        chosen = [maps[names.index(map_name)]]
+    else:
+        chosen = maps
+    single = len(chosen) == 1
+    if not single and wh is not None:
+        raise OptionError("--size applies to one map: add --map NAME")
+    jobs: list[tuple[fmt.MapInfo, Path]] = []
+    if single:
+        m = chosen[0]
+        want = _map_file_suffix(asset, m)
+        allowed = (".exr", ".tif", ".tiff") if want == ".exr" else (".png",)
+        if output.suffix.lower() not in allowed:
+            raise OptionError(f"-o {output}: the {m.name} map is written as "
+                              f"{' or '.join(allowed)}")
+        jobs.append((m, output))
+    else:
+        if output.exists() and not output.is_dir():
+            raise OptionError(f"-o {output}: a set of {len(chosen)} maps needs a folder")
+        output.mkdir(parents=True, exist_ok=True)
+        for m in chosen:
+            jobs.append((m, output / f"{asset_path.stem}_{m.name}{_map_file_suffix(asset, m)}"))
+    rows = []
+    for m, path in jobs:
+        stats: list = []
+        osize = wh if wh is not None else (m.width, m.height)
+        full = decode_texture(asset, lod=lod, size=osize, stats_out=stats)
+        img = finish_map(m, asset, full[..., m.first_channel:m.first_channel + m.channel_count])
+        _encode_map(path, img, path.suffix.lower() != ".png")
+        rows.append({"map": m.name, "output": str(path), "width": img.shape[1],
+                     "height": img.shape[0], "channels": img.shape[2],
+                     "mean_candidates_per_texel": stats[0].mean_candidates,
+                     "p99_candidates_per_texel": stats[0].p99_candidates})
+    res = {"asset": str(asset_path), "lod": lod or len(asset.lod_counts),
+           "gaussians": asset.prefix_count(lod), "maps": rows}
+    if single:  # the flat fields of a one-map decode
+        res.update({k: rows[0][k] for k in ("output", "width", "height",
+                                            "mean_candidates_per_texel",
+                                            "p99_candidates_per_texel")})
     if as_json:
         _emit_json(res)
         return
-    out.print(f"{output}: {img.shape[1]}x{img.shape[0]}, LOD {res['lod']}/"
-              f"{len(asset.lod_counts)}, {res['gaussians']:,} Gaussians, "
-              f"{stats[0].mean_candidates:.1f} candidates per texel on average")
+    for r in rows:
+        out.print(f"{r['output']}: {r['map']} {r['width']}x{r['height']}, LOD {res['lod']}/"
+                  f"{len(asset.lod_counts)}, {res['gaussians']:,} Gaussians, "
+                  f"{r['mean_candidates_per_texel']:.1f} candidates per texel on average")
 
 
 def asset_summary(asset: fmt.Asset, size_bytes: int) -> dict:
@@ -193,6 +324,12 @@ def asset_summary(asset: fmt.Asset, size_bytes: int) -> dict:
                      "prefix_bits_per_texel": prefix_bytes * 8 / texels})
     return {
         "version": fmt.VERSION, "width": asset.width, "height": asset.height,
+        "maps": [{"map": m.name, "width": m.width, "height": m.height,
+                  "channels": list(m.channel_range),
+                  "stored_channels": [j for j in m.channel_range if asset.channels[j].bits],
+                  "normal_z_rebuilt": bool(m.flags & fmt.MAP_FLAG_NORMAL_Z),
+                  "straight_alpha": bool(m.flags & fmt.MAP_FLAG_ALPHA)}
+                 for m in asset.map_table()],
         "channels": [{"map": fmt.MAP_NAMES[c.map_kind], "component": c.component,
                       "encoding": fmt.ENCODING_NAMES[c.encoding], "bits": c.bits,
                       "range": [c.lo, c.hi], "fallback": c.fallback} for c in asset.channels],
@@ -228,9 +365,16 @@ def info(
               f"{s['address'][1]}, {s['record_bits']} bits per Gaussian "
               f"(position {s['field_bits']['position']}, scale {s['field_bits']['scale']}, "
               f"rotation {s['field_bits']['rotation']}, colour {s['field_bits']['color']})")
+    for m in s["maps"]:
+        notes = [n for n, on in (("z rebuilt from x, y", m["normal_z_rebuilt"]),
+                                 ("straight alpha", m["straight_alpha"])) if on]
+        out.print(f"  map {m['map']}: {m['width']}x{m['height']}, channels "
+                  f"{m['channels'][0]}..{m['channels'][-1]}"
+                  + (f" ({', '.join(notes)})" if notes else ""))
     for i, c in enumerate(s["channels"]):
-        out.print(f"  channel {i}: {c['map']}[{c['component']}] {c['encoding']}, {c['bits']} "
-                  f"bits over [{c['range'][0]:.4g}, {c['range'][1]:.4g}]")
+        how = (f"{c['bits']} bits over [{c['range'][0]:.4g}, {c['range'][1]:.4g}]" if c["bits"]
+               else f"constant {c['range'][0]:.4g} (not stored)")
+        out.print(f"  channel {i}: {c['map']}[{c['component']}] {c['encoding']}, {how}")
     t = Table("LOD", "Gaussians", "cumulative", "offset", "bytes", "CRC32", "prefix bits/texel")
     for e in s["lods"]:
         t.add_row(str(e["level"]), f"{e['gaussians']:,}", f"{e['cumulative_gaussians']:,}",
