@@ -40,6 +40,8 @@ class BakeConfig:
     qat_fraction: float = 0.25
     loss: str = "mse"
     mse_fraction: float = 0.3
+    clamp_colors: bool = False  # keep colours inside the target's per-channel range
+    set_loss: str = "psnr"  # sets: "psnr" (mean of per-map log MSE) or "mse" (mean MSE)
     ssim_weight: float = 0.1
     lr_pos: float = 0.125  # texels per step (scaled to UV by the larger side)
     lr_scale: float = 3e-2
@@ -72,6 +74,8 @@ class BakeConfig:
                 raise OptionError(f"{name} {v} outside 1..{fmt.MAX_FIELD_BITS}")
         if self.loss not in ("mse", "l1-ssim"):
             raise OptionError(f"--loss {self.loss!r}: expected mse or l1-ssim")
+        if self.set_loss not in ("psnr", "mse"):
+            raise OptionError(f"set_loss {self.set_loss!r}: expected psnr or mse")
         if self.device not in ("cpu", "auto", "cuda"):
             raise OptionError(f"--device {self.device!r}: expected cpu, cuda or auto")
 

@@ -149,6 +149,12 @@ class _Fitter:
             self.groups.append(_Group(w, h, chans, target, torch.tensor(cw), w / self.W,
                                       h / self.H))
         self.fallback = torch.cat([t.reshape(-1, t.shape[-1]).mean(0) for t in self.targets])
+        # colours stay inside each channel's range in the target (a blend is a weighted mean,
+        # so values outside it buy little, and the quantization range stays tight)
+        self.color_lo = torch.cat([t.reshape(-1, t.shape[-1]).min(0).values
+                                   for t in self.targets])
+        self.color_hi = torch.cat([t.reshape(-1, t.shape[-1]).max(0).values
+                                   for t in self.targets])
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.log2_min = -1.5  # sigma >= 0.35 texel
         self.log2_max = math.log2(max(0.5, min(self.W, self.H) / 6.0))
@@ -241,11 +247,34 @@ class _Fitter:
                               cfg.repeat_x, cfg.repeat_y))
         return out
 
+    def map_mse(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
+        """MSE of every map (mean over its texels and fitted channels), in the fit space."""
+        per_chan: list = [None] * self.C
+        for g, img in zip(self.groups, images):
+            v = ((img - g.target) ** 2).mean((0, 1))
+            for j, c in enumerate(g.chans):
+                per_chan[c] = v[j]
+        return [torch.stack(per_chan[f:f + len(m.fitted)]).mean()
+                for f, m in zip(self.first, self.maps)]
+
     def mse(self, images: list[torch.Tensor]) -> torch.Tensor:
-        """The loss: the weighted mean of per-map MSEs."""
+        """The weighted mean of per-map MSEs (what progress reports as PSNR)."""
         total = 0.0
         for g, img in zip(self.groups, images):
             total = total + (((img - g.target) ** 2).mean((0, 1)) * g.cweight).sum()
+        return total
+
+    def loss(self, images: list[torch.Tensor]) -> torch.Tensor:
+        """The training loss. One map: its MSE. A set with ``set_loss == "psnr"``: the
+        weighted mean of log per-map MSEs, i.e. minus the weighted mean of per-map PSNRs
+        (a map that is already good still counts: its errors are relatively expensive);
+        ``"mse"``: the weighted mean of per-map MSEs."""
+        if len(self.maps) == 1 or self.cfg.set_loss == "mse":
+            return self.mse(images)
+        wsum = sum(m.weight for m in self.maps)
+        total = 0.0
+        for m, e in zip(self.maps, self.map_mse(images)):
+            total = total + (m.weight / wsum) * torch.log(e + 1e-10)
         return total
 
     def l1_ssim(self, images: list[torch.Tensor]) -> torch.Tensor:
@@ -258,6 +287,9 @@ class _Fitter:
     def clamp_(self, model: _Model) -> None:
         with torch.no_grad():
             model.log2s.clamp_(self.log2_min, self.log2_max)
+            if self.cfg.clamp_colors:
+                model.colors.copy_(torch.maximum(torch.minimum(model.colors, self.color_hi),
+                                                 self.color_lo))
             lo = torch.tensor([0.0 if not self.cfg.repeat_x else -math.inf,
                                0.0 if not self.cfg.repeat_y else -math.inf])
             hi = torch.tensor([1.0 - 1e-6 if not self.cfg.repeat_x else math.inf,
@@ -366,7 +398,7 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
                 grp["lr"] = base * mult
             images = fit.render(model, spec)
             mse = fit.mse(images)
-            loss = mse if step >= mse_start else fit.l1_ssim(images)
+            loss = fit.loss(images) if step >= mse_start else fit.l1_ssim(images)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
