@@ -280,8 +280,10 @@ def decode(
                               f"{' or '.join(allowed)}")
         jobs.append((m, output))
     else:
-        if output.exists() and not output.is_dir():
-            raise OptionError(f"-o {output}: a set of {len(chosen)} maps needs a folder")
+        if (output.exists() and not output.is_dir()) or output.suffix.lower() in (
+                ".png", ".exr", ".tif", ".tiff", ".jpg", ".tga", ".webp"):
+            raise OptionError(f"-o {output}: a set of {len(chosen)} maps needs a folder "
+                              "(or choose one with --map)")
         output.mkdir(parents=True, exist_ok=True)
         for m in chosen:
             jobs.append((m, output / f"{asset_path.stem}_{m.name}{_map_file_suffix(asset, m)}"))
