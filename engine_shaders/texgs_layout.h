@@ -26,7 +26,9 @@
 #define TEXGS_CH_LO 1u
 #define TEXGS_CH_HI 2u
 #define TEXGS_CH_FALLBACK 3u
+#define TEXGS_MAP_FLAG_NORMAL_Z 1u
 #define TEXGS_CUTOFF_Q 9.e+00
 #define TEXGS_BLEND_EPS 1.e-04
 #define TEXGS_W_CUT 1.1108996e-02
+#define TEXGS_LOG2_OFFSET 9.765625e-04
 #endif

@@ -1,6 +1,7 @@
 """The GLSL runtime executed on OpenGL 4.3 (Mesa llvmpipe here) against the NumPy reference:
 compute and fragment paths, plain RGB, RGBA, grey, repeat and clamp, LOD prefixes, resized
-output, 16- and 32-bit tile ids, and a real baked texture."""
+output, 16- and 32-bit tile ids, a real baked texture, material-set maps decoded at their own
+size and finished in the shader, and the colour/normal helpers."""
 
 from __future__ import annotations
 
@@ -146,3 +147,146 @@ def test_plane_example_renders_and_filtering_removes_aliasing(gl):
     assert energy["filtered"] < 0.6 * energy["unfiltered"], energy
     near = imgs["filtered"][170:]
     assert np.abs(near - imgs["unfiltered"][170:]).mean() < 0.05  # close up: nearly the same
+
+
+# --- material sets ---------------------------------------------------------------------------
+
+def _log2_set():
+    """set_mixed with its gloss map stored in log2 (HDR): one stored and one 0-bit log2
+    channel, so the shader's log2 finish runs on blended and on constant values."""
+    import dataclasses
+
+    asset = fmt.read_asset_file(GOLDEN / "set_mixed.tgs")
+    chans = list(asset.channels)
+    chans[8] = dataclasses.replace(chans[8], encoding=fmt.ENCODING_LOG2, lo=-10.0, hi=4.0,
+                                   fallback=-2.0)
+    chans[9] = dataclasses.replace(chans[9], encoding=fmt.ENCODING_LOG2, lo=-3.0, hi=-3.0,
+                                   fallback=-3.0)
+    return fmt.read_asset(fmt.write_asset(dataclasses.replace(asset, channels=chans, lods=[])))
+
+
+@pytest.mark.parametrize("path", ["compute", "fragment"])
+def test_set_maps_decoded_at_their_own_size_and_finished_match_golden(gl, path):
+    """Every map of set_mixed on the GPU at its own size (the normal map at half size), with
+    the map finish applied in the shader (normal z rebuilt from x, y): the golden maps."""
+    asset = fmt.read_asset_file(GOLDEN / "set_mixed.tgs")
+    for i, m in enumerate(asset.map_table()):
+        ref = np.load(GOLDEN / f"set_mixed.map{i}.npy")
+        got = gl.decode_map(asset, i, path=path)
+        assert got.shape == ref.shape == (m.height, m.width, m.channel_count)
+        err = float(np.abs(got - ref).max())
+        assert err <= TOL, (i, err)
+        assert err < 1e-4, (i, err)  # the same float32 math
+    # without finish words the decode is unchanged (every channel as blended)
+    full = np.load(GOLDEN / "set_mixed.lod3.npy")
+    plain = gl.decode_compute(asset)[0] if path == "compute" else gl.decode_fragment(asset)
+    assert np.abs(plain - full).max() < 1e-4
+
+
+def test_set_map_with_log2_channels_is_finished_to_linear(gl):
+    from texgs.decode import decode_maps
+
+    asset = _log2_set()
+    ref = decode_maps(asset)[2]
+    got = gl.decode_map(asset, 2)
+    assert ref[..., 1].min() > 0.1  # the 0-bit log2 channel: 2^-3 - 2^-10 everywhere
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+HELPERS_MAIN = """
+layout(std430, binding = 0) readonly buffer In { vec4 inputs[]; };
+layout(std430, binding = 1) buffer Out { float outputs[]; };
+uniform uint count;
+void main() {
+    uint i = gl_GlobalInvocationID.x;
+    if (i >= count) return;
+    vec4 a = inputs[i];  // (s, v, x, y)
+    uint o = 12u * i;
+    outputs[o + 0u] = texgs_srgb_to_linear(vec3(a.x, 0.5, a.x)).z;
+    outputs[o + 1u] = texgs_srgb_to_linear(a.x);
+    outputs[o + 2u] = texgs_log2_to_linear(a.y);
+    vec3 n = texgs_unpack_normal(a.z, a.w);
+    outputs[o + 3u] = n.x;
+    outputs[o + 4u] = n.y;
+    outputs[o + 5u] = n.z;
+    // a normal map whose component 3 is log2
+    vec4 f = texgs_finish_map(vec4(a.z, a.w, a.x, a.y), TEXGS_MAP_FLAG_NORMAL_Z, 8u);
+    outputs[o + 6u] = f.x;
+    outputs[o + 7u] = f.y;
+    outputs[o + 8u] = f.z;
+    outputs[o + 9u] = f.w;
+    outputs[o + 10u] = 0.0;
+    outputs[o + 11u] = 0.0;
+}
+"""
+
+
+def helper_inputs() -> np.ndarray:
+    """float32 [N, 4] (s, v, x, y): sRGB values across both pieces of the curve (the
+    threshold itself included), log2 values from far below the offset to HDR, encoded
+    normal x, y inside and outside the unit disc."""
+    rng = np.random.default_rng(7)
+    n = 512
+    s = np.linspace(-0.05, 1.25, n).astype(np.float32)
+    s[:4] = [0.0, 0.04045, np.nextafter(np.float32(0.04045), np.float32(1)), 1.0]
+    v = np.linspace(-16.0, 15.0, n).astype(np.float32)
+    xy = rng.uniform(-0.05, 1.05, (n, 2)).astype(np.float32)
+    xy[:4] = [[0.5, 0.5], [1.0, 0.5], [0.0, 0.0], [0.85, 0.85]]
+    return np.column_stack([s, v, xy]).astype(np.float32)
+
+
+def helper_reference(a: np.ndarray) -> dict[str, np.ndarray]:
+    """The NumPy values the helper shaders must give (texgs.decode.finish_map for the map)."""
+    from types import SimpleNamespace
+
+    from texgs.decode import finish_map
+
+    f32 = np.float32
+    s, v = a[:, 0], a[:, 1]
+    srgb = np.where(s <= f32(0.04045), s / f32(12.92),
+                    np.power((s + f32(0.055)) / f32(1.055), f32(2.4))).astype(f32)
+    log2 = np.maximum(np.exp2(v) - f32(fmt.LOG2_OFFSET), f32(0)).astype(f32)
+    chans = [SimpleNamespace(encoding=e) for e in (0, 0, 0, fmt.ENCODING_LOG2)]
+    m = fmt.MapInfo(fmt.MAP_NORMAL, 1, 1, 0, 4, fmt.MAP_FLAG_NORMAL_Z)
+    fin = finish_map(m, SimpleNamespace(channels=chans), a[:, [2, 3, 0, 1]])
+    normal = fin[:, :3] * f32(2) - f32(1)
+    return {"srgb": srgb, "log2": log2, "normal": normal, "finish": fin}
+
+
+def check_helpers(out: np.ndarray, a: np.ndarray) -> None:
+    """Compare the helper shader's outputs [N, 12] with NumPy."""
+    ref = helper_reference(a)
+    np.testing.assert_allclose(out[:, 0], ref["srgb"], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(out[:, 1], ref["srgb"], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(out[:, 2], ref["log2"], rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(out[:, 3:6], ref["normal"], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(out[:, 3:6], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[:, 6:10], ref["finish"], rtol=1e-5, atol=1e-6)
+
+
+def test_color_and_normal_helpers_match_numpy(gl):
+    """texgs_srgb_to_linear (vec3 and float), texgs_log2_to_linear, texgs_unpack_normal and
+    texgs_finish_map (normal and log2 at once) against NumPy, within 1e-5 relative."""
+    from texgs.glsl_runner import SHADER_DIR
+
+    src = "\n".join([
+        "#version 430", "layout(local_size_x = 64) in;", layout.HEADER_PATH.read_text(),
+        "uint texgs_load_meta(uint i) { return 0u; }",
+        "uint texgs_load_record(uint i) { return 0u; }",
+        "uint texgs_load_tile_offset(uint i) { return 0u; }",
+        "uint texgs_load_tile_ids(uint i) { return 0u; }",
+        (SHADER_DIR / "glsl" / "texgs_sample.glsl").read_text(), HELPERS_MAIN])
+    a = helper_inputs()
+    n = a.shape[0]
+    with gl.ctx:  # current, whatever context an earlier test made
+        cs = gl.ctx.compute_shader(src)
+        b_in = gl.ctx.buffer(a.tobytes())
+        b_out = gl.ctx.buffer(reserve=n * 12 * 4)
+        b_in.bind_to_storage_buffer(0)
+        b_out.bind_to_storage_buffer(1)
+        cs["count"] = n
+        cs.run((n + 63) // 64)
+        out = np.frombuffer(b_out.read(), np.float32).reshape(n, 12).copy()
+        for obj in (b_in, b_out, cs):
+            obj.release()
+    check_helpers(out, a)

@@ -2,7 +2,8 @@
 through wgpu, against the NumPy reference: compute and pixel-shader paths, plain RGB, RGBA,
 grey, repeat and clamp, LOD prefixes, resized output, 16- and 32-bit tile ids, candidate
 counts, filtered minification, the UV entry point, a real baked texture, the GPU tile-index
-builder, and every HLSL file compiling to valid SPIR-V.
+builder, material-set maps decoded at their own size and finished in the shader, the
+colour/normal helpers, and every HLSL file compiling to valid SPIR-V.
 
 Without wgpu, a Vulkan device, glslangValidator or spirv-val the tests skip, naming what is
 missing; with the environment variable CI set they fail instead."""
@@ -270,3 +271,140 @@ def test_gpu_built_tile_index_with_filter_padding_and_many_tiles(hl):
     size = (asset.width // 2, asset.height // 2)
     comp, _ = hl.decode_compute(asset, size=size, filtered=True, gpu_index=True)
     assert np.abs(comp - decode_texture(asset, size=size, filtered=True)).max() < 1e-4
+
+
+# --- material sets ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["compute", "fragment"])
+def test_set_maps_decoded_at_their_own_size_and_finished_match_golden(hl, path):
+    """Every map of set_mixed on the GPU at its own size (the normal map at half size), with
+    the map finish applied in the shader (normal z rebuilt from x, y): the golden maps."""
+    asset = fmt.read_asset_file(GOLDEN / "set_mixed.tgs")
+    for i, m in enumerate(asset.map_table()):
+        ref = np.load(GOLDEN / f"set_mixed.map{i}.npy")
+        got = hl.decode_map(asset, i, path=path)
+        assert got.shape == ref.shape == (m.height, m.width, m.channel_count)
+        err = float(np.abs(got - ref).max())
+        assert err <= TOL, (i, err)
+        assert err < 1e-4, (i, err)  # the same float32 math
+    # without finish words the decode is unchanged (every channel as blended)
+    full = np.load(GOLDEN / "set_mixed.lod3.npy")
+    plain = hl.decode_compute(asset)[0] if path == "compute" else hl.decode_fragment(asset)
+    assert np.abs(plain - full).max() < 1e-4
+
+
+def test_set_map_with_log2_channels_is_finished_to_linear(hl):
+    """set_mixed with its gloss map stored in log2 (one stored, one 0-bit channel)."""
+    import dataclasses
+
+    from texgs.decode import decode_maps
+
+    asset = fmt.read_asset_file(GOLDEN / "set_mixed.tgs")
+    chans = list(asset.channels)
+    chans[8] = dataclasses.replace(chans[8], encoding=fmt.ENCODING_LOG2, lo=-10.0, hi=4.0,
+                                   fallback=-2.0)
+    chans[9] = dataclasses.replace(chans[9], encoding=fmt.ENCODING_LOG2, lo=-3.0, hi=-3.0,
+                                   fallback=-3.0)
+    asset = fmt.read_asset(fmt.write_asset(dataclasses.replace(asset, channels=chans, lods=[])))
+    ref = decode_maps(asset)[2]
+    got = hl.decode_map(asset, 2)
+    assert ref[..., 1].min() > 0.1  # the 0-bit log2 channel: 2^-3 - 2^-10 everywhere
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+
+
+# texgs_srgb_to_linear, texgs_log2_to_linear, texgs_unpack_normal, texgs_finish_map on an
+# input buffer (binding 0: float4 (s, v, x, y) per item) -> 12 floats per item (binding 4).
+HELPERS_WRAPPER = r"""
+#include "texgs_sample.hlsli"
+[[vk::binding(0, 0)]] StructuredBuffer<float4> inputs;
+[[vk::binding(4, 0)]] RWStructuredBuffer<float> outputs;
+[[vk::binding(6, 0)]] cbuffer Params { uint count; uint pad0; uint pad1; uint pad2; };
+[numthreads(64, 1, 1)]
+void main(uint3 gid : SV_DispatchThreadID) {
+    uint i = gid.x;
+    if (i >= count) return;
+    float4 a = inputs[i];
+    uint o = 12u * i;
+    outputs[o + 0u] = texgs_srgb_to_linear(float3(a.x, 0.5f, a.x)).z;
+    outputs[o + 1u] = texgs_srgb_to_linear(a.x);
+    outputs[o + 2u] = texgs_log2_to_linear(a.y);
+    float3 n = texgs_unpack_normal(a.z, a.w);
+    outputs[o + 3u] = n.x;
+    outputs[o + 4u] = n.y;
+    outputs[o + 5u] = n.z;
+    // a normal map whose component 3 is log2
+    float4 f = texgs_finish_map(float4(a.z, a.w, a.x, a.y), TEXGS_MAP_FLAG_NORMAL_Z, 8u);
+    outputs[o + 6u] = f.x;
+    outputs[o + 7u] = f.y;
+    outputs[o + 8u] = f.z;
+    outputs[o + 9u] = f.w;
+    outputs[o + 10u] = 0.0f;
+    outputs[o + 11u] = 0.0f;
+}
+"""
+
+
+def _helper_inputs() -> np.ndarray:
+    """float32 [N, 4] (s, v, x, y): sRGB values across both pieces of the curve (the
+    threshold itself included), log2 values from far below the offset to HDR, encoded
+    normal x, y inside and outside the unit disc."""
+    rng = np.random.default_rng(7)
+    n = 512
+    s = np.linspace(-0.05, 1.25, n).astype(np.float32)
+    s[:4] = [0.0, 0.04045, np.nextafter(np.float32(0.04045), np.float32(1)), 1.0]
+    v = np.linspace(-16.0, 15.0, n).astype(np.float32)
+    xy = rng.uniform(-0.05, 1.05, (n, 2)).astype(np.float32)
+    xy[:4] = [[0.5, 0.5], [1.0, 0.5], [0.0, 0.0], [0.85, 0.85]]
+    return np.column_stack([s, v, xy]).astype(np.float32)
+
+
+def test_color_and_normal_helpers_match_numpy(hl, tmp_path):
+    """texgs_srgb_to_linear (float3 and float), texgs_log2_to_linear, texgs_unpack_normal and
+    texgs_finish_map (normal and log2 at once) against NumPy, within 1e-5 relative."""
+    from types import SimpleNamespace
+
+    from texgs.decode import finish_map
+    from texgs.hlsl_runner import compile_hlsl
+
+    p = tmp_path / "texgs_helpers_cs.hlsl"
+    p.write_text(HELPERS_WRAPPER)
+    pipe = hl.compute_pipeline(compile_hlsl(p, "comp", include_dirs=[HLSL_DIR]))
+    a = _helper_inputs()
+    n = a.shape[0]
+    wgpu, d = hl.wgpu, hl.device
+    b_in = d.create_buffer_with_data(data=a.tobytes(), usage=wgpu.BufferUsage.STORAGE)
+    b_out = d.create_buffer(size=n * 12 * 4,
+                            usage=wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC)
+    params = d.create_buffer_with_data(data=np.array([n, 0, 0, 0], "<u4").tobytes(),
+                                       usage=wgpu.BufferUsage.UNIFORM)
+    dummy = d.create_buffer(size=16, usage=wgpu.BufferUsage.STORAGE)  # read-only slots
+    dummy_rw = d.create_buffer(size=16, usage=wgpu.BufferUsage.STORAGE)
+    bufs = {0: b_in, 1: dummy, 2: dummy, 3: dummy, 4: b_out, 5: dummy_rw, 6: params}
+    group = d.create_bind_group(layout=hl.cs_layout, entries=[
+        {"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
+        for i, b in bufs.items()])
+    enc = d.create_command_encoder()
+    cp = enc.begin_compute_pass()
+    cp.set_pipeline(pipe)
+    cp.set_bind_group(0, group)
+    cp.dispatch_workgroups((n + 63) // 64, 1, 1)
+    cp.end()
+    d.queue.submit([enc.finish()])
+    out = np.frombuffer(d.queue.read_buffer(b_out), np.float32).reshape(n, 12).copy()
+    for b in (b_in, b_out, params, dummy, dummy_rw):
+        b.destroy()
+
+    f32 = np.float32
+    s, v = a[:, 0], a[:, 1]
+    srgb = np.where(s <= f32(0.04045), s / f32(12.92),
+                    np.power((s + f32(0.055)) / f32(1.055), f32(2.4))).astype(f32)
+    log2 = np.maximum(np.exp2(v) - f32(fmt.LOG2_OFFSET), f32(0)).astype(f32)
+    chans = [SimpleNamespace(encoding=e) for e in (0, 0, 0, fmt.ENCODING_LOG2)]
+    m = fmt.MapInfo(fmt.MAP_NORMAL, 1, 1, 0, 4, fmt.MAP_FLAG_NORMAL_Z)
+    fin = finish_map(m, SimpleNamespace(channels=chans), a[:, [2, 3, 0, 1]])
+    np.testing.assert_allclose(out[:, 0], srgb, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(out[:, 1], srgb, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(out[:, 2], log2, rtol=1e-5, atol=1e-9)
+    np.testing.assert_allclose(out[:, 3:6], fin[:, :3] * f32(2) - f32(1), rtol=0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(out[:, 3:6], axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(out[:, 6:10], fin, rtol=1e-5, atol=1e-6)

@@ -7,6 +7,7 @@ resolved here by plain text substitution, as an engine's shader preprocessor wou
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from pathlib import Path
@@ -51,11 +52,30 @@ def create_context():
     return moderngl.create_standalone_context(backend="egl", require=430)
 
 
+def _in_context(method):
+    """Run a GlslDecoder method with its own context current: another moderngl context made
+    in the same thread (samples/render_plane.py makes one) leaves that one current."""
+
+    @functools.wraps(method)
+    def run(self, *args, **kwargs):
+        if self._in_ctx:  # nested call: already current (leaving a nested scope would
+            return method(self, *args, **kwargs)  # not restore it)
+        self._in_ctx = True
+        try:
+            with self.ctx:
+                return method(self, *args, **kwargs)
+        finally:
+            self._in_ctx = False
+
+    return run
+
+
 class GlslDecoder:
     """Decode assets with the GLSL compute and fragment paths."""
 
     def __init__(self, ctx=None, max_k: int = 16, max_channels: int = 16):
         self.ctx = ctx or create_context()
+        self._in_ctx = False
         defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
         self.max_channels = max_channels
         self.compute = self.ctx.compute_shader(glsl_source("texgs_decode.comp", defines))
@@ -75,6 +95,7 @@ class GlslDecoder:
             out.append(b)
         return out
 
+    @_in_context
     def build_index(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
         """Build the tile index with texgs_build_index.comp from ``bufs.meta`` and
         ``bufs.records`` -> (tile_offsets, tile_ids as 32-bit ids)."""
@@ -106,13 +127,17 @@ class GlslDecoder:
             b.release()
         return offsets, ids
 
+    @_in_context
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
                        id_bits: int | None = None, gpu_index: bool = False,
-                       filtered: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                       filtered: bool = False,
+                       finish=None) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
         ``gpu_index``: build the tile index with the GLSL index builder instead of NumPy.
-        ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``."""
+        ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``.
+        ``finish``: the shader's map finish words (``layout.map_finish_words``); those
+        channels come back finished (default: every channel as blended)."""
         bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
@@ -124,6 +149,7 @@ class GlslDecoder:
         stats.bind_to_storage_buffer(5)
         self.compute["out_size"] = (w, h)
         self.compute["filter_var"] = fvar
+        self.compute["finish"] = _finish_words(finish)
         self.compute.run((w + 7) // 8, (h + 7) // 8)
         vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
         cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()
@@ -131,9 +157,11 @@ class GlslDecoder:
             b.release()
         return vals, cand
 
+    @_in_context
     def decode_fragment(self, asset: Asset, lod: int | None = None,
-                        size: tuple[int, int] | None = None) -> np.ndarray:
-        """Render a full-screen triangle; -> float32 [H', W', C] (row 0 at the top)."""
+                        size: tuple[int, int] | None = None, finish=None) -> np.ndarray:
+        """Render a full-screen triangle; -> float32 [H', W', C] (row 0 at the top).
+        ``finish``: as in :meth:`decode_compute`."""
         bufs = build_gpu_buffers(asset, lod)
         w, h = size or (asset.width, asset.height)
         c = asset.channel_count
@@ -144,6 +172,7 @@ class GlslDecoder:
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0)
         self.program["out_size"] = (w, h)
+        self.program["finish"] = _finish_words(finish)
         vao = self.ctx.vertex_array(self.program, [])
         vao.render(mode=self.ctx.TRIANGLES if hasattr(self.ctx, "TRIANGLES") else 4,
                    vertices=3)
@@ -153,3 +182,29 @@ class GlslDecoder:
         for obj in keep + texs + [fbo, vao]:
             obj.release()
         return img
+
+    def decode_map(self, asset: Asset, index: int, lod: int | None = None,
+                   path: str = "compute") -> np.ndarray:
+        """Map ``index`` of a material set at its own size, finished in the shader: float32
+        [h, w, n], as ``texgs.decode.decode_maps(asset, lod)[index]``. ``path``: "compute"
+        or "fragment"."""
+        m = asset.map_table()[index]
+        words = layout.map_finish_words(asset, index)
+        size = (m.width, m.height)
+        if path == "compute":
+            vals, _ = self.decode_compute(asset, lod=lod, size=size, finish=words)
+        elif path == "fragment":
+            vals = self.decode_fragment(asset, lod=lod, size=size, finish=words)
+        else:
+            raise ValueError(f"path {path!r}: 'compute' or 'fragment'")
+        return vals[..., m.first_channel:m.first_channel + m.channel_count].copy()
+
+
+def _finish_words(finish) -> tuple[int, int, int, int]:
+    """The ``finish`` uniform: four uint words, (0, 0, 0, 0) (no finish) by default."""
+    if finish is None:
+        return (0, 0, 0, 0)
+    words = tuple(int(v) for v in finish)
+    if len(words) != 4:
+        raise ValueError(f"finish: 4 words expected, got {len(words)}")
+    return words  # type: ignore[return-value]

@@ -13,8 +13,9 @@ keep ``precise``.
 
 Resources follow the bindings declared in engine_shaders/hlsl/texgs_decode_cs.hlsl and
 texgs_decode_ps.hlsl (descriptor set 0): 0..3 the four texgs buffers (read-only storage),
-4 the decoded values and 5 the candidates per texel (storage, compute only), 6 a 16-byte
-uniform buffer: uint2 output size, float footprint variance (compute only), uint padding.
+4 the decoded values and 5 the candidates per texel (storage, compute only), 6 a 32-byte
+uniform buffer: uint2 output size, float footprint variance (compute only), uint padding,
+uint4 map finish words (texgs.layout.map_finish_words; zero: no finish).
 The index builder texgs_build_index_cs.hlsl (HlslDecoder.build_index) has its own layout:
 0 meta and 1 records (read-only storage), 2 tile offsets, 3 tile ids and 4 fill cursors
 (storage), 6 a 16-byte uniform buffer holding the pass (0 count, 1 scan, 2 fill).
@@ -223,16 +224,22 @@ class HlslDecoder:
                                                    usage=self.wgpu.BufferUsage.STORAGE)
 
     def _input_entries(self, bufs: GpuBuffers, w: int, h: int,
-                       filter_var: float = 0.0) -> list[dict]:
+                       filter_var: float = 0.0, finish=None) -> list[dict]:
         ins = [self._storage(a) for a in (bufs.meta, bufs.records, bufs.tile_offsets,
                                           bufs.tile_ids)]
-        words = np.array([w, h, 0, 0], "<u4")
+        words = np.zeros(8, "<u4")
+        words[0:2] = (w, h)
         words[2] = np.float32(filter_var).view(np.uint32)
+        if finish is not None:
+            fw = np.asarray(finish, "<u4").reshape(-1)
+            if fw.shape != (4,):
+                raise ValueError(f"finish: 4 words expected, got {fw.shape[0]}")
+            words[4:8] = fw
         params = self.device.create_buffer_with_data(data=words.tobytes(),
                                                      usage=self.wgpu.BufferUsage.UNIFORM)
         e = [{"binding": i, "resource": {"buffer": b, "offset": 0, "size": b.size}}
              for i, b in enumerate(ins)]
-        e.append({"binding": 6, "resource": {"buffer": params, "offset": 0, "size": 16}})
+        e.append({"binding": 6, "resource": {"buffer": params, "offset": 0, "size": 32}})
         return e
 
     # -- tile index ------------------------------------------------------------------------
@@ -291,7 +298,8 @@ class HlslDecoder:
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
                        id_bits: int | None = None, filtered: bool = False,
-                       pipeline=None, gpu_index: bool = False) -> tuple[np.ndarray, np.ndarray]:
+                       pipeline=None, gpu_index: bool = False,
+                       finish=None) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
 
         ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``.
@@ -299,7 +307,9 @@ class HlslDecoder:
         instead of NumPy; its ids are 32-bit (``id_bits`` then only affects the unused
         reference index).
         ``pipeline``: another compute pipeline with the same bindings and 8x8 thread groups
-        (see compute_pipeline); default texgs_decode_cs.hlsl."""
+        (see compute_pipeline); default texgs_decode_cs.hlsl.
+        ``finish``: the shader's map finish words (``layout.map_finish_words``); those
+        channels come back finished (default: every channel as blended)."""
         wgpu, d = self.wgpu, self.device
         if asset.channel_count > self.max_channels:
             raise ValueError(f"{asset.channel_count} channels; this decoder was built for "
@@ -311,7 +321,7 @@ class HlslDecoder:
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
         out = d.create_buffer(size=w * h * c * 4, usage=usage)
         stats = d.create_buffer(size=w * h * 4, usage=usage)
-        entries = self._input_entries(bufs, w, h, fvar)
+        entries = self._input_entries(bufs, w, h, fvar, finish)
         entries += [{"binding": 4, "resource": {"buffer": out, "offset": 0, "size": out.size}},
                     {"binding": 5, "resource": {"buffer": stats, "offset": 0,
                                                 "size": stats.size}}]
@@ -330,9 +340,10 @@ class HlslDecoder:
         return vals, cand
 
     def decode_fragment(self, asset: Asset, lod: int | None = None,
-                        size: tuple[int, int] | None = None) -> np.ndarray:
+                        size: tuple[int, int] | None = None, finish=None) -> np.ndarray:
         """Draw a full-screen triangle into four RGBA32Float targets; -> float32 [H', W', C]
-        (row 0 at the top: Vulkan framebuffer row 0 is the top row, no flip)."""
+        (row 0 at the top: Vulkan framebuffer row 0 is the top row, no flip).
+        ``finish``: as in :meth:`decode_compute`."""
         wgpu, d = self.wgpu, self.device
         c = asset.channel_count
         if c > 4 * self.n_targets:
@@ -341,7 +352,7 @@ class HlslDecoder:
         bufs = build_gpu_buffers(asset, lod)
         w, h = size or (asset.width, asset.height)
         group = d.create_bind_group(layout=self.ps_layout,
-                                    entries=self._input_entries(bufs, w, h))
+                                    entries=self._input_entries(bufs, w, h, finish=finish))
         texs = [d.create_texture(size=(w, h, 1), format=wgpu.TextureFormat.rgba32float,
                                  usage=wgpu.TextureUsage.RENDER_ATTACHMENT
                                  | wgpu.TextureUsage.COPY_SRC)
@@ -377,3 +388,19 @@ class HlslDecoder:
         for t in texs:
             t.destroy()
         return np.concatenate(planes, axis=2)[:, :, :c].copy()
+
+    def decode_map(self, asset: Asset, index: int, lod: int | None = None,
+                   path: str = "compute") -> np.ndarray:
+        """Map ``index`` of a material set at its own size, finished in the shader: float32
+        [h, w, n], as ``texgs.decode.decode_maps(asset, lod)[index]``. ``path``: "compute"
+        or "fragment" (the pixel shader)."""
+        m = asset.map_table()[index]
+        words = layout.map_finish_words(asset, index)
+        size = (m.width, m.height)
+        if path == "compute":
+            vals, _ = self.decode_compute(asset, lod=lod, size=size, finish=words)
+        elif path == "fragment":
+            vals = self.decode_fragment(asset, lod=lod, size=size, finish=words)
+        else:
+            raise ValueError(f"path {path!r}: 'compute' or 'fragment'")
+        return vals[..., m.first_channel:m.first_channel + m.channel_count].copy()

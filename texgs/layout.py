@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .format import BLEND_EPS, CUTOFF_Q
+from .format import BLEND_EPS, CUTOFF_Q, ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z
 
 # Words of the meta buffer (u32; f32 values stored as their bit patterns).
 META_WIDTH = 0
@@ -66,12 +66,29 @@ CONSTANTS = {
     "TEXGS_CH_LO": CH_LO,
     "TEXGS_CH_HI": CH_HI,
     "TEXGS_CH_FALLBACK": CH_FALLBACK,
+    "TEXGS_MAP_FLAG_NORMAL_Z": MAP_FLAG_NORMAL_Z,
 }
 FLOAT_CONSTANTS = {
     "TEXGS_CUTOFF_Q": float(np.float32(CUTOFF_Q)),
     "TEXGS_BLEND_EPS": float(np.float32(BLEND_EPS)),
     "TEXGS_W_CUT": W_CUT,
+    "TEXGS_LOG2_OFFSET": float(np.float32(LOG2_OFFSET)),
 }
+
+
+def map_finish_words(asset, map_index: int) -> np.ndarray:
+    """uint32 [4]: the ``finish`` words of the decode shaders (docs/RUNTIME.md "Material
+    sets") for map ``map_index`` of ``asset``: (first channel, channel count, map flags, log2
+    mask; bit c set when component c has the log2 encoding). The shaders then finish that
+    channel range in place exactly as ``texgs.decode.finish_map``; (0, 0, 0, 0) finishes
+    nothing."""
+    m = asset.map_table()[map_index]
+    mask = 0
+    for c, j in enumerate(m.channel_range):
+        if asset.channels[j].encoding == ENCODING_LOG2:
+            mask |= 1 << c
+    return np.array([m.first_channel, m.channel_count, m.flags, mask], np.uint32)
+
 
 HEADER_PATH = Path(__file__).resolve().parents[1] / "engine_shaders" / "texgs_layout.h"
 

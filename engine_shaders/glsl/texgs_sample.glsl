@@ -12,6 +12,10 @@
 //
 // Optional defines: TEXGS_MAX_K (default 16, at least the asset's K) and TEXGS_MAX_CHANNELS
 // (default 16). Every symbol is prefixed texgs_.
+//
+// Material sets (end of file; docs/RUNTIME.md "Material sets"): texgs_map_texel_point,
+// texgs_sample_map_texel, texgs_unpack_normal, texgs_log2_to_linear, texgs_srgb_to_linear,
+// texgs_finish_map, texgs_finish_channels.
 
 #ifndef TEXGS_MAX_K
 #define TEXGS_MAX_K 16
@@ -221,4 +225,91 @@ uint texgs_sample_grad(vec2 uv, vec2 duv_dx, vec2 duv_dy,
     uint candidates;
     return texgs_sample_texel_stats(uv * size, texgs_footprint_variance(rho), result,
                                     candidates);
+}
+
+// ---- Material sets: finishing a map (docs/FORMAT.md "Maps", docs/RUNTIME.md "Material sets")
+// Channels are blended in their stored encoding (sRGB, linear or log2); these helpers turn
+// the blended values into a map's texels, in the float32 order of texgs.decode.finish_map.
+
+// The unit tangent-space normal, components in [-1, 1], from the two blended channels of a
+// NORMAL_Z map (x and y stored as (n + 1) / 2): (x, y) longer than 1 is scaled to unit
+// length and z = sqrt(max(1 - x^2 - y^2, 0)) is rebuilt.
+vec3 texgs_unpack_normal(float x_enc, float y_enc) {
+    precise float nx = x_enc * 2.0 - 1.0;
+    precise float ny = y_enc * 2.0 - 1.0;
+    precise float l2 = nx * nx + ny * ny;
+    if (l2 > 1.0) {
+        precise float s = 1.0 / sqrt(l2);
+        nx = nx * s;
+        ny = ny * s;
+    }
+    precise float nz = sqrt(max(1.0 - nx * nx - ny * ny, 0.0));
+    return vec3(nx, ny, nz);
+}
+
+// A blended log2 channel -> its linear (HDR) value max(2^v - 2^-10, 0).
+float texgs_log2_to_linear(float v) {
+    return max(exp2(v) - TEXGS_LOG2_OFFSET, 0.0);
+}
+
+// The sRGB EOTF, for engines that want linear values from sRGB channels after sampling
+// (blending happens in the stored sRGB encoding, as in the reference; texgs_finish_map leaves
+// sRGB channels encoded).
+float texgs_srgb_to_linear(float c) {
+    return c <= 0.04045 ? c / 12.92 : pow((c + 0.055) / 1.055, 2.4);
+}
+
+vec3 texgs_srgb_to_linear(vec3 c) {
+    return vec3(texgs_srgb_to_linear(c.x), texgs_srgb_to_linear(c.y),
+                texgs_srgb_to_linear(c.z));
+}
+
+// The point (asset texel units) of texel `texel` of a map of `map_size` texels: its centre
+// ((i + 0.5) W / w, (j + 0.5) H / h). Every map covers the same UV square, so a material
+// shader simply calls texgs_sample(uv); this is for decoding a map to its own grid.
+vec2 texgs_map_texel_point(uvec2 texel, uvec2 map_size) {
+    vec2 tex_size = vec2(float(texgs_load_meta(TEXGS_META_WIDTH)),
+                         float(texgs_load_meta(TEXGS_META_HEIGHT)));
+    return (vec2(texel) + 0.5) * (tex_size / vec2(map_size));
+}
+
+// Sample every channel at the centre of texel `texel` of a map of `map_size` texels
+// (unfiltered). Returns the channel count, as texgs_sample.
+uint texgs_sample_map_texel(uvec2 texel, uvec2 map_size,
+                            inout float result[TEXGS_MAX_CHANNELS]) {
+    return texgs_sample_texel(texgs_map_texel_point(texel, map_size), result);
+}
+
+// Finish a map: `v` holds the map's blended channels (component c = channel
+// first_channel + c of the asset; unused components are ignored), `flags` the map table's
+// flags, `log2_mask` bit c set when component c has the log2 encoding. log2 components
+// become linear; with TEXGS_MAP_FLAG_NORMAL_Z, components 0..2 become the unit normal encoded
+// as (n + 1) / 2 (component 2, a 0-bit channel, is rebuilt). Other components are unchanged.
+vec4 texgs_finish_map(vec4 v, uint flags, uint log2_mask) {
+    if ((log2_mask & 1u) != 0u) v.x = texgs_log2_to_linear(v.x);
+    if ((log2_mask & 2u) != 0u) v.y = texgs_log2_to_linear(v.y);
+    if ((log2_mask & 4u) != 0u) v.z = texgs_log2_to_linear(v.z);
+    if ((log2_mask & 8u) != 0u) v.w = texgs_log2_to_linear(v.w);
+    if ((flags & TEXGS_MAP_FLAG_NORMAL_Z) != 0u) {
+        vec3 n = texgs_unpack_normal(v.x, v.y);
+        precise vec3 e = (n + 1.0) * 0.5;
+        v.xyz = e;
+    }
+    return v;
+}
+
+// Finish channels finish.x .. finish.x + finish.y - 1 (one map, at most 4) of a sample result
+// in place: finish = (first channel, channel count, map flags, log2 mask), the words
+// texgs.layout.map_finish_words gives; a count of 0 leaves `result` unchanged.
+void texgs_finish_channels(inout float result[TEXGS_MAX_CHANNELS], uvec4 finish) {
+    uint n = min(finish.y, 4u);
+    if (n == 0u) return;
+    vec4 v = vec4(0.0);
+    for (uint c = 0u; c < n; ++c) {
+        if (finish.x + c < uint(TEXGS_MAX_CHANNELS)) v[c] = result[finish.x + c];
+    }
+    v = texgs_finish_map(v, finish.z, finish.w);
+    for (uint c = 0u; c < n; ++c) {
+        if (finish.x + c < uint(TEXGS_MAX_CHANNELS)) result[finish.x + c] = v[c];
+    }
 }

@@ -2,6 +2,10 @@
 // texel, sampled at its centre; texgs_out_values[(y * width + x) * channels + c], row 0 at
 // the top; texgs_out_candidates[y * width + x] = tile candidates examined. The HLSL twin of
 // engine_shaders/glsl/texgs_decode.comp. Useful to bake a runtime cache or a mip level.
+// Material sets: to decode map m, set the output size to the map's size and texgs_finish to
+// its finish words (texgs.layout.map_finish_words: first channel, count, flags, log2 mask);
+// its channels are then written finished (normal z rebuilt, log2 -> linear). A count of 0:
+// every channel as blended.
 //
 // Resources (the application side; texgs_sample.hlsli itself declares none). Each has a
 // D3D register and the Vulkan binding (descriptor set 0) used by texgs/hlsl_runner.py:
@@ -11,7 +15,8 @@
 //   t3 / binding 3  StructuredBuffer<uint>    tile ids
 //   u0 / binding 4  RWStructuredBuffer<float> decoded values
 //   u1 / binding 5  RWStructuredBuffer<uint>  candidates per texel
-//   b0 / binding 6  cbuffer: output size, footprint variance (filtered minification)
+//   b0 / binding 6  cbuffer (32 bytes): output size, footprint variance (filtered
+//                   minification), map finish words
 #include "../texgs_layout.h"
 #include "texgs_sample.hlsli"
 
@@ -26,20 +31,20 @@
     uint2 texgs_out_size;    // output width, height in texels
     float texgs_filter_var;  // footprint variance, texels^2 (0: unfiltered)
     uint texgs_pad;
+    uint4 texgs_finish;      // map finish (first channel, count, flags, log2 mask); count 0: none
 };
 
 [numthreads(8, 8, 1)]
 void main(uint3 gid : SV_DispatchThreadID) {
     uint2 g = gid.xy;
     if (g.x >= texgs_out_size.x || g.y >= texgs_out_size.y) return;
-    float2 tex_size = float2((float)texgs_meta[TEXGS_META_WIDTH],
-                             (float)texgs_meta[TEXGS_META_HEIGHT]);
     // the texel centre in the asset's texel units (exact at native size)
-    float2 p = ((float2)g + 0.5f) * (tex_size / (float2)texgs_out_size);
+    float2 p = texgs_map_texel_point(texgs_meta, g, texgs_out_size);
     float r[TEXGS_MAX_CHANNELS];
     uint cand;
     uint n = texgs_sample_texel_stats(texgs_meta, texgs_records, texgs_tile_offsets,
                                       texgs_tile_ids, p, texgs_filter_var, r, cand);
+    texgs_finish_channels(r, texgs_finish);
     uint base = (g.y * texgs_out_size.x + g.x) * n;
     for (uint c = 0u; c < n; ++c) texgs_out_values[base + c] = r[c];
     texgs_out_candidates[g.y * texgs_out_size.x + g.x] = cand;

@@ -9,7 +9,8 @@
 // bottom.)
 //
 // Resources: t0..t3 / Vulkan bindings 0..3 (set 0) the four texgs buffers,
-// b0 / binding 6 the output size (same layout as texgs_decode_cs.hlsl).
+// b0 / binding 6 the output size and map finish words (same layout as texgs_decode_cs.hlsl;
+// a finish count of 0: every channel as blended).
 // the four targets hold 16 channels: TEXGS_MAX_CHANNELS is 16 here whatever was passed in
 #ifdef TEXGS_MAX_CHANNELS
 #undef TEXGS_MAX_CHANNELS
@@ -27,6 +28,7 @@
     uint2 texgs_out_size;    // render target width, height in pixels
     float texgs_filter_var;  // unused here (point sampling, like texgs_decode.frag)
     uint texgs_pad;
+    uint4 texgs_finish;      // map finish (first channel, count, flags, log2 mask); count 0: none
 };
 
 struct TexgsPsOut {
@@ -44,6 +46,7 @@ TexgsPsOut main(float4 pos : SV_Position) {
     float r[TEXGS_MAX_CHANNELS];
     for (uint c = 0u; c < (uint)TEXGS_MAX_CHANNELS; ++c) r[c] = 0.0f;
     texgs_sample_texel(texgs_meta, texgs_records, texgs_tile_offsets, texgs_tile_ids, p, r);
+    texgs_finish_channels(r, texgs_finish);
     TexgsPsOut o;
     o.t0 = float4(r[0], r[1], r[2], r[3]);
     o.t1 = float4(r[4], r[5], r[6], r[7]);

@@ -31,6 +31,15 @@
 //   uint texgs_sample_grad(meta, records, tileOffsets, tileIds, float2 uv, float2 duv_dx,
 //                          float2 duv_dy, inout float result[TEXGS_MAX_CHANNELS])
 //   float texgs_footprint_variance(float rho)
+// Material sets (docs/RUNTIME.md "Material sets"):
+//   float2 texgs_map_texel_point(meta, uint2 texel, uint2 map_size)
+//   uint texgs_sample_map_texel(meta, records, tileOffsets, tileIds, uint2 texel,
+//                               uint2 map_size, inout float result[TEXGS_MAX_CHANNELS])
+//   float3 texgs_unpack_normal(float x_enc, float y_enc)
+//   float texgs_log2_to_linear(float v)
+//   float texgs_srgb_to_linear(float c), float3 texgs_srgb_to_linear(float3 c)
+//   float4 texgs_finish_map(float4 v, uint flags, uint log2_mask)
+//   void texgs_finish_channels(inout float result[TEXGS_MAX_CHANNELS], uint4 finish)
 
 #ifndef TEXGS_SAMPLE_HLSLI
 #define TEXGS_SAMPLE_HLSLI
@@ -264,6 +273,100 @@ uint texgs_sample_grad(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     uint candidates;
     return texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, uv * size,
                                     texgs_footprint_variance(rho), result, candidates);
+}
+
+// ---- Material sets: finishing a map (docs/FORMAT.md "Maps", docs/RUNTIME.md "Material sets")
+// Channels are blended in their stored encoding (sRGB, linear or log2); these helpers turn
+// the blended values into a map's texels, in the float32 order of texgs.decode.finish_map.
+
+// The point (asset texel units) of texel `texel` of a map of `map_size` texels: its centre
+// ((i + 0.5) W / w, (j + 0.5) H / h). Every map covers the same UV square, so a material
+// shader simply calls texgs_sample(uv); this is for decoding a map to its own grid.
+float2 texgs_map_texel_point(TEXGS_BUFFER meta, uint2 texel, uint2 map_size) {
+    float2 tex_size = float2((float)meta[TEXGS_META_WIDTH], (float)meta[TEXGS_META_HEIGHT]);
+    return ((float2)texel + 0.5f) * (tex_size / (float2)map_size);
+}
+
+// Sample every channel at the centre of texel `texel` of a map of `map_size` texels
+// (unfiltered). Returns the channel count, as texgs_sample.
+uint texgs_sample_map_texel(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                            TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                            uint2 texel, uint2 map_size,
+                            inout float result[TEXGS_MAX_CHANNELS]) {
+    return texgs_sample_texel(meta, records, tileOffsets, tileIds,
+                              texgs_map_texel_point(meta, texel, map_size), result);
+}
+
+// The unit tangent-space normal, components in [-1, 1], from the two blended channels of a
+// NORMAL_Z map (x and y stored as (n + 1) / 2): (x, y) longer than 1 is scaled to unit
+// length and z = sqrt(max(1 - x^2 - y^2, 0)) is rebuilt.
+float3 texgs_unpack_normal(float x_enc, float y_enc) {
+    precise float nx = x_enc * 2.0f - 1.0f;
+    precise float ny = y_enc * 2.0f - 1.0f;
+    precise float l2 = nx * nx + ny * ny;
+    if (l2 > 1.0f) {
+        precise float s = 1.0f / sqrt(l2);
+        nx = nx * s;
+        ny = ny * s;
+    }
+    precise float nz = sqrt(max(1.0f - nx * nx - ny * ny, 0.0f));
+    return float3(nx, ny, nz);
+}
+
+// A blended log2 channel -> its linear (HDR) value max(2^v - 2^-10, 0).
+float texgs_log2_to_linear(float v) {
+    return max(exp2(v) - TEXGS_LOG2_OFFSET, 0.0f);
+}
+
+// The sRGB EOTF, for engines that want linear values from sRGB channels after sampling
+// (blending happens in the stored sRGB encoding, as in the reference; texgs_finish_map leaves
+// sRGB channels encoded).
+float texgs_srgb_to_linear(float c) {
+    if (c <= 0.04045f) return c / 12.92f;
+    return pow((c + 0.055f) / 1.055f, 2.4f);
+}
+
+float3 texgs_srgb_to_linear(float3 c) {
+    return float3(texgs_srgb_to_linear(c.x), texgs_srgb_to_linear(c.y),
+                  texgs_srgb_to_linear(c.z));
+}
+
+// Finish a map: `v` holds the map's blended channels (component c = channel
+// first_channel + c of the asset; unused components are ignored), `flags` the map table's
+// flags, `log2_mask` bit c set when component c has the log2 encoding. log2 components
+// become linear; with TEXGS_MAP_FLAG_NORMAL_Z, components 0..2 become the unit normal encoded
+// as (n + 1) / 2 (component 2, a 0-bit channel, is rebuilt). Other components are unchanged.
+float4 texgs_finish_map(float4 v, uint flags, uint log2_mask) {
+    if ((log2_mask & 1u) != 0u) v.x = texgs_log2_to_linear(v.x);
+    if ((log2_mask & 2u) != 0u) v.y = texgs_log2_to_linear(v.y);
+    if ((log2_mask & 4u) != 0u) v.z = texgs_log2_to_linear(v.z);
+    if ((log2_mask & 8u) != 0u) v.w = texgs_log2_to_linear(v.w);
+    if ((flags & TEXGS_MAP_FLAG_NORMAL_Z) != 0u) {
+        float3 n = texgs_unpack_normal(v.x, v.y);
+        precise float3 e = (n + 1.0f) * 0.5f;
+        v.xyz = e;
+    }
+    return v;
+}
+
+// Finish channels finish.x .. finish.x + finish.y - 1 (one map, at most 4) of a sample result
+// in place: finish = (first channel, channel count, map flags, log2 mask), the words
+// texgs.layout.map_finish_words gives; a count of 0 leaves `result` unchanged.
+void texgs_finish_channels(inout float result[TEXGS_MAX_CHANNELS], uint4 finish) {
+    uint n = min(finish.y, 4u);
+    if (n == 0u) return;
+    float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (uint c = 0u; c < n; ++c) {
+        if (finish.x + c < (uint)TEXGS_MAX_CHANNELS) v[c] = result[finish.x + c];
+    }
+    float4 f = texgs_finish_map(float4(v[0], v[1], v[2], v[3]), finish.z, finish.w);
+    v[0] = f.x;
+    v[1] = f.y;
+    v[2] = f.z;
+    v[3] = f.w;
+    for (uint c2 = 0u; c2 < n; ++c2) {
+        if (finish.x + c2 < (uint)TEXGS_MAX_CHANNELS) result[finish.x + c2] = v[c2];
+    }
 }
 
 #endif  // TEXGS_SAMPLE_HLSLI
