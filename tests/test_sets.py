@@ -15,7 +15,7 @@ from PIL import Image
 
 from texgs import format as fmt
 from texgs.errors import InputError, OptionError
-from texgs.material import (MapSource, discover_maps, kind_from_filename, parse_map_option,
+from texgs.material import (KIND_BY_NAME, MapSource, discover_maps, kind_from_filename, parse_map_option,
                            parse_weight_option, prepare_map, read_manifest)
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -311,3 +311,30 @@ def test_map_options_build_a_set_with_per_map_weights(tmp_path, crop_png):
     info = json.loads(run_cli("info", str(tmp_path / "s.tgs"), "--json").stdout)
     assert [m["map"] for m in info["maps"]] == ["basecolor", "roughness", "emissive"]
     assert [c["encoding"] for c in info["channels"]] == ["srgb"] * 3 + ["linear"] + ["srgb"] * 3
+
+
+def test_more_than_twelve_channels(tmp_path):
+    """Five maps, 18 channels (no fixed cap at 12): bakes, and every map decodes back."""
+    pytest.importorskip("torch")
+    from texgs.bake import BakeConfig, bake_maps
+    from texgs.decode import decode_maps
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:24, 0:24] / 24.0
+    specs = [("basecolor", 4), ("normal", 4), ("orm", 3), ("emissive", 3), ("mask", 4)]
+    sources = []
+    for i, (kind, c) in enumerate(specs):
+        img = np.stack([np.sin(3 * x + k + i) * 0.4 + 0.5 + 0.05 * rng.random(x.shape)
+                        for k in range(c)], -1)
+        if kind == "normal":  # a valid normal map: z follows from x and y
+            n = img[..., :3] * 0.6 - 0.3
+            n[..., 2] = np.sqrt(1 - n[..., 0] ** 2 - n[..., 1] ** 2)
+            img[..., :3] = (n + 1) / 2
+        Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(tmp_path / f"{i}.png")
+        sources.append(MapSource(KIND_BY_NAME[kind], str(tmp_path / f"{i}.png")))
+    res = bake_maps(sources, tmp_path / "s.tgs", BakeConfig(bpp=40.0, steps=60))
+    asset = fmt.read_asset_file(tmp_path / "s.tgs")
+    assert asset.channel_count == 18 and len(asset.maps) == 5
+    maps = decode_maps(asset)
+    assert [m.shape[2] for m in maps] == [4, 4, 3, 3, 4]
+    assert all(m.psnr > 20 for m in res.maps), [m.psnr for m in res.maps]

@@ -194,7 +194,8 @@ def bake(
     if as_json:
         _emit_json(summary)
         return
-    if len(result.maps) > 1:
+    extras = ("angular_mean_deg", "alpha_flip_fraction", "relative_error")
+    if len(result.maps) > 1 or any(k in map_rows[0] for k in extras):
         for r in map_rows:
             extra_txt = ""
             if "angular_mean_deg" in r:
@@ -202,6 +203,8 @@ def bake(
                               f"{r['angular_p99_deg']:.2f} p99")
             if "alpha_flip_fraction" in r:
                 extra_txt += f", alpha-test flips {100 * r['alpha_flip_fraction']:.2f} %"
+            if "relative_error" in r:
+                extra_txt += f", mean relative error {100 * r['relative_error']:.2f} %"
             out.print(f"  {r['map']:10s} {r['width']}x{r['height']}  PSNR "
                       f"{_fmt_db(r['psnr_db'])} dB{extra_txt}")
     what = "mean map PSNR" if len(result.maps) > 1 else "PSNR"
