@@ -412,7 +412,12 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
             model = fit.grow(model, images, counts[level], sum(counts[:level + 1]))
             level += 1
         with torch.no_grad():
-            psnr_float = _psnr_of(fit.mse(fit.render(model, None)))
+            # per map, in the fit space (HDR maps: peak = the target's log2 span), averaged
+            per_map = []
+            for m, t, e in zip(maps, fit.targets, fit.map_mse(fit.render(model, None))):
+                peak = max(float(t.max() - t.min()), 1e-6) if m.hdr else 1.0
+                per_map.append(_psnr_of(float(e) / (peak * peak)))
+            psnr_float = float(np.mean(per_map))
         if spec is None:
             spec = make_spec(model.log2s.detach(), model.colors.detach(), cfg.pos_bits,
                              cfg.scale_bits, cfg.rot_bits, tuple(fit_bits))
