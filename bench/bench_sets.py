@@ -14,6 +14,8 @@ that vary (normal maps: x, y, z; gloss: its one varying channel), and the normal
 mean and 99th-percentile angular error in degrees.
 
     python bench/bench_sets.py [--rates 1 2 astc12] [--scale 0.5] [--steps N] [--json OUT]
+    python bench/bench_sets.py --scale 0.25 --rates 1 --no-astc --variant "" \
+        --variant "set_loss='mse'"      # compare bake settings on sets (docs/BAKING.md)
 
 ``--scale`` shrinks every map first (box filter) for a quicker run; the table says so.
 """
@@ -81,7 +83,15 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="one set name")
     ap.add_argument("--quality", type=float, default=98.0, help="astcenc quality (98 thorough)")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--variant", action="append", default=[],
+                    help="bake settings to compare, e.g. \"set_loss='mse'\" (repeat; each is "
+                         "a list of BakeConfig keyword arguments; default: the defaults)")
+    ap.add_argument("--no-astc", action="store_true", help="texgs only (recipe comparisons)")
+    ap.add_argument("--separate", action="store_true",
+                    help="also bake every map alone, all at the same bits per texel of its own "
+                         "texels, together the joint asset's bits: joint vs separate geometry")
     args = ap.parse_args()
+    variants = args.variant or [""]
     sets = sorted(p for p in SETS.iterdir() if p.is_dir())
     if args.only:
         sets = [p for p in sets if p.name == args.only]
@@ -101,7 +111,7 @@ def main() -> int:
         max_bytes = max(budgets.values()) * W * H / 8
         # every ASTC option a budget could afford, encoded once per map
         options = []
-        for i, (pm, u8) in enumerate(maps):
+        for i, (pm, u8) in enumerate(maps if not args.no_astc else []):
             opts = []
             for scale in SCALES:
                 for block in BLOCKS:
@@ -112,13 +122,15 @@ def main() -> int:
             for o in opts:
                 o.quality = quality_of(pm, o.decoded)
             options.append(opts)
-        for r, bpp in budgets.items():
-            cfg = BakeConfig(bpp=bpp)
+        for (r, bpp), variant in ((rb, v) for rb in budgets.items() for v in variants):
+            cfg = BakeConfig(bpp=bpp, **eval(f"dict({variant})"))  # noqa: S307 (a bench flag)
             if args.steps:
                 cfg.steps = args.steps
             res = bake_set([pm for pm, _ in maps], cfg)
-            choice = choose_under_budget(options, res.size_bytes, lambda o: o.quality["psnr"])
-            row = {"set": folder.name, "rate": r, "bpp": res.bits_per_texel,
+            choice = (choose_under_budget(options, res.size_bytes, lambda o: o.quality["psnr"])
+                      if options else None)
+            row = {"set": folder.name, "rate": r + (f" [{variant}]" if variant else ""),
+                   "bpp": res.bits_per_texel,
                    "texgs_bytes": res.size_bytes, "seconds": res.seconds, "maps": []}
             for i, (pm, _) in enumerate(maps):
                 m = res.maps[i]
@@ -132,6 +144,21 @@ def main() -> int:
             row["astc_bytes"] = sum(o.nbytes for o in choice) if choice else None
             rows.append(row)
             print_row(row, flush=True)
+            if args.separate:
+                texels = sum(pm.width * pm.height for pm, _ in maps)
+                sep_bpp = res.size_bytes * 8 / texels
+                srow = {"set": folder.name, "rate": row["rate"] + " [separate]", "bpp": 0.0,
+                        "texgs_bytes": 0, "seconds": 0.0, "maps": [], "astc_bytes": None}
+                for pm, _ in maps:
+                    one = bake_set([pm], BakeConfig(**{**cfg.__dict__, "bpp": sep_bpp}))
+                    srow["texgs_bytes"] += one.size_bytes
+                    srow["seconds"] += one.seconds
+                    srow["maps"].append({"map": pm.name, "size": f"{pm.width}x{pm.height}",
+                                         "texgs": one.maps[0].quality.as_dict(),
+                                         "texgs_lod_psnr": one.maps[0].lod_psnr})
+                srow["bpp"] = srow["texgs_bytes"] * 8 / (W * H)
+                rows.append(srow)
+                print_row(srow, flush=True)
     print_summary(rows)
     print(f"# total {time.time() - t_start:.0f} s")
     if args.json:
@@ -149,7 +176,7 @@ def print_row(row: dict, flush: bool = False) -> None:
         t, a = e["texgs"], e.get("astc", {})
         ang = lambda q: (f"{q['angular_mean_deg']:.2f}/{q['angular_p99_deg']:.1f}"  # noqa
                          if "angular_mean_deg" in q else "")
-        choice = f"{a['block']}@{a['scale']:g}" if a else "none fits"
+        choice = f"{a['block']}@{a['scale']:g}" if a else "-"
         print(f"  {e['map']:10s} {e['size']:>9s}  {t['psnr']:8.2f} "
               f"{a.get('psnr', float('nan')):8.2f}  {choice:14s} {ang(t):>10s} {ang(a):>10s}")
     tm = np.mean([e["texgs"]["psnr"] for e in row["maps"]])
@@ -157,7 +184,7 @@ def print_row(row: dict, flush: bool = False) -> None:
         am = np.mean([e["astc"]["psnr"] for e in row["maps"]])
         print(f"  mean map PSNR: texgs {tm:.2f} dB, ASTC {am:.2f} dB, difference {tm - am:+.2f}")
     else:
-        print(f"  mean map PSNR: texgs {tm:.2f} dB; no ASTC combination fits")
+        print(f"  mean map PSNR: texgs {tm:.2f} dB (no ASTC: not run, or nothing fits)")
     sys.stdout.flush()
 
 
