@@ -60,6 +60,8 @@ def _fmt_db(v: float) -> str:
     return "inf" if v == float("inf") else f"{v:.2f}"
 
 
+MAX_THREADS = 1024
+
 WRAP_MODES = {"clamp": (False, False), "repeat": (True, True), "repeat-x": (True, False),
               "repeat-y": (False, True)}
 
@@ -139,9 +141,14 @@ def bake(
         raise OptionError("--bpp and --gaussians are exclusive: give one")
     if wrap is not None and wrap not in WRAP_MODES:
         raise OptionError(f"--wrap {wrap!r}: expected clamp, repeat, repeat-x or repeat-y")
-    if threads is not None and threads < 1:
-        raise OptionError(f"--threads {threads}: must be at least 1")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        # far more threads than cores crash OpenMP / the kernel's thread pool (segfault)
+        raise OptionError(f"--threads {threads}: must be 1..{MAX_THREADS}")
+    if not -2**63 <= seed < 2**64:  # torch.Generator.manual_seed raises on wider seeds
+        raise OptionError(f"--seed {seed}: must fit in 64 bits")
     sources, extra = _gather_maps(src, maps, weights, kind)
+    if src is not None and output.resolve() == src.resolve():  # e.g. the manifest itself
+        raise OptionError(f"{output}: output would overwrite the input")
     if wrap is None:
         wrap = extra.get("wrap", "clamp")
         if wrap not in WRAP_MODES:
@@ -260,6 +267,8 @@ def decode(
 
     wh = _parse_size(size)
     asset = fmt.read_asset_file(asset_path)
+    if output.resolve() == asset_path.resolve():
+        raise OptionError(f"-o {output}: output would overwrite the input asset")
     if lod is not None and not 1 <= lod <= len(asset.lod_counts):
         raise OptionError(f"--lod {lod}: {asset_path} has LODs 1..{len(asset.lod_counts)}")
     maps = asset.map_table()
@@ -287,7 +296,10 @@ def decode(
                 ".png", ".exr", ".tif", ".tiff", ".jpg", ".tga", ".webp"):
             raise OptionError(f"-o {output}: a set of {len(chosen)} maps needs a folder "
                               "(or choose one with --map)")
-        output.mkdir(parents=True, exist_ok=True)
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as e:  # e.g. a parent is a regular file, or no permission
+            raise OutputError(f"{output}: cannot create the folder ({e.strerror})") from None
         for m in chosen:
             jobs.append((m, output / f"{asset_path.stem}_{m.name}{_map_file_suffix(asset, m)}"))
     rows = []
@@ -411,6 +423,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except typer.TyperException as e:  # Typer's (vendored Click) usage errors
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
+        if type(e).__name__ == "NoArgsIsHelpError":
+            # bare `texgs`: the help went to stdout; the message itself is empty
+            msg = "no command given: use bake, decode or info (see texgs --help)"
         err.print(f"texgs: error: {msg}", markup=False, highlight=False)
         return EXIT_USAGE
     except TexgsError as e:

@@ -48,6 +48,10 @@ MAX_LODS = 32
 MAX_GAUSSIANS = 1 << 24
 MAX_FIELD_BITS = 24
 LOG2_SCALE_LIMIT = 16.0
+# Channel values (lo, hi, fallback) stay within these magnitudes so every decoded value and
+# every span hi - lo is finite in float32 (log2 channels decode to 2^v).
+MAX_CHANNEL_VALUE = 1e18
+MAX_LOG2_VALUE = 64.0
 
 # Address modes (2 bits per axis in the header's address byte).
 ADDRESS_CLAMP = 0
@@ -270,26 +274,36 @@ def pack_fields(fields: np.ndarray, widths: tuple[int, ...]) -> np.ndarray:
     return words[: (n * rbits + 31) // 32].astype(np.uint32)
 
 
-def unpack_fields(words: np.ndarray, n: int, widths: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`pack_fields`: uint32 words -> uint32 fields [n, len(widths)]."""
+def unpack_fields(words: np.ndarray, n: int, widths: tuple[int, ...],
+                  out: np.ndarray | None = None, block: int = 8192) -> np.ndarray:
+    """Inverse of :func:`pack_fields`: uint32 words -> uint32 fields [n, len(widths)].
+
+    Works through ``block`` records at a time, so temporaries stay small whatever ``n``;
+    ``out`` (uint32 [n, len(widths)]) receives the result when given.
+    """
     rbits = sum(widths)
     need = (n * rbits + 31) // 32
     if words.shape[0] < need:
         raise AssetFormatError(f"record stream holds {words.shape[0]} words, {need} needed")
-    w64 = np.concatenate([words[:need].astype(np.uint64), np.zeros(1, np.uint64)])
-    out = np.empty((n, len(widths)), dtype=np.uint32)
-    base = np.arange(n, dtype=np.int64) * rbits
-    off = 0
-    for col, w in enumerate(widths):
-        if w == 0:
-            out[:, col] = 0
-            continue
-        bit = base + off
-        word = bit >> 5
-        shift = (bit & 31).astype(np.uint64)
-        both = w64[word] | (w64[word + 1] << np.uint64(32))
-        out[:, col] = ((both >> shift) & np.uint64((1 << w) - 1)).astype(np.uint32)
-        off += w
+    if out is None:
+        out = np.empty((n, len(widths)), dtype=np.uint32)
+    for r0 in range(0, n, block):
+        r1 = min(n, r0 + block)
+        w0 = (r0 * rbits) >> 5
+        w1 = min(need, ((r1 * rbits + 31) >> 5) + 1)
+        w64 = np.concatenate([words[w0:w1].astype(np.uint64), np.zeros(1, np.uint64)])
+        base = np.arange(r0, r1, dtype=np.int64) * rbits - w0 * 32
+        off = 0
+        for col, w in enumerate(widths):
+            if w == 0:
+                out[r0:r1, col] = 0
+                continue
+            bit = base + off
+            word = bit >> 5
+            shift = (bit & 31).astype(np.uint64)
+            both = w64[word] | (w64[word + 1] << np.uint64(32))
+            out[r0:r1, col] = ((both >> shift) & np.uint64((1 << w) - 1)).astype(np.uint32)
+            off += w
     return out
 
 
@@ -328,6 +342,10 @@ def check_maps(maps: list[MapInfo], channels: list[ChannelInfo], width: int,
                 return f"channel {j}: map kind or component does not match map {i}"
             if ch.bits == 0 and not (ch.lo == ch.hi == ch.fallback):
                 return f"channel {j}: a 0-bit channel needs lo == hi == fallback"
+            lim = MAX_LOG2_VALUE if ch.encoding == ENCODING_LOG2 else MAX_CHANNEL_VALUE
+            if not all(abs(v) <= lim for v in (ch.lo, ch.hi, ch.fallback)):
+                return (f"channel {j}: range [{ch.lo}, {ch.hi}] or fallback {ch.fallback} "
+                        f"beyond +-{lim:g}")
         if m.flags & MAP_FLAG_NORMAL_Z:
             if m.kind != MAP_NORMAL or m.channel_count < 3 or channels[m.first_channel + 2].bits:
                 return f"map {i}: normal-z flag needs a normal map whose component 2 has 0 bits"
@@ -536,15 +554,19 @@ def read_asset(data: bytes, name: str = "asset", lod: int | None = None) -> Asse
 
 
 def _read_chunks(data: bytes, asset: Asset, nlod: int, name: str) -> np.ndarray:
-    parts = []
     widths = asset.layout.field_bits
+    total = sum(e.count for e in asset.lods[:nlod])
+    # the counts were checked against the chunk lengths, so this is bounded by the file size
+    out = np.empty((total, len(widths)), dtype=np.uint32)
+    start = 0
     for i, e in enumerate(asset.lods[:nlod]):
         payload = data[e.offset:e.offset + e.length]
         if zlib.crc32(payload) != e.crc32:
             raise _fail(name, f"LOD {i} CRC mismatch (corrupt chunk)")
         words = np.frombuffer(payload, dtype="<u4")
-        parts.append(unpack_fields(words, e.count, widths))
-    return np.concatenate(parts, axis=0)
+        unpack_fields(words, e.count, widths, out[start:start + e.count])
+        start += e.count
+    return out
 
 
 def read_asset_file(path: str | Path, lod: int | None = None) -> Asset:
