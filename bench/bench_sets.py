@@ -5,7 +5,8 @@ For every set in ../shared/textures/sets (base colour, normal, gloss; found by f
 texgs bakes all maps jointly (one Gaussian geometry) at each rate, in bits per texel of set
 (total file bits / texels of the largest map). The rate "astc12" is the exact size of ASTC
 12x12 on every map of that set (the issue's nominal 2.67 bpp). ASTC then gets a budget of
-at most the texgs file's bytes: every map may use any block size (12x12 .. 4x4) at full,
+the rate's nominal bytes (never less than the texgs file, which is at most that after
+rounding to whole 32-bit words): every map may use any block size (12x12 .. 4x4) at full,
 half or quarter resolution (a dropped top mip, upsampled bilinearly), and the combination
 with the best mean per-map PSNR that fits the budget is chosen (bench/astc_sets.py).
 
@@ -127,7 +128,10 @@ def main() -> int:
             if args.steps:
                 cfg.steps = args.steps
             res = bake_set([pm for pm, _ in maps], cfg)
-            choice = (choose_under_budget(options, res.size_bytes, lambda o: o.quality["psnr"])
+            # ASTC's budget: the rate's nominal bytes (for "astc12", exactly ASTC 12x12 on
+            # every map), or texgs's file size if that is larger
+            budget = max(res.size_bytes, math.floor(bpp * W * H / 8))
+            choice = (choose_under_budget(options, budget, lambda o: o.quality["psnr"])
                       if options else None)
             row = {"set": folder.name, "rate": r + (f" [{variant}]" if variant else ""),
                    "bpp": res.bits_per_texel,
