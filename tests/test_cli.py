@@ -162,3 +162,16 @@ def test_without_a_compiler_the_bake_falls_back_and_says_so(tmp_path, baked):
     assert res.stderr.count("compiled CPU kernel unavailable") == 1
     assert "no C++ compiler found" in res.stderr
     assert (tmp_path / "f.tgs").exists()
+
+
+def test_outputs_get_ordinary_file_modes(tmp_path, baked):
+    """Atomic writes go through a private temporary file, but the result has the mode a plain
+    open() would give (0666 minus the umask)."""
+    from texgs.images import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644

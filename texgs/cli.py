@@ -149,6 +149,9 @@ def bake(
     sources, extra = _gather_maps(src, maps, weights, kind)
     if src is not None and output.resolve() == src.resolve():  # e.g. the manifest itself
         raise OptionError(f"{output}: output would overwrite the input")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():  # checked now, not after a long bake
+        raise OutputError(f"{output}: folder {parent} does not exist or is not a folder")
     if wrap is None:
         wrap = extra.get("wrap", "clamp")
         if wrap not in WRAP_MODES:
