@@ -451,26 +451,17 @@ def normal_angular_error(ref: np.ndarray, test: np.ndarray) -> tuple[float, floa
 
     ``ref`` and ``test`` are float ``(H, W, C>=3)`` encoded normals in ``[0, 1]`` (same
     shape); ``n = 2 * v - 1`` on the first three channels, both normalized (a zero-length
-    vector is taken as (0, 0, 1)). The angle is ``atan2(|a x b|, a . b)`` (accurate for
-    small angles). Percentile: NumPy's default linear interpolation.
+    vector is taken as (0, 0, 1)), as ``texgs.quality.normal_angles_deg``. Percentile:
+    NumPy's default linear interpolation.
     """
     a = np.asarray(ref, dtype=np.float64)
     b = np.asarray(test, dtype=np.float64)
     if a.shape != b.shape or a.ndim != 3 or a.shape[2] < 3:
         raise ValueError(f"expected two (H, W, C>=3) arrays of the same shape, got "
                          f"{a.shape} and {b.shape}")
+    from texgs.quality import normal_angles_deg  # the measure texgs reports for itself
 
-    def unit(v: np.ndarray) -> np.ndarray:
-        n = v[..., :3] * 2.0 - 1.0
-        length = np.linalg.norm(n, axis=-1, keepdims=True)
-        flat = np.zeros_like(n)
-        flat[..., 2] = 1.0
-        return np.where(length > 1e-12, n / np.maximum(length, 1e-12), flat)
-
-    na, nb = unit(a), unit(b)
-    cross = np.linalg.norm(np.cross(na, nb), axis=-1)
-    dot = np.sum(na * nb, axis=-1)
-    ang = np.degrees(np.arctan2(cross, dot))
+    ang = normal_angles_deg(a, b)
     return float(ang.mean()), float(np.percentile(ang, 99))
 
 

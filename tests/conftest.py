@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +13,13 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    """The real `texgs` command in a child process (as a user runs it), from the repo root."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "texgs.cli", *args], capture_output=True,
+                          text=True, env=env, cwd=ROOT)
 
 
 def sample_crop(name: str, size: int = 48, x0: int = 0, y0: int = 0) -> np.ndarray:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from texgs import format as fmt
@@ -18,11 +19,6 @@ from texgs.cli import EXIT_INVALID_ASSET, EXIT_IO, EXIT_USAGE, main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    """The real command in a child process (as a user runs it)."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "texgs.cli", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT)
 
 
 @pytest.fixture(scope="module")

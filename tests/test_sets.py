@@ -4,19 +4,25 @@ of different sizes, normal maps, alpha coverage, HDR round trips, address modes 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image
 
 from texgs import format as fmt
 from texgs.errors import InputError, OptionError
-from texgs.material import (KIND_BY_NAME, MapSource, discover_maps, kind_from_filename, parse_map_option,
-                           parse_weight_option, prepare_map, read_manifest)
+from texgs.material import (
+    KIND_BY_NAME,
+    MapSource,
+    discover_maps,
+    kind_from_filename,
+    parse_map_option,
+    parse_weight_option,
+    prepare_map,
+    read_manifest,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "textures"
@@ -24,10 +30,6 @@ SETS = SHARED / "sets"
 needs_shared = pytest.mark.skipif(not SETS.is_dir(), reason="../shared/textures not present")
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "texgs.cli", *args], capture_output=True,
-                          text=True, env=env, cwd=ROOT)
 
 
 def _shared_crop(path: Path, size: int, reduce: int = 1) -> np.ndarray:
@@ -301,7 +303,7 @@ def test_repeat_x_only(tmp_path, crop_png):
 def test_map_options_build_a_set_with_per_map_weights(tmp_path, crop_png):
     base = crop_png("bricks", 32)
     rough = tmp_path / "r.png"
-    Image.fromarray((np.asarray(Image.open(base).convert("L")) // 2)).save(rough)
+    Image.fromarray(np.asarray(Image.open(base).convert("L")) // 2).save(rough)
     emis = tmp_path / "e.png"
     Image.open(base).save(emis)
     res = run_cli("bake", "-o", str(tmp_path / "s.tgs"), "--map", f"basecolor={base}",
@@ -320,7 +322,7 @@ def test_more_than_twelve_channels(tmp_path):
     from texgs.decode import decode_maps
 
     rng = np.random.default_rng(3)
-    y, x = np.mgrid[0:24, 0:24] / 24.0
+    x = np.mgrid[0:24, 0:24][1] / 24.0
     specs = [("basecolor", 4), ("normal", 4), ("orm", 3), ("emissive", 3), ("mask", 4)]
     sources = []
     for i, (kind, c) in enumerate(specs):
