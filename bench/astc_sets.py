@@ -44,7 +44,8 @@ Every encode runs in a fresh Python subprocess, as in :mod:`texgs.eval.baselines
 (astc-encoder-py can carry state between contexts in one process). Colour / mask maps go
 through :func:`texgs.eval.baselines.astc` itself; normal maps need a non-default swizzle
 and config flag, which that function does not expose, so this module has its own
-isolated worker (:func:`_astc_roundtrip_isolated`, a ``python -c`` child per encode).
+isolated worker of ``texgs.eval.baselines`` (a fresh child per encode), with astcenc's
+normal-map flag and swizzle.
 
 Smoke mode
 ----------
@@ -56,10 +57,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -198,87 +196,6 @@ def _renormalize_encoded_normals(img255: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------- ASTC runs
 
 
-def _astc_roundtrip_inprocess(rgba: np.ndarray, block: tuple[int, int], quality: float,
-                              threads: int, flags: int, compress_swizzle: str,
-                              decompress_swizzle: str) -> tuple[bytes, np.ndarray]:
-    """Encode + decode an RGBA uint8 ``(H, W, 4)`` image in *this* process.
-
-    LDR linear profile, ``ASTCConfig(..., quality=quality, flags=flags)``; the encoder
-    reads the input through ``compress_swizzle`` and the decoder writes its output
-    through ``decompress_swizzle`` (astc-encoder-py ``ASTCSwizzle.from_str`` strings).
-    Returns ``(payload, decoded_uint8 (H, W, 4))``; the payload is raw 16-byte blocks.
-    """
-    import astc_encoder as A
-
-    h, w = rgba.shape[:2]
-    bw, bh = block
-    config = A.ASTCConfig(A.ASTCProfile.LDR, bw, bh, 1, quality=float(quality),
-                          flags=int(flags))
-    ctx = A.ASTCContext(config, threads=int(threads))
-    src = A.ASTCImage(A.ASTCType.U8, w, h, 1, np.ascontiguousarray(rgba).tobytes())
-    payload = bytes(ctx.compress(src, A.ASTCSwizzle.from_str(compress_swizzle)))
-    out = A.ASTCImage(A.ASTCType.U8, w, h, 1)
-    ctx.decompress(payload, out, A.ASTCSwizzle.from_str(decompress_swizzle))
-    decoded = np.frombuffer(out.data, dtype=np.uint8).reshape(h, w, 4).copy()
-    return payload, decoded
-
-
-#: ``python -c`` program of the isolated worker: argv[1] is this file's folder.
-_WORKER_CODE = ("import sys; sys.path.insert(0, sys.argv[1]); import astc_sets; "
-                "sys.exit(astc_sets._worker_main(sys.argv[2:]))")
-
-
-def _astc_roundtrip_isolated(rgba: np.ndarray, block: tuple[int, int], quality: float,
-                             threads: int, flags: int, compress_swizzle: str,
-                             decompress_swizzle: str) -> tuple[bytes, np.ndarray]:
-    """:func:`_astc_roundtrip_inprocess` in a fresh ``python -c`` subprocess.
-
-    The image goes through a temporary ``.npy`` file; the child writes ``payload.bin``
-    and ``decoded.npy`` next to it. Exit code 3 from the child: astc_encoder missing.
-    """
-    with tempfile.TemporaryDirectory(prefix="texgs_astcset_") as tmp:
-        src = os.path.join(tmp, "in.npy")
-        np.save(src, np.ascontiguousarray(rgba, dtype=np.uint8))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(ROOT), env.get("PYTHONPATH")) if p)
-        cmd = [sys.executable, "-c", _WORKER_CODE, str(Path(__file__).resolve().parent),
-               src, tmp, str(block[0]), str(block[1]), repr(float(quality)),
-               str(int(threads)), str(int(flags)), compress_swizzle, decompress_swizzle]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        if proc.returncode == 3:
-            raise baselines.BaselineUnavailable(proc.stderr.strip().splitlines()[-1])
-        if proc.returncode != 0:
-            raise RuntimeError(f"ASTC worker failed (exit {proc.returncode}):\n"
-                               f"{proc.stderr.strip()}")
-        with open(os.path.join(tmp, "payload.bin"), "rb") as f:
-            payload = f.read()
-        decoded = np.load(os.path.join(tmp, "decoded.npy"))
-    return payload, decoded
-
-
-def _worker_main(argv: list[str]) -> int:
-    """Child side: ``IN.npy OUT_DIR BW BH QUALITY THREADS FLAGS CSWZ DSWZ``."""
-    if len(argv) != 9:
-        print("usage: IN.npy OUT_DIR BW BH QUALITY THREADS FLAGS CSWZ DSWZ",
-              file=sys.stderr)
-        return 2
-    src, out_dir, bw, bh, quality, threads, flags, cswz, dswz = argv
-    try:
-        import astc_encoder  # noqa: F401
-    except Exception as exc:  # noqa: BLE001 (ImportError or a broken extension)
-        print(f"astc-encoder-py (module astc_encoder) unavailable: {exc}",
-              file=sys.stderr)
-        return 3
-    payload, decoded = _astc_roundtrip_inprocess(
-        np.load(src), (int(bw), int(bh)), float(quality), int(threads), int(flags),
-        cswz, dswz)
-    with open(os.path.join(out_dir, "payload.bin"), "wb") as f:
-        f.write(payload)
-    np.save(os.path.join(out_dir, "decoded.npy"), decoded)
-    return 0
-
-
 def _expand_to_rgba(img: np.ndarray) -> np.ndarray:
     """uint8 ``(h, w, C)``, C 1..4 -> RGBA for the encoder (see module conventions)."""
     h, w, c = img.shape
@@ -327,7 +244,8 @@ def _encode_normal_xy(img: np.ndarray, block: tuple[int, int], quality: float,
     rgba[..., 0] = img[..., 0]
     rgba[..., 1] = img[..., 1]
     rgba[..., 3] = 255
-    run = _astc_roundtrip_isolated if isolate else _astc_roundtrip_inprocess
+    run = (baselines._astc_roundtrip_subprocess if isolate
+           else baselines._astc_roundtrip_inprocess)
     payload, dec = run(rgba, (bw, bh), quality, threads, int(A.ASTCConfigFlags.MAP_NORMAL),
                        "rrrg", "rgba")
     n_blocks = math.ceil(w / bw) * math.ceil(h / bh)

@@ -108,23 +108,27 @@ def _import_astc():
 
 
 def _astc_roundtrip_inprocess(rgba: np.ndarray, block: tuple[int, int], quality: float,
-                              threads: int = 1) -> tuple[bytes, np.ndarray]:
+                              threads: int = 1, flags: int = 0, compress_swizzle: str = "rgba",
+                              decompress_swizzle: str = "rgba") -> tuple[bytes, np.ndarray]:
     """Encode + decode an RGBA uint8 (H, W, 4) image in *this* process.
 
     Uses the LDR linear profile, so the 8-bit values are compressed as stored (no sRGB
-    conversion). Returns ``(payload, decoded_rgba_uint8)``; the payload is the raw
-    sequence of 16-byte blocks (no .astc header).
+    conversion). ``flags``: astcenc config flags (e.g. ``ASTCConfigFlags.MAP_NORMAL``); the
+    encoder reads through ``compress_swizzle``, the decoder writes through
+    ``decompress_swizzle`` (``ASTCSwizzle.from_str`` strings; "rrrg" stores a normal map's
+    x, y). Returns ``(payload, decoded_rgba_uint8)``; the payload is the raw sequence of
+    16-byte blocks (no .astc header).
     """
     A = _import_astc()
     h, w = rgba.shape[:2]
     bw, bh = block
-    config = A.ASTCConfig(A.ASTCProfile.LDR, bw, bh, 1, quality=float(quality))
+    config = A.ASTCConfig(A.ASTCProfile.LDR, bw, bh, 1, quality=float(quality),
+                          flags=int(flags))
     ctx = A.ASTCContext(config, threads=threads)
-    swizzle = A.ASTCSwizzle.from_str("rgba")
     src = A.ASTCImage(A.ASTCType.U8, w, h, 1, np.ascontiguousarray(rgba).tobytes())
-    payload = bytes(ctx.compress(src, swizzle))
+    payload = bytes(ctx.compress(src, A.ASTCSwizzle.from_str(compress_swizzle)))
     out = A.ASTCImage(A.ASTCType.U8, w, h, 1)
-    ctx.decompress(payload, out, swizzle)
+    ctx.decompress(payload, out, A.ASTCSwizzle.from_str(decompress_swizzle))
     decoded = np.frombuffer(out.data, dtype=np.uint8).reshape(h, w, 4).copy()
     return payload, decoded
 
@@ -135,7 +139,8 @@ def _package_root() -> str:
 
 
 def _astc_roundtrip_subprocess(rgba: np.ndarray, block: tuple[int, int], quality: float,
-                               threads: int = 1) -> tuple[bytes, np.ndarray]:
+                               threads: int = 1, flags: int = 0, compress_swizzle: str = "rgba",
+                               decompress_swizzle: str = "rgba") -> tuple[bytes, np.ndarray]:
     """Same as :func:`_astc_roundtrip_inprocess`, but in a fresh Python process."""
     with tempfile.TemporaryDirectory(prefix="texgs_astc_") as tmp:
         src = os.path.join(tmp, "in.npy")
@@ -144,7 +149,8 @@ def _astc_roundtrip_subprocess(rgba: np.ndarray, block: tuple[int, int], quality
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (_package_root(), env.get("PYTHONPATH")) if p)
         cmd = [sys.executable, "-m", "texgs.eval.baselines", "--astc-worker", src, tmp,
-               str(block[0]), str(block[1]), repr(float(quality)), str(int(threads))]
+               str(block[0]), str(block[1]), repr(float(quality)), str(int(threads)),
+               str(int(flags)), compress_swizzle, decompress_swizzle]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         if proc.returncode == 3:
             raise BaselineUnavailable(proc.stderr.strip().splitlines()[-1])
@@ -299,19 +305,23 @@ def jpeg_at_rate(image_uint8: np.ndarray, target_bpp: float) -> BaselineResult:
 
 
 def _worker_main(argv: list[str]) -> int:
-    """``--astc-worker IN.npy OUT_DIR BW BH QUALITY THREADS``: one isolated ASTC run.
+    """``--astc-worker IN.npy OUT_DIR BW BH QUALITY THREADS [FLAGS CSWZ DSWZ]``: one isolated
+    ASTC run.
 
     Writes OUT_DIR/payload.bin and OUT_DIR/decoded.npy. Exit code 3: codec missing.
     """
-    if len(argv) != 7 or argv[0] != "--astc-worker":
+    if len(argv) not in (7, 10) or argv[0] != "--astc-worker":
         print("usage: python -m texgs.eval.baselines --astc-worker IN.npy OUT_DIR BW BH "
-              "QUALITY THREADS", file=sys.stderr)
+              "QUALITY THREADS [FLAGS CSWZ DSWZ]", file=sys.stderr)
         return 2
-    _, src, out_dir, bw, bh, quality, threads = argv
+    _, src, out_dir, bw, bh, quality, threads = argv[:7]
+    flags, cswz, dswz = (int(argv[7]), argv[8], argv[9]) if len(argv) == 10 else (
+        0, "rgba", "rgba")
     rgba = np.load(src)
     try:
         payload, decoded = _astc_roundtrip_inprocess(rgba, (int(bw), int(bh)),
-                                                     float(quality), int(threads))
+                                                     float(quality), int(threads), flags,
+                                                     cswz, dswz)
     except BaselineUnavailable as exc:
         print(str(exc), file=sys.stderr)
         return 3
