@@ -1,7 +1,8 @@
 """The ``texgs`` command line (Typer + rich). Commands only: the work lives in the library.
 
 Exit codes (docs/CLI.md): 0 success, 1 bad arguments or option combination, 2 input or
-output file problem, 3 invalid or corrupt asset, 5 unsupported, 130 interrupted.
+output file problem, 3 invalid or corrupt asset, 4 some jobs of a batch
+failed (the others were written), 5 unsupported, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ EXIT_OK = 0
 EXIT_USAGE = 1
 EXIT_IO = 2
 EXIT_INVALID_ASSET = 3
+EXIT_BATCH_FAILED = 4
 EXIT_UNSUPPORTED = 5
 EXIT_INTERRUPTED = 130
 EXIT_CODES = {
@@ -224,6 +226,137 @@ def bake(
               f"{result.seconds:.1f} s")
 
 
+@app.command("bake-dir")
+def bake_dir(
+    src: Path = typer.Argument(..., help="A folder of textures and material sets "
+                               "(searched recursively)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder: one .tgs per "
+                                "texture or set, mirroring SRC's layout, plus the bake cache."),
+    bpp: Optional[float] = typer.Option(None, help="Bits per texel of each file (default 1.0 "
+                                        "when --gaussians is not given)."),
+    gaussians: Optional[int] = typer.Option(None, help="Gaussians per asset instead of --bpp."),
+    steps: int = typer.Option(BakeConfig.steps, help="Optimization steps."),
+    seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
+    top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
+    lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks."),
+    loss: str = typer.Option(BakeConfig.loss, help="mse or l1-ssim."),
+    wrap: str = typer.Option("clamp", help="Address mode of every asset whose texgs.toml "
+                             "does not set one: clamp, repeat, repeat-x or repeat-y."),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="Local worker processes "
+                                       "(default: one per CPU core)."),
+    threads: Optional[int] = typer.Option(None, help="Threads per job (default: cores / jobs "
+                                          "locally, 1 per Ray task)."),
+    ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray instead of local "
+                                      "processes: 'local' (start Ray here), 'auto' (the "
+                                      "cluster this machine belongs to) or HOST:PORT."),
+    retries: int = typer.Option(1, help="Extra attempts for a job whose worker crashed."),
+    force: bool = typer.Option(False, "--force", help="Bake everything, ignoring the cache."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Bake every texture and material set under a folder, skipping those whose inputs and
+    settings did not change; exit code 4 when some failed (the others are still written)."""
+    from .batch import bake_folder
+
+    if bpp is not None and gaussians is not None:
+        raise OptionError("--bpp and --gaussians are exclusive: give one")
+    if wrap not in WRAP_MODES:
+        raise OptionError(f"--wrap {wrap!r}: expected clamp, repeat, repeat-x or repeat-y")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise OptionError(f"--threads {threads}: must be 1..{MAX_THREADS}")
+    if jobs is not None and ray is not None:
+        raise OptionError("--jobs sets local processes; with --ray, Ray places the tasks")
+    if not -2**63 <= seed < 2**64:
+        raise OptionError(f"--seed {seed}: must fit in 64 bits")
+    if not src.is_dir():
+        raise InputError(f"{src}: {'not a folder' if src.exists() else 'no such folder'}")
+    if output.exists() and not output.is_dir():
+        raise OptionError(f"-o {output}: not a folder")
+    if output.resolve() == src.resolve():
+        raise OptionError(f"-o {output}: the output folder must differ from the source folder")
+    rep_x, rep_y = WRAP_MODES[wrap]
+    cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
+                     seed=seed, top_k=top_k, lod_levels=lod_levels, loss=loss,
+                     repeat_x=rep_x, repeat_y=rep_y, threads=threads)
+    if cfg.bpp is None and cfg.gaussians is None:
+        cfg.bpp = 1.0
+    cfg.validate()
+    if quiet or as_json:
+        import contextlib
+
+        # Ray's driver prints worker-failure notices to stdout; keep stdout for the JSON
+        with contextlib.redirect_stdout(sys.stderr):
+            result = bake_folder(src, output, cfg, jobs=jobs, ray=ray, force=force,
+                                 retries=retries)
+    else:
+        result = _bake_dir_with_progress(src, output, cfg, jobs, ray, force, retries)
+    if as_json:
+        _emit_json(result.as_dict())
+    else:
+        _print_batch_table(result)
+    if not result.ok:
+        raise typer.Exit(EXIT_BATCH_FAILED)
+
+
+def _bake_dir_with_progress(src, output, cfg, jobs, ray, force, retries):
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn)
+
+    from .batch import bake_folder
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err,
+                  transient=True) as bar:
+        overall = bar.add_task("[bold]all textures[/]", total=None, info="")
+        per_job: dict[int, int] = {}
+        state = {"done": 0, "failed": 0}
+
+        def on_event(e) -> None:
+            if e.kind == "start" and e.job not in per_job:
+                per_job[e.job] = bar.add_task(f"  {e.name}", total=cfg.steps, info="")
+            elif e.kind == "progress" and e.job in per_job:
+                bar.update(per_job[e.job], completed=e.step,
+                           info=f"PSNR {_fmt_db(e.psnr)} dB")
+            elif e.kind == "done":
+                state["done"] += 1
+                state["failed"] += e.result.status == "failed"
+                if e.job in per_job:
+                    bar.remove_task(per_job.pop(e.job))
+                mark = {"baked": "[green]baked[/]", "cached": "[dim]cached[/]",
+                        "failed": "[red]failed[/]"}[e.result.status]
+                bar.console.print(f"{mark} {e.name}" + (f": {e.result.error}"
+                                                        if e.result.error else ""))
+                bar.update(overall, completed=state["done"],
+                           info=f"{state['failed']} failed" if state["failed"] else "")
+
+        return bake_folder(src, output, cfg, jobs=jobs, ray=ray, force=force, retries=retries,
+                           on_event=on_event)
+
+
+def _print_batch_table(result) -> None:
+    from rich.table import Table
+
+    table = Table(title=f"{result.output} ({result.backend})", title_justify="left")
+    for col, just in (("texture", "left"), ("status", "left"), ("bytes", "right"),
+                      ("bits/texel", "right"), ("PSNR dB", "right"), ("seconds", "right")):
+        table.add_column(col, justify=just)
+    for r in result.results:
+        ok = r.status != "failed"
+        table.add_row(r.name, r.status if ok else f"[red]failed[/]",
+                      f"{r.size_bytes:,}" if ok else "", f"{r.bits_per_texel:.3f}" if ok else "",
+                      _fmt_db(r.psnr_db) if ok and r.psnr_db is not None else "",
+                      f"{r.seconds:.1f}" if r.status == "baked" else "")
+    out.print(table)
+    for r in result.results:
+        if r.status == "failed":
+            out.print(f"[red]failed[/] {r.name}: {r.error}")
+    baked = [r for r in result.results if r.status != "failed"]
+    total = sum(r.size_bytes for r in baked)
+    out.print(f"{len(result.results)} textures: {result.count('baked')} baked, "
+              f"{result.count('cached')} unchanged, {result.count('failed')} failed; "
+              f"{total:,} bytes written in all, {result.seconds:.1f} s")
+
+
 def _check_device(device: str) -> None:
     if device == "cuda":
         import torch
@@ -415,14 +548,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="texgs")
         if rv == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into this return value
-            err.print("texgs: interrupted; no output was written")
+            err.print("texgs: interrupted; no partial output was written")
             return EXIT_INTERRUPTED
         if isinstance(rv, int) and not isinstance(rv, bool):
             return rv
     except typer.Exit as e:
         return e.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        err.print("texgs: interrupted; no output was written")
+        err.print("texgs: interrupted; no partial output was written")
         return EXIT_INTERRUPTED
     except typer.TyperException as e:  # Typer's (vendored Click) usage errors
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
