@@ -31,8 +31,8 @@
 
 #include "../engine_shaders/texgs_layout.h"
 
-// Status codes of texgs_validate_buffers: X(code, name, message). texgs/cuda_decoder.py and
-// the harness read the messages from this list (one definition).
+// Status codes of texgs_validate_buffers: X(code, name, message), one entry per line.
+// texgs/cuda_decoder.py and the harness read the messages from this list (one definition).
 #define TEXGS_STATUS_LIST(X)                                                                  \
     X(0, TEXGS_OK, "buffers are consistent")                                                  \
     X(1, TEXGS_ERR_META_SHORT, "meta buffer shorter than its header and channel entries")    \
@@ -44,8 +44,7 @@
     X(7, TEXGS_ERR_ADDRESS, "ADDRESS has an unknown mode or reserved bits set")              \
     X(8, TEXGS_ERR_FIELD_BITS, "a field width is outside 1..24 (geometry) or 0..24 (colour)")\
     X(9, TEXGS_ERR_RECORD_LAYOUT, "a field lies outside RECORD_BITS")                        \
-    X(10, TEXGS_ERR_RECORDS_SHORT,                                                            \
-      "records buffer shorter than COUNT * RECORD_BITS bits plus one padding word")          \
+    X(10, TEXGS_ERR_RECORDS_SHORT, "records shorter than COUNT * RECORD_BITS bits + 1 word")  \
     X(11, TEXGS_ERR_FLOAT, "a float word is NaN or infinite, or FILTER_MAX_VAR is negative") \
     X(12, TEXGS_ERR_ID_BITS, "ID_BITS is not 16 or 32, or 16 with more than 65536 Gaussians")\
     X(13, TEXGS_ERR_OFFSETS_SHORT, "tile_offsets shorter than TILES_X * TILES_Y + 1 words")  \
