@@ -181,7 +181,8 @@ int main(int argc, char** argv) {
         std::vector<float> out((size_t)gw * gh * nch);
         std::vector<uint32_t> cand((size_t)gw * gh);
         const uint32_t finish[4] = {0u, nch < 3u ? nch : 3u, TEXGS_MAP_FLAG_NORMAL_Z, 1u};
-        texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, gw, gh, 0.0f, finish, out.data(), cand.data());
+        texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, gw, gh, 0.0f, finish, out.data(),
+                                  cand.data());
         for (float v : out) checksum += v;
         const uint32_t fw = (gw + 3u) / 4u, fh = (gh + 3u) / 4u;
         const float fvar = texgs_footprint_variance(4.0f);
@@ -195,7 +196,8 @@ int main(int argc, char** argv) {
         texgs_harness_decode_uv(TEXGS_HARNESS_ARGS, uv, npts, pts.data());
         for (uint32_t k = 0; k < 6u * nch; ++k) checksum += pts[k];  // finite inputs
         // the tile index, rebuilt from the records
-        std::vector<uint32_t> offsets((size_t)meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y] + 1u);
+        const size_t tiles = (size_t)meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y];
+        std::vector<uint32_t> offsets(tiles + 1u);
         texgs_harness_build_index(meta, meta_words, records, record_words, offsets.data(), 0, 0);
         std::vector<uint32_t> ids(offsets.back() + 1u);
         texgs_harness_build_index(meta, meta_words, records, record_words, offsets.data(),

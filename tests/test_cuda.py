@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import run_cli
+
 from texgs import format as fmt
 from texgs import layout as L
 from texgs.decode import decode_maps, decode_texture, decode_uv
@@ -36,8 +36,9 @@ FLOAT_TOL = 1e-5  # max abs error on float output: the same float32 math as the 
 # Random sparse assets: the same operations, but expf/cosf/sinf (libm, CUDA) and NumPy's own
 # float32 exp/cos/sin differ by an ulp on many inputs. Where a texel is reached by one
 # Gaussian just inside the cutoff, its weight exp(-q/2) - W_CUT is close to BLEND_EPS and the
-# normalized blend magnifies that ulp (up to 2.3e-4 measured, filtered). Bound: SPARSE_MAX_TOL on every
-# texel and one level after 8-bit quantization (the golden vectors keep FLOAT_TOL).
+# normalized blend magnifies that ulp (up to 2.3e-4 measured, filtered). Bound:
+# SPARSE_MAX_TOL on every texel and one level after 8-bit quantization (the golden vectors
+# keep FLOAT_TOL).
 SPARSE_MAX_TOL = 1e-3  # a quarter of the 1/255 contract
 ARCHS = ("75", "80", "86", "89", "90")
 CXX_FLAGS = ["-std=c++14", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"]
@@ -311,8 +312,8 @@ def random_asset(seed: int) -> fmt.Asset:
             bits = int(rng.integers(0, 13))
             lo = float(np.float32(rng.uniform(-1, 0.5)))
             hi = float(np.float32(lo + rng.uniform(0.1, 2))) if bits else lo
-            chans.append(fmt.ChannelInfo(fmt.MAP_GENERIC, c, LIN, bits, lo, hi,
-                                         lo if not bits else float(np.float32(rng.uniform(lo, hi)))))
+            fb = float(np.float32(rng.uniform(lo, hi))) if bits else lo
+            chans.append(fmt.ChannelInfo(fmt.MAP_GENERIC, c, LIN, bits, lo, hi, fb))
     pb, sb, rb = int(rng.integers(6, 17)), int(rng.integers(3, 11)), int(rng.integers(3, 11))
     layout = fmt.RecordLayout(pb, sb, rb, tuple(ch.bits for ch in chans))
     align = layout.chunk_align  # every chunk but the last holds a multiple of it
@@ -426,7 +427,8 @@ def test_validation_rejects_each_inconsistent_meta_word(harness):
             rec = np.zeros(int(meta[L.META_COUNT]) * int(meta[L.META_RECORD_BITS]) // 32 + 2,
                            np.uint32)
         code = harness.validate(meta, rec, bufs.tile_offsets, bufs.tile_ids)
-        assert harness.message(code).startswith(f"TEXGS_ERR_{expect}:"), (what, harness.message(code))
+        text = harness.message(code)
+        assert text.startswith(f"TEXGS_ERR_{expect}:"), (what, text)
 
 
 def test_validation_checks_buffer_lengths(harness):
@@ -470,7 +472,8 @@ def _index_corruptions(bufs: GpuBuffers) -> list[GpuBuffers]:
 
 def _case_bytes(meta, records, offsets, ids) -> bytes:
     arrs = [np.ascontiguousarray(a, "<u4") for a in (meta, records, offsets, ids)]
-    return b"TGSC" + struct.pack("<4I", *(a.size for a in arrs)) + b"".join(a.tobytes() for a in arrs)
+    head = b"TGSC" + struct.pack("<4I", *(a.size for a in arrs))
+    return head + b"".join(a.tobytes() for a in arrs)
 
 
 def _raw_meta(data: bytes) -> tuple[np.ndarray, int]:
@@ -585,7 +588,7 @@ def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
     assert elapsed < 120
 
 
-# --- the GPU (pycuda) ------------------------------------------------------------------------------
+# --- the GPU (pycuda) -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def gpu():
@@ -638,6 +641,130 @@ def test_gpu_rejects_inconsistent_buffers(gpu):
     bufs.meta[L.META_COUNT] += 40
     with pytest.raises(AssetFormatError, match="RECORDS_SHORT"):
         gpu.decode_buffers(bufs, (8, 8))
+
+
+# --- the pycuda front, on a stand-in pycuda that runs the kernels' math on the CPU -------------
+
+class _FakeMem:
+    """A 'device allocation': a byte buffer."""
+
+    def __init__(self, nbytes: int):
+        self.data = np.zeros(nbytes, np.uint8)
+
+    def view(self, dtype, count: int | None = None) -> np.ndarray:
+        v = self.data.view(dtype)
+        return v if count is None else v[:count]
+
+
+def _fake_pycuda(harness: Harness):
+    """Modules pycuda, pycuda.driver, pycuda.autoprimaryctx, pycuda.compiler whose kernels
+    call the CPU harness with the arguments texgs.cuda_decoder passes (checks the front's
+    argument order, sizes and read-back; not the GPU)."""
+    import types
+
+    drv = types.ModuleType("pycuda.driver")
+    drv.init = lambda: None
+    drv.Device = types.SimpleNamespace(count=lambda: 1)
+    drv.mem_alloc = lambda n: _FakeMem(int(n))
+    drv.memcpy_htod = lambda mem, a: mem.data.__setitem__(slice(0, a.nbytes),
+                                                          np.frombuffer(a.tobytes(), np.uint8))
+    drv.memcpy_dtoh = lambda a, mem: a.reshape(-1).view(np.uint8).__setitem__(
+        slice(None), mem.data[:a.nbytes])
+    drv.memset_d32 = lambda mem, v, n: mem.view(np.uint32, n).fill(v)
+
+    def buffers(args):
+        return [args[2 * k].view(np.uint32, int(args[2 * k + 1])) for k in range(4)]
+
+    def grid(*a, block, grid):
+        meta, rec, off, ids = buffers(a)
+        w, h, fvar = int(a[8]), int(a[9]), float(a[10])
+        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
+        vals, cand = harness.decode_grid(bufs, (w, h), fvar, np.array(a[11:15], np.uint32))
+        a[15].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[16].view(np.uint32, cand.size)[:] = cand.reshape(-1)
+        a[17].view(np.int32, 1)[0] = 0
+        assert block == (16, 16, 1) and grid[0] * 16 >= w and grid[1] * 16 >= h
+
+    def uv(*a, block, grid):
+        meta, rec, off, ids = buffers(a)
+        n = int(a[9])
+        vals = harness.decode_uv(GpuBuffers(meta, rec, off, ids, 32, None),
+                                 a[8].view(np.float64, 2 * n).reshape(n, 2))
+        a[10].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[11].view(np.int32, 1)[0] = 0
+
+    def count(*a, block, grid):
+        meta, rec, _, _ = buffers(a)
+        offsets, _ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
+        a[8].view(np.uint32, offsets.size)[1:] = np.diff(offsets)
+        a[9].view(np.int32, 1)[0] = 0
+
+    def scan(tiles, offsets, cursors, block, grid):
+        off = offsets.view(np.uint32, int(tiles) + 1)
+        off[:] = np.concatenate([[0], np.cumsum(off[1:])]).astype(np.uint32)
+        cursors.view(np.uint32, int(tiles))[:] = off[:-1]
+
+    def fill(*a, block, grid):
+        meta, rec, _, _ = buffers(a)
+        offsets, ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
+        a[9].view(np.uint32, ids.size)[:] = ids[::-1]  # any order within a tile
+        for t in range(offsets.size - 1):  # ...but each list must hold its own ids
+            a[9].view(np.uint32, ids.size)[offsets[t]:offsets[t + 1]] = \
+                ids[offsets[t]:offsets[t + 1]][::-1]
+        a[10].view(np.int32, 1)[0] = 0
+
+    fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_uv_kernel": uv,
+           "texgs_index_count_kernel": count, "texgs_index_scan_kernel": scan,
+           "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None}
+    comp = types.ModuleType("pycuda.compiler")
+
+    class SourceModule:
+        def __init__(self, source, no_extern_c, options, include_dirs):
+            assert "--fmad=false" in options and no_extern_c
+            assert '#include "texgs_math.cuh"' in source
+            assert (Path(include_dirs[0]) / "texgs_math.cuh").exists()
+
+        def get_function(self, name):
+            return fns[name]
+
+    comp.SourceModule = SourceModule
+    pkg = types.ModuleType("pycuda")
+    pkg.driver, pkg.compiler = drv, comp
+    return {"pycuda": pkg, "pycuda.driver": drv, "pycuda.compiler": comp,
+            "pycuda.autoprimaryctx": types.ModuleType("pycuda.autoprimaryctx")}
+
+
+def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
+    """texgs.cuda_decoder's uploads, launches and read-backs (shapes, argument order, the
+    GPU index swapped in, map finish words, stats), with the kernels replaced by the CPU
+    harness: the plumbing the GPU tests rely on, checked here without a GPU."""
+    import sys
+
+    from texgs import cuda_decoder
+
+    for name, mod in _fake_pycuda(harness).items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    cuda_decoder._compiled_module.cache_clear()
+    try:
+        dec = cuda_decoder.CudaDecoder()
+        asset = fmt.read_asset_file(GOLDEN / "set_mixed.tgs")
+        stats: list = []
+        got = dec.decode_texture(asset, lod=2, stats_out=stats)
+        assert np.abs(got - np.load(GOLDEN / "set_mixed.lod2.npy")).max() <= FLOAT_TOL
+        ref_stats: list = []
+        decode_texture(asset, lod=2, stats_out=ref_stats)
+        assert stats == ref_stats
+        got = dec.decode_texture(asset, gpu_index=True, size=(20, 9), filtered=True)
+        ref = decode_texture(asset, size=(20, 9), filtered=True)
+        assert np.abs(got - ref).max() <= FLOAT_TOL
+        for i in range(len(asset.map_table())):
+            ref = np.load(GOLDEN / f"set_mixed.map{i}.npy")
+            assert np.abs(dec.decode_map(asset, i) - ref).max() <= FLOAT_TOL
+        uv = np.random.default_rng(2).uniform(-1, 2, (50, 2))
+        assert np.abs(dec.decode_uv(asset, uv) - decode_uv(asset, uv)).max() <= FLOAT_TOL
+        assert dec.decode_uv(asset, np.zeros((0, 2))).shape == (0, asset.channel_count)
+    finally:
+        cuda_decoder._compiled_module.cache_clear()
 
 
 # --- the CLI -----------------------------------------------------------------------------------
