@@ -396,11 +396,21 @@ def decode(
     map_name: Optional[str] = typer.Option(None, "--map", help="Decode only this map of a "
                                            "set (e.g. normal) to the file -o."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    backend: str = typer.Option("numpy", "--backend", help="Decoder: numpy (the reference) "
+                                "or cuda (NVIDIA GPU, needs pycuda: pip install "
+                                "'texgs[cuda]')."),
 ) -> None:
-    """Decode an asset with the NumPy reference decoder: every map in its own encoding and
-    size (a set's normal map gets its z rebuilt, HDR maps are written as float images)."""
+    """Decode an asset with the NumPy reference decoder (or the CUDA decoder, --backend
+    cuda): every map in its own encoding and size (a set's normal map gets its z rebuilt,
+    HDR maps are written as float images)."""
     from .decode import decode_texture, finish_map
 
+    if backend not in ("numpy", "cuda"):
+        raise OptionError(f"--backend {backend}: expected numpy or cuda")
+    if backend == "cuda":
+        from .cuda_decoder import CudaDecoder
+
+        decode_texture = CudaDecoder().decode_texture  # noqa: F811 (same signature)
     wh = _parse_size(size)
     asset = fmt.read_asset_file(asset_path)
     if output.resolve() == asset_path.resolve():

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .format import BLEND_EPS, CUTOFF_Q, ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z
+from .format import (ADDRESS_REPEAT, BIN_PAD_ABS, BIN_PAD_REL, BLEND_EPS, CUTOFF_Q,
+                     ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z, MAX_CHANNELS,
+                     MAX_DIMENSION, MAX_FIELD_BITS, MAX_GAUSSIANS)
 
 # Words of the meta buffer (u32; f32 values stored as their bit patterns).
 META_WIDTH = 0
@@ -39,6 +41,16 @@ CH_BITS_OFFSET = 0  # bits | (bit offset of the field inside the record) << 8
 CH_LO = 1
 CH_HI = 2
 CH_FALLBACK = 3
+
+# Limits of docs/FORMAT.md that a runtime checks the meta buffer against before reading the
+# other buffers (cuda/texgs_math.cuh texgs_validate_buffers). Named LIMIT_ so they do not
+# clash with the shaders' own TEXGS_MAX_K / TEXGS_MAX_CHANNELS array-size defines.
+LIMIT_DIMENSION = MAX_DIMENSION
+LIMIT_CHANNELS = MAX_CHANNELS
+LIMIT_GAUSSIANS = MAX_GAUSSIANS
+LIMIT_FIELD_BITS = MAX_FIELD_BITS
+LIMIT_TOP_K = 32  # texgs.format.read_asset accepts top-K 1..32
+ADDRESS_MODE_REPEAT = ADDRESS_REPEAT  # per-axis mode in META_ADDRESS (bits 0-1 x, 2-3 y)
 
 W_CUT = float(np.exp(np.float32(-0.5) * np.float32(CUTOFF_Q)))
 
@@ -67,12 +79,21 @@ CONSTANTS = {
     "TEXGS_CH_HI": CH_HI,
     "TEXGS_CH_FALLBACK": CH_FALLBACK,
     "TEXGS_MAP_FLAG_NORMAL_Z": MAP_FLAG_NORMAL_Z,
+    "TEXGS_ADDRESS_REPEAT": ADDRESS_MODE_REPEAT,
+    "TEXGS_LIMIT_DIMENSION": LIMIT_DIMENSION,
+    "TEXGS_LIMIT_CHANNELS": LIMIT_CHANNELS,
+    "TEXGS_LIMIT_GAUSSIANS": LIMIT_GAUSSIANS,
+    "TEXGS_LIMIT_FIELD_BITS": LIMIT_FIELD_BITS,
+    "TEXGS_LIMIT_TOP_K": LIMIT_TOP_K,
 }
 FLOAT_CONSTANTS = {
     "TEXGS_CUTOFF_Q": float(np.float32(CUTOFF_Q)),
     "TEXGS_BLEND_EPS": float(np.float32(BLEND_EPS)),
     "TEXGS_W_CUT": W_CUT,
     "TEXGS_LOG2_OFFSET": float(np.float32(LOG2_OFFSET)),
+    # tile index padding (docs/RUNTIME.md "Tile index"): r * (1 + BIN_PAD_REL) + BIN_PAD_ABS
+    "TEXGS_BIN_PAD_REL": float(np.float32(BIN_PAD_REL)),
+    "TEXGS_BIN_PAD_ABS": float(np.float32(BIN_PAD_ABS)),
 }
 
 

@@ -1,0 +1,209 @@
+// CPU harness of cuda/texgs_math.cuh (plain C++, no CUDA): runs the CUDA decoder's per-texel
+// math on the CPU so tests without a GPU check it against the NumPy reference.
+//
+//   g++ -std=c++14 -O2 -ffp-contract=off -shared -fPIC cuda/host_harness.cpp -o harness.so
+//       (ctypes: the texgs_harness_* functions below; tests/test_cuda.py)
+//   g++ -std=c++14 -O1 -g -ffp-contract=off -fsanitize=address,undefined
+//       -fno-sanitize-recover=all cuda/host_harness.cpp -o harness
+//       ./harness CASE...   (sanitizer runs over the broken-asset corpus)
+//
+// A CASE file is "TGSC", four little-endian u32 word counts (meta, records, tile_offsets,
+// tile_ids), then those buffers' words. For each case the program prints one line:
+//   <path> ok <checksum>           buffers valid; decoded (grid, filtered grid, UV points)
+//                                  and the tile index rebuilt
+//   <path> rejected <code> <text>  texgs_validate_buffers refused the buffers
+// and exits 0 once every case is done (2 on an unreadable case file).
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <vector>
+
+#include "texgs_math.cuh"
+
+#define TEXGS_HARNESS_MESSAGE(code, name, msg) \
+    case code:                                 \
+        return #name ": " msg;
+
+#define TEXGS_HARNESS_BUFFERS                                                                  \
+    const uint32_t *meta, uint32_t meta_words, const uint32_t *records, uint32_t record_words, \
+        const uint32_t *tile_offsets, uint32_t offset_words, const uint32_t *tile_ids,         \
+        uint32_t id_words
+
+static texgs_buffers make_buffers(TEXGS_HARNESS_BUFFERS) {
+    texgs_buffers b = {meta, meta_words, records, record_words,
+                       tile_offsets, offset_words, tile_ids, id_words};
+    return b;
+}
+
+#define TEXGS_HARNESS_ARGS \
+    meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words
+
+namespace {
+
+struct CountVisit {
+    std::vector<uint32_t>* counts;
+    void operator()(uint32_t t) { ++(*counts)[t + 1u]; }
+};
+
+struct FillVisit {
+    std::vector<uint32_t>* cursors;
+    uint32_t* ids;
+    uint32_t id;
+    void operator()(uint32_t t) { ids[(*cursors)[t]++] = id; }
+};
+
+}  // namespace
+
+extern "C" {
+
+// The message of a texgs_status code ("NAME: text").
+const char* texgs_harness_status_message(int code) {
+    switch (code) {
+        TEXGS_STATUS_LIST(TEXGS_HARNESS_MESSAGE)
+        default:
+            return "unknown status";
+    }
+}
+
+int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {
+    return texgs_validate_buffers(make_buffers(TEXGS_HARNESS_ARGS), with_index != 0);
+}
+
+// The grid decode of texgs_decode_grid_kernel on the CPU: out float32 [out_h, out_w, C],
+// candidates uint32 [out_h, out_w] (may be null), finish uint32 [4] (may be null).
+int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t out_h,
+                              float filter_var, const uint32_t* finish, float* out,
+                              uint32_t* candidates) {
+    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
+    const int status = texgs_validate_buffers(b, true);
+    if (status != TEXGS_OK) return status;
+    texgs_finish fin = {0u, 0u, 0u, 0u};
+    if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
+    const uint32_t nch = meta[TEXGS_META_CHANNELS];
+    for (uint32_t j = 0; j < out_h; ++j)
+        for (uint32_t i = 0; i < out_w; ++i) {
+            const uint64_t texel = (uint64_t)j * out_w + i;
+            const uint32_t cand =
+                texgs_decode_grid_texel(b, i, j, out_w, out_h, filter_var, fin, out + texel * nch);
+            if (candidates) candidates[texel] = cand;
+        }
+    return TEXGS_OK;
+}
+
+// texgs_decode_uv_kernel on the CPU: uv float64 [n, 2] -> out float32 [n, C].
+int texgs_harness_decode_uv(TEXGS_HARNESS_BUFFERS, const double* uv, uint32_t n, float* out) {
+    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
+    const int status = texgs_validate_buffers(b, true);
+    if (status != TEXGS_OK) return status;
+    const uint32_t nch = meta[TEXGS_META_CHANNELS];
+    for (uint32_t p = 0; p < n; ++p)
+        texgs_decode_uv_point(b, uv[2u * p], uv[2u * p + 1u], out + (uint64_t)p * nch);
+    return TEXGS_OK;
+}
+
+// The tile index from meta and records (the three index kernels, run serially, so lists
+// ascend by id like texgs.runtime.build_tile_index). offsets: uint32 [tiles + 1], always
+// written; ids: uint32 [ids_capacity], written when not null and large enough (call once
+// with ids = null to learn offsets[tiles]).
+int texgs_harness_build_index(const uint32_t* meta, uint32_t meta_words, const uint32_t* records,
+                              uint32_t record_words, uint32_t* offsets, uint32_t* ids,
+                              uint64_t ids_capacity) {
+    const texgs_buffers b = make_buffers(meta, meta_words, records, record_words, 0, 0u, 0, 0u);
+    const int status = texgs_validate_buffers(b, false);
+    if (status != TEXGS_OK) return status;
+    const uint32_t tiles = meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y];
+    const uint32_t count = meta[TEXGS_META_COUNT];
+    std::vector<uint32_t> counts(tiles + 1u, 0u);
+    CountVisit cv = {&counts};
+    for (uint32_t i = 0; i < count; ++i) texgs_for_each_tile(b, i, cv);
+    for (uint32_t t = 0; t < tiles; ++t) counts[t + 1u] += counts[t];
+    for (uint32_t t = 0; t <= tiles; ++t) offsets[t] = counts[t];
+    if (!ids || ids_capacity < counts[tiles]) return TEXGS_OK;
+    std::vector<uint32_t> cursors(counts.begin(), counts.end() - 1);
+    FillVisit fv = {&cursors, ids, 0u};
+    for (uint32_t i = 0; i < count; ++i) {
+        fv.id = i;
+        texgs_for_each_tile(b, i, fv);
+    }
+    return TEXGS_OK;
+}
+
+}  // extern "C"
+
+// ---- the sanitizer driver -----------------------------------------------------------------
+
+static bool read_case(const char* path, std::vector<uint32_t> bufs[4]) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return false;
+    char magic[4];
+    uint32_t n[4];
+    bool ok = fread(magic, 1, 4, f) == 4 && magic[0] == 'T' && magic[1] == 'G' &&
+              magic[2] == 'S' && magic[3] == 'C' && fread(n, 4, 4, f) == 4;
+    for (int k = 0; ok && k < 4; ++k) {
+        bufs[k].resize(n[k]);  // exactly the length the file claims: ASan sees any overrun
+        ok = fread(bufs[k].data(), 4, n[k], f) == n[k];
+    }
+    fclose(f);
+    return ok;
+}
+
+static const uint32_t* data_or_null(const std::vector<uint32_t>& v) {
+    return v.empty() ? 0 : v.data();
+}
+
+int main(int argc, char** argv) {
+    for (int a = 1; a < argc; ++a) {
+        std::vector<uint32_t> bufs[4];
+        if (!read_case(argv[a], bufs)) {
+            fprintf(stderr, "%s: unreadable case file\n", argv[a]);
+            return 2;
+        }
+        const uint32_t* meta = data_or_null(bufs[0]);
+        const uint32_t meta_words = (uint32_t)bufs[0].size();
+        const uint32_t* records = data_or_null(bufs[1]);
+        const uint32_t record_words = (uint32_t)bufs[1].size();
+        const uint32_t* tile_offsets = data_or_null(bufs[2]);
+        const uint32_t offset_words = (uint32_t)bufs[2].size();
+        const uint32_t* tile_ids = data_or_null(bufs[3]);
+        const uint32_t id_words = (uint32_t)bufs[3].size();
+        const int status = texgs_harness_validate(TEXGS_HARNESS_ARGS, 1);
+        if (status != TEXGS_OK) {
+            printf("%s rejected %d %s\n", argv[a], status, texgs_harness_status_message(status));
+            fflush(stdout);
+            continue;
+        }
+        const uint32_t w = meta[TEXGS_META_WIDTH], h = meta[TEXGS_META_HEIGHT];
+        const uint32_t nch = meta[TEXGS_META_CHANNELS];
+        double checksum = 0.0;
+        // a grid of at most 16 x 16 texels, then a filtered one at a quarter of the size
+        const uint32_t gw = w < 16u ? w : 16u, gh = h < 16u ? h : 16u;
+        std::vector<float> out((size_t)gw * gh * nch);
+        std::vector<uint32_t> cand((size_t)gw * gh);
+        const uint32_t finish[4] = {0u, nch < 3u ? nch : 3u, TEXGS_MAP_FLAG_NORMAL_Z, 1u};
+        texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, gw, gh, 0.0f, finish, out.data(),
+                                  cand.data());
+        for (float v : out) checksum += v;
+        const uint32_t fw = (gw + 3u) / 4u, fh = (gh + 3u) / 4u;
+        const float fvar = texgs_footprint_variance(4.0f);
+        texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, fw, fh, fvar, 0, out.data(), 0);
+        for (size_t k = 0; k < (size_t)fw * fh * nch; ++k) checksum += out[k];
+        // UV points inside, outside and not finite
+        const double uv[] = {0.5, 0.5, 0.0, 0.0, 1.0, 1.0, -0.25, 1.75, 3.5, -2.0, 1e30, -1e30,
+                             HUGE_VAL, -HUGE_VAL, NAN, 0.5, 0.999999, 0.0};
+        const uint32_t npts = sizeof uv / sizeof uv[0] / 2u;
+        std::vector<float> pts((size_t)npts * nch);
+        texgs_harness_decode_uv(TEXGS_HARNESS_ARGS, uv, npts, pts.data());
+        for (uint32_t k = 0; k < 6u * nch; ++k) checksum += pts[k];  // finite inputs
+        // the tile index, rebuilt from the records
+        const size_t tiles = (size_t)meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y];
+        std::vector<uint32_t> offsets(tiles + 1u);
+        texgs_harness_build_index(meta, meta_words, records, record_words, offsets.data(), 0, 0);
+        std::vector<uint32_t> ids(offsets.back() + 1u);
+        texgs_harness_build_index(meta, meta_words, records, record_words, offsets.data(),
+                                  ids.data(), ids.size());
+        printf("%s ok %.9g\n", argv[a], checksum);
+        fflush(stdout);
+    }
+    return 0;
+}

@@ -1,0 +1,160 @@
+// texgs CUDA kernels (docs/RUNTIME.md "CUDA decoder"): the tile index built from the packed
+// records, a whole-texture decode to any output size, and a decode at UV points. The math is
+// cuda/texgs_math.cuh (shared with the CPU harness cuda/host_harness.cpp). Compile with
+// --fmad=false so the float32 results match the NumPy reference operation for operation.
+//
+// Every kernel takes the four runtime buffers with their lengths in words and an int
+// `status`: thread 0 of each block runs texgs_validate_buffers; if it fails, the block
+// writes nothing, and block 0 stores the status code (0 = ok) for the host to read.
+#include "texgs_math.cuh"
+
+#define TEXGS_BUFFER_PARAMS                                                                    \
+    const uint32_t *meta, uint32_t meta_words, const uint32_t *records, uint32_t record_words, \
+        const uint32_t *tile_offsets, uint32_t offset_words, const uint32_t *tile_ids,         \
+        uint32_t id_words
+
+__device__ inline texgs_buffers texgs_make_buffers(TEXGS_BUFFER_PARAMS) {
+    texgs_buffers b;
+    b.meta = meta;
+    b.meta_words = meta_words;
+    b.records = records;
+    b.record_words = record_words;
+    b.tile_offsets = tile_offsets;
+    b.offset_words = offset_words;
+    b.tile_ids = tile_ids;
+    b.id_words = id_words;
+    return b;
+}
+
+#define TEXGS_BUFFER_ARGS \
+    meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words
+
+// Validation once per block; every thread of the block gets the result.
+__device__ inline bool texgs_block_valid(const texgs_buffers &b, bool with_index, int *status) {
+    __shared__ int block_status;
+    const bool first = threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0;
+    if (first) {
+        block_status = texgs_validate_buffers(b, with_index);
+        if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && status) *status = block_status;
+    }
+    __syncthreads();
+    return block_status == TEXGS_OK;
+}
+
+extern "C" {
+
+// Validation alone (one thread): status = texgs_validate_buffers(buffers, with_index).
+__global__ void texgs_validate_kernel(TEXGS_BUFFER_PARAMS, int with_index, int *status) {
+    if (threadIdx.x == 0 && blockIdx.x == 0)
+        *status = texgs_validate_buffers(texgs_make_buffers(TEXGS_BUFFER_ARGS), with_index != 0);
+}
+
+// Whole-texture decode: one thread per output texel of out_w x out_h (2D grid, e.g. 16x16
+// blocks). out: float32 [out_h, out_w, CHANNELS] row 0 at the top; candidates (may be null):
+// uint32 [out_h, out_w], the tile-list length of each texel. filter_var: footprint variance
+// (texels^2, 0 = unfiltered); finish_*: map finish words (count 0: every channel as blended).
+__global__ void texgs_decode_grid_kernel(TEXGS_BUFFER_PARAMS, uint32_t out_w, uint32_t out_h,
+                                         float filter_var, uint32_t finish_first,
+                                         uint32_t finish_count, uint32_t finish_flags,
+                                         uint32_t finish_log2_mask, float *out,
+                                         uint32_t *candidates, int *status) {
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, true, status)) return;
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    const uint32_t j = blockIdx.y * blockDim.y + threadIdx.y;
+    if (i >= out_w || j >= out_h) return;
+    texgs_finish fin;
+    fin.first = finish_first;
+    fin.count = finish_count;
+    fin.flags = finish_flags;
+    fin.log2_mask = finish_log2_mask;
+    const uint64_t texel = (uint64_t)j * out_w + i;
+    const uint32_t cand = texgs_decode_grid_texel(b, i, j, out_w, out_h, filter_var, fin,
+                                                  out + texel * meta[TEXGS_META_CHANNELS]);
+    if (candidates) candidates[texel] = cand;
+}
+
+// Decode at UV points: one thread per point (1D grid). uv: float64 [n, 2]; out: float32
+// [n, CHANNELS].
+__global__ void texgs_decode_uv_kernel(TEXGS_BUFFER_PARAMS, const double *uv, uint32_t n,
+                                       float *out, int *status) {
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, true, status)) return;
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= n) return;
+    texgs_decode_uv_point(b, uv[2u * p], uv[2u * p + 1u],
+                          out + (uint64_t)p * meta[TEXGS_META_CHANNELS]);
+}
+
+// ---- tile index: count, scan, fill (ids written as 32-bit words, any order per tile) ----
+
+struct texgs_count_visit {
+    uint32_t *counts;
+    __device__ void operator()(uint32_t t) { atomicAdd(&counts[t + 1u], 1u); }
+};
+
+struct texgs_fill_visit {
+    uint32_t *cursors;
+    uint32_t *ids;
+    uint32_t id;
+    __device__ void operator()(uint32_t t) { ids[atomicAdd(&cursors[t], 1u)] = id; }
+};
+
+// Pass 1, one thread per Gaussian: offsets[t + 1] += entries of tile t (offsets: uint32
+// [tiles + 1], zeroed by the host).
+__global__ void texgs_index_count_kernel(TEXGS_BUFFER_PARAMS, uint32_t *offsets, int *status) {
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, false, status)) return;
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= meta[TEXGS_META_COUNT]) return;
+    texgs_count_visit v;
+    v.counts = offsets;
+    texgs_for_each_tile(b, i, v);
+}
+
+// Pass 2, one block: inclusive prefix sum of offsets[1 .. tiles] in place (offsets[0] = 0),
+// copied to cursors[0 .. tiles - 1] (the fill positions). Each thread scans a contiguous run.
+__global__ void texgs_index_scan_kernel(uint32_t tiles, uint32_t *offsets, uint32_t *cursors) {
+    __shared__ uint32_t part[1024];
+    const uint32_t lid = threadIdx.x, nt = blockDim.x;
+    const uint32_t per = (tiles + nt - 1u) / nt;
+    const uint32_t s0 = min(tiles, lid * per), s1 = min(tiles, s0 + per);
+    uint32_t sum = 0u;
+    for (uint32_t t = s0; t < s1; ++t) sum += offsets[t + 1u];
+    part[lid] = sum;
+    __syncthreads();
+    if (lid == 0u) {
+        uint32_t run = 0u;
+        for (uint32_t k = 0; k < nt; ++k) {
+            const uint32_t v = part[k];
+            part[k] = run;
+            run += v;
+        }
+    }
+    __syncthreads();
+    uint32_t run = part[lid];
+    for (uint32_t t = s0; t < s1; ++t) {
+        run += offsets[t + 1u];
+        offsets[t + 1u] = run;
+    }
+    __syncthreads();
+    if (lid == 0u) offsets[0] = 0u;
+    for (uint32_t t = s0; t < s1; ++t) cursors[t] = t == 0u ? 0u : offsets[t];
+}
+
+// Pass 3, one thread per Gaussian: write its id at cursors[t]++ of every tile it meets
+// (ids: uint32 [offsets[tiles]]).
+__global__ void texgs_index_fill_kernel(TEXGS_BUFFER_PARAMS, uint32_t *cursors, uint32_t *ids,
+                                        int *status) {
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, false, status)) return;
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= meta[TEXGS_META_COUNT]) return;
+    texgs_fill_visit v;
+    v.cursors = cursors;
+    v.ids = ids;
+    v.id = i;
+    texgs_for_each_tile(b, i, v);
+}
+
+}  // extern "C"

@@ -1,0 +1,517 @@
+// texgs per-texel math for CUDA, also valid plain C++ (g++ -std=c++14). docs/RUNTIME.md.
+//
+// The same decode as texgs.decode (the NumPy reference) and engine_shaders/glsl/
+// texgs_sample.glsl: Gaussians are read from the packed record bitstream with shifts and
+// masks, dequantized in the float32 operation order of texgs.runtime.dequantize, ranked
+// top-K by (q, id) (or by weight when filtered), blended, and a map is finished like
+// texgs.decode.finish_map. Every function is TEXGS_HD (__host__ __device__ under nvcc, plain
+// inline functions otherwise), so the CUDA kernels (cuda/texgs_kernels.cu) and the CPU test
+// harness (cuda/host_harness.cpp) run this one copy of the math.
+//
+// Exact float32 results need the compiler not to fuse multiply-adds: nvcc --fmad=false,
+// g++ -ffp-contract=off (the texgs builds pass both).
+//
+// Safety: texgs_validate_buffers() is the one check of the meta words against the buffer
+// sizes; call it before anything else (the kernels and the harness do, and refuse to decode
+// when it fails). After it passes, every read is inside the buffers: record and tile-list
+// reads are also bounds-guarded per access, so a corrupt tile index (offsets out of order,
+// ids >= COUNT) degrades to skipped candidates instead of out-of-bounds reads.
+#ifndef TEXGS_MATH_CUH
+#define TEXGS_MATH_CUH
+
+#ifdef __CUDACC__
+#define TEXGS_HD __host__ __device__
+#else
+#define TEXGS_HD
+#endif
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "../engine_shaders/texgs_layout.h"
+
+// Status codes of texgs_validate_buffers: X(code, name, message), one entry per line.
+// texgs/cuda_decoder.py and the harness read the messages from this list (one definition).
+#define TEXGS_STATUS_LIST(X)                                                                  \
+    X(0, TEXGS_OK, "buffers are consistent")                                                  \
+    X(1, TEXGS_ERR_META_SHORT, "meta buffer shorter than its header and channel entries")    \
+    X(2, TEXGS_ERR_DIMENSIONS, "WIDTH or HEIGHT outside 1..TEXGS_LIMIT_DIMENSION")           \
+    X(3, TEXGS_ERR_CHANNELS, "CHANNELS outside 1..TEXGS_LIMIT_CHANNELS")                     \
+    X(4, TEXGS_ERR_COUNT, "COUNT outside 1..TEXGS_LIMIT_GAUSSIANS")                          \
+    X(5, TEXGS_ERR_TOP_K, "TOP_K outside 1..TEXGS_LIMIT_TOP_K")                              \
+    X(6, TEXGS_ERR_TILE_GRID, "TILE is 0 or TILES_X, TILES_Y do not match WIDTH, HEIGHT")    \
+    X(7, TEXGS_ERR_ADDRESS, "ADDRESS has an unknown mode or reserved bits set")              \
+    X(8, TEXGS_ERR_FIELD_BITS, "a field width is outside 1..24 (geometry) or 0..24 (colour)")\
+    X(9, TEXGS_ERR_RECORD_LAYOUT, "a field lies outside RECORD_BITS")                        \
+    X(10, TEXGS_ERR_RECORDS_SHORT, "records shorter than COUNT * RECORD_BITS bits + 1 word")  \
+    X(11, TEXGS_ERR_FLOAT, "a float word is NaN or infinite, or FILTER_MAX_VAR is negative") \
+    X(12, TEXGS_ERR_ID_BITS, "ID_BITS is not 16 or 32, or 16 with more than 65536 Gaussians")\
+    X(13, TEXGS_ERR_OFFSETS_SHORT, "tile_offsets shorter than TILES_X * TILES_Y + 1 words")  \
+    X(14, TEXGS_ERR_IDS_SHORT, "the last tile offset is past the end of tile_ids")
+
+#define TEXGS_STATUS_ENUM_ENTRY(code, name, msg) name = code,
+enum texgs_status { TEXGS_STATUS_LIST(TEXGS_STATUS_ENUM_ENTRY) };
+#undef TEXGS_STATUS_ENUM_ENTRY
+
+// The four runtime buffers (docs/RUNTIME.md "What an engine uploads") with their lengths in
+// 32-bit words.
+struct texgs_buffers {
+    const uint32_t* meta;
+    uint32_t meta_words;
+    const uint32_t* records;
+    uint32_t record_words;
+    const uint32_t* tile_offsets;
+    uint32_t offset_words;
+    const uint32_t* tile_ids;
+    uint32_t id_words;
+};
+
+// Map finish words (texgs.layout.map_finish_words): first channel, channel count (0: no
+// finish), map flags, log2 mask.
+struct texgs_finish {
+    uint32_t first, count, flags, log2_mask;
+};
+
+#define TEXGS_F_CUTOFF_Q ((float)TEXGS_CUTOFF_Q)
+#define TEXGS_F_BLEND_EPS ((float)TEXGS_BLEND_EPS)
+#define TEXGS_F_W_CUT ((float)TEXGS_W_CUT)
+#define TEXGS_F_LOG2_OFFSET ((float)TEXGS_LOG2_OFFSET)
+#define TEXGS_PI_DOUBLE 3.14159265358979323846
+
+TEXGS_HD inline float texgs_as_float(uint32_t u) {
+#ifdef __CUDA_ARCH__
+    return __uint_as_float(u);
+#else
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+#endif
+}
+
+TEXGS_HD inline bool texgs_finite_bits(uint32_t u) { return (u & 0x7f800000u) != 0x7f800000u; }
+
+TEXGS_HD inline float texgs_meta_float(const texgs_buffers& b, uint32_t i) {
+    return texgs_as_float(b.meta[i]);
+}
+
+// Gaussian ids the tile_ids buffer holds (ID_BITS 16: two per word).
+TEXGS_HD inline uint64_t texgs_id_capacity(const texgs_buffers& b) {
+    return b.meta[TEXGS_META_ID_BITS] == 16u ? 2ull * b.id_words : (uint64_t)b.id_words;
+}
+
+// The one validation routine: checks the meta words against the limits of docs/FORMAT.md
+// and against the buffer sizes, so that no later read leaves the buffers. O(CHANNELS).
+// ``with_index``: also check ID_BITS, tile_offsets and tile_ids (false while the tile index
+// is being built from meta and records). Returns a texgs_status (TEXGS_OK = 0).
+TEXGS_HD inline int texgs_validate_buffers(const texgs_buffers& b, bool with_index) {
+    if (b.meta == 0 || b.meta_words < TEXGS_META_CHANNEL_BASE) return TEXGS_ERR_META_SHORT;
+    const uint32_t* m = b.meta;
+    const uint32_t w = m[TEXGS_META_WIDTH], h = m[TEXGS_META_HEIGHT];
+    if (w < 1u || w > TEXGS_LIMIT_DIMENSION || h < 1u || h > TEXGS_LIMIT_DIMENSION)
+        return TEXGS_ERR_DIMENSIONS;
+    const uint32_t nch = m[TEXGS_META_CHANNELS];
+    if (nch < 1u || nch > TEXGS_LIMIT_CHANNELS) return TEXGS_ERR_CHANNELS;
+    if ((uint64_t)b.meta_words < TEXGS_META_CHANNEL_BASE + (uint64_t)TEXGS_META_CHANNEL_STRIDE * nch)
+        return TEXGS_ERR_META_SHORT;
+    const uint32_t count = m[TEXGS_META_COUNT];
+    if (count < 1u || count > TEXGS_LIMIT_GAUSSIANS) return TEXGS_ERR_COUNT;
+    const uint32_t k = m[TEXGS_META_TOP_K];
+    if (k < 1u || k > TEXGS_LIMIT_TOP_K) return TEXGS_ERR_TOP_K;
+    const uint64_t tile = m[TEXGS_META_TILE];
+    if (tile < 1u || m[TEXGS_META_TILES_X] != (w + tile - 1u) / tile ||
+        m[TEXGS_META_TILES_Y] != (h + tile - 1u) / tile)
+        return TEXGS_ERR_TILE_GRID;
+    const uint32_t address = m[TEXGS_META_ADDRESS];
+    if ((address >> 4) != 0u || (address & 3u) > TEXGS_ADDRESS_REPEAT ||
+        ((address >> 2) & 3u) > TEXGS_ADDRESS_REPEAT)
+        return TEXGS_ERR_ADDRESS;
+    const uint32_t pb = m[TEXGS_META_POS_BITS], sb = m[TEXGS_META_SCALE_BITS];
+    const uint32_t rb = m[TEXGS_META_ROT_BITS];
+    if (pb < 1u || pb > TEXGS_LIMIT_FIELD_BITS || sb < 1u || sb > TEXGS_LIMIT_FIELD_BITS ||
+        rb < 1u || rb > TEXGS_LIMIT_FIELD_BITS)
+        return TEXGS_ERR_FIELD_BITS;
+    const uint64_t record_bits = m[TEXGS_META_RECORD_BITS];
+    if (2u * pb + 2u * sb + rb > record_bits) return TEXGS_ERR_RECORD_LAYOUT;
+    for (uint32_t c = 0; c < nch; ++c) {
+        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        const uint32_t bo = m[e + TEXGS_CH_BITS_OFFSET];
+        if ((bo & 255u) > TEXGS_LIMIT_FIELD_BITS) return TEXGS_ERR_FIELD_BITS;
+        if ((uint64_t)(bo >> 8) + (bo & 255u) > record_bits) return TEXGS_ERR_RECORD_LAYOUT;
+    }
+    // every field read stays below bit COUNT * RECORD_BITS (may touch the padding word)
+    if (b.records == 0 || (count * record_bits + 31u) / 32u + 1u > b.record_words)
+        return TEXGS_ERR_RECORDS_SHORT;
+    if (!texgs_finite_bits(m[TEXGS_META_LOG2_SMIN]) || !texgs_finite_bits(m[TEXGS_META_LOG2_SMAX]))
+        return TEXGS_ERR_FLOAT;
+    const uint32_t fmv = m[TEXGS_META_FILTER_MAX_VAR];
+    if (!texgs_finite_bits(fmv) || !(texgs_as_float(fmv) >= 0.0f)) return TEXGS_ERR_FLOAT;
+    for (uint32_t c = 0; c < nch; ++c) {
+        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        if (!texgs_finite_bits(m[e + TEXGS_CH_LO]) || !texgs_finite_bits(m[e + TEXGS_CH_HI]) ||
+            !texgs_finite_bits(m[e + TEXGS_CH_FALLBACK]))
+            return TEXGS_ERR_FLOAT;
+    }
+    if (!with_index) return TEXGS_OK;
+    const uint32_t id_bits = m[TEXGS_META_ID_BITS];
+    if ((id_bits != 16u && id_bits != 32u) || (id_bits == 16u && count > 65536u))
+        return TEXGS_ERR_ID_BITS;
+    const uint64_t tiles = (uint64_t)m[TEXGS_META_TILES_X] * m[TEXGS_META_TILES_Y];
+    if (b.tile_offsets == 0 || (uint64_t)b.offset_words < tiles + 1u)
+        return TEXGS_ERR_OFFSETS_SHORT;
+    if (b.tile_offsets[tiles] > texgs_id_capacity(b) || (b.tile_ids == 0 && b.tile_offsets[tiles] > 0u))
+        return TEXGS_ERR_IDS_SHORT;
+    return TEXGS_OK;
+}
+
+// ---- records ------------------------------------------------------------------------------
+
+TEXGS_HD inline uint32_t texgs_record_word(const texgs_buffers& b, uint64_t i) {
+    return i < b.record_words ? b.records[i] : 0u;
+}
+
+// Field of `width` bits (0..24) starting at bit `pos` of the record bitstream.
+TEXGS_HD inline uint32_t texgs_bits(const texgs_buffers& b, uint64_t pos, uint32_t width) {
+    const uint64_t w = pos >> 5;
+    const uint32_t s = (uint32_t)(pos & 31u);
+    uint32_t v = texgs_record_word(b, w) >> s;
+    if (s + width > 32u) v |= texgs_record_word(b, w + 1u) << (32u - s);
+    return v & ((1u << width) - 1u);
+}
+
+// Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`: texgs.runtime
+// dequantize and conic_from_scales, float32, same operation order.
+struct texgs_gaussian {
+    float x, y, a, b, c;
+};
+
+TEXGS_HD inline texgs_gaussian texgs_geometry(const texgs_buffers& b, uint32_t i) {
+    const uint32_t* m = b.meta;
+    const uint32_t pb = m[TEXGS_META_POS_BITS], sb = m[TEXGS_META_SCALE_BITS];
+    const uint32_t rb = m[TEXGS_META_ROT_BITS];
+    const uint64_t base = (uint64_t)i * m[TEXGS_META_RECORD_BITS];
+    const float pscale = 1.0f / (float)(1u << pb);
+    texgs_gaussian g;
+    g.x = ((float)texgs_bits(b, base, pb) + 0.5f) * pscale * (float)m[TEXGS_META_WIDTH];
+    g.y = ((float)texgs_bits(b, base + pb, pb) + 0.5f) * pscale * (float)m[TEXGS_META_HEIGHT];
+    const float smin = texgs_meta_float(b, TEXGS_META_LOG2_SMIN);
+    const float sstep = (texgs_meta_float(b, TEXGS_META_LOG2_SMAX) - smin) / (float)((1u << sb) - 1u);
+    const float l1 = smin + (float)texgs_bits(b, base + 2u * pb, sb) * sstep;
+    const float l2 = smin + (float)texgs_bits(b, base + 2u * pb + sb, sb) * sstep;
+    const float theta = (float)texgs_bits(b, base + 2u * pb + 2u * sb, rb) *
+                        (float)(TEXGS_PI_DOUBLE / (double)(1u << rb));
+    const float i1 = exp2f(-2.0f * l1);  // 1 / sigma1^2
+    const float i2 = exp2f(-2.0f * l2);
+    const float cs = cosf(theta);
+    const float sn = sinf(theta);
+    g.a = cs * cs * i1 + sn * sn * i2;
+    g.b = cs * sn * (i1 - i2);
+    g.c = sn * sn * i1 + cs * cs * i2;
+    return g;
+}
+
+// Channel `k` of Gaussian `i` in its stored encoding: lo + q * (hi - lo) / (2^bits - 1).
+TEXGS_HD inline float texgs_color(const texgs_buffers& b, uint32_t i, uint32_t k) {
+    const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * k;
+    const uint32_t bo = b.meta[e + TEXGS_CH_BITS_OFFSET];
+    const uint32_t bits = bo & 255u;
+    const uint32_t q = texgs_bits(b, (uint64_t)i * b.meta[TEXGS_META_RECORD_BITS] + (bo >> 8), bits);
+    const float lo = texgs_meta_float(b, e + TEXGS_CH_LO);
+    const uint32_t levels = bits > 0u ? (1u << bits) - 1u : 1u;
+    const float step = (texgs_meta_float(b, e + TEXGS_CH_HI) - lo) / (float)levels;
+    return lo + (float)q * step;
+}
+
+// Gaussian id of tile-list entry `j` (16 or 32 bits per id); 0xffffffff past the buffer.
+TEXGS_HD inline uint32_t texgs_tile_id(const texgs_buffers& b, uint64_t j) {
+    if (b.meta[TEXGS_META_ID_BITS] == 16u) {
+        const uint64_t w = j >> 1;
+        return w < b.id_words ? (b.tile_ids[w] >> ((uint32_t)(j & 1u) * 16u)) & 0xffffu : 0xffffffffu;
+    }
+    return j < b.id_words ? b.tile_ids[j] : 0xffffffffu;
+}
+
+// ---- sampling -----------------------------------------------------------------------------
+
+TEXGS_HD inline bool texgs_repeat_x(const texgs_buffers& b) {
+    return (b.meta[TEXGS_META_ADDRESS] & 3u) == TEXGS_ADDRESS_REPEAT;
+}
+
+TEXGS_HD inline bool texgs_repeat_y(const texgs_buffers& b) {
+    return ((b.meta[TEXGS_META_ADDRESS] >> 2) & 3u) == TEXGS_ADDRESS_REPEAT;
+}
+
+// One axis of texgs.decode.wrap_points: repeat wraps into [0, size), clamp clips to [0, size].
+TEXGS_HD inline float texgs_wrap_axis(float p, float size, bool repeat) {
+    if (repeat) {
+        p = p - size * floorf(p / size);
+        return p >= size ? 0.0f : p;
+    }
+    return p < 0.0f ? 0.0f : (p > size ? size : p);  // NaN stays NaN, as np.clip
+}
+
+// Tile coordinate of a (wrapped) point: floor(p / tile) limited to 0..n-1 (NaN -> 0).
+TEXGS_HD inline uint32_t texgs_tile_coord(float p, float tile, uint32_t n) {
+    const float t = floorf(p / tile);
+    if (!(t >= 0.0f)) return 0u;
+    return t >= (float)(n - 1u) ? n - 1u : (uint32_t)t;
+}
+
+// Widen a conic by `f` texels^2 of isotropic variance (docs/RUNTIME.md "Filtering"): the
+// conic of Sigma + f I and amp = sqrt(det Sigma / det(Sigma + f I)); texgs.decode._widen.
+TEXGS_HD inline float texgs_widen(float& a, float& b, float& c, float f) {
+    const float det = a * c - b * b;
+    const float sxx = c / det + f;
+    const float syy = a / det + f;
+    const float sxy = -b / det;
+    const float det2 = sxx * syy - sxy * sxy;
+    const float amp = sqrtf(1.0f / (det * det2));
+    a = syy / det2;
+    b = -sxy / det2;
+    c = sxx / det2;
+    return amp;
+}
+
+// Footprint variance (texels^2) of a pixel covering `rho` texels: max(0, (rho^2 - 1) / 12).
+TEXGS_HD inline float texgs_footprint_variance(float rho) {
+    return fmaxf(0.0f, (rho * rho - 1.0f) / 12.0f);
+}
+
+// Sample every channel at the point (px, py) in texel units of the asset (not yet wrapped),
+// every Gaussian widened by `filter_var` texels^2 (0: unfiltered; limited to the meta
+// FILTER_MAX_VAR the index covers): texgs.decode.eval_points for one point. Writes CHANNELS
+// floats to out[0 .. C-1]; returns the candidates of the point's tile list. The buffers must
+// have passed texgs_validate_buffers(b, true).
+TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, float py,
+                                            float filter_var, float* out) {
+    const uint32_t* m = b.meta;
+    const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
+    const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
+    px = texgs_wrap_axis(px, w, rep_x);
+    py = texgs_wrap_axis(py, h, rep_y);
+    const float fmax = texgs_meta_float(b, TEXGS_META_FILTER_MAX_VAR);
+    const float f = filter_var < fmax ? filter_var : fmax;
+    const bool filtered = f > 0.0f;
+    const float tile = (float)m[TEXGS_META_TILE];
+    const uint32_t tiles_x = m[TEXGS_META_TILES_X];
+    const uint32_t tx = texgs_tile_coord(px, tile, tiles_x);
+    const uint32_t ty = texgs_tile_coord(py, tile, m[TEXGS_META_TILES_Y]);
+    const uint32_t t = ty * tiles_x + tx;
+    uint64_t e0 = b.tile_offsets[t], e1 = b.tile_offsets[t + 1u];
+    const uint64_t cap = texgs_id_capacity(b);
+    if (e1 > cap) e1 = cap;
+    if (e0 > e1) e0 = e1;
+    const uint32_t nch = m[TEXGS_META_CHANNELS];
+    if (e0 == e1) {  // no candidate: the fallback, exactly as the reference
+        for (uint32_t c = 0; c < nch; ++c)
+            out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
+        return 0u;
+    }
+    const uint32_t count = m[TEXGS_META_COUNT];
+    const uint32_t k_max = m[TEXGS_META_TOP_K];
+    // the K best so far, sorted by (key, id): key = q, or minus the weight when filtered
+    float kk[TEXGS_LIMIT_TOP_K], qk[TEXGS_LIMIT_TOP_K], ak[TEXGS_LIMIT_TOP_K];
+    uint32_t ik[TEXGS_LIMIT_TOP_K];
+    uint32_t cnt = 0;
+    for (uint64_t e = e0; e < e1; ++e) {
+        const uint32_t id = texgs_tile_id(b, e);
+        if (id >= count) continue;  // corrupt index entry
+        texgs_gaussian g = texgs_geometry(b, id);
+        float amp = 1.0f;
+        if (filtered) amp = texgs_widen(g.a, g.b, g.c, f);
+        float dx = px - g.x;
+        float dy = py - g.y;
+        if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
+        if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
+        const float q = g.a * dx * dx + 2.0f * g.b * dx * dy + g.c * dy * dy;
+        if (!(q < TEXGS_F_CUTOFF_Q)) continue;
+        const float key = filtered ? -(amp * fmaxf(expf(-0.5f * q) - TEXGS_F_W_CUT, 0.0f)) : q;
+        if (cnt == k_max &&
+            (key > kk[k_max - 1u] || (key == kk[k_max - 1u] && id > ik[k_max - 1u])))
+            continue;
+        uint32_t pos = cnt < k_max ? cnt : k_max - 1u;
+        if (cnt < k_max) ++cnt;
+        while (pos > 0u && (kk[pos - 1u] > key || (kk[pos - 1u] == key && ik[pos - 1u] > id))) {
+            kk[pos] = kk[pos - 1u];
+            qk[pos] = qk[pos - 1u];
+            ak[pos] = ak[pos - 1u];
+            ik[pos] = ik[pos - 1u];
+            --pos;
+        }
+        kk[pos] = key;
+        qk[pos] = q;
+        ak[pos] = amp;
+        ik[pos] = id;
+    }
+    float wk[TEXGS_LIMIT_TOP_K];
+    float den = 0.0f;
+    for (uint32_t k = 0; k < cnt; ++k) {
+        float wt = fmaxf(expf(-0.5f * qk[k]) - TEXGS_F_W_CUT, 0.0f);
+        if (filtered) wt = ak[k] * wt;
+        wk[k] = wt;
+        den += wt;
+    }
+    den += TEXGS_F_BLEND_EPS;
+    for (uint32_t c = 0; c < nch; ++c) {
+        float num = 0.0f;
+        for (uint32_t k = 0; k < cnt; ++k) num += wk[k] * texgs_color(b, ik[k], c);
+        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
+        out[c] = num / den;
+    }
+    return (uint32_t)(e1 - e0);
+}
+
+// ---- finishing a map (texgs.decode.finish_map) -------------------------------------------
+
+// A blended log2 channel -> its linear value max(2^v - 2^-10, 0).
+TEXGS_HD inline float texgs_log2_to_linear(float v) {
+    return fmaxf(exp2f(v) - TEXGS_F_LOG2_OFFSET, 0.0f);
+}
+
+// Unit tangent-space normal n[3] in [-1, 1] from blended x, y stored as (n + 1) / 2.
+TEXGS_HD inline void texgs_unpack_normal(float x_enc, float y_enc, float* n) {
+    float nx = x_enc * 2.0f - 1.0f;
+    float ny = y_enc * 2.0f - 1.0f;
+    const float l2 = nx * nx + ny * ny;
+    if (l2 > 1.0f) {
+        const float s = 1.0f / sqrtf(l2);
+        nx = nx * s;
+        ny = ny * s;
+    }
+    n[0] = nx;
+    n[1] = ny;
+    n[2] = sqrtf(fmaxf(1.0f - nx * nx - ny * ny, 0.0f));
+}
+
+// Finish channels fin.first .. fin.first + fin.count - 1 (at most 4) of one sample `v`
+// (`channels` floats) in place: log2 components to linear, then for NORMAL_Z maps
+// components 0..2 = (n + 1) / 2 of the unit normal. fin.count = 0 does nothing.
+TEXGS_HD inline void texgs_finish_channels(float* v, uint32_t channels, texgs_finish fin) {
+    const uint32_t n = fin.count < 4u ? fin.count : 4u;
+    if (n == 0u || fin.first >= channels || n > channels - fin.first) return;
+    float* x = v + fin.first;
+    for (uint32_t c = 0; c < n; ++c)
+        if (fin.log2_mask & (1u << c)) x[c] = texgs_log2_to_linear(x[c]);
+    if ((fin.flags & TEXGS_MAP_FLAG_NORMAL_Z) && n >= 3u) {
+        float nrm[3];
+        texgs_unpack_normal(x[0], x[1], nrm);
+        for (uint32_t c = 0; c < 3u; ++c) x[c] = (nrm[c] + 1.0f) * 0.5f;
+    }
+}
+
+// ---- whole-texture and UV decodes (one output texel / point) -----------------------------
+
+// Output texel (i, j) of a W' x H' decode: sampled at ((i + 0.5) W / W', (j + 0.5) H / H')
+// (computed in double and rounded once, as texgs.decode.decode_texture), then finished.
+// Writes CHANNELS floats to out; returns the candidates examined.
+TEXGS_HD inline uint32_t texgs_decode_grid_texel(const texgs_buffers& b, uint32_t i, uint32_t j,
+                                                 uint32_t out_w, uint32_t out_h,
+                                                 float filter_var, texgs_finish fin, float* out) {
+    const double sx = (double)b.meta[TEXGS_META_WIDTH] / (double)out_w;
+    const double sy = (double)b.meta[TEXGS_META_HEIGHT] / (double)out_h;
+    const float px = (float)(((double)i + 0.5) * sx);
+    const float py = (float)(((double)j + 0.5) * sy);
+    const uint32_t cand = texgs_sample_point(b, px, py, filter_var, out);
+    texgs_finish_channels(out, b.meta[TEXGS_META_CHANNELS], fin);
+    return cand;
+}
+
+// A UV point ((0, 0) top-left corner, (1, 1) bottom-right): texgs.decode.decode_uv, which
+// scales float64 UVs to texels and rounds once to float32.
+TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u, double v,
+                                               float* out) {
+    const float px = (float)(u * (double)b.meta[TEXGS_META_WIDTH]);
+    const float py = (float)(v * (double)b.meta[TEXGS_META_HEIGHT]);
+    return texgs_sample_point(b, px, py, 0.0f, out);
+}
+
+// ---- tile index (docs/RUNTIME.md "Tile index"; texgs.runtime.build_tile_index) -----------
+
+// Tiles of one axis whose span [t * tile, (t + 1) * tile) meets [lo, hi] (float64 like the
+// reference): r[0..1] and, for a repeating axis that wraps, r[2..3] (inclusive ranges; an
+// empty range has start > end). Returns the number of ranges (0, 1 or 2).
+TEXGS_HD inline uint32_t texgs_axis_ranges(double lo, double hi, double size, uint32_t tile,
+                                           uint32_t n, bool repeat, uint32_t* r) {
+    const double t = (double)tile, last = (double)n - 1.0;
+    if (!repeat) {
+        double t0 = floor(lo / t), t1 = floor(hi / t);
+        if (!(t0 >= 0.0)) t0 = 0.0;
+        if (!(t1 <= last)) t1 = last;
+        if (t1 < t0) return 0u;
+        r[0] = (uint32_t)t0;
+        r[1] = (uint32_t)t1;
+        return 1u;
+    }
+    if (!(hi - lo < size)) {  // as long as the texture (or NaN): every tile
+        r[0] = 0u;
+        r[1] = n - 1u;
+        return 1u;
+    }
+    const double lo2 = lo - size * floor(lo / size);
+    const double hi2 = lo2 + (hi - lo);
+    double t0 = floor(lo2 / t);
+    if (!(t0 >= 0.0)) t0 = 0.0;
+    if (t0 > (double)n) t0 = (double)n;
+    if (hi2 < size) {
+        double t1 = floor(hi2 / t);
+        if (!(t1 <= last)) t1 = last;
+        if (t1 < t0) return 0u;
+        r[0] = (uint32_t)t0;
+        r[1] = (uint32_t)t1;
+        return 1u;
+    }
+    double t1 = floor((hi2 - size) / t);
+    if (!(t1 <= last)) t1 = last;
+    if (t1 < 0.0) t1 = -1.0;
+    if (t1 + 1.0 >= t0) {  // the two pieces meet: every tile once
+        r[0] = 0u;
+        r[1] = n - 1u;
+        return 1u;
+    }
+    uint32_t nr = 0u;
+    if (t0 <= last) {
+        r[0] = (uint32_t)t0;
+        r[1] = n - 1u;
+        nr = 1u;
+    }
+    if (t1 >= 0.0) {
+        r[2 * nr] = 0u;
+        r[2 * nr + 1u] = (uint32_t)t1;
+        ++nr;
+    }
+    return nr;
+}
+
+// Call visit(t) for every tile t (row-major) that Gaussian `i`'s padded 3-sigma box meets
+// (texgs.runtime.gaussian_extents and _axis_tiles, float64 on the float32 Gaussian). The
+// buffers must have passed texgs_validate_buffers(b, false).
+template <class Visit>
+TEXGS_HD inline void texgs_for_each_tile(const texgs_buffers& b, uint32_t i, Visit& visit) {
+    const uint32_t* m = b.meta;
+    const texgs_gaussian g = texgs_geometry(b, i);
+    const double a = g.a, bb = g.b, c = g.c;
+    double det = a * c - bb * bb;
+    if (det < 1e-30) det = 1e-30;  // np.maximum(det, 1e-30)
+    const double fmv = (double)texgs_meta_float(b, TEXGS_META_FILTER_MAX_VAR);
+    const double pad = 3.0 * sqrt(fmv > 0.0 ? fmv : 0.0);
+    const double rel = 1.0 + (double)(float)TEXGS_BIN_PAD_REL;
+    const double abs_pad = (double)(float)TEXGS_BIN_PAD_ABS;
+    const double rx = (sqrt((double)TEXGS_CUTOFF_Q * c / det) + pad) * rel + abs_pad;
+    const double ry = (sqrt((double)TEXGS_CUTOFF_Q * a / det) + pad) * rel + abs_pad;
+    const uint32_t tile = m[TEXGS_META_TILE];
+    const uint32_t nx = m[TEXGS_META_TILES_X], ny = m[TEXGS_META_TILES_Y];
+    uint32_t xr[4], yr[4];
+    const uint32_t nxr = texgs_axis_ranges((double)g.x - rx, (double)g.x + rx,
+                                           (double)m[TEXGS_META_WIDTH], tile, nx,
+                                           texgs_repeat_x(b), xr);
+    const uint32_t nyr = texgs_axis_ranges((double)g.y - ry, (double)g.y + ry,
+                                           (double)m[TEXGS_META_HEIGHT], tile, ny,
+                                           texgs_repeat_y(b), yr);
+    for (uint32_t ya = 0; ya < nyr; ++ya)
+        for (uint32_t ty = yr[2 * ya]; ty <= yr[2 * ya + 1]; ++ty)
+            for (uint32_t xa = 0; xa < nxr; ++xa)
+                for (uint32_t tx = xr[2 * xa]; tx <= xr[2 * xa + 1]; ++tx) visit(ty * nx + tx);
+}
+
+#endif  // TEXGS_MATH_CUH

@@ -1,0 +1,240 @@
+"""The CUDA decoder: a thin PyCUDA front of ``cuda/texgs_kernels.cu`` (docs/RUNTIME.md
+"CUDA decoder").
+
+Same results as the NumPy reference (:mod:`texgs.decode`), whose functions this module
+mirrors: :meth:`CudaDecoder.decode_texture` <-> ``decode.decode_texture``,
+:meth:`CudaDecoder.decode_uv` <-> ``decode.decode_uv``, :meth:`CudaDecoder.decode_map` <->
+``decode.decode_maps(...)[i]``. The per-texel math is ``cuda/texgs_math.cuh``, which the
+tests also run on the CPU (``cuda/host_harness.cpp``) against the reference.
+
+pycuda is imported on first use, never when texgs is imported. Without pycuda, an NVIDIA
+driver or a GPU, :class:`CudaDecoder` raises :class:`~texgs.errors.UnsupportedError` with a
+one-line reason. The kernels are compiled with nvcc (through pycuda's ``SourceModule``) the
+first time a decoder is made in a process and reused after that; pycuda also caches the
+binary on disk. The sources are found next to the package, at ``<repo>/cuda`` (a source
+checkout or an editable install), like the shaders in ``<repo>/engine_shaders``.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from . import layout as L
+from .decode import DecodeStats
+from .errors import AssetFormatError, UnsupportedError
+from .format import Asset
+from .runtime import GpuBuffers, build_gpu_buffers, decode_buffers
+
+CUDA_DIR = Path(__file__).resolve().parents[1] / "cuda"
+KERNEL_SOURCE = CUDA_DIR / "texgs_kernels.cu"
+MATH_HEADER = CUDA_DIR / "texgs_math.cuh"
+# no fused multiply-adds: the float32 operations of the NumPy reference, one by one
+NVCC_OPTIONS = ("--fmad=false", "-std=c++14")
+GRID_BLOCK = (16, 16, 1)  # decode: one thread per output texel
+POINT_BLOCK = 256  # UV decode and index passes: one thread per point / Gaussian
+SCAN_BLOCK = 1024  # index prefix sum: one block
+
+NEEDS = "the CUDA decoder needs pycuda (pip install 'texgs[cuda]') and an NVIDIA GPU"
+
+
+def _one_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
+
+
+@lru_cache(maxsize=1)
+def status_messages() -> dict[int, str]:
+    """texgs_validate_buffers status code -> "NAME: message", read from the one list in
+    cuda/texgs_math.cuh (TEXGS_STATUS_LIST)."""
+    text = MATH_HEADER.read_text()
+    pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
+    return {int(m.group(1)): f"{m.group(2)}: {m.group(3)}" for m in pat.finditer(text)}
+
+
+@lru_cache(maxsize=1)
+def _compiled_module():
+    """(pycuda.driver, the compiled module): imports pycuda, opens the primary context of
+    device 0 and compiles the kernels once per process. Raises UnsupportedError."""
+    try:
+        import pycuda.driver as cuda
+    except ImportError as e:  # not installed, or libcuda missing
+        what = ("pycuda is not installed" if e.name == "pycuda"
+                else f"pycuda cannot load ({_one_line(e)})")
+        raise UnsupportedError(f"{NEEDS}: {what}") from None
+    try:
+        cuda.init()
+        if cuda.Device.count() < 1:
+            raise UnsupportedError(f"{NEEDS}: no CUDA device found")
+        import pycuda.autoprimaryctx  # noqa: F401  (context of device 0, released at exit)
+    except UnsupportedError:
+        raise
+    except Exception as e:  # cuda.Error / RuntimeError: no driver, no device
+        raise UnsupportedError(f"{NEEDS}: no usable NVIDIA driver or GPU ({_one_line(e)})") \
+            from None
+    if not KERNEL_SOURCE.exists():
+        raise UnsupportedError(f"{NEEDS}: CUDA sources not found in {CUDA_DIR} (texgs must "
+                               "run from its source tree or an editable install)")
+    from pycuda.compiler import SourceModule
+
+    try:
+        mod = SourceModule(KERNEL_SOURCE.read_text(), no_extern_c=True,
+                           options=list(NVCC_OPTIONS), include_dirs=[str(CUDA_DIR)])
+    except Exception as e:  # nvcc missing or failing
+        raise UnsupportedError(f"{NEEDS}: the kernels did not compile with nvcc "
+                               f"({_one_line(e)})") from None
+    return cuda, mod
+
+
+class CudaDecoder:
+    """Decode assets with the CUDA kernels. Making one compiles the kernels (first time in
+    the process) or raises UnsupportedError."""
+
+    def __init__(self) -> None:
+        self.cuda, self.module = _compiled_module()
+        self._fn = {name: self.module.get_function(name) for name in (
+            "texgs_decode_grid_kernel", "texgs_decode_uv_kernel", "texgs_index_count_kernel",
+            "texgs_index_scan_kernel", "texgs_index_fill_kernel", "texgs_validate_kernel")}
+
+    # -- device buffers ---------------------------------------------------------------------
+    def _upload(self, arr: np.ndarray):
+        """A device copy of a uint32/float/double array (at least 4 bytes) and its length."""
+        a = np.ascontiguousarray(arr)
+        mem = self.cuda.mem_alloc(max(a.nbytes, 4))
+        if a.nbytes:
+            self.cuda.memcpy_htod(mem, a)
+        return mem, a.size
+
+    def _buffer_args(self, bufs: GpuBuffers) -> tuple[list, list]:
+        """Kernel arguments (pointer, words) x 4 for the runtime buffers, and the allocations
+        to keep alive."""
+        args, keep = [], []
+        for arr in (bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids):
+            mem, n = self._upload(np.asarray(arr, np.uint32))
+            args += [mem, np.uint32(n)]
+            keep.append(mem)
+        return args, keep
+
+    def _status(self) -> tuple[object, np.ndarray]:
+        host = np.full(1, -1, np.int32)
+        mem = self.cuda.mem_alloc(4)
+        self.cuda.memcpy_htod(mem, host)
+        return mem, host
+
+    def _check(self, mem, host: np.ndarray) -> None:
+        self.cuda.memcpy_dtoh(host, mem)
+        code = int(host[0])
+        if code != 0:
+            msg = status_messages().get(code, f"status {code}")
+            raise AssetFormatError(f"runtime buffers rejected by the CUDA decoder: {msg}")
+
+    # -- kernels ----------------------------------------------------------------------------
+    def build_index(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
+        """The tile index from ``bufs.meta`` and ``bufs.records`` with the three index
+        kernels -> (tile_offsets uint32 [tiles + 1], tile_ids uint32 [offsets[-1]] as 32-bit
+        ids in any order within a tile); swap it in with ``bufs.use_index``."""
+        meta = np.asarray(bufs.meta, np.uint32)
+        n = int(meta[L.META_COUNT])
+        tiles = int(meta[L.META_TILES_X]) * int(meta[L.META_TILES_Y])
+        empty = np.zeros(0, np.uint32)
+        args, keep = self._buffer_args(GpuBuffers(meta, bufs.records, empty, empty, 32,
+                                                  bufs.index))
+        status, host = self._status()
+        offsets = self.cuda.mem_alloc(4 * (tiles + 1))
+        self.cuda.memset_d32(offsets, 0, tiles + 1)
+        grid = ((n + POINT_BLOCK - 1) // POINT_BLOCK, 1)
+        self._fn["texgs_index_count_kernel"](*args, offsets, status,
+                                              block=(POINT_BLOCK, 1, 1), grid=grid)
+        self._check(status, host)
+        cursors = self.cuda.mem_alloc(4 * max(tiles, 1))
+        self._fn["texgs_index_scan_kernel"](np.uint32(tiles), offsets, cursors,
+                                             block=(SCAN_BLOCK, 1, 1), grid=(1, 1))
+        off = np.empty(tiles + 1, np.uint32)
+        self.cuda.memcpy_dtoh(off, offsets)
+        total = int(off[-1])
+        ids = self.cuda.mem_alloc(4 * max(total, 1))
+        self._fn["texgs_index_fill_kernel"](*args, cursors, ids, status,
+                                             block=(POINT_BLOCK, 1, 1), grid=grid)
+        self._check(status, host)
+        out_ids = np.empty(total, np.uint32)
+        if total:
+            self.cuda.memcpy_dtoh(out_ids, ids)
+        del keep
+        return off, out_ids
+
+    def decode_buffers(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
+                       finish=None) -> tuple[np.ndarray, np.ndarray]:
+        """Whole-texture decode of uploaded-form buffers at ``size`` = (W', H') ->
+        (float32 [H', W', C], candidates per texel uint32 [H', W']). ``finish``: the map
+        finish words (``layout.map_finish_words``), default none."""
+        w, h = int(size[0]), int(size[1])
+        c = int(bufs.meta[L.META_CHANNELS])
+        fin = np.zeros(4, np.uint32) if finish is None else np.asarray(finish, np.uint32)
+        if fin.shape != (4,):
+            raise ValueError(f"finish: 4 words expected, got {fin.shape}")
+        args, keep = self._buffer_args(bufs)
+        status, host = self._status()
+        out = self.cuda.mem_alloc(max(4 * w * h * c, 4))
+        cand = self.cuda.mem_alloc(max(4 * w * h, 4))
+        bx, by, _ = GRID_BLOCK
+        self._fn["texgs_decode_grid_kernel"](
+            *args, np.uint32(w), np.uint32(h), np.float32(filter_var),
+            *(np.uint32(v) for v in fin), out, cand, status,
+            block=GRID_BLOCK, grid=((w + bx - 1) // bx, (h + by - 1) // by))
+        self._check(status, host)
+        vals = np.empty((h, w, c), np.float32)
+        cnt = np.empty((h, w), np.uint32)
+        self.cuda.memcpy_dtoh(vals, out)
+        self.cuda.memcpy_dtoh(cnt, cand)
+        del keep
+        return vals, cnt
+
+    # -- the texgs.decode mirrors -----------------------------------------------------------
+    def decode_texture(self, asset: Asset, lod: int | None = None,
+                       size: tuple[int, int] | None = None, stats_out: list | None = None,
+                       filtered: bool = False, gpu_index: bool = False,
+                       finish=None) -> np.ndarray:
+        """As ``texgs.decode.decode_texture``: float32 [H', W', C] at ``size`` = (W', H')
+        (default the asset's), the first ``lod`` chunks. ``gpu_index``: build the tile index
+        with the CUDA index kernels instead of NumPy. ``finish``: map finish words."""
+        bufs, (w, h), fvar = decode_buffers(asset, lod, size, filtered=filtered)
+        if gpu_index:
+            bufs.use_index(*self.build_index(bufs))
+        vals, cand = self.decode_buffers(bufs, (w, h), fvar, finish)
+        if stats_out is not None:
+            cnt = cand.reshape(-1).astype(np.int64)
+            stats_out.append(DecodeStats(int(cnt.shape[0]), float(cnt.mean()),
+                                         float(np.percentile(cnt, 99)), int(cnt.max())))
+        return vals
+
+    def decode_uv(self, asset: Asset, uv: np.ndarray, lod: int | None = None) -> np.ndarray:
+        """As ``texgs.decode.decode_uv``: uv float [P, 2] ((0, 0) top-left, (1, 1)
+        bottom-right) -> float32 [P, C] in each channel's stored encoding."""
+        uv = np.ascontiguousarray(np.asarray(uv, np.float64).reshape(-1, 2))
+        bufs = build_gpu_buffers(asset, lod)
+        n, c = uv.shape[0], asset.channel_count
+        if n == 0:
+            return np.zeros((0, c), np.float32)
+        args, keep = self._buffer_args(bufs)
+        status, host = self._status()
+        d_uv, _ = self._upload(uv)
+        out = self.cuda.mem_alloc(4 * n * c)
+        self._fn["texgs_decode_uv_kernel"](*args, d_uv, np.uint32(n), out, status,
+                                            block=(POINT_BLOCK, 1, 1),
+                                            grid=((n + POINT_BLOCK - 1) // POINT_BLOCK, 1))
+        self._check(status, host)
+        vals = np.empty((n, c), np.float32)
+        self.cuda.memcpy_dtoh(vals, out)
+        del keep
+        return vals
+
+    def decode_map(self, asset: Asset, index: int, lod: int | None = None) -> np.ndarray:
+        """Map ``index`` of a set at its own size, finished on the GPU: float32 [h, w, n],
+        as ``texgs.decode.decode_maps(asset, lod)[index]``."""
+        m = asset.map_table()[index]
+        vals = self.decode_texture(asset, lod, (m.width, m.height),
+                                   finish=L.map_finish_words(asset, index))
+        return vals[..., m.first_channel:m.first_channel + m.channel_count].copy()
