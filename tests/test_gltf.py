@@ -405,3 +405,68 @@ def test_option_errors(args, text, tmp_path):
     res = run_cli("gltf", str(SCENE), "-o", str(tmp_path / "x.glb"), *args)
     assert res.returncode == 1
     assert text in one_error_line(res)
+
+
+# ----------------------------------------------------------------------------- glTF-Transform
+
+
+def gltf_transform(*args: str) -> subprocess.CompletedProcess:
+    """The glTF-Transform CLI installed by `npm ci` in tools/gltf."""
+    exe = TOOLS / "node_modules" / ".bin" / "gltf-transform"
+    if not exe.exists():
+        pytest.fail(f"node is installed but glTF-Transform is not: run `npm ci` in {TOOLS}")
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=TOOLS,
+                          timeout=120)
+
+
+def _asset_by_texture(path: Path) -> dict[tuple[str, tuple], bytes]:
+    """(map, channels) of every texgs texture -> its asset bytes (maps differ per set here,
+    so the key also tells the sets apart by their map lists)."""
+    _, textures = read_gaussian_textures(path)
+    return {(t.map, t.channels, len(t.asset_bytes)): t.asset_bytes for t in textures}
+
+
+@needs_node
+@pytest.mark.parametrize("command", ["copy", "dedup"])
+def test_gltf_transform_with_config_keeps_the_extension(scene_glb, brick_glb, tmp_path,
+                                                        command):
+    config = str(TOOLS / "gltf-transform.config.mjs")
+    for src in (scene_glb[0], brick_glb[0]):
+        out = tmp_path / f"{src.stem}.{command}.glb"
+        res = gltf_transform(command, str(src), str(out), "--config", config)
+        assert res.returncode == 0, res.stderr + res.stdout
+        js_in, tex_in = read_gaussian_textures(src)
+        js_out, tex_out = read_gaussian_textures(out)
+        assert _asset_by_texture(out) == _asset_by_texture(src)  # .tgs bytes unchanged
+        assert js_out.get("extensionsRequired") == js_in.get("extensionsRequired")
+        # every material slot still reads the same map with the same fallback image bytes
+        for m_in, m_out in zip(js_in["materials"], js_out["materials"]):
+            for holder, slot in (("pbr", "baseColorTexture"), ("pbr", "metallicRoughnessTexture"),
+                                 ("mat", "normalTexture"), ("mat", "occlusionTexture")):
+                get = (lambda m: m.get("pbrMetallicRoughness", {})) if holder == "pbr" else \
+                    (lambda m: m)
+                a, b = get(m_in).get(slot), get(m_out).get(slot)
+                assert (a is None) == (b is None)
+                if a is None:
+                    continue
+                ta = next(t for t in tex_in if t.texture == a["index"])
+                tb = next(t for t in tex_out if t.texture == b["index"])
+                assert (ta.map, ta.channels, ta.asset_bytes) == (tb.map, tb.channels,
+                                                                 tb.asset_bytes)
+                assert (ta.fallback_source is None) == (tb.fallback_source is None)
+        assert_valid(out)
+
+
+@needs_node
+def test_gltf_transform_without_config_strips_the_extension(scene_glb, brick_glb, tmp_path):
+    out = tmp_path / "plain.glb"
+    res = gltf_transform("copy", str(scene_glb[0]), str(out))
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "Missing optional extension" in res.stdout + res.stderr
+    js, textures = read_gaussian_textures(out)
+    assert textures == [] and EXTENSION_NAME not in js.get("extensionsUsed", [])
+    assert all(t.get("source") is not None for t in js["textures"])  # the fallback images
+    # without a fallback the extension is required: glTF-Transform refuses the file
+    res = gltf_transform("copy", str(brick_glb[0]), str(tmp_path / "none.glb"))
+    assert res.returncode != 0
+    assert f'Missing required extension, "{EXTENSION_NAME}"' in res.stdout + res.stderr
