@@ -135,7 +135,7 @@ def test_sample_scene_extension_and_fallback(scene_glb):
 
 
 def test_sample_scene_matches_standalone_bake(scene_glb, tmp_path):
-    js, textures = read_gaussian_textures(scene_glb[0])
+    _, textures = read_gaussian_textures(scene_glb[0])
     d = SCENE.parent
     tiles = next(t for t in textures if t.map == "orm").asset_bytes
     assert tiles == standalone_bake(

@@ -21,7 +21,6 @@ import base64
 import copy
 import dataclasses
 import hashlib
-import io
 import json
 import math
 import struct
