@@ -546,6 +546,97 @@ def info(
     out.print(t)
 
 
+@app.command("gltf")
+def gltf_cmd(
+    src: Path = typer.Argument(..., metavar="IN", help="A glTF 2.0 scene (.gltf with external "
+                               "or embedded buffers and images, or .glb)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output binary glTF (.glb)."),
+    bpp: Optional[float] = typer.Option(None, help="Bits per texel of each set's asset over "
+                                        "its largest map's texels (default 1.0 when "
+                                        "--gaussians is not given)."),
+    gaussians: Optional[int] = typer.Option(None, help="Gaussians per set instead of --bpp."),
+    steps: int = typer.Option(BakeConfig.steps, help="Optimization steps per set."),
+    seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
+    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
+    lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks (refinement rounds)."),
+    loss: str = typer.Option(BakeConfig.loss, help="mse (default, faster) or l1-ssim."),
+    fallback: str = typer.Option("original", help="What each baked texture keeps as its "
+                                 "glTF source: original (the source image) or decoded (a PNG "
+                                 "of the decoded map)."),
+    fallback_size: Optional[int] = typer.Option(None, "--fallback-size", help="Largest side "
+                                                "of a decoded fallback PNG (default: the "
+                                                "map's size)."),
+    no_fallback: bool = typer.Option(False, "--no-fallback", help="No fallback image: the "
+                                     "extension becomes required."),
+    threads: Optional[int] = typer.Option(None, help="CPU threads (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Bake every material texture set of a glTF scene into a .glb whose textures carry the
+    TEXGS_texture_gaussian extension (docs/GLTF.md); shared sets are baked once."""
+    if bpp is not None and gaussians is not None:
+        raise OptionError("--bpp and --gaussians are exclusive: give one")
+    if fallback not in ("original", "decoded"):
+        raise OptionError(f"--fallback {fallback!r}: expected original or decoded "
+                          "(or --no-fallback)")
+    if no_fallback and fallback != "original":
+        raise OptionError("--no-fallback and --fallback are exclusive: give one")
+    if fallback_size is not None and fallback != "decoded":
+        raise OptionError("--fallback-size applies to --fallback decoded")
+    if threads is not None and not 1 <= threads <= MAX_THREADS:
+        raise OptionError(f"--threads {threads}: must be 1..{MAX_THREADS}")
+    if not -2**63 <= seed < 2**64:
+        raise OptionError(f"--seed {seed}: must fit in 64 bits")
+    cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
+                     seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
+                     threads=threads)
+    if cfg.bpp is None and cfg.gaussians is None:
+        cfg.bpp = 1.0
+    cfg.validate()
+    _check_device(device)
+    from .gltf import bake_gltf
+
+    policy = "none" if no_fallback else fallback
+    if quiet or as_json:
+        result = bake_gltf(src, output, cfg, fallback=policy, fallback_size=fallback_size)
+    else:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn)
+        with Progress(TextColumn("[bold]set {task.fields[index]}[/] {task.description}"),
+                      BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            tasks: dict[int, int] = {}
+
+            def on_progress(p) -> None:
+                if p.set_index not in tasks:
+                    tasks[p.set_index] = bar.add_task(
+                        p.label, total=steps, info="",
+                        index=f"{p.set_index + 1}/{p.set_count}")
+                if p.bake is not None:
+                    bar.update(tasks[p.set_index], completed=p.bake.step,
+                               info=f"{p.bake.gaussians} Gaussians  PSNR "
+                                    f"{_fmt_db(p.bake.psnr)} dB")
+
+            result = bake_gltf(src, output, cfg, fallback=policy, fallback_size=fallback_size,
+                               progress=on_progress)
+    summary = {"input": str(src), **result.as_dict()}
+    if as_json:
+        _emit_json(summary)
+        return
+    for note in result.notes:
+        err.print(f"[yellow]note:[/] {note}", highlight=False)
+    for s in result.sets:
+        maps = ", ".join(f"{m.name} {_fmt_db(m.psnr_db)} dB" for m in s.maps)
+        out.print(f"  {s.label}: {s.size_bytes:,} bytes, {s.bits_per_texel:.3f} bits/texel, "
+                  f"wrap {s.wrap[0]}/{s.wrap[1]}; {maps}", highlight=False)
+    out.print(f"{output}: {len(result.sets)} sets baked for {result.materials} materials, "
+              f"{result.output_bytes:,} bytes ({result.asset_bytes:,} in assets, "
+              f"{result.fallback_bytes:,} in fallback images), {result.bits_per_texel:.3f} "
+              f"bits/texel, mean map PSNR {_fmt_db(result.mean_psnr_db)} dB",
+              highlight=False)
+
+
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", help="Print the version.")) -> None:
     if version:
@@ -571,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
         if type(e).__name__ == "NoArgsIsHelpError":
             # bare `texgs`: the help went to stdout; the message itself is empty
-            msg = "no command given: use bake, decode or info (see texgs --help)"
+            msg = "no command given: use bake, decode, gltf or info (see texgs --help)"
         err.print(f"texgs: error: {msg}", markup=False, highlight=False)
         return EXIT_USAGE
     except TexgsError as e:
