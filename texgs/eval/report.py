@@ -600,7 +600,7 @@ def _plot(series: dict[str, tuple[list[float], list[float]]], title: str, path: 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+    fig, ax = plt.subplots(figsize=(5.6, 3.6), dpi=100)
     for key, (r, q) in series.items():
         color, marker, width = _STYLE.get(key, ("black", "x", 1.0))
         ax.plot(r, q, color=color, marker=marker, linewidth=width,
@@ -721,7 +721,9 @@ table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 2px 8px; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 figure { display: inline-block; margin: 0 8px 8px 0; vertical-align: top; }
-figcaption { font-size: 0.8em; max-width: 260px; }
+figcaption { font-size: 0.8em; max-width: 256px; }
+.row { display: flex; flex-wrap: wrap; gap: 1.5em; align-items: flex-start; }
+h2 { margin-bottom: 0.3em; }
 img.pix { image-rendering: pixelated; }
 .missing { color: #a00; }
 section { border-top: 2px solid #888; margin-top: 1.5em; }
@@ -744,25 +746,27 @@ def report_html(report: Report, images: dict[str, Any]) -> str:
     if report.missing:
         parts.append("<p class='missing'>Missing (not measured): " + "; ".join(
             f"<b>{e(k)}</b>: {e(v)}" for k, v in sorted(report.missing.items())) + "</p>")
+    parts.append("<div class='row'>")
     if "overall_plot" in images:
         parts.append(f"<img src='{e(images['overall_plot'])}' alt='overall rate-distortion'>")
-    parts.append("<h2>BD-rate of texgs (mean over textures; negative = fewer bits than the "
-                 "anchor at equal PSNR)</h2><table><tr><th>anchor</th><th>BD-rate</th>"
-                 "<th>textures</th></tr>")
+    parts.append("<div><h2>BD-rate of texgs</h2><p>Mean over textures; negative = fewer "
+                 "bits than the anchor at equal PSNR.</p><table><tr><th>anchor</th>"
+                 "<th>BD-rate</th><th>textures</th></tr>")
     for anchor, v in report.bd_rate_mean.items():
         parts.append(f"<tr><td>{e(anchor)}</td><td>{_bd_cell(v['mean_percent'])}</td>"
                      f"<td>{v['textures']} of {v['of']}</td></tr>")
-    parts.append("</table>")
+    parts.append("</table></div></div>")
     for t in report.textures:
         parts.append(f"<section><h2>{e(t.name)}</h2><p>{e(t.path)}, {t.width}x{t.height}"
                      + (", normal map (texgs stores x, y)" if t.is_normal_map else "")
                      + "</p>")
+        parts.append("<div class='row'>")
         plot = images.get(f"plot:{t.name}")
         if plot:
             parts.append(f"<img src='{e(plot)}' alt='rate-distortion of {e(t.name)}'>")
-        parts.append("<table><tr><th>BD-rate of texgs vs</th>" + "".join(
-            f"<th>{e(a)}</th>" for a in t.bd_rate) + "</tr><tr><td></td>" + "".join(
-            f"<td>{_bd_cell(v)}</td>" for v in t.bd_rate.values()) + "</tr></table>")
+        parts.append("<table><tr><th>BD-rate of texgs vs</th><th></th></tr>" + "".join(
+            f"<tr><td>{e(a)}</td><td>{_bd_cell(v)}</td></tr>" for a, v in t.bd_rate.items())
+            + "</table></div>")
         window = images.get(f"window:{t.name}")
         if window:
             x0, y0, side = window
@@ -770,11 +774,12 @@ def report_html(report: Report, images: dict[str, Any]) -> str:
                          f"detailed region, shown x{cfg.crop_zoom} (nearest). Error maps: "
                          f"mean absolute RGB error, black 0 to yellow "
                          f"{ERROR_MAP_FULL_SCALE:g} and above.</p>")
-        for i, row in enumerate(comparison_rows(t)):
+        fig_style = f" style='width:{window[2] * cfg.crop_zoom}px'" if window else ""
+        for row in comparison_rows(t):
             parts.append("<div>")
             orig = images.get(f"crop:{t.name}:original")
             if orig:
-                parts.append(f"<figure><img class='pix' src='{e(orig)}' alt='original'>"
+                parts.append(f"<figure{fig_style}><img class='pix' src='{e(orig)}' alt='original'>"
                              "<figcaption>original</figcaption></figure>")
             for m in row:
                 key = f"crop:{t.name}:{m.codec}:{m.target_bpp}"
@@ -783,7 +788,7 @@ def report_html(report: Report, images: dict[str, Any]) -> str:
                 what = (f"{e(m.codec)} {m.bits_per_texel:.2f} bpp, PSNR {_fmt(m.psnr)} dB"
                         + (f", angle {_fmt(m.angular_mean_deg)} deg"
                            if m.angular_mean_deg is not None else ""))
-                parts.append(f"<figure><img class='pix' src='{e(images[key])}' "
+                parts.append(f"<figure{fig_style}><img class='pix' src='{e(images[key])}' "
                              f"alt='{e(m.codec)}'><br><img class='pix' "
                              f"src='{e(images['err' + key[4:]])}' alt='error {e(m.codec)}'>"
                              f"<figcaption>{what}</figcaption></figure>")
