@@ -779,7 +779,8 @@ def report_html(report: Report, images: dict[str, Any]) -> str:
             parts.append("<div>")
             orig = images.get(f"crop:{t.name}:original")
             if orig:
-                parts.append(f"<figure{fig_style}><img class='pix' src='{e(orig)}' alt='original'>"
+                parts.append(f"<figure{fig_style}><img class='pix' src='{e(orig)}' "
+                             "alt='original'>"
                              "<figcaption>original</figcaption></figure>")
             for m in row:
                 key = f"crop:{t.name}:{m.codec}:{m.target_bpp}"
