@@ -637,6 +637,68 @@ def gltf_cmd(
               highlight=False)
 
 
+@app.command("eval")
+def eval_report(
+    paths: list[Path] = typer.Argument(..., metavar="PATHS...", help="Textures to evaluate "
+                                       "(8- or 16-bit images; colour channels are compared)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Report folder (created): "
+                                "index.html, results.json, results.md, plots/, crops/."),
+    bpp: str = typer.Option("0.25,0.5,1,2,4", help="Comma-separated rates in bits per texel "
+                            "for texgs and the download codecs."),
+    steps: int = typer.Option(BakeConfig.steps, help="texgs optimization steps per bake."),
+    codecs: Optional[str] = typer.Option(None, help="Comma-separated subset of texgs, "
+                                         "astc4x4..astc12x12, bc1, bc7, jpeg, webp, avif, "
+                                         "jxl (default: all)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Rate-distortion report: texgs against ASTC, BC1/BC7 and JPEG/WebP/AVIF/JPEG XL on the
+    same textures, with BD-rates, plots and an HTML page of crops and error maps."""
+    from .eval.report import ALL_CODECS, EvalConfig, parse_rates, run_report
+
+    rates = parse_rates(bpp)
+    chosen = ALL_CODECS if codecs is None else tuple(c.strip() for c in codecs.split(","))
+    cfg = EvalConfig(rates=rates, steps=steps, codecs=chosen)
+    cfg.validate()
+    for p in paths:
+        if not p.exists():
+            raise InputError(f"{p}: no such file")
+        if p.is_dir():
+            raise InputError(f"{p}: is a directory, not an image")
+    if output.exists() and not output.is_dir():
+        raise OutputError(f"{output}: exists and is not a folder")
+    if quiet or as_json:
+        report = run_report(list(paths), output, cfg)
+    else:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+        with Progress(TextColumn("[bold]evaluating[/]"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("{task.description}"), TimeElapsedColumn(),
+                      TimeRemainingColumn(), console=err, transient=True) as bar:
+            task = bar.add_task("", total=cfg.units_per_texture() * len(paths))
+
+            def on_progress(p) -> None:
+                bar.update(task, completed=p.done, total=p.total, description=p.label)
+
+            report = run_report(list(paths), output, cfg, on_progress)
+    summary = {"output": str(output), "index": str(output / "index.html"),
+               "results_json": str(output / "results.json"),
+               "textures": [t.name for t in report.textures],
+               "measurements": sum(len(t.measurements) for t in report.textures),
+               "missing": report.missing, "bd_rate_mean_percent": report.bd_rate_mean,
+               "seconds": report.seconds}
+    if as_json:
+        _emit_json(summary)
+        return
+    bd = ", ".join(f"{a} {v['mean_percent']:+.1f} %" for a, v in report.bd_rate_mean.items()
+                   if v["mean_percent"] is not None)
+    bd = f"vs {bd}" if bd else "n/a (no PSNR overlap)"
+    miss = f"; missing: {', '.join(sorted(report.missing))}" if report.missing else ""
+    out.print(f"{output / 'index.html'}: {len(report.textures)} texture(s), "
+              f"{summary['measurements']} measurements, texgs BD-rate {bd}{miss}, "
+              f"{report.seconds:.1f} s")
+
+
 @app.callback(invoke_without_command=True)
 def _root(version: bool = typer.Option(False, "--version", help="Print the version.")) -> None:
     if version:
@@ -662,7 +724,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
         if type(e).__name__ == "NoArgsIsHelpError":
             # bare `texgs`: the help went to stdout; the message itself is empty
-            msg = "no command given: use bake, decode, gltf or info (see texgs --help)"
+            msg = "no command given: use bake, bake-dir, gltf, decode, info or eval (see texgs --help)"
         err.print(f"texgs: error: {msg}", markup=False, highlight=False)
         return EXIT_USAGE
     except TexgsError as e:

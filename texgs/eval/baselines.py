@@ -1,4 +1,5 @@
-"""Reference formats texgs is compared against: ASTC (fixed rate) and JPEG (at a rate).
+"""Reference formats texgs is compared against: the GPU block formats ASTC, BC1 and BC7
+(fixed rate) and the download codecs JPEG, WebP, AVIF and JPEG XL (at a rate).
 
 Every function takes an 8-bit image ``(H, W, C)`` (``uint8``) and returns a
 :class:`BaselineResult` whose ``decoded`` image is float32 ``(H, W, C)`` in ``[0, 1]``
@@ -33,8 +34,17 @@ __all__ = [
     "ASTC_2D_BLOCKS",
     "BaselineResult",
     "BaselineUnavailable",
+    "BC_FORMATS",
+    "IMAGE_CODECS",
     "astc",
+    "avif_at_rate",
+    "bc1",
+    "bc7",
+    "block_compress",
+    "image_codec_at_rate",
     "jpeg_at_rate",
+    "jxl_at_rate",
+    "webp_at_rate",
 ]
 
 #: Block footprints used in comparisons, by name (name -> (block width, block height)).
@@ -236,6 +246,34 @@ def _import_imagecodecs():
     return imagecodecs
 
 
+def _highest_quality_within(encode, quality_lo: int, quality_hi: int, texels: int,
+                            target_bpp: float) -> tuple[int, bytes]:
+    """Binary search for the largest integer quality in ``[quality_lo, quality_hi]`` whose
+    encoded size ``bytes * 8 / texels`` is ``<= target_bpp`` (size treated as monotone in
+    quality). If even ``quality_lo`` is over budget, that encode is returned with its real
+    size. ``encode(quality) -> bytes``; each quality is encoded at most once."""
+    cache: dict[int, bytes] = {}
+
+    def encoded(q: int) -> bytes:
+        if q not in cache:
+            cache[q] = encode(q)
+        return cache[q]
+
+    def bpp(q: int) -> float:
+        return len(encoded(q)) * 8.0 / texels
+
+    if bpp(quality_lo) > target_bpp:
+        return quality_lo, encoded(quality_lo)
+    lo, hi = quality_lo, quality_hi  # invariant: bpp(lo) <= target
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if bpp(mid) <= target_bpp:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo, encoded(lo)
+
+
 def jpeg_at_rate(image_uint8: np.ndarray, target_bpp: float) -> BaselineResult:
     """Baseline JPEG (imagecodecs/libjpeg) at the highest quality that fits a bit budget.
 
@@ -264,41 +302,197 @@ def jpeg_at_rate(image_uint8: np.ndarray, target_bpp: float) -> BaselineResult:
     ic = _import_imagecodecs()
     h, w, c = img.shape
     src = img[..., 0] if c == 1 else img
-    texels = h * w
-    cache: dict[int, bytes] = {}
-
-    def encode(q: int) -> bytes:
-        if q not in cache:
-            cache[q] = bytes(ic.jpeg_encode(src, level=q, optimize=True))
-        return cache[q]
-
-    def bpp(q: int) -> float:
-        return len(encode(q)) * 8.0 / texels
-
-    if bpp(1) > target_bpp:
-        best = 1
-    else:
-        lo, hi = 1, 100  # invariant: bpp(lo) <= target
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if bpp(mid) <= target_bpp:
-                lo = mid
-            else:
-                hi = mid - 1
-        best = lo
-    data = encode(best)
+    best, data = _highest_quality_within(
+        lambda q: bytes(ic.jpeg_encode(src, level=q, optimize=True)), 1, 100, h * w,
+        target_bpp)
     decoded = np.asarray(ic.jpeg_decode(data))
     decoded = decoded.reshape(h, w, c)
     from .metrics import to_float
 
     return BaselineResult(
         name="jpeg",
-        bits_per_texel=len(data) * 8.0 / texels,
+        bits_per_texel=len(data) * 8.0 / (h * w),
         decoded=to_float(decoded),
         size_bytes=len(data),
         params={"quality": best, "target_bpp": float(target_bpp), "subsampling": "420"
                 if c == 3 else None, "optimize": True},
     )
+
+
+# ------------------------------------------------------------- WebP, AVIF, JPEG XL
+
+#: Download codecs that :func:`image_codec_at_rate` matches to a rate, by name.
+IMAGE_CODECS: tuple[str, ...] = ("jpeg", "webp", "avif", "jxl")
+
+# name -> (imagecodecs capability class, quality search range, encoder settings text)
+_IMAGE_CODEC_INFO: dict[str, tuple[str, tuple[int, int], str]] = {
+    "webp": ("WEBP", (0, 100), "lossy, method 6 (slowest, best)"),
+    "avif": ("AVIF", (0, 99), "libavif defaults (4:4:4 for RGB input), speed 6"),
+    "jxl": ("JPEGXL", (1, 99), "libjxl quality setting (mapped to distance), effort 7"),
+}
+
+
+def _import_codec(cls_name: str, label: str):
+    """imagecodecs, checked to have been built with ``cls_name`` (e.g. "WEBP")."""
+    try:
+        import imagecodecs
+    except Exception as exc:
+        raise BaselineUnavailable(f"{label} baseline needs the 'imagecodecs' package: {exc}"
+                                  ) from exc
+    if not getattr(getattr(imagecodecs, cls_name, None), "available", False):
+        raise BaselineUnavailable(f"imagecodecs was built without {label} ({cls_name}) "
+                                  "support")
+    return imagecodecs
+
+
+def _download_codec_at_rate(name: str, image_uint8: np.ndarray, target_bpp: float
+                            ) -> BaselineResult:
+    img = _check_image(image_uint8, (1, 3))
+    if not target_bpp > 0:
+        raise ValueError(f"target_bpp must be positive, got {target_bpp}")
+    cls_name, (q_lo, q_hi), settings = _IMAGE_CODEC_INFO[name]
+    ic = _import_codec(cls_name, name.upper())
+    h, w, c = img.shape
+    src = np.ascontiguousarray(img[..., 0]) if c == 1 else img
+    if name == "webp":
+        src = img if c == 3 else np.repeat(img, 3, axis=2)  # libwebp takes RGB(A) only
+        encode = lambda q: bytes(ic.webp_encode(src, level=q, lossless=False, method=6))
+        decode = lambda d: ic.webp_decode(d)
+    elif name == "avif":
+        encode = lambda q: bytes(ic.avif_encode(src, level=q, speed=6, numthreads=1))
+        decode = lambda d: ic.avif_decode(d)
+    else:
+        encode = lambda q: bytes(ic.jpegxl_encode(src, level=q, effort=7, numthreads=1))
+        decode = lambda d: ic.jpegxl_decode(d)
+    best, data = _highest_quality_within(encode, q_lo, q_hi, h * w, target_bpp)
+    decoded = np.asarray(decode(data))
+    if decoded.ndim == 2:
+        decoded = decoded[..., None]
+    decoded = decoded[..., :c] if decoded.shape[2] >= c else decoded
+    decoded = decoded.reshape(h, w, c)
+    from .metrics import to_float
+
+    return BaselineResult(
+        name=name,
+        bits_per_texel=len(data) * 8.0 / (h * w),
+        decoded=to_float(decoded),
+        size_bytes=len(data),
+        params={"quality": best, "target_bpp": float(target_bpp), "settings": settings},
+    )
+
+
+def webp_at_rate(image_uint8: np.ndarray, target_bpp: float) -> BaselineResult:
+    """Lossy WebP (imagecodecs/libwebp, method 6) at the highest quality 0..100 whose whole
+    file fits ``target_bpp`` bits per texel; the search and the over-budget rule are those
+    of :func:`jpeg_at_rate`. uint8 ``(H, W, 3)`` or ``(H, W, 1)``; ``name="webp"``."""
+    return _download_codec_at_rate("webp", image_uint8, target_bpp)
+
+
+def avif_at_rate(image_uint8: np.ndarray, target_bpp: float) -> BaselineResult:
+    """AVIF (imagecodecs/libavif, speed 6) at the highest quality 0..99 (100 would be
+    lossless) whose whole file fits ``target_bpp``; as :func:`jpeg_at_rate`.
+    ``name="avif"``."""
+    return _download_codec_at_rate("avif", image_uint8, target_bpp)
+
+
+def jxl_at_rate(image_uint8: np.ndarray, target_bpp: float) -> BaselineResult:
+    """JPEG XL (imagecodecs/libjxl, effort 7) at the highest quality 1..99 whose whole file
+    fits ``target_bpp``; as :func:`jpeg_at_rate`. ``name="jxl"``."""
+    return _download_codec_at_rate("jxl", image_uint8, target_bpp)
+
+
+def image_codec_at_rate(codec: str, image_uint8: np.ndarray, target_bpp: float
+                        ) -> BaselineResult:
+    """The download codec ``codec`` (one of :data:`IMAGE_CODECS`) at ``target_bpp``.
+
+    Raises ``ValueError`` for an unknown name and :class:`BaselineUnavailable` when the codec
+    library is missing.
+    """
+    if codec == "jpeg":
+        return jpeg_at_rate(image_uint8, target_bpp)
+    if codec in _IMAGE_CODEC_INFO:
+        return _download_codec_at_rate(codec, image_uint8, target_bpp)
+    raise ValueError(f"unknown image codec {codec!r}; known: {', '.join(IMAGE_CODECS)}")
+
+
+# ----------------------------------------------------------------------------- BC1, BC7
+
+#: Block-compression formats (4x4 blocks) by name -> bytes per block.
+BC_FORMATS: dict[str, int] = {"bc1": 8, "bc7": 16}
+
+
+def _import_bc():
+    try:
+        import etcpak
+    except Exception as exc:
+        raise BaselineUnavailable(f"BC1/BC7 baselines need the 'etcpak' package (encoder): "
+                                  f"{exc}") from exc
+    try:
+        import texture2ddecoder
+    except Exception as exc:
+        raise BaselineUnavailable("BC1/BC7 baselines need the 'texture2ddecoder' package "
+                                  f"(decoder): {exc}") from exc
+    return etcpak, texture2ddecoder
+
+
+def block_compress(image_uint8: np.ndarray, fmt_name: str) -> BaselineResult:
+    """BC1 or BC7 encode (etcpak) + decode (texture2ddecoder).
+
+    The image is padded to a multiple of 4 texels by repeating its last row and column (the
+    encoder needs whole blocks), encoded as RGBA (alpha 255 for RGB input), decoded, and
+    cropped back. BC1 is 64 bits per 4x4 block (4 bpp), BC7 128 bits (8 bpp); the rate is
+    ``blocks * bytes_per_block * 8 / (H * W)``, slightly above the nominal rate when the
+    size is not a multiple of 4. etcpak's own decoders are not used (0.9.14-0.9.15 crash).
+    texture2ddecoder returns BGRA, swapped back here.
+
+    Parameters
+    ----------
+    image_uint8 : np.ndarray
+        uint8 ``(H, W, 3)`` or ``(H, W, 4)``.
+    fmt_name : str
+        ``"bc1"`` or ``"bc7"``.
+    """
+    if fmt_name not in BC_FORMATS:
+        raise ValueError(f"unknown block format {fmt_name!r}; known: {', '.join(BC_FORMATS)}")
+    img = _check_image(image_uint8, (3, 4))
+    etcpak, t2d = _import_bc()
+    h, w, c = img.shape
+    rgba = img if c == 4 else np.concatenate([img, np.full((h, w, 1), 255, np.uint8)], 2)
+    ph, pw = -(-h // 4) * 4, -(-w // 4) * 4
+    padded = np.ascontiguousarray(np.pad(rgba, ((0, ph - h), (0, pw - w), (0, 0)),
+                                         mode="edge"))
+    if fmt_name == "bc1":
+        payload = bytes(etcpak.compress_bc1(padded.tobytes(), pw, ph))
+        bgra = t2d.decode_bc1(payload, pw, ph)
+    else:
+        payload = bytes(etcpak.compress_bc7(padded.tobytes(), pw, ph, None))
+        bgra = t2d.decode_bc7(payload, pw, ph)
+    n_blocks = (pw // 4) * (ph // 4)
+    if len(payload) != n_blocks * BC_FORMATS[fmt_name]:
+        raise RuntimeError(f"{fmt_name} payload is {len(payload)} bytes, expected "
+                           f"{n_blocks} blocks * {BC_FORMATS[fmt_name]}")
+    decoded = np.frombuffer(bgra, np.uint8).reshape(ph, pw, 4)[:h, :w]
+    decoded = decoded[..., [2, 1, 0, 3]][..., :c]
+    from .metrics import to_float
+
+    return BaselineResult(
+        name=fmt_name,
+        bits_per_texel=len(payload) * 8.0 / (h * w),
+        decoded=to_float(np.ascontiguousarray(decoded)),
+        size_bytes=len(payload),
+        params={"encoder": "etcpak", "decoder": "texture2ddecoder",
+                "block": (4, 4), "padded_to": (pw, ph)},
+    )
+
+
+def bc1(image_uint8: np.ndarray) -> BaselineResult:
+    """BC1 (DXT1, 4 bpp), see :func:`block_compress`."""
+    return block_compress(image_uint8, "bc1")
+
+
+def bc7(image_uint8: np.ndarray) -> BaselineResult:
+    """BC7 (8 bpp, etcpak's default mode search), see :func:`block_compress`."""
+    return block_compress(image_uint8, "bc7")
 
 
 # ----------------------------------------------------------------------------- worker

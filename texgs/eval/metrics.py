@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-__all__ = ["to_float", "psnr", "ssim", "gaussian_window"]
+__all__ = ["to_float", "psnr", "ssim", "gaussian_window", "flip", "MetricUnavailable"]
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -126,3 +126,32 @@ def ssim(ref: np.ndarray, test: np.ndarray) -> float:
     c2 = (SSIM_K2 * 1.0) ** 2
     vals = [_ssim_channel(a[..., c], b[..., c], taps, c1, c2) for c in range(a.shape[2])]
     return float(np.mean(vals))
+
+
+class MetricUnavailable(RuntimeError):
+    """The library a metric needs is not installed (or failed to load)."""
+
+
+def flip(ref: np.ndarray, test: np.ndarray) -> float:
+    """Mean LDR-FLIP error (NVIDIA's perceptual difference, 0 = identical, 1 = worst) via
+    the ``flip-evaluator`` package, at its default 67 pixels per degree.
+
+    Both images are ``(H, W, 3)`` floats in ``[0, 1]``, read as sRGB-encoded colour (FLIP's
+    LDR convention); ``(H, W)`` or ``(H, W, 1)`` grey is repeated to RGB. Raises
+    :class:`MetricUnavailable` when flip-evaluator is missing.
+    """
+    a, b = _check_pair(ref, test)
+    if a.ndim == 2:
+        a, b = a[..., None], b[..., None]
+    if a.shape[2] == 1:
+        a, b = np.repeat(a, 3, axis=2), np.repeat(b, 3, axis=2)
+    if a.shape[2] != 3:
+        raise ValueError(f"flip compares RGB images, got {a.shape[2]} channels")
+    try:
+        import flip_evaluator
+    except Exception as exc:
+        raise MetricUnavailable(f"FLIP needs the 'flip-evaluator' package: {exc}") from exc
+    _, mean_error, _ = flip_evaluator.evaluate(
+        np.ascontiguousarray(np.clip(a, 0, 1), np.float32),
+        np.ascontiguousarray(np.clip(b, 0, 1), np.float32), "LDR", applyMagma=False)
+    return float(mean_error)
