@@ -324,3 +324,18 @@ def test_python_api(tmp_path):
         bake_texture(tmp_path / "missing.png", tmp_path / "x.tgs", cfg)
     with pytest.raises(OptionError, match="no roughness map"):
         bake_material({"basecolor": tex}, tmp_path / "x.tgs", cfg, weights={"roughness": 1})
+
+
+def test_python_api_gltf(tmp_path):
+    pytest.importorskip("pygltflib", reason="the gltf extra is not installed")
+    from texgs.bake.config import BakeConfig
+    from texgs.gltf import read_gaussian_textures
+    from texgs.pipeline import bake_gltf
+
+    cfg = BakeConfig(bpp=None, gaussians=60, steps=20, lod_levels=2)
+    res = bake_gltf(ROOT / "samples" / "scene" / "scene.gltf", tmp_path / "scene.glb", cfg)
+    assert res.output_bytes == (tmp_path / "scene.glb").stat().st_size
+    _, textures = read_gaussian_textures(tmp_path / "scene.glb")
+    assert len(textures) > 0
+    assert res.asset_bytes == sum(len(d) for d in {t.image: t.asset_bytes
+                                                   for t in textures}.values())
