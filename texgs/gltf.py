@@ -1131,7 +1131,7 @@ def _read_gaussian_textures(data: bytes, src: Path, base_dir: Path | None
 def _asset_image_bytes(doc: _Document, t: int, index: int, img: Any) -> bytes:
     """The .tgs bytes of image ``index`` (an application/x-texgs bufferView or URI)."""
     if not isinstance(img, dict) or img.get("mimeType") != TGS_MIME_TYPE:
-        raise InputError(f"{doc.src}: texture {t}: image {index} is not a {TGS_MIME_TYPE} "
+        raise InputError(f"{doc.src}: texture {t}: image {index} is not an {TGS_MIME_TYPE} "
                          "image")
     what = f"image {index}"
     if img.get("bufferView") is not None:
