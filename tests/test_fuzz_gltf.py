@@ -77,7 +77,7 @@ def test_corpus_file_verdict_matches_its_name(path, tmp_path):
     data = path.read_bytes()
     name = path.name
     if name.startswith(("seed_", "decode_")):
-        js, textures = read_gaussian_textures_bytes(data, name)
+        _, textures = read_gaussian_textures_bytes(data, name)
         assert textures
         refused = []
         for t in textures:
@@ -129,7 +129,7 @@ def test_textures_sharing_an_asset_share_its_bytes():
     template = js["textures"][0]
     js["textures"] = [copy.deepcopy(template) for _ in range(2000)]
     data = ft.pack_glb(ft.dump_json(js), blob)
-    js_out, textures = ft.guarded_read(data)
+    _, textures = ft.guarded_read(data)
     assert len(textures) == 2000 and len({id(t.asset_bytes) for t in textures}) == 1
 
 

@@ -199,9 +199,9 @@ def build(seed: bytes) -> dict[str, bytes]:
     data_uri = "data:application/octet-stream;base64," + base64.b64encode(blob).decode()
     out["seed_sample_scene_as_gltf_json_with_data_uri"] = json.dumps(
         dict(base_js, buffers=[{"byteLength": len(blob), "uri": data_uri}])).encode()
-    out["seed_unknown_chunk_after_bin"] = (
-        lambda rest: struct.pack("<4sII", b"glTF", 2, 12 + len(rest)) + rest)(
-        seed[12:] + struct.pack("<II", 4, 0x12345678) + b"\0\0\0\0")
+    chunks = seed[12:] + struct.pack("<II", 4, 0x12345678) + b"\0\0\0\0"
+    out["seed_unknown_chunk_after_bin"] = struct.pack("<4sII", b"glTF", 2, 12 + len(chunks)) + \
+        chunks
     out["seed_channels_default"] = edit(lambda js: _ext(js).pop("channels"))
     out["seed_other_texture_extension_ignored"] = edit(
         lambda js: js["textures"].append({"extensions": {"EXT_other": {"source": 99}}}))
