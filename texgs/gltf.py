@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import reprlib
 import struct
 import tempfile
 import urllib.parse
@@ -57,6 +58,8 @@ _GREY = (0, 0, 0, -1)
 _GLB_MAGIC = b"glTF"
 _GLB_JSON = 0x4E4F534A
 _GLB_BIN = 0x004E4942
+#: Deepest nesting of JSON arrays and objects a glTF may have (real files stay far below).
+MAX_JSON_DEPTH = 64
 
 # The material slots texgs bakes: (slot name, whether it sits in pbrMetallicRoughness).
 _SLOTS = (("baseColorTexture", True), ("metallicRoughnessTexture", True),
@@ -188,15 +191,79 @@ class _Document:
     src: Path
     json: dict
     buffers: list[bytes]
-    base_dir: Path
+    base_dir: Path | None  # None: read from bytes, external URIs are refused
     external_files: list[Path]
 
 
-def _parse_glb(data: bytes, src: Path) -> tuple[dict, bytes | None]:
-    """(JSON, BIN chunk) of a binary glTF, through pygltflib."""
-    import pygltflib
+def _brief(value: Any) -> str:
+    """A JSON value shown in a one-line message: repr, long strings and deep lists cut."""
+    return _BRIEF.repr(value)
 
-    if len(data) < 20:
+
+_BRIEF = reprlib.Repr()
+_BRIEF.maxstring = 40
+_BRIEF.maxother = 40
+_BRIEF.maxlong = 40
+_BRIEF.maxlist = 6
+_BRIEF.maxdict = 4
+_BRIEF.maxlevel = 2
+
+
+def _is_index(value: Any) -> bool:
+    """Whether a JSON value is a glTF id / count: an integer >= 0 (true and false are not)."""
+    return type(value) is int and value >= 0
+
+
+def _json_depth_exceeds(node: Any, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` levels in ``node`` (iterative:
+    no recursion, whatever the depth)."""
+    stack = [(node, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if depth > limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return False
+
+
+def _reject_json_constant(name: str) -> float:
+    """``json.loads`` hook for NaN, Infinity and -Infinity: JSON has no such numbers."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_json(raw: bytes, src: Path, what: str) -> dict:
+    """The glTF JSON of ``raw`` (a .gltf file, or a GLB's JSON chunk named by ``what``):
+    strict UTF-8 JSON (no NaN or Infinity), nested at most MAX_JSON_DEPTH levels, an object
+    with an ``asset`` object whose version is 2.x. InputError / UnsupportedError otherwise."""
+    prefix = f"{src}: not a glTF 2.0 file ({what}"
+    try:
+        text = raw.decode("utf-8-sig")
+        js = json.loads(text, parse_constant=_reject_json_constant)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{prefix}: not UTF-8: {e.reason} at byte {e.start})") from None
+    except RecursionError:
+        raise InputError(f"{prefix}: JSON nested deeper than {MAX_JSON_DEPTH} levels)") from None
+    except ValueError as e:  # json.JSONDecodeError, NaN, integers of over 4300 digits
+        raise InputError(f"{prefix}: {str(e).splitlines()[0]})") from None
+    if isinstance(js, (dict, list)) and _json_depth_exceeds(js, MAX_JSON_DEPTH):
+        raise InputError(f"{prefix}: JSON nested deeper than {MAX_JSON_DEPTH} levels)")
+    if not isinstance(js, dict) or not isinstance(js.get("asset"), dict):
+        raise InputError(f"{src}: not a glTF 2.0 file (no \"asset\" object)")
+    version = js["asset"].get("version", "")
+    version = version if isinstance(version, str) else _brief(version)
+    if not version.startswith("2."):
+        raise UnsupportedError(f"{src}: glTF version {version or '?'} is not supported "
+                               "(glTF 2.0 only)")
+    return js
+
+
+def _split_glb(data: bytes, src: Path) -> tuple[bytes, bytes | None]:
+    """(JSON chunk, BIN chunk or None) of a binary glTF. Every length the file declares is
+    checked against the bytes really there before anything is sliced: the header's total
+    length must be the file's, each chunk must fit in what is left; the first chunk must be
+    JSON, a BIN chunk must be the second; chunks of other types are skipped (glTF 2.0)."""
+    if len(data) < 12:
         raise InputError(f"{src}: not a glTF 2.0 file (truncated GLB header)")
     version, length = struct.unpack_from("<II", data, 4)
     if version != 2:
@@ -204,37 +271,66 @@ def _parse_glb(data: bytes, src: Path) -> tuple[dict, bytes | None]:
     if length != len(data):
         raise InputError(f"{src}: not a glTF 2.0 file (GLB length {length} but the file has "
                          f"{len(data)} bytes)")
-    try:
-        g = pygltflib.GLTF2.load_from_bytes(data)
-        doc = json.loads(g.gltf_to_json())
-    except Exception as e:  # pygltflib raises many kinds on malformed chunks
-        raise InputError(f"{src}: not a glTF 2.0 file ({type(e).__name__}: {e})") from None
-    return doc, g.binary_blob()
+    pos, index = 12, 0
+    json_chunk: bytes | None = None
+    bin_chunk: bytes | None = None
+    while pos < length:
+        if length - pos < 8:
+            raise InputError(f"{src}: not a glTF 2.0 file (GLB chunk {index}: truncated chunk "
+                             f"header at byte {pos})")
+        chunk_length, chunk_type = struct.unpack_from("<II", data, pos)
+        pos += 8
+        if chunk_length > length - pos:
+            raise InputError(f"{src}: not a glTF 2.0 file (GLB chunk {index} claims "
+                             f"{chunk_length} bytes, {length - pos} are left)")
+        if index == 0:
+            if chunk_type != _GLB_JSON:
+                raise InputError(f"{src}: not a glTF 2.0 file (the first GLB chunk is not "
+                                 "JSON)")
+            json_chunk = data[pos:pos + chunk_length]
+        elif chunk_type == _GLB_JSON:
+            raise InputError(f"{src}: not a glTF 2.0 file (GLB chunk {index}: a second JSON "
+                             "chunk)")
+        elif chunk_type == _GLB_BIN:
+            if index != 1:
+                raise InputError(f"{src}: not a glTF 2.0 file (GLB chunk {index}: the BIN "
+                                 "chunk must be the second chunk)")
+            bin_chunk = data[pos:pos + chunk_length]
+        pos += chunk_length
+        index += 1
+    if json_chunk is None:
+        raise InputError(f"{src}: not a glTF 2.0 file (GLB without a JSON chunk)")
+    return json_chunk, bin_chunk
+
+
+def _parse_glb(data: bytes, src: Path) -> tuple[dict, bytes | None]:
+    """(JSON, BIN chunk) of a binary glTF (the JSON as the file holds it)."""
+    json_chunk, bin_chunk = _split_glb(data, src)
+    return _parse_json(json_chunk, src, "GLB JSON chunk"), bin_chunk
 
 
 def _parse_gltf_json(data: bytes, src: Path) -> dict:
-    """The JSON of a .gltf, through pygltflib (which drops properties glTF does not define)."""
+    """The JSON of a .gltf (as the file holds it)."""
+    return _parse_json(data, src, "not GLB and not JSON")
+
+
+def _normalize_json(js: dict, src: Path) -> dict:
+    """The JSON through pygltflib (which drops properties glTF does not define), as
+    :func:`bake_gltf` has always read it."""
     import pygltflib
 
     try:
-        raw = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"{src}: not a glTF 2.0 file (not GLB and not JSON: {e})") from None
-    if not isinstance(raw, dict) or not isinstance(raw.get("asset"), dict):
-        raise InputError(f"{src}: not a glTF 2.0 file (no \"asset\" object)")
-    version = str(raw["asset"].get("version", ""))
-    if not version.startswith("2."):
-        raise UnsupportedError(f"{src}: glTF version {version or '?'} is not supported "
-                               "(glTF 2.0 only)")
-    try:
-        return json.loads(pygltflib.GLTF2.gltf_from_json(data.decode("utf-8-sig"))
-                          .gltf_to_json())
-    except Exception as e:
-        raise InputError(f"{src}: not a glTF 2.0 file ({type(e).__name__}: {e})") from None
+        return json.loads(pygltflib.GLTF2.gltf_from_json(json.dumps(js)).gltf_to_json())
+    except Exception as e:  # pygltflib raises many kinds on malformed documents
+        raise InputError(f"{src}: not a glTF 2.0 file ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''})") from None
 
 
-def _read_uri(uri: str, doc: _Document, what: str) -> bytes:
-    """Bytes of a data URI or of a file relative to the glTF's folder."""
+def _read_uri(uri: Any, doc: _Document, what: str) -> bytes:
+    """Bytes of a data URI or of a file relative to the glTF's folder (refused when the
+    document was read from bytes: ``doc.base_dir`` is None)."""
+    if not isinstance(uri, str):
+        raise InputError(f"{doc.src}: {what}: uri {_brief(uri)} is not a string")
     if uri.startswith("data:"):
         head, sep, payload = uri.partition(",")
         if not sep:
@@ -245,10 +341,18 @@ def _read_uri(uri: str, doc: _Document, what: str) -> bytes:
             return urllib.parse.unquote_to_bytes(payload)
         except ValueError as e:
             raise InputError(f"{doc.src}: {what}: malformed data URI ({e})") from None
-    parsed = urllib.parse.urlparse(uri)
+    try:
+        parsed = urllib.parse.urlparse(uri)
+    except ValueError as e:
+        raise InputError(f"{doc.src}: {what}: malformed URI {_brief(uri)} ({e})") from None
     if parsed.scheme and parsed.scheme != "file" and len(parsed.scheme) > 1:
-        raise UnsupportedError(f"{doc.src}: {what}: {uri!r} is not a local file")
+        raise UnsupportedError(f"{doc.src}: {what}: {_brief(uri)} is not a local file")
+    if doc.base_dir is None:
+        raise InputError(f"{doc.src}: {what}: refers to the file {_brief(uri)}, but the glTF "
+                         "was read from bytes (no folder to resolve it against)")
     rel = urllib.parse.unquote(parsed.path if parsed.scheme == "file" else uri)
+    if "\0" in rel:
+        raise InputError(f"{doc.src}: {what}: malformed URI {_brief(uri)} (NUL character)")
     path = Path(rel) if Path(rel).is_absolute() else doc.base_dir / rel
     if not path.is_file():
         raise InputError(f"{doc.src}: {what}: missing referenced file {path}")
@@ -259,27 +363,48 @@ def _read_uri(uri: str, doc: _Document, what: str) -> bytes:
         raise InputError(f"{doc.src}: {what}: cannot read {path} ({e.strerror})") from None
 
 
-def _load_document(src: Path) -> _Document:
-    """Parse ``src`` (.gltf or .glb, told apart by content) and load every buffer."""
+def _read_input_file(src: Path) -> bytes:
+    """The bytes of the glTF file ``src``; InputError when it is missing or unreadable."""
     if not src.exists():
         raise InputError(f"{src}: no such file")
     if src.is_dir():
         raise InputError(f"{src}: is a directory, not a glTF file")
     try:
-        data = src.read_bytes()
+        return src.read_bytes()
     except OSError as e:
         raise InputError(f"{src}: cannot read ({e.strerror})") from None
+
+
+def _load_document(src: Path) -> _Document:
+    """Parse ``src`` (.gltf or .glb, told apart by content) and load every buffer, for the
+    baker (JSON normalized by pygltflib)."""
+    data = _read_input_file(src)
+    return _document_from_bytes(data, src, src.resolve().parent, normalize=True)
+
+
+def _document_from_bytes(data: bytes, src: Path, base_dir: Path | None,
+                         normalize: bool) -> _Document:
+    """Parse the glTF ``data`` (named ``src`` in messages) and load every buffer.
+    ``base_dir``: the folder external URIs resolve against (None: they are refused);
+    ``normalize``: pass the JSON through pygltflib."""
     blob = None
     if data[:4] == _GLB_MAGIC:
         js, blob = _parse_glb(data, src)
     else:
         js = _parse_gltf_json(data, src)
-    version = str(js.get("asset", {}).get("version", ""))
-    if not version.startswith("2."):
-        raise UnsupportedError(f"{src}: glTF version {version or '?'} is not supported "
-                               "(glTF 2.0 only)")
-    doc = _Document(src, js, [], src.resolve().parent, [])
-    for i, b in enumerate(js.get("buffers", [])):
+    if normalize:
+        js = _normalize_json(js, src)
+    doc = _Document(src, js, [], base_dir, [])
+    buffers = js.get("buffers", [])
+    if not isinstance(buffers, list):
+        raise InputError(f"{src}: buffers is not an array")
+    for i, b in enumerate(buffers):
+        if not isinstance(b, dict):
+            raise InputError(f"{src}: buffer {i} is not an object")
+        declared = b.get("byteLength", 0)
+        if not _is_index(declared):
+            raise InputError(f"{src}: buffer {i}: byteLength {_brief(declared)} is not a "
+                             "non-negative integer")
         uri = b.get("uri")
         if uri is None:
             if blob is None or i != 0:
@@ -287,26 +412,41 @@ def _load_document(src: Path) -> _Document:
             payload = blob
         else:
             payload = _read_uri(uri, doc, f"buffer {i}")
-        if len(payload) < b.get("byteLength", 0):
+        if len(payload) < declared:
             raise InputError(f"{src}: buffer {i} holds {len(payload)} bytes, byteLength is "
-                             f"{b.get('byteLength')}")
+                             f"{declared}")
         doc.buffers.append(payload)
     return doc
 
 
-def _buffer_view_bytes(doc: _Document, index: int, what: str) -> bytes:
-    views = doc.json.get("bufferViews", [])
-    if not 0 <= index < len(views):
-        raise InputError(f"{doc.src}: {what}: bufferView {index} does not exist")
+def _json_array(doc: _Document, name: str) -> list:
+    """The top-level array ``name`` of the glTF JSON (empty when absent)."""
+    value = doc.json.get(name, [])
+    if not isinstance(value, list):
+        raise InputError(f"{doc.src}: {name} is not an array")
+    return value
+
+
+def _buffer_view_bytes(doc: _Document, index: Any, what: str) -> bytes:
+    """The bytes of bufferView ``index``; every index, offset and length is checked."""
+    views = _json_array(doc, "bufferViews")
+    if not _is_index(index) or index >= len(views):
+        raise InputError(f"{doc.src}: {what}: bufferView {_brief(index)} does not exist")
     v = views[index]
+    if not isinstance(v, dict):
+        raise InputError(f"{doc.src}: {what}: bufferView {index} is not an object")
     buf = v.get("buffer", 0)
-    if not 0 <= buf < len(doc.buffers):
-        raise InputError(f"{doc.src}: {what}: buffer {buf} does not exist")
+    if not _is_index(buf) or buf >= len(doc.buffers):
+        raise InputError(f"{doc.src}: {what}: buffer {_brief(buf)} does not exist")
     start = v.get("byteOffset", 0)
-    end = start + v.get("byteLength", 0)
-    if end > len(doc.buffers[buf]):
+    length = v.get("byteLength", 0)
+    for field_name, value in (("byteOffset", start), ("byteLength", length)):
+        if not _is_index(value):
+            raise InputError(f"{doc.src}: {what}: bufferView {index}: {field_name} "
+                             f"{_brief(value)} is not a non-negative integer")
+    if start + length > len(doc.buffers[buf]):
         raise InputError(f"{doc.src}: {what}: bufferView {index} runs past its buffer")
-    return doc.buffers[buf][start:end]
+    return doc.buffers[buf][start:start + length]
 
 
 def _sniff_image_type(data: bytes) -> str | None:
@@ -321,17 +461,21 @@ def _sniff_image_type(data: bytes) -> str | None:
 
 def _load_image(doc: _Document, index: int) -> _Image:
     """Bytes and type of image ``index``; PNG, JPEG and WebP are supported."""
-    images = doc.json.get("images", [])
-    if not 0 <= index < len(images):
-        raise InputError(f"{doc.src}: image {index} does not exist")
+    images = _json_array(doc, "images")
+    if not _is_index(index) or index >= len(images):
+        raise InputError(f"{doc.src}: image {_brief(index)} does not exist")
     img = images[index]
+    if not isinstance(img, dict):
+        raise InputError(f"{doc.src}: image {index} is not an object")
     uri = img.get("uri")
     if uri is not None:
-        label = f"image {index} ({uri[:40] + '...' if uri.startswith('data:') else uri})"
+        shown = _brief(uri) if not isinstance(uri, str) else \
+            uri[:40] + "..." if uri.startswith("data:") else uri
+        label = f"image {index} ({shown})"
         data = _read_uri(uri, doc, label)
         path = doc.external_files[-1] if not uri.startswith("data:") else None
     elif img.get("bufferView") is not None:
-        label = f"image {index} (bufferView {img['bufferView']})"
+        label = f"image {index} (bufferView {_brief(img['bufferView'])})"
         data = _buffer_view_bytes(doc, img["bufferView"], label)
         path = None
     else:
@@ -339,6 +483,7 @@ def _load_image(doc: _Document, index: int) -> _Image:
     kind = _sniff_image_type(data)
     if kind is None:
         mime = img.get("mimeType", "unknown type")
+        mime = mime if isinstance(mime, str) and len(mime) <= 60 else _brief(mime)
         raise UnsupportedError(f"{doc.src}: {label}: unsupported image type ({mime}); texgs "
                                "bakes PNG, JPEG and WebP images")
     return _Image(index, data, kind, label, path)
@@ -897,7 +1042,8 @@ def _write_output(doc: _Document, dst: Path, uses: list[_SlotUse],
 @dataclass
 class GaussianTexture:
     """A texture of a texgs .glb: its index, the asset bytes, the map it reads, and how the
-    texture's RGBA come from the map's components (-1: the constant 1)."""
+    texture's RGBA come from the map's components (-1: the constant 1). ``file``: the glTF
+    it was read from, as messages name it."""
 
     texture: int
     image: int
@@ -905,43 +1051,121 @@ class GaussianTexture:
     map: str
     channels: tuple[int, int, int, int]
     fallback_source: int | None
+    file: str = ""
 
 
 def read_gaussian_textures(path: str | Path) -> tuple[dict, list[GaussianTexture]]:
     """(glTF JSON, every texture carrying the extension) of a .glb written by
-    :func:`bake_gltf` (or any .glb using ``TEXGS_texture_gaussian``)."""
+    :func:`bake_gltf` (or any .glb or .gltf using ``TEXGS_texture_gaussian``).
+
+    Whatever the file holds, this returns or raises :class:`~texgs.errors.InputError` (one
+    line naming the file and the problem; :class:`~texgs.errors.UnsupportedError` for a glTF
+    or GLB version other than 2 and a non-local URI). It allocates no more than the file's
+    size implies: declared lengths are checked against the bytes present first.
+    External buffer and image URIs resolve against the file's folder."""
     p = Path(path)
-    doc = _load_document(p)
+    data = _read_input_file(p)
+    return _read_gaussian_textures(data, p, p.resolve().parent)
+
+
+def read_gaussian_textures_bytes(data: bytes, name: str = "<bytes>"
+                                 ) -> tuple[dict, list[GaussianTexture]]:
+    """:func:`read_gaussian_textures` of a glTF held in memory (GLB or JSON bytes), named
+    ``name`` in messages. Only the GLB's BIN chunk and data URIs can be read: a URI naming
+    a file raises InputError."""
+    return _read_gaussian_textures(bytes(data), Path(name), None)
+
+
+def _ext_error(doc: _Document, t: int, problem: str) -> InputError:
+    return InputError(f"{doc.src}: texture {t}: {EXTENSION_NAME}: {problem}")
+
+
+def _read_gaussian_textures(data: bytes, src: Path, base_dir: Path | None
+                            ) -> tuple[dict, list[GaussianTexture]]:
+    """The reader behind both entries: every index and type the JSON gives is checked."""
+    doc = _document_from_bytes(data, src, base_dir, normalize=False)
+    textures = _json_array(doc, "textures")
+    images = doc.json.get("images")
+    kinds = sorted(fmt.MAP_NAMES.values())
+    asset_of_image: dict[int, bytes] = {}  # one bytes object per image, however many uses
     out = []
-    for t, tex in enumerate(doc.json.get("textures", [])):
-        ext = tex.get("extensions", {}).get(EXTENSION_NAME)
+    for t, tex in enumerate(textures):
+        if not isinstance(tex, dict):
+            raise InputError(f"{src}: texture {t} is not an object")
+        exts = tex.get("extensions", {})
+        if not isinstance(exts, dict):
+            raise InputError(f"{src}: texture {t}: extensions is not an object")
+        ext = exts.get(EXTENSION_NAME)
         if ext is None:
             continue
-        img = doc.json["images"][ext["source"]]
-        if img.get("mimeType") != TGS_MIME_TYPE or img.get("bufferView") is None:
-            raise InputError(f"{p}: texture {t}: image {ext['source']} is not a "
-                             f"{TGS_MIME_TYPE} bufferView")
-        data = _buffer_view_bytes(doc, img["bufferView"], f"image {ext['source']}")
-        out.append(GaussianTexture(t, ext["source"], data, ext["map"],
-                                   tuple(ext.get("channels", _RGB)), tex.get("source")))
+        if not isinstance(ext, dict):
+            raise _ext_error(doc, t, "not an object")
+        if not isinstance(images, list):
+            raise _ext_error(doc, t, "the glTF has no images array")
+        source = ext.get("source")
+        if not _is_index(source):
+            raise _ext_error(doc, t, f"source {_brief(source)} is not an image index")
+        if source >= len(images):
+            raise _ext_error(doc, t, f"source: image {source} does not exist "
+                                     f"({len(images)} images)")
+        map_name = ext.get("map")
+        if not isinstance(map_name, str) or map_name not in kinds:
+            raise _ext_error(doc, t, f"map {_brief(map_name)} is not a texgs map kind "
+                                     f"({', '.join(kinds)})")
+        channels = ext.get("channels", list(_RGB))
+        if not (isinstance(channels, list) and len(channels) == 4 and
+                all(type(c) is int and -1 <= c <= 3 for c in channels)):
+            raise _ext_error(doc, t, f"channels {_brief(channels)}: expected 4 integers in "
+                                     "-1..3")
+        fallback = tex.get("source")
+        if fallback is not None and not (_is_index(fallback) and fallback < len(images)):
+            raise InputError(f"{src}: texture {t}: source {_brief(fallback)} is not an "
+                             f"image index ({len(images)} images)")
+        if source not in asset_of_image:
+            asset_of_image[source] = _asset_image_bytes(doc, t, source, images[source])
+        out.append(GaussianTexture(t, source, asset_of_image[source], map_name,
+                                   tuple(channels), fallback, str(src)))
     return doc.json, out
 
 
-def decode_texture_image(tex: GaussianTexture) -> np.ndarray:
+def _asset_image_bytes(doc: _Document, t: int, index: int, img: Any) -> bytes:
+    """The .tgs bytes of image ``index`` (an application/x-texgs bufferView or URI)."""
+    if not isinstance(img, dict) or img.get("mimeType") != TGS_MIME_TYPE:
+        raise InputError(f"{doc.src}: texture {t}: image {index} is not an {TGS_MIME_TYPE} "
+                         "image")
+    what = f"image {index}"
+    if img.get("bufferView") is not None:
+        return _buffer_view_bytes(doc, img["bufferView"], what)
+    if img.get("uri") is not None:
+        return _read_uri(img["uri"], doc, what)
+    raise InputError(f"{doc.src}: texture {t}: image {index} has neither uri nor bufferView")
+
+
+def decode_texture_image(tex: GaussianTexture, scale: float = 1.0) -> np.ndarray:
     """Decode a :class:`GaussianTexture` as the glTF texture reads it: float32 [h, w, 3 or 4]
-    (NumPy reference decoder; the map at its own size)."""
+    (NumPy reference decoder; the map at its own size, times ``scale``).
+
+    Raises :class:`~texgs.errors.AssetFormatError` when the asset bytes are not a valid
+    asset and :class:`~texgs.errors.InputError` when the asset has no such map or the map
+    lacks a component ``channels`` reads. The decode allocates what the map's declared size
+    needs (check ``read_asset(...).map_table()`` first when that matters)."""
     from .decode import decode_maps
     from .format import read_asset
 
-    asset = read_asset(tex.asset_bytes, f"texture {tex.texture}")
-    names = [m.name for m in asset.map_table()]
+    where = f"{tex.file}: texture {tex.texture}" if tex.file else f"texture {tex.texture}"
+    asset = read_asset(tex.asset_bytes, where)
+    maps = asset.map_table()
+    names = [m.name for m in maps]
     if tex.map not in names:
-        raise InputError(f"texture {tex.texture}: the asset has no {tex.map} map "
-                         f"({', '.join(names)})")
-    decoded = decode_maps(asset)[names.index(tex.map)]
+        raise InputError(f"{where}: the asset has no {tex.map} map ({', '.join(names)})")
+    m = maps[names.index(tex.map)]
+    if max(tex.channels) >= m.channel_count:
+        raise InputError(f"{where}: channels {list(tex.channels)} read component "
+                         f"{max(tex.channels)} of a {m.channel_count}-component {tex.map} map")
+    decoded = decode_maps(asset, scale=scale)[names.index(tex.map)]
     return _texture_image(decoded, tex.channels)
 
 
 __all__ = ["EXTENSION_NAME", "FALLBACKS", "TGS_MIME_TYPE", "GaussianTexture", "GltfMapResult",
            "GltfProgress", "GltfResult", "GltfSetResult", "bake_gltf", "decode_texture_image",
-           "read_gaussian_textures"]
+           "read_gaussian_textures", "read_gaussian_textures_bytes"]
