@@ -8,6 +8,7 @@ failed (the others were written), 5 unsupported, 130 interrupted.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -706,20 +707,32 @@ def _root(version: bool = typer.Option(False, "--version", help="Print the versi
         raise typer.Exit(0)
 
 
+def _interrupted(argv: list[str] | None) -> int:
+    """Ctrl-C: every output is written to a temporary file and renamed, and the temporary
+    file is removed as the interrupt unwinds, so nothing partial is left. From the command
+    line, leave at once: a second KeyboardInterrupt raised later from a pending signal, or
+    PyTorch's and OpenMP's thread pools at interpreter shutdown, could otherwise kill the
+    process by signal or hang it after the message."""
+    err.print("texgs: interrupted; no partial output was written")
+    if argv is None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit codes, never show a traceback for them."""
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="texgs")
         if rv == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into this return value
-            err.print("texgs: interrupted; no partial output was written")
-            return EXIT_INTERRUPTED
+            return _interrupted(argv)
         if isinstance(rv, int) and not isinstance(rv, bool):
             return rv
     except typer.Exit as e:
         return e.exit_code
     except (typer.Abort, KeyboardInterrupt):
-        err.print("texgs: interrupted; no partial output was written")
-        return EXIT_INTERRUPTED
+        return _interrupted(argv)
     except typer.TyperException as e:  # Typer's (vendored Click) usage errors
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
         if type(e).__name__ == "NoArgsIsHelpError":
