@@ -89,3 +89,11 @@ def test_torch_fallback_renderer_bakes_too(monkeypatch):
     alt = _bake(img, steps=30, bpp=2.0)
     assert abs(alt.psnr - ref.psnr) < 0.5
     assert math.isfinite(alt.psnr)
+
+
+def test_same_bytes_whatever_the_thread_count():
+    img = sample_crop("bricks", 64)
+    one = _bake(img, seed=5, threads=1)
+    two = _bake(img, seed=5, threads=2)
+    four = _bake(img, seed=5, threads=4)
+    assert one.data == two.data == four.data

@@ -33,6 +33,7 @@ import pytest
 from PIL import Image
 
 from texgs.cli import (
+    EXIT_BATCH_FAILED,
     EXIT_INVALID_ASSET,
     EXIT_IO,
     EXIT_OK,
@@ -42,7 +43,8 @@ from texgs.cli import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCUMENTED_CODES = {EXIT_OK, EXIT_USAGE, EXIT_IO, EXIT_INVALID_ASSET, EXIT_UNSUPPORTED}
+DOCUMENTED_CODES = {EXIT_OK, EXIT_USAGE, EXIT_IO, EXIT_INVALID_ASSET, EXIT_BATCH_FAILED,
+                    EXIT_UNSUPPORTED}
 U, IO, A, X = EXIT_USAGE, EXIT_IO, EXIT_INVALID_ASSET, EXIT_UNSUPPORTED
 TINY = ["--steps", "2", "--bpp", "16", "--quiet"]  # a bake that finishes in a blink
 HAS_EXR = importlib.util.find_spec("OpenEXR") is not None
@@ -129,6 +131,9 @@ def d(tmp_path_factory) -> Path:
     (d / "png.tgs").write_bytes(good)  # a PNG named like an asset
     (d / "empty.tgs").write_bytes(b"")
     (d / "afile").write_text("a regular file, not a folder\n")
+    (d / "lib" / "sub").mkdir(parents=True)  # a small library for bake-dir
+    (d / "lib" / "img.png").write_bytes(good)
+    (d / "lib" / "sub" / "img_n.png").write_bytes((d / "nrm.png").read_bytes())
     for sub in ("emptydir", "dirimg.png", "dir.tgs", "dir.toml"):
         (d / sub).mkdir()
     if HAS_TIFF:
@@ -553,11 +558,20 @@ VALID = {
                    "8x4", "--json"],
     "info": ["info", "{d}/set.tgs", "--json"],
     "info-text": ["info", "{d}/single.tgs"],
+    "bake-dir": ["bake-dir", "{d}/lib", "-o", "{t}/outdir", "--steps", "2", "--bpp", "16",
+                 "--lod-levels", "2", "--jobs", "1", "--retries", "0", "--wrap", "repeat",
+                 "--json"],
+    "gltf": ["gltf", str(ROOT / "samples" / "scene" / "scene.gltf"), "-o", "{t}/out.glb",
+             "--gaussians", "40", "--steps", "2", "--lod-levels", "2", "--fallback", "decoded",
+             "--fallback-size", "8", "--json"],
+    "eval": ["eval", "{d}/img.png", "-o", "{t}/report", "--bpp", "8", "--steps", "2",
+             "--codecs", "texgs,jpeg", "--json"],
 }
 # options whose value follows them (for "drop the option with its value")
 TAKES_VALUE = {"-o", "--steps", "--bpp", "--seed", "--lod-levels", "--top-k", "--wrap",
                "--weight", "--threads", "--kind", "--gaussians", "--loss", "--device",
-               "--lod", "--size", "--map"}
+               "--lod", "--size", "--map", "--jobs", "--retries", "--fallback",
+               "--fallback-size", "--codecs"}
 # dropping `--steps 2` as a whole would run the default 1500-step bake (several seconds per
 # command); dropping `--steps` or `2` alone is covered by the token drops
 SLOW_TO_DROP = {"--steps"}
@@ -597,6 +611,14 @@ def test_valid_command_with_each_argument_dropped(d, tmp_path, capsys, monkeypat
             problems.append(f"{label}: traceback: {err!r}")
         elif rc not in DOCUMENTED_CODES:
             problems.append(f"{label}: exit {rc!r} is not a documented code")
+        elif rc == EXIT_BATCH_FAILED:  # bake-dir: the failures are in the summary or JSON
+            try:
+                named = any(r["status"] == "failed" and r["error"]
+                            for r in json.loads(out)["results"])
+            except ValueError:  # the table form: one "failed NAME: message" line each
+                named = any(ln.startswith("failed ") for ln in out.splitlines())
+            if not named:
+                problems.append(f"{label}: exit 4 without naming the failure: {out!r}")
         elif rc != EXIT_OK and (len(lines) != 1 or not lines[0].startswith("texgs: error:")):
             problems.append(f"{label}: exit {rc} with stderr {lines!r}")
     assert not problems, "\n".join(problems)
