@@ -126,7 +126,11 @@ def bake(
                                         "largest map's texels (default 1.0 when --gaussians "
                                         "is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Number of Gaussians instead of --bpp."),
-    steps: int = typer.Option(BakeConfig.steps, help="Optimization steps."),
+    quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
+                                "balanced (default) or max (docs/BAKING.md \"Quality "
+                                "presets\")."),
+    steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from "
+                                        "--quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
@@ -162,7 +166,7 @@ def bake(
     rep_x, rep_y = WRAP_MODES[wrap]
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
-                     repeat_x=rep_x, repeat_y=rep_y, threads=threads)
+                     repeat_x=rep_x, repeat_y=rep_y, threads=threads, quality=quality)
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0
     cfg.validate()
@@ -183,7 +187,7 @@ def bake(
                       MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=err,
                       transient=True) as bar:
-            task = bar.add_task(label, total=steps, info="")
+            task = bar.add_task(label, total=cfg.steps, info="")
 
             def on_progress(p):
                 bar.update(task, completed=p.step,
