@@ -97,3 +97,56 @@ def test_same_bytes_whatever_the_thread_count():
     two = _bake(img, seed=5, threads=2)
     four = _bake(img, seed=5, threads=4)
     assert one.data == two.data == four.data
+
+
+def test_quality_presets_fill_unset_settings_and_validate():
+    from texgs.bake.config import QUALITY_PRESETS
+
+    assert BakeConfig().quality == "max"
+    for name, preset in QUALITY_PRESETS.items():
+        cfg = BakeConfig(quality=name)
+        cfg.validate()
+        assert cfg.steps == preset["steps"]
+        assert cfg.coarse_fraction == preset["coarse_fraction"]
+    assert BakeConfig(quality="fast", steps=77).steps == 77  # explicit settings win
+    assert BakeConfig(quality="max").coarse_fraction == 0.0  # max: the full recipe
+    with pytest.raises(OptionError):
+        BakeConfig(quality="ultra")
+    with pytest.raises(OptionError):
+        BakeConfig(coarse_fraction=1.5).validate()
+
+
+def test_coarse_to_fine_bake_is_deterministic_and_fits():
+    img = sample_crop("sign", 64, 96, 96)
+    a = _bake(img, bpp=2.0, steps=120, coarse_fraction=0.4)
+    b = _bake(img, bpp=2.0, steps=120, coarse_fraction=0.4)
+    full = _bake(img, bpp=2.0, steps=120, coarse_fraction=0.0)
+    assert a.data == b.data
+    assert abs(a.psnr - full.psnr) < 1.5, (a.psnr, full.psnr)
+    assert all(y > x for x, y in zip(a.lod_psnr, a.lod_psnr[1:])), a.lod_psnr
+
+
+def test_lod_prefix_psnrs_from_the_kernel_match_the_decoder():
+    """The end-of-bake LOD-prefix PSNRs come from the compiled kernel; they must equal the
+    reference decoder's."""
+    from texgs.bake import render_cpu
+    from texgs.bake.fit import _decode_maps_with_kernel
+    from texgs.decode import decode_maps
+
+    if render_cpu.load_kernel() is None:
+        pytest.skip(f"compiled kernel unavailable: {render_cpu.status()}")
+    img = sample_crop("bricks", 64)
+    r = _bake(img, bpp=2.0, steps=20, lod_levels=3)
+    for lod in (1, 2, 3):
+        fast = _decode_maps_with_kernel(r.asset, lod)[0]
+        ref = decode_maps(r.asset, lod=lod)[0]
+        np.testing.assert_allclose(fast, ref, atol=2e-6, rtol=1e-5)
+    assert abs(psnr(img, _decode_maps_with_kernel(r.asset, 2)[0]) - r.lod_psnr[1]) < 1e-3
+
+
+def test_cli_rejects_an_unknown_quality_preset():
+    from conftest import run_cli
+
+    res = run_cli("bake", "samples/bricks.png", "-o", "/tmp/never.tgs", "--quality", "ultra")
+    assert res.returncode == 1
+    assert "--quality" in res.stderr

@@ -127,7 +127,11 @@ def bake(
                                         "largest map's texels (default 1.0 when --gaussians "
                                         "is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Number of Gaussians instead of --bpp."),
-    steps: int = typer.Option(BakeConfig.steps, help="Optimization steps."),
+    quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
+                                "balanced or max (default; docs/BAKING.md \"Quality "
+                                "presets\")."),
+    steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from "
+                                        "--quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
@@ -163,7 +167,7 @@ def bake(
     rep_x, rep_y = WRAP_MODES[wrap]
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
-                     repeat_x=rep_x, repeat_y=rep_y, threads=threads)
+                     repeat_x=rep_x, repeat_y=rep_y, threads=threads, quality=quality)
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0
     cfg.validate()
@@ -184,7 +188,7 @@ def bake(
                       MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), TimeRemainingColumn(), console=err,
                       transient=True) as bar:
-            task = bar.add_task(label, total=steps, info="")
+            task = bar.add_task(label, total=cfg.steps, info="")
 
             def on_progress(p):
                 bar.update(task, completed=p.step,
@@ -236,7 +240,9 @@ def bake_dir(
     bpp: Optional[float] = typer.Option(None, help="Bits per texel of each file (default 1.0 "
                                         "when --gaussians is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Gaussians per asset instead of --bpp."),
-    steps: int = typer.Option(BakeConfig.steps, help="Optimization steps."),
+    quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
+                                "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
+    steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
     lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks."),
@@ -277,6 +283,7 @@ def bake_dir(
         raise OptionError(f"-o {output}: the output folder must differ from the source folder")
     rep_x, rep_y = WRAP_MODES[wrap]
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
+                     quality=quality,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, loss=loss,
                      repeat_x=rep_x, repeat_y=rep_y, threads=threads)
     if cfg.bpp is None and cfg.gaussians is None:
@@ -556,7 +563,9 @@ def gltf_cmd(
                                         "its largest map's texels (default 1.0 when "
                                         "--gaussians is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Gaussians per set instead of --bpp."),
-    steps: int = typer.Option(BakeConfig.steps, help="Optimization steps per set."),
+    quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
+                                "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
+    steps: Optional[int] = typer.Option(None, help="Optimization steps per set (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     device: str = typer.Option("cpu", help="cpu, cuda or auto."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
@@ -590,6 +599,7 @@ def gltf_cmd(
     if not -2**63 <= seed < 2**64:
         raise OptionError(f"--seed {seed}: must fit in 64 bits")
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
+                     quality=quality,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
                      threads=threads)
     if cfg.bpp is None and cfg.gaussians is None:
@@ -646,7 +656,7 @@ def eval_report(
                                 "index.html, results.json, results.md, plots/, crops/."),
     bpp: str = typer.Option("0.25,0.5,1,2,4", help="Comma-separated rates in bits per texel "
                             "for texgs and the download codecs."),
-    steps: int = typer.Option(BakeConfig.steps, help="texgs optimization steps per bake."),
+    steps: Optional[int] = typer.Option(None, help="texgs optimization steps per bake."),
     codecs: Optional[str] = typer.Option(None, help="Comma-separated subset of texgs, "
                                          "astc4x4..astc12x12, bc1, bc7, jpeg, webp, avif, "
                                          "jxl (default: all)."),

@@ -10,6 +10,16 @@ from .. import format as fmt
 from ..errors import OptionError
 
 
+# What each --quality preset sets (docs/BAKING.md "Quality presets" has the measured time and
+# PSNR): Adam steps in total and the share of them fitted against half-resolution targets
+# (coarse-to-fine). "max" is the full recipe; the others trade a little PSNR for time.
+QUALITY_PRESETS: dict[str, dict[str, float | int]] = {
+    "fast": {"steps": 500, "coarse_fraction": 0.3},
+    "balanced": {"steps": 900, "coarse_fraction": 0.3},
+    "max": {"steps": 1500, "coarse_fraction": 0.0},
+}
+
+
 @dataclass
 class BakeConfig:
     """Settings of one bake. Exactly one of ``bpp`` / ``gaussians`` sets the budget.
@@ -21,11 +31,17 @@ class BakeConfig:
     loss: "mse" (default: equal PSNR and 1.6x faster in bench/bench_recipe.py, see
     docs/BAKING.md) or "l1-ssim" (the
     Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
+    quality: "fast", "balanced" or "max" (default), a preset (``QUALITY_PRESETS``) for the
+    settings left as None: ``steps`` and ``coarse_fraction`` (the first share of the steps
+    fitted against half-resolution targets). Settings given explicitly win over the preset;
+    the preset is applied when the config is created.
     """
 
     bpp: float | None = 1.0
     gaussians: int | None = None
-    steps: int = 1500
+    quality: str = "max"  # quality first; see docs/BAKING.md "Quality presets"
+    steps: int | None = None  # None: from the quality preset
+    coarse_fraction: float | None = None  # None: from the quality preset
     seed: int = 0
     top_k: int = 5
     tile: int = 16
@@ -53,7 +69,19 @@ class BakeConfig:
     device: str = "cpu"
     threads: int | None = None
 
+    def __post_init__(self) -> None:
+        preset = QUALITY_PRESETS.get(self.quality)
+        if preset is None:
+            raise OptionError(f"--quality {self.quality!r}: expected one of "
+                              f"{', '.join(QUALITY_PRESETS)}")
+        for name, value in preset.items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+
     def validate(self) -> None:
+        if self.quality not in QUALITY_PRESETS:
+            raise OptionError(f"--quality {self.quality!r}: expected one of "
+                              f"{', '.join(QUALITY_PRESETS)}")
         if (self.bpp is None) == (self.gaussians is None):
             raise OptionError("give exactly one of --bpp and --gaussians")
         if self.bpp is not None and not (0.01 <= self.bpp <= 64):
@@ -62,6 +90,8 @@ class BakeConfig:
             raise OptionError(f"--gaussians {self.gaussians} outside 1..{fmt.MAX_GAUSSIANS}")
         if self.steps < 0 or self.steps > 1_000_000:
             raise OptionError(f"--steps {self.steps} outside 0..1000000")
+        if not 0.0 <= self.coarse_fraction <= 1.0:
+            raise OptionError(f"coarse_fraction {self.coarse_fraction} outside 0..1")
         if not 1 <= self.top_k <= 32:
             raise OptionError(f"--top-k {self.top_k} outside 1..32")
         if not 4 <= self.tile <= 128:

@@ -17,14 +17,15 @@ import torch
 import torch.nn.functional as F
 
 from .. import format as fmt
-from ..decode import decode_maps
+from ..decode import decode_maps, finish_map
 from ..errors import OptionError
 from ..material import MapSource, PreparedMap, prepare_map
 from ..quality import MapQuality, map_quality
+from ..runtime import dequantize
 from .config import BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
-from .render import render
+from .render import backend_name, render
 
 
 @dataclass
@@ -113,6 +114,21 @@ class _Group:
     sy: float
 
 
+def _half_resolution(g: _Group) -> _Group:
+    """The group ``g`` at half its size (2x2 texel means; odd sizes round up, area
+    resampling), for the coarse phase of coarse-to-fine fitting."""
+    w, h = max(1, (g.width + 1) // 2), max(1, (g.height + 1) // 2)
+    if (w, h) == (g.width, g.height):
+        return g
+    img = g.target.permute(2, 0, 1)[None]
+    if g.width % 2 == 0 and g.height % 2 == 0:
+        small = F.avg_pool2d(img, 2)
+    else:
+        small = F.interpolate(img, size=(h, w), mode="area")
+    target = small[0].permute(1, 2, 0).contiguous()
+    return _Group(w, h, g.chans, target, g.cweight, g.sx * w / g.width, g.sy * h / g.height)
+
+
 class _Fitter:
     """Fits one Gaussian geometry to every map of a set (a lone texture is a set of one).
 
@@ -148,6 +164,8 @@ class _Fitter:
             target = torch.cat([self.targets[i] for i in idx], -1)
             self.groups.append(_Group(w, h, chans, target, torch.tensor(cw), w / self.W,
                                       h / self.H))
+        self.full_groups = self.groups
+        self.coarse_groups = [_half_resolution(g) for g in self.groups]
         self.fallback = torch.cat([t.reshape(-1, t.shape[-1]).mean(0) for t in self.targets])
         # colours stay inside each channel's range in the target (a blend is a weighted mean,
         # so values outside it buy little, and the quantization range stays tight)
@@ -162,6 +180,11 @@ class _Fitter:
         # positions are optimized in UV; their step is set in texels (spacing is about the
         # same at any texture size for a given bits-per-texel budget)
         self.lr_uv = cfg.lr_pos / max(self.W, self.H)
+
+    def use_coarse(self, coarse: bool) -> None:
+        """Fit against half-resolution targets (coarse-to-fine: a quarter of the texels per
+        step) or the full ones. The Gaussians stay in the asset grid either way."""
+        self.groups = self.coarse_groups if coarse else self.full_groups
 
     def _to_grid(self, img: torch.Tensor) -> torch.Tensor:
         """A [h, w] map resampled to the asset grid [H, W] (bilinear)."""
@@ -332,6 +355,34 @@ class MapResult:
         return self.quality.psnr
 
 
+def _decode_maps_with_kernel(asset: fmt.Asset, lod: int) -> list[np.ndarray]:
+    """Like ``decode_maps(asset, lod=lod)``, rendered by the compiled kernel from the
+    dequantized records (``runtime.dequantize``, the decoder's own arithmetic). Used for the
+    LOD-prefix PSNRs at the end of a bake, where the NumPy decoder dominated the time."""
+    g = dequantize(asset, asset.prefix_count(lod))
+    maps = asset.map_table()
+    out: list[np.ndarray] = [None] * len(maps)  # type: ignore[list-item]
+    by_size: dict[tuple[int, int], list[int]] = {}
+    for i, m in enumerate(maps):
+        by_size.setdefault((m.width, m.height), []).append(i)
+    means = torch.from_numpy(g.means)
+    conics = torch.from_numpy(g.conics)
+    for (w, h), idx in by_size.items():
+        sx, sy = w / asset.width, h / asset.height
+        m_, c_ = means, conics
+        if (sx, sy) != (1.0, 1.0):  # a map smaller than the grid: its own texel centres
+            m_ = means * torch.tensor([sx, sy])
+            c_ = conics * torch.tensor([1 / (sx * sx), 1 / (sx * sy), 1 / (sy * sy)])
+        with torch.no_grad():
+            full = render(m_, c_, torch.from_numpy(g.colors), torch.from_numpy(g.fallback), w,
+                          h, asset.top_k, asset.tile_size, g.repeat_x, g.repeat_y).numpy()
+        for i in idx:
+            m = maps[i]
+            out[i] = finish_map(m, asset, full[..., m.first_channel:m.first_channel +
+                                               m.channel_count])
+    return out
+
+
 def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeConfig,
                progress: Callable[[Progress], None] | None = None) -> BakeResult:
     """Fit one texture ``target`` [H, W, C] (float32 in its stored encoding): a set of one map
@@ -375,10 +426,15 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
         qat_start = steps - int(round(steps * cfg.qat_fraction))
         mse_start = 0 if cfg.loss == "mse" else steps - int(round(steps * cfg.mse_fraction))
         decay_start = max(grow_at[-1] if grow_at else 0, int(steps * 0.6))
+        coarse_end = int(round(steps * cfg.coarse_fraction))
+        fit.use_coarse(coarse_end > 0)
         spec: QuantSpec | None = None
         level = 1
         images = None
         for step in range(steps):
+            if step == coarse_end and coarse_end > 0:  # coarse-to-fine: now the full targets
+                fit.use_coarse(False)
+                images = None
             while level < len(counts) and step >= grow_at[level - 1]:
                 if images is None:
                     with torch.no_grad():
@@ -406,6 +462,7 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
             if progress is not None and (step % 10 == 0 or step == steps - 1):
                 progress(Progress(step + 1, steps, model.uv.shape[0], _psnr_of(mse.detach()),
                                   "fit"))
+        fit.use_coarse(False)
         while level < len(counts):  # steps too few to reach every round
             with torch.no_grad():
                 images = fit.render(model, spec)
@@ -458,7 +515,10 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
     lod_psnr: list[list[float]] = [[] for _ in maps]
     decoded: list[np.ndarray] = []
     for lod in range(1, len(counts) + 1):
-        decoded = decode_maps(asset, lod=lod)
+        # the whole asset through the reference decoder; coarser prefixes through the
+        # renderer (the same math, equal to float rounding) when it is the compiled kernel
+        fast = lod < len(counts) and backend_name() == "cpu-kernel"
+        decoded = _decode_maps_with_kernel(asset, lod) if fast else decode_maps(asset, lod=lod)
         for i, (m, img) in enumerate(zip(maps, decoded)):
             lod_psnr[i].append(map_quality(m.kind, m.reference, img, m.informative,
                                            m.alpha_component, m.hdr).psnr)

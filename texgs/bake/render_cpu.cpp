@@ -10,7 +10,11 @@
 //   q = a dx^2 + 2 b dx dy + c dy^2; colors [N,C]; fallback [C];
 //   image [H,W,C]; offsets int64 [tiles+1]; ids int32 [E] (Gaussian ids per tile, ascending);
 //   sel int32 [H,W,K]: for each texel its selected entries (indices into ids), ranked by
-//   (q, id), -1 where fewer than K Gaussians reach.
+//   (q, id), -1 where fewer than K Gaussians reach;
+//   expq float [H,W,K]: exp(-q/2) of each selected entry (0 where sel is -1), written by the
+//   forward so the backward needs no exponentials.
+// Speed: the per-texel blend loops are instantiated for C = 1..4 channels (fully unrolled);
+// other channel counts take a generic loop with the same arithmetic in the same order.
 // Determinism: every tile is computed by one thread into its own outputs; gradients are first
 // written per (tile, entry) and then summed per Gaussian in a fixed order, so results do not
 // depend on the thread count.
@@ -20,6 +24,7 @@
 #include <cstdint>
 #include <cstring>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -29,6 +34,7 @@ constexpr float kBlendEps = 1e-4f;
 constexpr double kPadRel = 1e-3;
 constexpr double kPadAbs = 1e-2;
 constexpr int kMaxK = 32;
+constexpr int kMaxStackC = 64;  // channel counts up to this use stack buffers
 
 struct Grid {
   int W, H, tile, tx_n, ty_n, rep_x, rep_y;
@@ -82,24 +88,233 @@ void for_each_tile_of(const Grid& g, const float* m, const float* cn, F f) {
   });
 }
 
+// Per-thread buffers reused from tile to tile.
+struct TileScratch {
+  std::vector<float> f;
+  std::vector<int32_t> i;
+};
+
+// Runs f(tile, scratch) for every tile; tiles are handed out one at a time to nthreads
+// threads, each with its own TileScratch.
 template <class F>
 void parallel_tiles(int ntiles, int nthreads, F f) {
   if (nthreads <= 1 || ntiles <= 1) {
-    for (int t = 0; t < ntiles; ++t) f(t);
+    TileScratch buf;
+    for (int t = 0; t < ntiles; ++t) f(t, buf);
     return;
   }
   std::atomic<int> next(0);
   auto work = [&]() {
+    TileScratch buf;
     for (;;) {
       int t = next.fetch_add(1);
       if (t >= ntiles) break;
-      f(t);
+      f(t, buf);
     }
   };
   std::vector<std::thread> pool;
   for (int i = 1; i < nthreads; ++i) pool.emplace_back(work);
   work();
   for (auto& th : pool) th.join();
+}
+
+// Forward render of one tile for CC channels (CC = 0: the runtime count C).
+template <int CC>
+void forward_tile(int t, const Grid& g, const float* means, const float* conics,
+                  const float* colors, const float* fallback, int C_rt, int K,
+                  const int64_t* offsets, const int32_t* ids, float* image, int32_t* sel,
+                  float* expq, TileScratch& buf) {
+  const int C = CC > 0 ? CC : C_rt;
+  const int W = g.W, H = g.H, tile = g.tile;
+  const int rep_x = g.rep_x, rep_y = g.rep_y;
+  int tx = t % g.tx_n, ty = t / g.tx_n;
+  int64_t e0 = offsets[t], e1 = offsets[t + 1];
+  int x0 = tx * tile, y0 = ty * tile;
+  int x1 = x0 + tile < W ? x0 + tile : W;
+  int y1 = y0 + tile < H ? y0 + tile : H;
+  float qk[kMaxK];
+  int32_t ek[kMaxK];
+  float acc[kMaxStackC];
+  std::vector<float> acc_heap;
+  float* accp = acc;
+  if (C > kMaxStackC) {
+    acc_heap.resize(C);
+    accp = acc_heap.data();
+  }
+  // Tile-local copies of the candidates (structure of arrays), a q buffer and the list of
+  // candidates inside the cutoff, so the distance loop is a straight, vectorizable pass and
+  // the ranking only visits Gaussians that reach the texel.
+  int64_t L = e1 - e0;
+  buf.f.resize((size_t)L * 6 + 1);
+  buf.i.resize((size_t)L + 1);
+  float* cmx = buf.f.data();
+  float* cmy = cmx + L;
+  float* ca = cmy + L;
+  float* cb = ca + L;
+  float* cc = cb + L;
+  float* qbuf = cc + L;
+  int32_t* near = buf.i.data();
+  for (int64_t j = 0; j < L; ++j) {
+    int i = ids[e0 + j];
+    cmx[j] = means[2 * i];
+    cmy[j] = means[2 * i + 1];
+    ca[j] = conics[3 * i];
+    cb[j] = 2.0f * conics[3 * i + 1];
+    cc[j] = conics[3 * i + 2];
+  }
+  const float fW = (float)W, fH = (float)H;
+  const float w_cut = std::exp(-0.5f * kCutoffQ);
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      float px = x + 0.5f, py = y + 0.5f;
+      if (rep_x || rep_y) {
+        for (int64_t j = 0; j < L; ++j) {
+          float dx = px - cmx[j], dy = py - cmy[j];
+          if (rep_x) dx = wrap_delta(dx, fW);
+          if (rep_y) dy = wrap_delta(dy, fH);
+          qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
+        }
+      } else {
+        for (int64_t j = 0; j < L; ++j) {
+          float dx = px - cmx[j], dy = py - cmy[j];
+          qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
+        }
+      }
+      // Branch-free compaction of the candidates inside the cutoff (ascending j).
+      int64_t n_near = 0;
+      for (int64_t j = 0; j < L; ++j) {
+        near[n_near] = (int32_t)j;
+        n_near += qbuf[j] < kCutoffQ ? 1 : 0;
+      }
+      // Rank by (q, id) with insertion: ids ascend along j and ties keep the earlier one.
+      int cnt = 0;
+      float kth = kCutoffQ;  // a candidate must beat this to enter
+      for (int64_t n = 0; n < n_near; ++n) {
+        int32_t j = near[n];
+        float q = qbuf[j];
+        if (!(q < kth)) continue;
+        int pos = cnt < K ? cnt++ : K - 1;
+        while (pos > 0 && qk[pos - 1] > q) {
+          qk[pos] = qk[pos - 1];
+          ek[pos] = ek[pos - 1];
+          --pos;
+        }
+        qk[pos] = q;
+        ek[pos] = (int32_t)(e0 + j);
+        if (cnt == K) kth = qk[K - 1];
+      }
+      int64_t p = (int64_t)y * W + x;
+      float* eq = expq + p * K;
+      float den = kBlendEps;
+      for (int c = 0; c < C; ++c) accp[c] = kBlendEps * fallback[c];
+      for (int k = 0; k < cnt; ++k) {
+        float ex = std::exp(-0.5f * qk[k]);
+        eq[k] = ex;
+        float w = ex - w_cut;
+        if (w < 0.0f) w = 0.0f;
+        den += w;
+        const float* col = colors + (int64_t)ids[ek[k]] * C;
+        for (int c = 0; c < C; ++c) accp[c] += w * col[c];
+      }
+      for (int c = 0; c < C; ++c) image[p * C + c] = accp[c] / den;
+      int32_t* s = sel + p * K;
+      for (int k = 0; k < K; ++k) s[k] = k < cnt ? ek[k] : -1;
+      for (int k = cnt; k < K; ++k) eq[k] = 0.0f;
+    }
+  }
+}
+
+// Backward of one tile for CC channels (CC = 0: the runtime count C): per-entry gradients
+// into scratch (rows of 5 + C floats per entry of the tile), the fallback's into fb_tile.
+template <int CC>
+void backward_tile(int t, const Grid& g, const float* means, const float* conics,
+                   const float* colors, const float* fallback, int C_rt, int K,
+                   const int32_t* ids, const int32_t* sel, const float* expq,
+                   const float* grad_image, float* scratch, double* fb_tile) {
+  const int C = CC > 0 ? CC : C_rt;
+  const int P = 5 + C;
+  const int W = g.W, H = g.H, tile = g.tile;
+  int tx = t % g.tx_n, ty = t / g.tx_n;
+  int x0 = tx * tile, y0 = ty * tile;
+  int x1 = x0 + tile < W ? x0 + tile : W;
+  int y1 = y0 + tile < H ? y0 + tile : H;
+  const float w_cut = std::exp(-0.5f * kCutoffQ);
+  float wk[kMaxK], dxk[kMaxK], dyk[kMaxK];
+  float Ts[kMaxStackC], gTs[kMaxStackC];
+  std::vector<float> heap;
+  float* T = Ts;
+  float* gT = gTs;
+  if (C > kMaxStackC) {
+    heap.resize(2 * (size_t)C);
+    T = heap.data();
+    gT = T + C;
+  }
+  double* fbt = fb_tile + (size_t)t * C;
+  for (int y = y0; y < y1; ++y) {
+    for (int x = x0; x < x1; ++x) {
+      int64_t p = (int64_t)y * W + x;
+      const int32_t* s = sel + p * K;
+      const float* eq = expq + p * K;
+      float px = x + 0.5f, py = y + 0.5f;
+      float den = kBlendEps;
+      for (int c = 0; c < C; ++c) T[c] = kBlendEps * fallback[c];
+      int cnt = 0;
+      for (; cnt < K && s[cnt] >= 0; ++cnt) {
+        int i = ids[s[cnt]];
+        float dx = px - means[2 * i], dy = py - means[2 * i + 1];
+        if (g.rep_x) dx = wrap_delta(dx, (float)W);
+        if (g.rep_y) dy = wrap_delta(dy, (float)H);
+        float w = eq[cnt] - w_cut;
+        if (w < 0.0f) w = 0.0f;
+        wk[cnt] = w;
+        dxk[cnt] = dx;
+        dyk[cnt] = dy;
+        den += w;
+        const float* col = colors + (int64_t)i * C;
+        for (int c = 0; c < C; ++c) T[c] += w * col[c];
+      }
+      float inv = 1.0f / den;
+      for (int c = 0; c < C; ++c) {
+        T[c] *= inv;
+        gT[c] = grad_image[p * C + c];
+        fbt[c] += (double)(kBlendEps * inv * gT[c]);
+      }
+      for (int k = 0; k < cnt; ++k) {
+        int64_t e = s[k];
+        int i = ids[e];
+        float* ge = scratch + e * P;
+        const float* col = colors + (int64_t)i * C;
+        float gw = 0.0f;
+        for (int c = 0; c < C; ++c) {
+          ge[5 + c] += wk[k] * inv * gT[c];
+          gw += gT[c] * (col[c] - T[c]);
+        }
+        gw *= inv;
+        if (wk[k] <= 0.0f) continue;
+        float gq = gw * (-0.5f) * eq[k];
+        float dx = dxk[k], dy = dyk[k];
+        const float* cn = conics + 3 * i;
+        ge[0] += -gq * 2.0f * (cn[0] * dx + cn[1] * dy);
+        ge[1] += -gq * 2.0f * (cn[1] * dx + cn[2] * dy);
+        ge[2] += gq * dx * dx;
+        ge[3] += gq * 2.0f * dx * dy;
+        ge[4] += gq * dy * dy;
+      }
+    }
+  }
+}
+
+// Calls f(std::integral_constant-like tag) with the channel count fixed at compile time for
+// C = 1..4, or 0 (runtime count) otherwise.
+template <class F>
+void dispatch_channels(int C, F f) {
+  switch (C) {
+    case 1: f(std::integral_constant<int, 1>()); break;
+    case 2: f(std::integral_constant<int, 2>()); break;
+    case 3: f(std::integral_constant<int, 3>()); break;
+    case 4: f(std::integral_constant<int, 4>()); break;
+    default: f(std::integral_constant<int, 0>()); break;
+  }
 }
 
 }  // namespace
@@ -125,88 +340,21 @@ int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, 
   return total;
 }
 
+
 // Forward render at texel centres. Returns 0, or -1 on bad arguments.
 int texgs_forward(int n, const float* means, const float* conics, const float* colors,
                   const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                   int rep_y, const int64_t* offsets, const int32_t* ids, int nthreads,
-                  float* image, int32_t* sel) {
-  if (K < 1 || K > kMaxK) return -1;
+                  float* image, int32_t* sel, float* expq) {
+  if (K < 1 || K > kMaxK || C < 1) return -1;
   (void)n;
   Grid g{W, H, tile, (W + tile - 1) / tile, (H + tile - 1) / tile, rep_x, rep_y};
-  const float w_cut = std::exp(-0.5f * kCutoffQ);
-  parallel_tiles(g.tx_n * g.ty_n, nthreads, [&](int t) {
-    int tx = t % g.tx_n, ty = t / g.tx_n;
-    int64_t e0 = offsets[t], e1 = offsets[t + 1];
-    int x0 = tx * tile, y0 = ty * tile;
-    int x1 = x0 + tile < W ? x0 + tile : W;
-    int y1 = y0 + tile < H ? y0 + tile : H;
-    float qk[kMaxK];
-    int32_t ek[kMaxK];
-    std::vector<float> acc(C);
-    // Tile-local copies of the candidates (structure of arrays) and a q buffer, so the
-    // distance loop is a straight, vectorizable pass.
-    int64_t L = e1 - e0;
-    std::vector<float> cmx(L), cmy(L), ca(L), cb(L), cc(L), qbuf(L);
-    for (int64_t j = 0; j < L; ++j) {
-      int i = ids[e0 + j];
-      cmx[j] = means[2 * i];
-      cmy[j] = means[2 * i + 1];
-      ca[j] = conics[3 * i];
-      cb[j] = 2.0f * conics[3 * i + 1];
-      cc[j] = conics[3 * i + 2];
-    }
-    const float fW = (float)W, fH = (float)H;
-    for (int y = y0; y < y1; ++y) {
-      for (int x = x0; x < x1; ++x) {
-        float px = x + 0.5f, py = y + 0.5f;
-        if (rep_x || rep_y) {
-          for (int64_t j = 0; j < L; ++j) {
-            float dx = px - cmx[j], dy = py - cmy[j];
-            if (rep_x) dx = wrap_delta(dx, fW);
-            if (rep_y) dy = wrap_delta(dy, fH);
-            qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
-          }
-        } else {
-          for (int64_t j = 0; j < L; ++j) {
-            float dx = px - cmx[j], dy = py - cmy[j];
-            qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
-          }
-        }
-        int cnt = 0;
-        float kth = kCutoffQ;  // a candidate must beat this to enter
-        for (int64_t j = 0; j < L; ++j) {
-          float q = qbuf[j];
-          if (!(q < kth)) continue;
-          int pos;
-          if (cnt < K) {
-            pos = cnt++;
-          } else {
-            pos = K - 1;
-          }
-          while (pos > 0 && qk[pos - 1] > q) {
-            qk[pos] = qk[pos - 1];
-            ek[pos] = ek[pos - 1];
-            --pos;
-          }
-          qk[pos] = q;
-          ek[pos] = (int32_t)(e0 + j);
-          if (cnt == K) kth = qk[K - 1];
-        }
-        float den = kBlendEps;
-        for (int c = 0; c < C; ++c) acc[c] = kBlendEps * fallback[c];
-        for (int k = 0; k < cnt; ++k) {
-          float w = std::exp(-0.5f * qk[k]) - w_cut;
-          if (w < 0.0f) w = 0.0f;
-          den += w;
-          const float* col = colors + (int64_t)ids[ek[k]] * C;
-          for (int c = 0; c < C; ++c) acc[c] += w * col[c];
-        }
-        int64_t p = (int64_t)y * W + x;
-        for (int c = 0; c < C; ++c) image[p * C + c] = acc[c] / den;
-        int32_t* s = sel + p * K;
-        for (int k = 0; k < K; ++k) s[k] = k < cnt ? ek[k] : -1;
-      }
-    }
+  dispatch_channels(C, [&](auto cc) {
+    constexpr int CC = decltype(cc)::value;
+    parallel_tiles(g.tx_n * g.ty_n, nthreads, [&](int t, TileScratch& buf) {
+      forward_tile<CC>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image, sel,
+                       expq, buf);
+    });
   });
   return 0;
 }
@@ -216,77 +364,22 @@ int texgs_forward(int n, const float* means, const float* conics, const float* c
 int texgs_backward(int n, const float* means, const float* conics, const float* colors,
                    const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                    int rep_y, const int64_t* offsets, const int32_t* ids, const int32_t* sel,
-                   const float* grad_image, int nthreads, float* scratch, float* grad_means,
-                   float* grad_conics, float* grad_colors, float* grad_fallback) {
-  if (K < 1 || K > kMaxK) return -1;
+                   const float* expq, const float* grad_image, int nthreads, float* scratch,
+                   float* grad_means, float* grad_conics, float* grad_colors,
+                   float* grad_fallback) {
+  if (K < 1 || K > kMaxK || C < 1) return -1;
   Grid g{W, H, tile, (W + tile - 1) / tile, (H + tile - 1) / tile, rep_x, rep_y};
   int ntiles = g.tx_n * g.ty_n;
   const int P = 5 + C;
   int64_t E = offsets[ntiles];
   std::memset(scratch, 0, sizeof(float) * (size_t)E * P);
   std::vector<double> fb_tile((size_t)ntiles * C, 0.0);
-  const float w_cut = std::exp(-0.5f * kCutoffQ);
-  parallel_tiles(ntiles, nthreads, [&](int t) {
-    int tx = t % g.tx_n, ty = t / g.tx_n;
-    int x0 = tx * tile, y0 = ty * tile;
-    int x1 = x0 + tile < W ? x0 + tile : W;
-    int y1 = y0 + tile < H ? y0 + tile : H;
-    float wk[kMaxK], dxk[kMaxK], dyk[kMaxK], qk[kMaxK];
-    std::vector<float> T(C), gT(C);
-    for (int y = y0; y < y1; ++y) {
-      for (int x = x0; x < x1; ++x) {
-        int64_t p = (int64_t)y * W + x;
-        const int32_t* s = sel + p * K;
-        float px = x + 0.5f, py = y + 0.5f;
-        float den = kBlendEps;
-        for (int c = 0; c < C; ++c) T[c] = kBlendEps * fallback[c];
-        int cnt = 0;
-        for (; cnt < K && s[cnt] >= 0; ++cnt) {
-          int i = ids[s[cnt]];
-          float dx = px - means[2 * i], dy = py - means[2 * i + 1];
-          if (rep_x) dx = wrap_delta(dx, (float)W);
-          if (rep_y) dy = wrap_delta(dy, (float)H);
-          const float* cn = conics + 3 * i;
-          float q = cn[0] * dx * dx + 2.0f * cn[1] * dx * dy + cn[2] * dy * dy;
-          float w = std::exp(-0.5f * q) - w_cut;
-          if (w < 0.0f) w = 0.0f;
-          wk[cnt] = w;
-          dxk[cnt] = dx;
-          dyk[cnt] = dy;
-          qk[cnt] = q;
-          den += w;
-          const float* col = colors + (int64_t)i * C;
-          for (int c = 0; c < C; ++c) T[c] += w * col[c];
-        }
-        float inv = 1.0f / den;
-        for (int c = 0; c < C; ++c) {
-          T[c] *= inv;
-          gT[c] = grad_image[p * C + c];
-          fb_tile[(size_t)t * C + c] += (double)(kBlendEps * inv * gT[c]);
-        }
-        for (int k = 0; k < cnt; ++k) {
-          int64_t e = s[k];
-          int i = ids[e];
-          float* ge = scratch + e * P;
-          const float* col = colors + (int64_t)i * C;
-          float gw = 0.0f;
-          for (int c = 0; c < C; ++c) {
-            ge[5 + c] += wk[k] * inv * gT[c];
-            gw += gT[c] * (col[c] - T[c]);
-          }
-          gw *= inv;
-          if (wk[k] <= 0.0f) continue;
-          float gq = gw * (-0.5f) * std::exp(-0.5f * qk[k]);
-          float dx = dxk[k], dy = dyk[k];
-          const float* cn = conics + 3 * i;
-          ge[0] += -gq * 2.0f * (cn[0] * dx + cn[1] * dy);
-          ge[1] += -gq * 2.0f * (cn[1] * dx + cn[2] * dy);
-          ge[2] += gq * dx * dx;
-          ge[3] += gq * 2.0f * dx * dy;
-          ge[4] += gq * dy * dy;
-        }
-      }
-    }
+  dispatch_channels(C, [&](auto cc) {
+    constexpr int CC = decltype(cc)::value;
+    parallel_tiles(ntiles, nthreads, [&](int t, TileScratch&) {
+      backward_tile<CC>(t, g, means, conics, colors, fallback, C, K, ids, sel, expq,
+                        grad_image, scratch, fb_tile.data());
+    });
   });
   std::memset(grad_means, 0, sizeof(float) * (size_t)n * 2);
   std::memset(grad_conics, 0, sizeof(float) * (size_t)n * 3);

@@ -73,10 +73,10 @@ def _build() -> ctypes.CDLL:
     common = [ctypes.c_int, _c_f, _c_f, _c_f, _c_f, ctypes.c_int, ctypes.c_int, ctypes.c_int,
               ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, _c_i64, _c_i32]
     lib.texgs_forward.restype = ctypes.c_int
-    lib.texgs_forward.argtypes = common + [ctypes.c_int, _c_f, _c_i32]
+    lib.texgs_forward.argtypes = common + [ctypes.c_int, _c_f, _c_i32, _c_f]
     lib.texgs_backward.restype = ctypes.c_int
-    lib.texgs_backward.argtypes = common + [_c_i32, _c_f, ctypes.c_int, _c_f, _c_f, _c_f, _c_f,
-                                            _c_f]
+    lib.texgs_backward.argtypes = common + [_c_i32, _c_f, _c_f, ctypes.c_int, _c_f, _c_f,
+                                            _c_f, _c_f, _c_f]
     return lib
 
 
@@ -139,21 +139,23 @@ class _RenderCPU(torch.autograd.Function):
         C = colors.shape[1]
         offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
         image = torch.empty(H, W, C, dtype=torch.float32)
-        sel = torch.empty(H, W, k, dtype=torch.int32)
+        sel = torch.empty(H, W, k, dtype=torch.int32)  # selected entries per texel
+        expq = torch.empty(H, W, k, dtype=torch.float32)  # exp(-q/2) of each, for backward
         rc = lib.texgs_forward(means.shape[0], _ptr(means, _c_f), _ptr(conics, _c_f),
                                _ptr(colors, _c_f), _ptr(fallback, _c_f), C, W, H, tile, k,
                                int(rep_x), int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32),
-                               nthreads, _ptr(image, _c_f), _ptr(sel, _c_i32))
+                               nthreads, _ptr(image, _c_f), _ptr(sel, _c_i32),
+                               _ptr(expq, _c_f))
         if rc != 0:
             raise ValueError(f"texgs_forward rejected its arguments (K={k})")
-        ctx.save_for_backward(means, conics, colors, fallback, offsets, ids, sel)
+        ctx.save_for_backward(means, conics, colors, fallback, offsets, ids, sel, expq)
         ctx.cfg = (W, H, k, tile, rep_x, rep_y, nthreads)
         return image
 
     @staticmethod
     def backward(ctx, grad_image):
         lib = load_kernel()
-        means, conics, colors, fallback, offsets, ids, sel = ctx.saved_tensors
+        means, conics, colors, fallback, offsets, ids, sel, expq = ctx.saved_tensors
         W, H, k, tile, rep_x, rep_y, nthreads = ctx.cfg
         n, C = colors.shape
         grad_image = grad_image.contiguous().float()
@@ -165,8 +167,9 @@ class _RenderCPU(torch.autograd.Function):
         lib.texgs_backward(n, _ptr(means, _c_f), _ptr(conics, _c_f), _ptr(colors, _c_f),
                            _ptr(fallback, _c_f), C, W, H, tile, k, int(rep_x), int(rep_y),
                            _ptr(offsets, _c_i64), _ptr(ids, _c_i32), _ptr(sel, _c_i32),
-                           _ptr(grad_image, _c_f), nthreads, _ptr(scratch, _c_f), _ptr(gm, _c_f),
-                           _ptr(gc, _c_f), _ptr(gcol, _c_f), _ptr(gfb, _c_f))
+                           _ptr(expq, _c_f), _ptr(grad_image, _c_f), nthreads,
+                           _ptr(scratch, _c_f), _ptr(gm, _c_f), _ptr(gc, _c_f), _ptr(gcol, _c_f),
+                           _ptr(gfb, _c_f))
         return gm, gc, gcol, gfb, None, None, None, None, None, None, None
 
 

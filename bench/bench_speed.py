@@ -1,0 +1,144 @@
+"""Bake speed: time, PSNR and peak memory of 1 bpp RGB bakes at 512, 1024 and 2048 texels
+square, for every --quality preset, on the compiled-kernel path and the PyTorch reference
+path (TEXGS_NO_KERNEL=1), in one run.
+
+The texture is ../shared/textures/single/stktex_generic_WoodF.png (1024x1024): its centre
+512x512 crop, itself, and a Lanczos 2x upscale for 2048 (no shared texture is 2048 wide; the
+upscale is smoother than a real 2048 texture, so its PSNR reads high). Every bake runs in a
+child process so its peak memory (getrusage maxrss) is its own.
+
+The reference path is slow: by default it runs only ``--ref-steps`` steps and its time is
+extrapolated (fit-loop time per step x the preset's steps + the measured set-up and final
+evaluation); such rows are marked ``~`` and show no PSNR.
+
+    python bench/bench_speed.py                                  # the full table
+    python bench/bench_speed.py --sizes 512 --presets balanced   # a subset
+    python bench/bench_speed.py --paths kernel                   # skip the reference path
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TEXTURE = ROOT.parent / "shared" / "textures" / "single" / "stktex_generic_WoodF.png"
+PRESETS = ["fast", "balanced", "max"]
+SIZES = [512, 1024, 2048]
+PATHS = ["kernel", "reference"]
+
+
+def texture(size: int) -> np.ndarray:
+    """float32 [size, size, 3]: centre crop when the texture is larger, Lanczos resize when
+    it is smaller."""
+    img = Image.open(TEXTURE).convert("RGB")
+    w, h = img.size
+    if w >= size and h >= size:
+        x0, y0 = (w - size) // 2, (h - size) // 2
+        img = img.crop((x0, y0, x0 + size, y0 + size))
+    else:
+        img = img.resize((size, size), Image.LANCZOS)
+    return np.asarray(img, np.float32) / 255.0
+
+
+def child(size: int, preset: str, steps: int | None) -> dict:
+    """One bake in this process; returns its measurements."""
+    from texgs.bake import BakeConfig, bake_array
+    from texgs.bake.render import backend_name
+    from texgs.eval.metrics import psnr
+    from texgs.images import channel_infos_for, to_uint8
+
+    target = texture(size)
+    cfg = BakeConfig(quality=preset, steps=steps)
+    marks: dict[str, float] = {}
+
+    def progress(p) -> None:
+        now = time.perf_counter()
+        marks.setdefault("first", now)
+        if p.step == p.total_steps:
+            marks["last"] = now
+
+    t0 = time.perf_counter()
+    res = bake_array(target, channel_infos_for(3), cfg, progress)
+    wall = time.perf_counter() - t0
+    # progress fires after step 1 and every 10th step: the loop time between those marks
+    # covers total_steps - 1 steps
+    loop = marks.get("last", t0) - marks.get("first", t0)
+    return {"size": size, "preset": preset, "steps": cfg.steps, "wall_s": wall,
+            "loop_s": loop, "psnr": psnr(target, to_uint8(res.decoded) / 255.0),
+            "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "renderer": backend_name()}
+
+
+def run_child(size: int, preset: str, path: str, steps: int | None) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if path == "reference":
+        env["TEXGS_NO_KERNEL"] = "1"
+    else:
+        env.pop("TEXGS_NO_KERNEL", None)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), preset,
+           str(steps or 0)]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=SIZES)
+    ap.add_argument("--presets", nargs="+", default=PRESETS, choices=PRESETS)
+    ap.add_argument("--paths", nargs="+", default=PATHS, choices=PATHS)
+    ap.add_argument("--ref-steps", type=int, default=20,
+                    help="steps the reference path runs before extrapolating (0: all)")
+    ap.add_argument("--child", nargs=3, metavar=("SIZE", "PRESET", "STEPS"),
+                    help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        size, preset, steps = args.child
+        print(json.dumps(child(int(size), preset, int(steps) or None)))
+        return 0
+
+    from texgs.bake.config import QUALITY_PRESETS
+
+    print(f"1 bpp RGB bakes of {TEXTURE.name} (512: centre crop, 1024: whole, 2048: Lanczos "
+          f"2x upscale); {os.cpu_count()} CPUs; PSNR on 8-bit output", flush=True)
+    print(f"{'size':>5s} {'path':10s} {'preset':9s} {'steps':>5s} {'time s':>9s} "
+          f"{'PSNR dB':>8s} {'peak MiB':>9s}", flush=True)
+    for size in args.sizes:
+        for path in args.paths:
+            for preset in args.presets:
+                full = int(QUALITY_PRESETS[preset]["steps"])
+                steps = None
+                if path == "reference" and args.ref_steps and args.ref_steps < full:
+                    steps = args.ref_steps
+                r = run_child(size, preset, path, steps)
+                if steps is None:
+                    time_txt, psnr_txt = f"{r['wall_s']:9.1f}", f"{r['psnr']:8.2f}"
+                else:
+                    per_step = r["loop_s"] / max(1, r["steps"] - 1)
+                    fixed = r["wall_s"] - per_step * r["steps"]
+                    est = fixed + per_step * full
+                    time_txt, psnr_txt = f"~{est:8.0f}", f"{'-':>8s}"
+                print(f"{size:5d} {path:10s} {preset:9s} {full:5d} {time_txt} {psnr_txt} "
+                      f"{r['maxrss_mib']:9.0f}", flush=True)
+    if "reference" in args.paths and args.ref_steps:
+        print(f"~: reference path run for {args.ref_steps} steps (same phase proportions: "
+              "coarse share, growth rounds, QAT), time extrapolated to the preset's steps "
+              "(fit-loop time per step x steps + the measured set-up and final evaluation); "
+              "later steps, with smaller Gaussians, cost less, so the estimate leans high; "
+              "no PSNR", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
