@@ -7,8 +7,16 @@ failed (the others were written), 5 unsupported, 130 interrupted.
 
 from __future__ import annotations
 
+if __name__ == "__main__":  # `python -m texgs.cli`: handle Ctrl-C during the imports below
+    import signal as _signal
+
+    from texgs.__main__ import interrupted_at_start as _interrupted_at_start
+
+    _signal.signal(_signal.SIGINT, _interrupted_at_start)
+
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -733,6 +741,8 @@ def _interrupted(argv: list[str] | None) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the CLI, map errors to exit codes, never show a traceback for them."""
+    if argv is None:  # a program, not a library call: Ctrl-C unwinds as KeyboardInterrupt
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         rv = app(args=argv, standalone_mode=False, prog_name="texgs")
         if rv == EXIT_INTERRUPTED:  # Typer turns Ctrl-C into this return value
