@@ -99,7 +99,7 @@ def main() -> int:
     rows = []
     t_start = time.time()
     print(f"# bench_sets: maps scaled by {args.scale}, texgs steps "
-          f"{args.steps or BakeConfig.steps}, ASTC quality {args.quality}", flush=True)
+          f"{args.steps or BakeConfig().steps}, ASTC quality {args.quality}", flush=True)
     for folder in sets:
         maps = load_set(folder, args.scale)
         W = max(pm.width for pm, _ in maps)

@@ -664,7 +664,7 @@ def eval_report(
                                 "index.html, results.json, results.md, plots/, crops/."),
     bpp: str = typer.Option("0.25,0.5,1,2,4", help="Comma-separated rates in bits per texel "
                             "for texgs and the download codecs."),
-    steps: Optional[int] = typer.Option(None, help="texgs optimization steps per bake."),
+    steps: Optional[int] = typer.Option(None, help="texgs optimization steps per bake (default 1500, the max preset)."),
     codecs: Optional[str] = typer.Option(None, help="Comma-separated subset of texgs, "
                                          "astc4x4..astc12x12, bc1, bc7, jpeg, webp, avif, "
                                          "jxl (default: all)."),
@@ -677,7 +677,8 @@ def eval_report(
 
     rates = parse_rates(bpp)
     chosen = ALL_CODECS if codecs is None else tuple(c.strip() for c in codecs.split(","))
-    cfg = EvalConfig(rates=rates, steps=steps, codecs=chosen)
+    cfg = EvalConfig(rates=rates, codecs=chosen,
+                     **({"steps": steps} if steps is not None else {}))
     cfg.validate()
     for p in paths:
         if not p.exists():
