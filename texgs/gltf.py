@@ -459,6 +459,16 @@ def _sniff_image_type(data: bytes) -> str | None:
     return None
 
 
+def _sniff_known_other(data: bytes) -> str | None:
+    """Image formats texgs recognizes but does not bake (KTX2, DDS, Basis, GIF, BMP, TIFF)."""
+    for magic, name in ((b"\xabKTX 20\xbb", "image/ktx2"), (b"DDS ", "image/vnd-ms.dds"),
+                        (b"sB", "image/basis"), (b"GIF8", "image/gif"), (b"BM", "image/bmp"),
+                        (b"II*\x00", "image/tiff"), (b"MM\x00*", "image/tiff")):
+        if data.startswith(magic):
+            return name
+    return None
+
+
 def _load_image(doc: _Document, index: int) -> _Image:
     """Bytes and type of image ``index``; PNG, JPEG and WebP are supported."""
     images = _json_array(doc, "images")
@@ -481,6 +491,11 @@ def _load_image(doc: _Document, index: int) -> _Image:
     else:
         raise InputError(f"{doc.src}: image {index} has neither uri nor bufferView")
     kind = _sniff_image_type(data)
+    if kind is None and _sniff_known_other(data) is None and not isinstance(
+            img.get("mimeType"), str):
+        # neither a PNG/JPEG/WebP nor another image format we know: a broken file
+        raise InputError(f"{doc.src}: {label}: not an image format texgs can read "
+                         f"({'empty file' if not data else 'unrecognized data'})")
     if kind is None:
         mime = img.get("mimeType", "unknown type")
         mime = mime if isinstance(mime, str) and len(mime) <= 60 else _brief(mime)
