@@ -18,15 +18,12 @@ from typing import Callable
 
 from . import format as fmt
 from .bake_cache import BakeCache, job_key
-from .errors import InputError, OptionError, OutputError, TexgsError
-from .material import (IMAGE_SUFFIXES, MapSource, kind_from_filename, read_manifest)
+from .errors import InputError, OptionError, OutputError, TexgsError, exit_code
+from .material import (IMAGE_SUFFIXES, WRAP_MODES, MapSource, kind_from_filename,
+                       read_manifest)
 
 MANIFEST_NAME = "texgs.toml"
-WRAP_MODES = {"clamp": (False, False), "repeat": (True, True), "repeat-x": (True, False),
-              "repeat-y": (False, True)}
-#: Exit code of the job's error class (texgs.cli.EXIT_CODES); 70 for an internal error.
-_EXIT_BY_ERROR = {"OptionError": 1, "InputError": 2, "OutputError": 2,
-                  "AssetFormatError": 3, "UnsupportedError": 5}
+#: Exit code reported for a job that failed with an unexpected error (a crash, a bug).
 EXIT_INTERNAL = 70
 
 
@@ -221,9 +218,7 @@ def plan_folder(src: str | Path, dst: str | Path) -> list[BakeJob]:
 
 def job_spec(job: BakeJob, cfg, index: int) -> dict:
     """A picklable description of ``job`` for :func:`run_job`."""
-    settings = asdict(cfg)
-    if job.wrap is not None:
-        settings["repeat_x"], settings["repeat_y"] = WRAP_MODES[job.wrap]
+    settings = asdict(cfg if job.wrap is None else with_wrap(cfg, job.wrap))
     return {"index": index, "name": job.name,
             "sources": [(s.kind, s.path, s.weight) for s in job.sources],
             "settings": settings}
@@ -262,9 +257,17 @@ def run_job(spec: dict, progress: Callable | None = None) -> dict:
         result = bake_set(prepare_set(sources), cfg, progress)
     except TexgsError as e:
         return {"index": spec["index"], "data": None, "summary": None, "error": str(e),
-                "exit_code": _EXIT_BY_ERROR.get(type(e).__name__, 1),
+                "exit_code": exit_code(e),
                 "seconds": time.perf_counter() - t0}
-    summary = {
+    summary = bake_summary(result)
+    return {"index": spec["index"], "data": result.data, "summary": summary, "error": None,
+            "exit_code": 0, "seconds": time.perf_counter() - t0}
+
+
+def bake_summary(result) -> dict:
+    """The JSON-able figures of a bake (texgs.bake.fit.BakeResult) that a TextureResult and the
+    cache keep: size, bits per texel, Gaussians, mean PSNR and one row per map."""
+    return {
         "size_bytes": result.size_bytes, "bits_per_texel": result.bits_per_texel,
         "gaussians": result.gaussians, "psnr_db": result.psnr,
         "maps": [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
@@ -272,8 +275,6 @@ def run_job(spec: dict, progress: Callable | None = None) -> dict:
                   **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"}}
                  for m in result.maps],
     }
-    return {"index": spec["index"], "data": result.data, "summary": summary, "error": None,
-            "exit_code": 0, "seconds": time.perf_counter() - t0}
 
 
 class _QueueProgress:
@@ -508,7 +509,7 @@ def bake_folder(src: str | Path, dst: str | Path, cfg, *, jobs: int | None = Non
                 emit(BatchEvent("done", i, job.name, result=base))
                 continue
             try:
-                key = job_key(job.sources, cfg if job.wrap is None else _with_wrap(cfg, job.wrap))
+                key = job_key(job.sources, cfg if job.wrap is None else with_wrap(cfg, job.wrap))
             except OSError as e:
                 base.error, base.exit_code = f"{e.filename}: cannot read ({e.strerror})", 2
                 results[i] = base
@@ -517,7 +518,7 @@ def bake_folder(src: str | Path, dst: str | Path, cfg, *, jobs: int | None = Non
             hit = None if force else cache.lookup(job.output, key)
             if hit is not None:
                 base.status = "cached"
-                _fill(base, hit)
+                fill_result(base, hit)
                 results[i] = base
                 emit(BatchEvent("done", i, job.name, result=base))
                 continue
@@ -554,7 +555,7 @@ def bake_folder(src: str | Path, dst: str | Path, cfg, *, jobs: int | None = Non
                         atomic_write_bytes(job.output, outcome["data"])
                         cache.record(job.output, keys[i], outcome["data"], outcome["summary"])
                         r.status = "baked"
-                        _fill(r, outcome["summary"])
+                        fill_result(r, outcome["summary"])
                         r.seconds = outcome["seconds"]
                     except TexgsError as e:
                         r.error, r.exit_code = str(e), 2
@@ -564,16 +565,19 @@ def bake_folder(src: str | Path, dst: str | Path, cfg, *, jobs: int | None = Non
                        [r for r in results if r is not None], time.perf_counter() - t0)
 
 
-def _with_wrap(cfg, wrap: str):
+def with_wrap(cfg, wrap: str):
+    """``cfg`` with the address mode named ``wrap`` (a WRAP_MODES key)."""
     from dataclasses import replace
 
     rx, ry = WRAP_MODES[wrap]
     return replace(cfg, repeat_x=rx, repeat_y=ry)
 
 
-def _fill(r: TextureResult, summary: dict) -> None:
+def fill_result(r: TextureResult, summary: dict) -> TextureResult:
+    """Copy a :func:`bake_summary` into ``r``; returns ``r``."""
     r.size_bytes = summary["size_bytes"]
     r.bits_per_texel = summary["bits_per_texel"]
     r.gaussians = summary["gaussians"]
     r.psnr_db = summary["psnr_db"]
     r.maps = summary["maps"]
+    return r

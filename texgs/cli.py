@@ -25,10 +25,11 @@ import typer
 from rich.console import Console
 
 from . import __version__
+from . import errors
 from . import format as fmt
 from .bake.config import BakeConfig
-from .errors import (AssetFormatError, InputError, OptionError, OutputError, TexgsError,
-                     UnsupportedError)
+from .errors import InputError, OptionError, OutputError, TexgsError, UnsupportedError
+from .material import WRAP_MODES
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -37,13 +38,7 @@ EXIT_INVALID_ASSET = 3
 EXIT_BATCH_FAILED = 4
 EXIT_UNSUPPORTED = 5
 EXIT_INTERRUPTED = 130
-EXIT_CODES = {
-    OptionError: EXIT_USAGE,
-    InputError: EXIT_IO,
-    OutputError: EXIT_IO,
-    AssetFormatError: EXIT_INVALID_ASSET,
-    UnsupportedError: EXIT_UNSUPPORTED,
-}
+EXIT_CODES = errors.EXIT_CODES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bake textures into Gaussian assets, decode and inspect them.")
@@ -73,8 +68,6 @@ def _fmt_db(v: float) -> str:
 
 MAX_THREADS = 1024
 
-WRAP_MODES = {"clamp": (False, False), "repeat": (True, True), "repeat-x": (True, False),
-              "repeat-y": (False, True)}
 
 
 def _gather_maps(src: Path | None, maps: list[str], weights: list[str], kind: str | None):
@@ -358,7 +351,7 @@ def _print_batch_table(result) -> None:
         table.add_column(col, justify=just)
     for r in result.results:
         ok = r.status != "failed"
-        table.add_row(r.name, r.status if ok else f"[red]failed[/]",
+        table.add_row(r.name, r.status if ok else "[red]failed[/]",
                       f"{r.size_bytes:,}" if ok else "", f"{r.bits_per_texel:.3f}" if ok else "",
                       _fmt_db(r.psnr_db) if ok and r.psnr_db is not None else "",
                       f"{r.seconds:.1f}" if r.status == "baked" else "")
@@ -732,7 +725,9 @@ def _interrupted(argv: list[str] | None) -> int:
     line, leave at once: a second KeyboardInterrupt raised later from a pending signal, or
     PyTorch's and OpenMP's thread pools at interpreter shutdown, could otherwise kill the
     process by signal or hang it after the message."""
-    err.print("texgs: interrupted; no partial output was written")
+    from .__main__ import INTERRUPTED_LINE
+
+    err.print(INTERRUPTED_LINE.decode().strip())
     if argv is None:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -763,10 +758,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     except TexgsError as e:
         err.print(f"texgs: error: {e}", markup=False, highlight=False)
-        for cls, code in EXIT_CODES.items():
-            if isinstance(e, cls):
-                return code
-        return EXIT_USAGE
+        return errors.exit_code(e)
     return EXIT_OK
 
 

@@ -1,7 +1,7 @@
 """Typed exceptions raised by the texgs library.
 
 The library never prints or exits; the CLI maps each class to an exit code (see
-``texgs.cli.EXIT_CODES`` and docs/CLI.md).
+``EXIT_CODES`` below and docs/CLI.md).
 """
 
 from __future__ import annotations
@@ -29,3 +29,21 @@ class UnsupportedError(TexgsError):
 
 class OutputError(TexgsError):
     """An output file cannot be written."""
+
+
+#: The exit code the CLI gives each error class (docs/CLI.md, "Exit codes").
+EXIT_CODES: dict[type, int] = {
+    OptionError: 1,
+    InputError: 2,
+    OutputError: 2,
+    AssetFormatError: 3,
+    UnsupportedError: 5,
+}
+
+
+def exit_code(e: TexgsError) -> int:
+    """The CLI's exit code for ``e`` (1 for a TexgsError outside the table)."""
+    for cls, code in EXIT_CODES.items():
+        if isinstance(e, cls):
+            return code
+    return 1

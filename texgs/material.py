@@ -51,6 +51,10 @@ for _kind, _names in {
 #: Loss weight of each map kind (per map; the loss is a weighted mean of per-map MSEs).
 DEFAULT_WEIGHTS = {kind: 1.0 for kind in fmt.MAP_NAMES}
 
+#: Address modes by the names users write (--wrap, manifests): (repeat_x, repeat_y).
+WRAP_MODES = {"clamp": (False, False), "repeat": (True, True), "repeat-x": (True, False),
+              "repeat-y": (False, True)}
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tga", ".webp", ".bmp", ".tif", ".tiff", ".exr")
 _SRGB_KINDS = (fmt.MAP_BASECOLOR, fmt.MAP_EMISSIVE)
 

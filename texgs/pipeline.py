@@ -30,27 +30,19 @@ from typing import Callable, Mapping
 
 from . import format as fmt
 from .bake.config import BakeConfig, Progress
-from .batch import BatchEvent, BatchResult, TextureResult, bake_folder, plan_folder
+from .batch import (BatchEvent, BatchResult, TextureResult, bake_folder, bake_summary,
+                    fill_result, plan_folder, with_wrap)
 from .errors import InputError, OptionError
-from .material import MapSource, discover_maps, kind_from_name, read_manifest
+from .material import WRAP_MODES, MapSource, discover_maps, kind_from_name, read_manifest
 
 __all__ = ["BakeConfig", "BatchEvent", "BatchResult", "Progress", "TextureResult",
            "bake_folder", "bake_gltf", "bake_material", "bake_texture", "plan_folder"]
 
-WRAP_MODES = {"clamp": (False, False), "repeat": (True, True), "repeat-x": (True, False),
-              "repeat-y": (False, True)}
-
 
 def _result(name: str, dst: Path, sources: list[MapSource], bake) -> TextureResult:
-    return TextureResult(
-        name=name, output=str(dst), inputs=[s.path for s in sources], status="baked",
-        size_bytes=bake.size_bytes, bits_per_texel=bake.bits_per_texel,
-        gaussians=bake.gaussians, psnr_db=bake.psnr,
-        maps=[{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
-               "psnr_db": m.psnr,
-               **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"}}
-              for m in bake.maps],
-        seconds=bake.seconds, attempts=1)
+    r = TextureResult(name=name, output=str(dst), inputs=[s.path for s in sources],
+                      status="baked", seconds=bake.seconds, attempts=1)
+    return fill_result(r, bake_summary(bake))
 
 
 def _bake(sources: list[MapSource], dst: str | Path, cfg: BakeConfig | None,
@@ -96,9 +88,7 @@ def bake_material(maps: str | Path | Mapping[str, str | Path], dst: str | Path,
                 if wrap not in WRAP_MODES:
                     raise InputError(f"{p}: wrap {wrap!r}: expected clamp, repeat, repeat-x "
                                      "or repeat-y")
-                from dataclasses import replace
-
-                cfg = replace(cfg, repeat_x=WRAP_MODES[wrap][0], repeat_y=WRAP_MODES[wrap][1])
+                cfg = with_wrap(cfg, wrap)
         else:
             raise InputError(f"{p}: expected a folder, a .toml manifest or a mapping of maps")
     for s in sources:
