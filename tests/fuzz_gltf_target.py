@@ -37,7 +37,6 @@ import json
 import random
 import struct
 import sys
-import tracemalloc
 from pathlib import Path
 from typing import Any, Callable
 
@@ -56,6 +55,7 @@ if __name__ == "__main__":
 
 from texgs import format as fmt  # noqa: E402
 from texgs.errors import AssetFormatError, InputError, UnsupportedError  # noqa: E402
+from fuzz_target import traced  # noqa: E402  (the shared memory guard)
 from texgs.gltf import (EXTENSION_NAME, GaussianTexture, decode_texture_image,  # noqa: E402
                         read_gaussian_textures_bytes)
 
@@ -89,28 +89,6 @@ def read_memory_limit(data_len: int) -> int:
     JSON it parses (a Python object per 3 input bytes at worst, ~24 bytes per byte) and the
     slices of the BIN chunk it returns, with room to spare, plus 1 MiB."""
     return MEMORY_PER_BYTE * data_len + MEMORY_SLACK
-
-
-def traced(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, int]:
-    """(result, exception or None, peak traced bytes above the start) of ``fn()``."""
-    was_tracing = tracemalloc.is_tracing()
-    if was_tracing:
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
-    else:
-        base = 0
-        tracemalloc.start()
-    result, error = None, None
-    try:
-        try:
-            result = fn()
-        except Exception as e:  # judged by the caller
-            error = e
-        peak = tracemalloc.get_traced_memory()[1] - base
-    finally:
-        if not was_tracing:
-            tracemalloc.stop()
-    return result, error, peak
 
 
 def check_message(e: BaseException, step: str) -> None:

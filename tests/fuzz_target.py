@@ -33,6 +33,7 @@ import sys
 import tracemalloc
 import zlib
 from pathlib import Path
+from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -81,11 +82,8 @@ def memory_limit(data_len: int, asset: fmt.Asset | None) -> int:
     return MEMORY_PER_BYTE * data_len + MEMORY_SLACK + extra
 
 
-def guarded_read(data: bytes, lod: int | None = None) -> fmt.Asset | None:
-    """``read_asset(data, lod=lod)`` under tracemalloc: the asset, or None on AssetFormatError.
-
-    Any other exception propagates; a peak above :func:`memory_limit` raises AssertionError.
-    """
+def traced(fn: Callable[[], Any]) -> tuple[Any, BaseException | None, int]:
+    """(result, exception or None, peak traced bytes above the start) of ``fn()``."""
     was_tracing = tracemalloc.is_tracing()
     if was_tracing:
         base = tracemalloc.get_traced_memory()[0]
@@ -93,15 +91,27 @@ def guarded_read(data: bytes, lod: int | None = None) -> fmt.Asset | None:
     else:
         base = 0
         tracemalloc.start()
+    result, error = None, None
     try:
         try:
-            asset = fmt.read_asset(data, "fuzz.tgs", lod=lod)
-        except AssetFormatError:
-            asset = None
+            result = fn()
+        except Exception as e:  # judged by the caller
+            error = e
         peak = tracemalloc.get_traced_memory()[1] - base
     finally:
         if not was_tracing:
             tracemalloc.stop()
+    return result, error, peak
+
+
+def guarded_read(data: bytes, lod: int | None = None) -> fmt.Asset | None:
+    """``read_asset(data, lod=lod)`` under tracemalloc: the asset, or None on AssetFormatError.
+
+    Any other exception propagates; a peak above :func:`memory_limit` raises AssertionError.
+    """
+    asset, error, peak = traced(lambda: fmt.read_asset(data, "fuzz.tgs", lod=lod))
+    if error is not None and not isinstance(error, AssetFormatError):
+        raise error
     limit = memory_limit(len(data), asset)
     if peak >= limit:
         raise AssertionError(f"read_asset(lod={lod}) of {len(data)} bytes peaked at {peak} "
