@@ -134,7 +134,8 @@ def bake(
     steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from "
                                         "--quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
-    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    device: str = typer.Option("auto", help="auto (default: the GPU when PyTorch sees a CUDA "
+                              "GPU, else the CPU), cpu or cuda."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
     lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks (refinement rounds)."),
     loss: str = typer.Option(BakeConfig.loss, help="mse (default, faster) or l1-ssim (the Image-GS loss)."),
@@ -172,10 +173,10 @@ def bake(
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0
     cfg.validate()
-    _check_device(device)
+    run_on = _check_device(device)
     from .bake import bake_maps, render  # torch is imported only here
 
-    if render.backend_name() != "cpu-kernel" and not quiet and not as_json:
+    if run_on == "cpu" and render.backend_name() != "cpu-kernel" and not quiet and not as_json:
         from .bake import render_cpu
         err.print(f"[yellow]note:[/] compiled CPU kernel unavailable ({render_cpu.status()}); "
                   "using the slower PyTorch renderer")
@@ -207,7 +208,7 @@ def bake(
         "gaussians": result.gaussians, "lod_counts": result.lod_counts,
         "psnr_db": result.psnr, "psnr_float_db": result.psnr_float,
         "lod_psnr_db": result.lod_psnr, "seconds": result.seconds,
-        "renderer": render.backend_name(), "wrap": wrap, "maps": map_rows,
+        "renderer": result.renderer, "wrap": wrap, "maps": map_rows,
     }
     if as_json:
         _emit_json(summary)
@@ -366,15 +367,11 @@ def _print_batch_table(result) -> None:
               f"{total:,} bytes written in all, {result.seconds:.1f} s")
 
 
-def _check_device(device: str) -> None:
-    if device == "cuda":
-        import torch
+def _check_device(device: str) -> str:
+    """The device a bake will run on ("cpu" or "cuda"), checked before any work starts."""
+    from .bake.render import pick_device  # imports torch
 
-        if not torch.cuda.is_available():
-            raise UnsupportedError("--device cuda: no CUDA GPU is available to PyTorch "
-                                   "(use --device cpu or auto)")
-        raise UnsupportedError("--device cuda: GPU baking is not implemented yet; "
-                               "use --device cpu")
+    return pick_device(device).type
 
 
 def _map_file_suffix(asset: fmt.Asset, m: fmt.MapInfo) -> str:
@@ -568,7 +565,8 @@ def gltf_cmd(
                                 "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps per set (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
-    device: str = typer.Option("cpu", help="cpu, cuda or auto."),
+    device: str = typer.Option("auto", help="auto (default: the GPU when PyTorch sees a CUDA "
+                              "GPU, else the CPU), cpu or cuda."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
     lod_levels: int = typer.Option(BakeConfig.lod_levels, "--lod-levels", help="LOD chunks (refinement rounds)."),
     loss: str = typer.Option(BakeConfig.loss, help="mse (default, faster) or l1-ssim."),

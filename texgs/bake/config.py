@@ -66,7 +66,7 @@ class BakeConfig:
     lr_final: float = 0.02
     repeat_x: bool = False
     repeat_y: bool = False
-    device: str = "cpu"
+    device: str = "auto"  # the GPU when PyTorch sees one (and its kernels build), else the CPU
     threads: int | None = None
 
     def __post_init__(self) -> None:

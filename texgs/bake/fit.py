@@ -25,7 +25,7 @@ from ..runtime import dequantize
 from .config import BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
-from .render import backend_name, render
+from .render import backend_name, pick_device, render
 
 
 @dataclass
@@ -45,6 +45,7 @@ class BakeResult:
     seconds: float
     decoded: np.ndarray = field(repr=False, default=None)
     maps: list = field(default_factory=list)
+    renderer: str = ""  # the fit's renderer: cpu-kernel, cuda-kernel or torch
 
     @property
     def size_bytes(self) -> int:
@@ -137,14 +138,18 @@ class _Fitter:
     by the inverse squares (the Mahalanobis distance, and so the top-K ranking, is the same).
     """
 
-    def __init__(self, maps: list[PreparedMap], cfg: BakeConfig):
+    def __init__(self, maps: list[PreparedMap], cfg: BakeConfig,
+                 device: torch.device = torch.device("cpu")):
         self.cfg = cfg
         self.maps = maps
+        self.dev = device
         self.W = max(m.width for m in maps)
         self.H = max(m.height for m in maps)
         self.C = sum(len(m.fitted) for m in maps)
-        self.targets = [torch.from_numpy(np.ascontiguousarray(m.target, np.float32))
-                        for m in maps]
+        # host copies (initial placement, colour look-ups) and the fit's copies on the device
+        self.targets_host = [torch.from_numpy(np.ascontiguousarray(m.target, np.float32))
+                             for m in maps]
+        self.targets = [t.to(device) for t in self.targets_host]
         self.first = []  # first model colour of each map
         k = 0
         for m in maps:
@@ -162,8 +167,8 @@ class _Fitter:
                 chans += list(range(self.first[i], self.first[i] + nf))
                 cw += [maps[i].weight / wsum / nf] * nf
             target = torch.cat([self.targets[i] for i in idx], -1)
-            self.groups.append(_Group(w, h, chans, target, torch.tensor(cw), w / self.W,
-                                      h / self.H))
+            self.groups.append(_Group(w, h, chans, target, torch.tensor(cw, device=device),
+                                      w / self.W, h / self.H))
         self.full_groups = self.groups
         self.coarse_groups = [_half_resolution(g) for g in self.groups]
         self.fallback = torch.cat([t.reshape(-1, t.shape[-1]).mean(0) for t in self.targets])
@@ -176,7 +181,7 @@ class _Fitter:
         self.gen = torch.Generator().manual_seed(cfg.seed)
         self.log2_min = -1.5  # sigma >= 0.35 texel
         self.log2_max = math.log2(max(0.5, min(self.W, self.H) / 6.0))
-        self.size = torch.tensor([float(self.W), float(self.H)])
+        self.size = torch.tensor([float(self.W), float(self.H)], device=device)
         # positions are optimized in UV; their step is set in texels (spacing is about the
         # same at any texture size for a given bits-per-texel budget)
         self.lr_uv = cfg.lr_pos / max(self.W, self.H)
@@ -194,6 +199,7 @@ class _Fitter:
                              align_corners=False)[0, 0]
 
     def texel_params(self, idx: torch.Tensor, n_total: int):
+        """Parameters of new Gaussians at texels ``idx`` (host tensors)."""
         x = (idx % self.W).float()
         y = (idx // self.W).float()
         jit = torch.rand(idx.shape[0], 2, generator=self.gen) - 0.5
@@ -204,7 +210,7 @@ class _Fitter:
         log2s = torch.full((idx.shape[0], 2), l0)
         theta = torch.zeros(idx.shape[0])
         cols = []
-        for m, t in zip(self.maps, self.targets):
+        for m, t in zip(self.maps, self.targets_host):
             mx = torch.clamp((uv[:, 0] * m.width).long(), 0, m.width - 1)
             my = torch.clamp((uv[:, 1] * m.height).long(), 0, m.height - 1)
             cols.append(t[my, mx])
@@ -218,16 +224,16 @@ class _Fitter:
 
     def initial(self, n: int) -> _Model:
         grad = torch.zeros(self.H, self.W)
-        for m, t in zip(self.maps, self.targets):
+        for m, t in zip(self.maps, self.targets_host):
             g = self._to_grid(_sobel_sq(t.mean(-1)))
             grad += m.weight * g / g.sum().clamp_min(1e-12)
         prob = 0.7 * grad / grad.sum().clamp_min(1e-12) + 0.3 / (self.W * self.H)
         idx = self._extra(_sample_texels(prob, n, self.gen), n)
-        return _Model(*self.texel_params(idx, n))
+        return _Model(*(p.to(self.dev) for p in self.texel_params(idx, n)))
 
     def error_map(self, images: list[torch.Tensor]) -> torch.Tensor:
         """Weighted squared error of every group, on the asset grid [H, W]."""
-        err = torch.zeros(self.H, self.W)
+        err = torch.zeros(self.H, self.W, device=self.dev)
         for g, img in zip(self.groups, images):
             e = (((img.detach() - g.target) ** 2) * g.cweight).sum(-1)
             err += self._to_grid(e) * (g.width * g.height) / (self.W * self.H)
@@ -237,12 +243,13 @@ class _Fitter:
              n_total: int) -> _Model:
         err = self.error_map(images)
         err = F.avg_pool2d(err[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
-        idx = self._extra(_sample_texels(err + 1e-12, n_add, self.gen), n_add)
-        return model.extend(*self.texel_params(idx, n_total))
+        # sampled on the host with the fit's generator: the same draws on any device
+        idx = self._extra(_sample_texels(err.cpu() + 1e-12, n_add, self.gen), n_add)
+        return model.extend(*(p.to(self.dev) for p in self.texel_params(idx, n_total)))
 
     def geometry(self, uv, log2s, theta):
         if self.cfg.repeat_x or self.cfg.repeat_y:
-            rep = torch.tensor([self.cfg.repeat_x, self.cfg.repeat_y])
+            rep = torch.tensor([self.cfg.repeat_x, self.cfg.repeat_y], device=self.dev)
             uv = torch.where(rep, torch.remainder(uv, 1.0), uv)
         means = uv * self.size
         return means, _conics(log2s, theta)
@@ -261,9 +268,9 @@ class _Fitter:
         for g in self.groups:
             m, cn = means, conics
             if g.sx != 1.0 or g.sy != 1.0:
-                m = means * torch.tensor([g.sx, g.sy])
+                m = means * torch.tensor([g.sx, g.sy], device=self.dev)
                 cn = conics * torch.tensor([1 / (g.sx * g.sx), 1 / (g.sx * g.sy),
-                                            1 / (g.sy * g.sy)])
+                                            1 / (g.sy * g.sy)], device=self.dev)
             cols = colors if len(g.chans) == self.C else colors[:, g.chans]
             fb = self.fallback if len(g.chans) == self.C else self.fallback[g.chans]
             out.append(render(m, cn, cols, fb, g.width, g.height, cfg.top_k, cfg.tile,
@@ -314,12 +321,13 @@ class _Fitter:
                 model.colors.copy_(torch.maximum(torch.minimum(model.colors, self.color_hi),
                                                  self.color_lo))
             lo = torch.tensor([0.0 if not self.cfg.repeat_x else -math.inf,
-                               0.0 if not self.cfg.repeat_y else -math.inf])
+                               0.0 if not self.cfg.repeat_y else -math.inf], device=self.dev)
             hi = torch.tensor([1.0 - 1e-6 if not self.cfg.repeat_x else math.inf,
-                               1.0 - 1e-6 if not self.cfg.repeat_y else math.inf])
+                               1.0 - 1e-6 if not self.cfg.repeat_y else math.inf],
+                              device=self.dev)
             model.uv.copy_(torch.maximum(torch.minimum(model.uv, hi), lo))
             if self.cfg.repeat_x or self.cfg.repeat_y:
-                rep = torch.tensor([self.cfg.repeat_x, self.cfg.repeat_y])
+                rep = torch.tensor([self.cfg.repeat_x, self.cfg.repeat_y], device=self.dev)
                 model.uv.copy_(torch.where(rep, torch.remainder(model.uv, 1.0), model.uv))
 
     def optimizer(self, model: _Model) -> torch.optim.Adam:
@@ -355,27 +363,32 @@ class MapResult:
         return self.quality.psnr
 
 
-def _decode_maps_with_kernel(asset: fmt.Asset, lod: int) -> list[np.ndarray]:
-    """Like ``decode_maps(asset, lod=lod)``, rendered by the compiled kernel from the
-    dequantized records (``runtime.dequantize``, the decoder's own arithmetic). Used for the
-    LOD-prefix PSNRs at the end of a bake, where the NumPy decoder dominated the time."""
+def _decode_maps_with_kernel(asset: fmt.Asset, lod: int,
+                             device: torch.device = torch.device("cpu")) -> list[np.ndarray]:
+    """Like ``decode_maps(asset, lod=lod)``, rendered by the compiled kernel (CPU or GPU, by
+    ``device``) from the dequantized records (``runtime.dequantize``, the decoder's own
+    arithmetic). Used for the LOD-prefix PSNRs at the end of a bake, where the NumPy decoder
+    dominated the time."""
     g = dequantize(asset, asset.prefix_count(lod))
     maps = asset.map_table()
     out: list[np.ndarray] = [None] * len(maps)  # type: ignore[list-item]
     by_size: dict[tuple[int, int], list[int]] = {}
     for i, m in enumerate(maps):
         by_size.setdefault((m.width, m.height), []).append(i)
-    means = torch.from_numpy(g.means)
-    conics = torch.from_numpy(g.conics)
+    means = torch.from_numpy(g.means).to(device)
+    conics = torch.from_numpy(g.conics).to(device)
+    colors = torch.from_numpy(g.colors).to(device)
+    fallback = torch.from_numpy(g.fallback).to(device)
     for (w, h), idx in by_size.items():
         sx, sy = w / asset.width, h / asset.height
         m_, c_ = means, conics
         if (sx, sy) != (1.0, 1.0):  # a map smaller than the grid: its own texel centres
-            m_ = means * torch.tensor([sx, sy])
-            c_ = conics * torch.tensor([1 / (sx * sx), 1 / (sx * sy), 1 / (sy * sy)])
+            m_ = means * torch.tensor([sx, sy], device=device)
+            c_ = conics * torch.tensor([1 / (sx * sx), 1 / (sx * sy), 1 / (sy * sy)],
+                                       device=device)
         with torch.no_grad():
-            full = render(m_, c_, torch.from_numpy(g.colors), torch.from_numpy(g.fallback), w,
-                          h, asset.top_k, asset.tile_size, g.repeat_x, g.repeat_y).numpy()
+            full = render(m_, c_, colors, fallback, w, h, asset.top_k, asset.tile_size,
+                          g.repeat_x, g.repeat_y).cpu().numpy()
         for i in idx:
             m = maps[i]
             out[i] = finish_map(m, asset, full[..., m.first_channel:m.first_channel +
@@ -413,11 +426,12 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
                 all_bits.append(0)
     counts = plan_budget(W, H, tuple(all_bits), cfg, n_maps=len(maps))
     total = sum(counts)
+    dev = pick_device(cfg.device)
     prev_threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     try:
-        fit = _Fitter(maps, cfg)
+        fit = _Fitter(maps, cfg, dev)
         model = fit.initial(counts[0])
         opt = fit.optimizer(model)
         steps = cfg.steps
@@ -478,7 +492,7 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
         if spec is None:
             spec = make_spec(model.log2s.detach(), model.colors.detach(), cfg.pos_bits,
                              cfg.scale_bits, cfg.rot_bits, tuple(fit_bits))
-        uv, log2s, theta, colors = (p.detach() for p in model.tensors())
+        uv, log2s, theta, colors = (p.detach().cpu() for p in model.tensors())
         if cfg.repeat_x or cfg.repeat_y:
             rep = torch.tensor([cfg.repeat_x, cfg.repeat_y])
             uv = torch.where(rep, torch.remainder(uv, 1.0), uv)
@@ -514,11 +528,15 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
     asset = fmt.read_asset(data)
     lod_psnr: list[list[float]] = [[] for _ in maps]
     decoded: list[np.ndarray] = []
+    on_gpu = dev.type == "cuda"
     for lod in range(1, len(counts) + 1):
-        # the whole asset through the reference decoder; coarser prefixes through the
-        # renderer (the same math, equal to float rounding) when it is the compiled kernel
-        fast = lod < len(counts) and backend_name() == "cpu-kernel"
-        decoded = _decode_maps_with_kernel(asset, lod) if fast else decode_maps(asset, lod=lod)
+        # On the CPU: the whole asset through the reference decoder, coarser prefixes
+        # through the renderer (the same math, equal to float rounding) when it is the
+        # compiled kernel. On a GPU: every prefix through the GPU renderer (the NumPy decoder
+        # would take longer than the fit at 2048x2048).
+        fast = on_gpu or (lod < len(counts) and backend_name() == "cpu-kernel")
+        decoded = (_decode_maps_with_kernel(asset, lod, dev) if fast
+                   else decode_maps(asset, lod=lod))
         for i, (m, img) in enumerate(zip(maps, decoded)):
             lod_psnr[i].append(map_quality(m.kind, m.reference, img, m.informative,
                                            m.alpha_component, m.hdr).psnr)
@@ -532,4 +550,5 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
                       gaussians=total, lod_counts=counts, psnr=mean_lod[-1],
                       psnr_float=psnr_float, lod_psnr=mean_lod,
                       seconds=time.perf_counter() - t0,
-                      decoded=decoded[0] if len(maps) == 1 else None, maps=results)
+                      decoded=decoded[0] if len(maps) == 1 else None, maps=results,
+                      renderer=backend_name(dev.type))

@@ -31,7 +31,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     y = b.permute(2, 0, 1).unsqueeze(0)
     if min(x.shape[-2:]) < _WIN:
         return 1.0 - F.mse_loss(a, b)  # too small for the window: degrade gracefully
-    wx, wy = _window(x.shape[1])
+    wx, wy = (w.to(x.device) for w in _window(x.shape[1]))
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     mx, my = _blur(x, wx, wy), _blur(y, wx, wy)
     sxx = _blur(x * x, wx, wy) - mx * mx

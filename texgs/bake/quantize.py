@@ -71,9 +71,10 @@ def fake_quantize(spec: QuantSpec, uv, log2s, theta, colors):
     lq = _ste(log2s, lq)
     tstep = math.pi / (1 << lay.rot_bits)
     tq = _ste(theta, torch.round(theta / tstep) * tstep)
-    lo = torch.tensor(spec.color_lo)
-    hi = torch.tensor(spec.color_hi)
-    levels = torch.tensor([float(_levels(b)) for b in lay.color_bits])
+    dev = colors.device
+    lo = torch.tensor(spec.color_lo, device=dev)
+    hi = torch.tensor(spec.color_hi, device=dev)
+    levels = torch.tensor([float(_levels(b)) for b in lay.color_bits], device=dev)
     cstep = (hi - lo) / levels
     cstep = torch.where(cstep > 0, cstep, torch.ones_like(cstep))
     cq = lo + torch.minimum(torch.clamp(torch.round((colors - lo) / cstep), min=0), levels) * cstep

@@ -1,4 +1,5 @@
-"""Render dispatcher for the baker: the compiled CPU kernel when it builds, else plain PyTorch.
+"""Render dispatcher for the baker: the compiled CPU kernel for CPU tensors, the CUDA kernels
+for GPU tensors, plain PyTorch where neither builds.
 
 Shapes as in :mod:`texgs.bake.render_ref`: means [N, 2] texel units, conics [N, 3],
 colors [N, C], fallback [C] -> image [H, W, C] at texel centres.
@@ -8,12 +9,17 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import UnsupportedError
 from . import render_cpu
 from .render_ref import _render_tiled_torch
 
 
-def backend_name() -> str:
-    """'cpu-kernel' or 'torch' (the fallback), for reports."""
+def backend_name(device: str = "cpu") -> str:
+    """The renderer that tensors on ``device`` get: 'cpu-kernel', 'cuda-kernel' or 'torch'
+    (the plain PyTorch fallback), for reports."""
+    if device.startswith("cuda"):
+        from . import render_cuda  # noqa: PLC0415 (only where a GPU is asked for)
+        return "cuda-kernel" if render_cuda.load_kernel() is not None else "torch"
     return "cpu-kernel" if render_cpu.load_kernel() is not None else "torch"
 
 
@@ -24,4 +30,29 @@ def render(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
     if means.device.type == "cpu" and render_cpu.load_kernel() is not None:
         return render_cpu.render_cpu(means, conics, colors, fallback, W, H, k, tile, rep_x,
                                      rep_y)
+    if means.device.type == "cuda":
+        from . import render_cuda  # noqa: PLC0415
+        if render_cuda.load_kernel() is not None:
+            return render_cuda.render_cuda(means, conics, colors, fallback, W, H, k, tile,
+                                           rep_x, rep_y)
     return _render_tiled_torch(means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y)
+
+
+def pick_device(name: str) -> torch.device:
+    """The device a bake runs on for ``--device`` ``name``: "cpu"; "cuda" (a CUDA GPU with the
+    GPU kernels built, else :class:`~texgs.errors.UnsupportedError` with the reason); "auto"
+    (the GPU when "cuda" would work, else the CPU)."""
+    if name == "cpu":
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        reason = "no CUDA GPU is available to PyTorch"
+        if torch.version.cuda is None:
+            reason += " (this PyTorch is a CPU-only build)"
+    else:
+        from . import render_cuda  # noqa: PLC0415
+        if render_cuda.load_kernel() is not None:
+            return torch.device("cuda")
+        reason = f"the GPU kernels cannot be built: {render_cuda.status()}"
+    if name == "auto":
+        return torch.device("cpu")
+    raise UnsupportedError(f"--device cuda: {reason}; use --device cpu or auto")
