@@ -70,6 +70,7 @@ CASES = [
     (["bake-dir", "{d}/lib", "-o", "{t}/o", "--bpp", "1", "--gaussians", "5"], USAGE,
      ["--bpp", "--gaussians"]),
     (["bake-dir", "{d}/lib", "-o", "{t}/o", "--quality", "ultra"], USAGE, ["--quality"]),
+    (["bake-dir", "{d}/lib", "-o", "{t}/o", "--device", "tpu"], USAGE, ["--device"]),
     # gltf
     (["gltf", "{d}/nope.gltf", "-o", "{t}/o.glb"], IO, ["nope.gltf"]),
     (["gltf", "{d}/dirimg.png", "-o", "{t}/o.glb"], IO, ["dirimg.png"]),

@@ -295,6 +295,76 @@ def test_bake_dir_on_a_ray_cluster_gives_the_local_bytes(library, tmp_path):
         subprocess.run([*ray_cli, "stop", "--force"], capture_output=True, env=env, timeout=120)
 
 
+def _ray_head(port: int, env: dict, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "start", "--head",
+                           f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                           "--disable-usage-stats", *extra], capture_output=True, text=True,
+                          env=env, timeout=180)
+
+
+def test_bake_dir_ray_tasks_take_a_gpu_on_a_cluster_with_gpus(library, tmp_path):
+    """A cluster that declares one GPU (a logical one: this machine has no CUDA GPU, so
+    PyTorch in the task sees none): --device auto gives every task the GPU (Ray sets its
+    CUDA_VISIBLE_DEVICES) and the bake falls back to the CPU; --device cuda fails each job
+    with the reason; --device cpu asks for no GPU."""
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'texgs[ray]')")
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a real GPU is present: this test needs PyTorch to see none")
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "RAY_USAGE_STATS_ENABLED": "0"}
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    start = _ray_head(port, env, "--num-gpus=1")
+    try:
+        assert start.returncode == 0, start.stderr[-2000:]
+
+        def bake_dir(device: str, out: str) -> subprocess.CompletedProcess:
+            return subprocess.run([sys.executable, "-m", "texgs.cli", "bake-dir", str(library),
+                                   "-o", str(tmp_path / out), *TINY, "--ray",
+                                   f"127.0.0.1:{port}", "--device", device, "--json"],
+                                  capture_output=True, text=True, env=env, timeout=600)
+        auto = bake_dir("auto", "auto")
+        assert auto.returncode == 0, auto.stderr[-3000:]
+        rows = _by_name(_json(auto))
+        assert {r["visible_gpus"] for r in rows.values()} == {"0"}
+        assert {r["renderer"] for r in rows.values()} == {"cpu-kernel"}
+        assert all(r["host"] for r in rows.values())
+        cpu = bake_dir("cpu", "cpu")
+        assert cpu.returncode == 0, cpu.stderr[-3000:]
+        assert all(r["visible_gpus"] != "0" for r in _by_name(_json(cpu)).values())
+        cuda = bake_dir("cuda", "cuda")
+        assert cuda.returncode == 4, cuda.stderr[-3000:]
+        rows = _by_name(_json(cuda))
+        assert all(r["status"] == "failed" and r["exit_code"] == 5 and
+                   "no CUDA GPU" in r["error"] for r in rows.values())
+    finally:
+        subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "stop", "--force"],
+                       capture_output=True, env=env, timeout=120)
+
+
+def test_bake_dir_device_cuda_refuses_a_cluster_without_gpus(library, tmp_path):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'texgs[ray]')")
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a real GPU is present")
+    res = run_cli("bake-dir", str(library), "-o", str(tmp_path / "o"), *TINY, "--ray", "local",
+                  "--device", "cuda")
+    assert res.returncode == 5, res.stderr
+    assert "the Ray cluster has no GPUs" in res.stderr
+    assert not list((tmp_path / "o").rglob("*.tgs"))
+
+
+def test_bake_dir_device_cuda_without_a_gpu_exits_5_before_baking(library, tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("a real GPU is present")
+    res = run_cli("bake-dir", str(library), "-o", str(tmp_path / "o"), *TINY, "--device",
+                  "cuda")
+    assert res.returncode == 5 and "--device cuda" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "o").exists()
+
+
 def test_python_api(tmp_path):
     from texgs.bake.config import BakeConfig
     from texgs.pipeline import bake_material, bake_texture

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +19,8 @@ from typing import Callable
 
 from . import format as fmt
 from .bake_cache import BakeCache, job_key
-from .errors import InputError, OptionError, OutputError, TexgsError, exit_code
+from .errors import (InputError, OptionError, OutputError, TexgsError, UnsupportedError,
+                     exit_code)
 from .material import (IMAGE_SUFFIXES, WRAP_MODES, MapSource, kind_from_filename,
                        read_manifest)
 
@@ -51,6 +53,9 @@ class TextureResult:
     size_bytes, bits_per_texel (over the largest map), psnr_db (mean map PSNR), maps (per-map
     rows: map, input, width, height, psnr_db and the map's own metrics); seconds: bake time
     (0 when cached); attempts: tries made (a crashed or erroring worker is retried);
+    renderer: where the fit ran ("cuda-kernel": a GPU, "cpu-kernel" or "torch": the CPU);
+    host: the machine that baked it; visible_gpus: its worker's CUDA_VISIBLE_DEVICES (the GPU
+    a local worker was pinned to or Ray assigned), None when unset;
     error: the one-line reason when failed, exit_code: the code the CLI gives that error.
     """
 
@@ -65,6 +70,9 @@ class TextureResult:
     maps: list[dict] = field(default_factory=list)
     seconds: float = 0.0
     attempts: int = 0
+    renderer: str = ""
+    host: str = ""
+    visible_gpus: str | None = None
     error: str | None = None
     exit_code: int = 0
 
@@ -260,6 +268,8 @@ def run_job(spec: dict, progress: Callable | None = None) -> dict:
                 "exit_code": exit_code(e),
                 "seconds": time.perf_counter() - t0}
     summary = bake_summary(result)
+    summary["host"] = socket.gethostname()
+    summary["visible_gpus"] = os.environ.get("CUDA_VISIBLE_DEVICES")
     return {"index": spec["index"], "data": result.data, "summary": summary, "error": None,
             "exit_code": 0, "seconds": time.perf_counter() - t0}
 
@@ -269,7 +279,7 @@ def bake_summary(result) -> dict:
     cache keep: size, bits per texel, Gaussians, mean PSNR and one row per map."""
     return {
         "size_bytes": result.size_bytes, "bits_per_texel": result.bits_per_texel,
-        "gaussians": result.gaussians, "psnr_db": result.psnr,
+        "gaussians": result.gaussians, "psnr_db": result.psnr, "renderer": result.renderer,
         "maps": [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
                   "psnr_db": m.psnr,
                   **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"}}
@@ -300,12 +310,30 @@ def _run_job_local(spec: dict, queue=None, threads: int | None = None) -> dict:
 # Executors: each runs specs and yields (spec index, outcome dict or exception, attempts)
 
 
+def local_gpu_count(device: str) -> int:
+    """CUDA GPUs the local workers will bake on for ``device`` ("cpu", "cuda", "auto"): 0
+    for the CPU. PyTorch is imported only where an NVIDIA driver is present."""
+    if device == "cpu" or not Path("/dev/nvidiactl").exists():
+        return 0
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _pin_gpu(slots) -> None:
+    """Worker initializer: take a GPU slot and make it the only GPU this process sees."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(slots.get())
+
+
 def _local_executor(specs: list[dict], jobs: int, threads: int, retries: int,
-                    emit: Callable[[BatchEvent], None], names: list[str]):
+                    emit: Callable[[BatchEvent], None], names: list[str], gpus: int = 0):
     """Run every job in a pool of ``jobs`` processes; then retry, one at a time in a fresh
     process, the jobs that raised an unexpected error or were running when a worker died (a
     dead worker takes its whole pool down, so only an isolated rerun tells whose fault it
-    was; those bystanders get one extra attempt)."""
+    was; those bystanders get one extra attempt). gpus: GPUs to spread the workers over
+    (worker j sees only GPU j mod gpus); 0 for CPU bakes."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
@@ -316,8 +344,15 @@ def _local_executor(specs: list[dict], jobs: int, threads: int, retries: int,
     attempts = {s["index"]: 0 for s in specs}
     allowed = {s["index"]: 1 + retries for s in specs}
     retry: list[dict] = []
+    workers = max(1, min(jobs, len(specs)))
+    pin: dict = {}
+    if gpus:
+        slots = manager.Queue()
+        for j in range(workers):
+            slots.put(j % gpus)
+        pin = {"initializer": _pin_gpu, "initargs": (slots,)}
     try:
-        pool = ProcessPoolExecutor(max_workers=max(1, min(jobs, len(specs))), mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **pin)
         running = {}
         for s in specs:
             attempts[s["index"]] += 1
@@ -352,7 +387,9 @@ def _local_executor(specs: list[dict], jobs: int, threads: int, retries: int,
             i = s["index"]
             while True:
                 attempts[i] += 1
-                pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+                if gpus:  # the isolated rerun takes the first GPU
+                    slots.put(0)
+                pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, **pin)
                 emit(BatchEvent("start", i, names[i]))
                 error: BaseException | None = None
                 try:
@@ -402,7 +439,9 @@ def _drain(queue, emit, names) -> None:
 
 
 def _ray_executor(specs: list[dict], address: str, threads: int, retries: int,
-                  emit: Callable[[BatchEvent], None], names: list[str], use_gpu: bool):
+                  emit: Callable[[BatchEvent], None], names: list[str], use_gpu: str):
+    """One Ray task per job. use_gpu: "" (CPU tasks), "auto" (a GPU per task when the
+    cluster has GPUs) or "cuda" (a GPU per task; refused when the cluster has none)."""
     if address != "local" and "RAY_AUTH_MODE" not in os.environ and (
             os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH") or
             (Path.home() / ".ray" / "auth_token").is_file()):
@@ -412,8 +451,6 @@ def _ray_executor(specs: list[dict], address: str, threads: int, retries: int,
     try:
         import ray
     except ImportError:
-        from .errors import UnsupportedError
-
         raise UnsupportedError("--ray needs Ray: pip install 'texgs[ray]'") from None
     started_here = False
     if not ray.is_initialized():
@@ -431,6 +468,9 @@ def _ray_executor(specs: list[dict], address: str, threads: int, retries: int,
         started_here = True
     try:
         gpus = ray.cluster_resources().get("GPU", 0) > 0 and use_gpu
+        if use_gpu == "cuda" and not gpus:
+            raise UnsupportedError("--device cuda: the Ray cluster has no GPUs (use --device "
+                                   "auto or cpu)")
         task = ray.remote(_run_job_local).options(
             num_cpus=threads, num_gpus=1 if gpus else 0, max_retries=0,
             retry_exceptions=False)
@@ -534,13 +574,15 @@ def bake_folder(src: str | Path, dst: str | Path, cfg, *, jobs: int | None = Non
         if todo:
             cores = os.cpu_count() or 1
             if ray is None:
-                n = jobs or max(1, min(cores, len(todo)))
+                # GPU bakes: one worker per GPU unless --jobs says otherwise
+                gpus = local_gpu_count(cfg.device)
+                n = jobs or max(1, min(gpus or cores, len(todo)))
                 threads = cfg.threads or max(1, cores // n)
-                runner = _local_executor(todo, n, threads, retries, emit, names)
+                runner = _local_executor(todo, n, threads, retries, emit, names, gpus)
             else:
                 threads = cfg.threads or 1
                 runner = _ray_executor(todo, ray, threads, retries, emit, names,
-                                       cfg.device != "cpu")
+                                       cfg.device if cfg.device != "cpu" else "")
             for i, outcome, tries in runner:
                 job = plan[i]
                 r = TextureResult(job.name, str(job.output), [s.path for s in job.sources],
@@ -580,4 +622,7 @@ def fill_result(r: TextureResult, summary: dict) -> TextureResult:
     r.gaussians = summary["gaussians"]
     r.psnr_db = summary["psnr_db"]
     r.maps = summary["maps"]
+    r.renderer = summary.get("renderer", "")  # cache rows written before it was recorded
+    r.host = summary.get("host", "")
+    r.visible_gpus = summary.get("visible_gpus")
     return r

@@ -258,6 +258,9 @@ def bake_dir(
     ray: Optional[str] = typer.Option(None, "--ray", help="Run on Ray instead of local "
                                       "processes: 'local' (start Ray here), 'auto' (the "
                                       "cluster this machine belongs to) or HOST:PORT."),
+    device: str = typer.Option("auto", help="auto (default: GPUs where there are some: one "
+                               "local worker per GPU, or one GPU per Ray task on a cluster "
+                               "with GPUs), cpu or cuda."),
     retries: int = typer.Option(1, help="Extra attempts for a job whose worker crashed."),
     force: bool = typer.Option(False, "--force", help="Bake everything, ignoring the cache."),
     as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
@@ -287,10 +290,12 @@ def bake_dir(
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
                      quality=quality,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, loss=loss,
-                     repeat_x=rep_x, repeat_y=rep_y, threads=threads)
+                     repeat_x=rep_x, repeat_y=rep_y, threads=threads, device=device)
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0
     cfg.validate()
+    if ray is None and device == "cuda":  # local workers use this machine's GPUs: check
+        _check_device(device)                # now, not in every worker
     if quiet or as_json:
         import contextlib
 
