@@ -169,3 +169,23 @@ def test_cli_device_auto_bakes_on_the_gpu_and_says_so(tmp_path):
                        text=True)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["renderer"] == "cuda-kernel"
+
+
+@needs_gpu
+def test_bake_dir_local_workers_bake_on_the_gpu(tmp_path):
+    """bake-dir with the default --device auto on a GPU machine: one worker per GPU, each
+    pinned to its GPU, every texture fitted by the GPU renderer."""
+    import sys
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("a", "b", "c"):
+        _texture(tmp_path, 48).rename(lib / f"{name}.png")
+    r = subprocess.run([sys.executable, "-m", "texgs", "bake-dir", str(lib), "-o",
+                        str(tmp_path / "out"), "--steps", "40", "--json"], capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)["results"]
+    assert len(rows) == 3
+    assert {row["renderer"] for row in rows} == {"cuda-kernel"}
+    assert {row["visible_gpus"] for row in rows} <= {str(i) for i in
+                                                      range(torch.cuda.device_count())}

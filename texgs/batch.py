@@ -346,10 +346,13 @@ def _local_executor(specs: list[dict], jobs: int, threads: int, retries: int,
     retry: list[dict] = []
     workers = max(1, min(jobs, len(specs)))
     pin: dict = {}
-    if gpus:
+    if gpus:  # GPU ids as this process sees them (a CUDA_VISIBLE_DEVICES list, if set)
+        visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",")
+                   if v.strip()]
+        ids = visible[:gpus] if len(visible) >= gpus else [str(g) for g in range(gpus)]
         slots = manager.Queue()
         for j in range(workers):
-            slots.put(j % gpus)
+            slots.put(ids[j % gpus])
         pin = {"initializer": _pin_gpu, "initargs": (slots,)}
     try:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **pin)
@@ -388,7 +391,7 @@ def _local_executor(specs: list[dict], jobs: int, threads: int, retries: int,
             while True:
                 attempts[i] += 1
                 if gpus:  # the isolated rerun takes the first GPU
-                    slots.put(0)
+                    slots.put(ids[0])
                 pool = ProcessPoolExecutor(max_workers=1, mp_context=ctx, **pin)
                 emit(BatchEvent("start", i, names[i]))
                 error: BaseException | None = None
