@@ -282,7 +282,8 @@ def bake_summary(result) -> dict:
         "gaussians": result.gaussians, "psnr_db": result.psnr, "renderer": result.renderer,
         "maps": [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
                   "psnr_db": m.psnr,
-                  **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"}}
+                  **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"},
+                  **({"note": m.note} if m.note else {})}
                  for m in result.maps],
     }
 

@@ -199,7 +199,8 @@ def bake(
             result = bake_maps(sources, output, cfg, on_progress)
     map_rows = [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
                  "psnr_db": m.psnr, "lod_psnr_db": m.lod_psnr,
-                 **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"}}
+                 **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"},
+                 **({"note": m.note} if m.note else {})}
                 for m in result.maps]
     summary = {
         "input": str(src) if src is not None else None, "output": str(output),
@@ -213,6 +214,9 @@ def bake(
     if as_json:
         _emit_json(summary)
         return
+    for r in map_rows:
+        if "note" in r:
+            err.print(f"[yellow]note:[/] {r['input']}: {r['note']}")
     extras = ("angular_mean_deg", "alpha_flip_fraction", "relative_error")
     if len(result.maps) > 1 or any(k in map_rows[0] for k in extras):
         for r in map_rows:

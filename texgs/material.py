@@ -92,6 +92,7 @@ class PreparedMap:
     informative: list[int]
     weight: float = 1.0
     hdr: bool = False
+    note: str = ""  # a remark for the user about how the map was stored
 
     @property
     def name(self) -> str:
@@ -243,6 +244,24 @@ def load_map_image(path: str | Path) -> tuple[np.ndarray, bool]:
     return img, False
 
 
+# A normal map is stored as x, y with z rebuilt only when it holds unit-length tangent-space
+# normals: at most this share of texels may decode to a length off 1 by more than
+# NORMAL_LENGTH_TOL or point below the surface (z < -NORMAL_LENGTH_TOL). Object-space or
+# non-normalized maps (e.g. ../shared/textures/single/stk_goatSkull_a_n.png: 44 % of its
+# texels) keep all three channels, since rebuilding z would change them.
+NORMAL_LENGTH_TOL = 0.1
+NORMAL_OFF_SHARE = 0.01
+
+
+def normal_off_share(image: np.ndarray) -> float:
+    """Share of texels of an encoded normal map [h, w, >= 3] in [0, 1] that are not unit
+    tangent-space normals (see NORMAL_LENGTH_TOL)."""
+    v = image[..., :3].astype(np.float64) * 2.0 - 1.0
+    length = np.sqrt((v * v).sum(-1))
+    off = (np.abs(length - 1.0) > NORMAL_LENGTH_TOL) | (v[..., 2] < -NORMAL_LENGTH_TOL)
+    return float(off.mean())
+
+
 def _constant(ch: np.ndarray) -> float | None:
     lo, hi = float(ch.min()), float(ch.max())
     return float(np.float32(lo)) if hi - lo <= 1e-7 else None
@@ -263,12 +282,18 @@ def prepare_map(src: MapSource, image: np.ndarray | None = None, hdr: bool | Non
     if not 1 <= c <= 4:
         raise InputError(f"{where}: {c} channels, expected 1 to 4")
     flags = 0
+    note = ""
     if kind == fmt.MAP_NORMAL:
         if c < 3:
             raise InputError(f"{where}: a normal map needs x, y, z in RGB ({c} channel(s))")
         if hdr:
             raise InputError(f"{where}: float normal maps are not supported (use 8/16-bit)")
-        flags |= fmt.MAP_FLAG_NORMAL_Z
+        off = normal_off_share(image)
+        if off <= NORMAL_OFF_SHARE:
+            flags |= fmt.MAP_FLAG_NORMAL_Z
+        else:
+            note = (f"{off:.0%} of its texels are not unit-length tangent-space normals: "
+                    "x, y and z are all stored (z is not rebuilt)")
     if kind == fmt.MAP_BASECOLOR and c in (2, 4):
         flags |= fmt.MAP_FLAG_ALPHA
     encodings = []
@@ -294,7 +319,7 @@ def prepare_map(src: MapSource, image: np.ndarray | None = None, hdr: bool | Non
         const = _constant(image[..., comp])
         if const is None:
             informative.append(comp)
-        if kind == fmt.MAP_NORMAL and comp == 2:
+        if flags & fmt.MAP_FLAG_NORMAL_Z and comp == 2:
             channels.append(fmt.ChannelInfo(kind, comp, encodings[comp], 0, 1.0, 1.0, 1.0))
             continue
         if const is not None and constants:
@@ -312,7 +337,8 @@ def prepare_map(src: MapSource, image: np.ndarray | None = None, hdr: bool | Non
     return PreparedMap(kind=kind, path=src.path, width=w, height=h, flags=flags,
                        channels=channels, fitted=fitted, target=target,
                        reference=np.ascontiguousarray(image, np.float32),
-                       informative=informative or list(range(c)), weight=src.weight, hdr=hdr)
+                       informative=informative or list(range(c)), weight=src.weight, hdr=hdr,
+                       note=note)
 
 
 def prepare_set(sources: list[MapSource]) -> list[PreparedMap]:

@@ -357,6 +357,7 @@ class MapResult:
     quality: MapQuality
     lod_psnr: list[float]
     decoded: np.ndarray = field(repr=False, default=None)
+    note: str = ""  # how the map was stored, where that is worth telling (PreparedMap.note)
 
     @property
     def psnr(self) -> float:
@@ -544,7 +545,7 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
     for i, (m, img) in enumerate(zip(maps, decoded)):
         q = map_quality(m.kind, m.reference, img, m.informative, m.alpha_component, m.hdr)
         results.append(MapResult(m.name, m.kind, m.path, m.width, m.height, q, lod_psnr[i],
-                                 img))
+                                 img, m.note))
     mean_lod = [float(np.mean([lp[j] for lp in lod_psnr])) for j in range(len(counts))]
     return BakeResult(data=data, asset=asset, width=W, height=H, channels=n_all,
                       gaussians=total, lod_counts=counts, psnr=mean_lod[-1],
