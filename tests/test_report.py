@@ -289,3 +289,33 @@ def test_eval_cli_errors(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("texgs: error:"), proc.stderr
         assert needle in lines[0]
         assert not (tmp_path / "r").exists()  # nothing written before the checks pass
+
+
+def test_bake_cache_reuses_bakes_made_elsewhere(tmp_path):
+    """`--codecs texgs --bake-cache DIR` fills the cache (as a GPU machine would); a full run
+    with the same cache reuses those bakes byte for byte instead of baking again."""
+    src = shared_crop(COLOUR_TEXTURE, tmp_path / "wood.png", 64, 128, 128)
+    cache = tmp_path / "cache"
+    first = run_cli("eval", str(src), "-o", str(tmp_path / "a"), "--bpp", "2", "--steps", "20",
+                    "--codecs", "texgs", "--bake-cache", str(cache), "--device", "cpu",
+                    "--json")
+    assert first.returncode == 0, first.stderr
+    [cached] = list(cache.glob("*.tgs"))
+    # mark the cached asset: a different (but valid) asset under the same key must be used
+    from texgs import format as fmt
+    asset = fmt.read_asset(cached.read_bytes())
+    asset.fields[:, 5] = 0  # every Gaussian's red at the channel's low end
+    cached.write_bytes(fmt.write_asset(asset))
+    second = run_cli("eval", str(src), "-o", str(tmp_path / "b"), "--bpp", "2", "--steps", "20",
+                     "--codecs", "texgs,jpeg", "--bake-cache", str(cache), "--json")
+    assert second.returncode == 0, second.stderr
+    rows = json.loads((tmp_path / "b" / "results.json").read_text())
+    texgs_rows = [m for m in rows["measurements"] if m["codec"] == "texgs"]
+    before = json.loads((tmp_path / "a" / "results.json").read_text())
+    old = [m for m in before["measurements"] if m["codec"] == "texgs"]
+    assert texgs_rows[0]["params"]["baked_by"] == "cache"
+    assert old[0]["params"]["baked_by"] == "cpu-kernel"
+    assert texgs_rows[0]["psnr"] < old[0]["psnr"] - 1  # the marked asset was the one decoded
+    assert len(list(cache.glob("*.tgs"))) == 1
+    bad = run_cli("eval", str(src), "-o", str(tmp_path / "c"), "--bake-cache", str(src))
+    assert bad.returncode == 1 and "--bake-cache" in bad.stderr

@@ -668,6 +668,11 @@ def eval_report(
     codecs: Optional[str] = typer.Option(None, help="Comma-separated subset of texgs, "
                                          "astc4x4..astc12x12, bc1, bc7, jpeg, webp, avif, "
                                          "jxl (default: all)."),
+    device: str = typer.Option("auto", help="Where texgs bakes: auto (a CUDA GPU when "
+                               "PyTorch sees one), cpu or cuda."),
+    bake_cache: Optional[Path] = typer.Option(None, "--bake-cache", help="Folder of texgs "
+                                              "bakes keyed by input and settings: reused when "
+                                              "found, stored when made."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
@@ -677,9 +682,14 @@ def eval_report(
 
     rates = parse_rates(bpp)
     chosen = ALL_CODECS if codecs is None else tuple(c.strip() for c in codecs.split(","))
-    cfg = EvalConfig(rates=rates, codecs=chosen,
+    cfg = EvalConfig(rates=rates, codecs=chosen, device=device,
+                     bake_cache=str(bake_cache) if bake_cache is not None else None,
                      **({"steps": steps} if steps is not None else {}))
     cfg.validate()
+    if bake_cache is not None and bake_cache.exists() and not bake_cache.is_dir():
+        raise OptionError(f"--bake-cache {bake_cache}: not a folder")
+    if device == "cuda" and "texgs" in chosen:
+        _check_device(device)
     for p in paths:
         if not p.exists():
             raise InputError(f"{p}: no such file")

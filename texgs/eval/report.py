@@ -101,7 +101,11 @@ class EvalConfig:
     rates: texgs and download-codec target rates in bits per texel. steps, seed, threads:
     the texgs bake (see :class:`texgs.bake.BakeConfig`). astc_quality: astcenc preset 0..100
     (100 exhaustive). codecs: the subset of :data:`ALL_CODECS` to run. crop: side of the
-    square crops shown in ``index.html`` (upscaled x ``crop_zoom``, nearest).
+    square crops shown in ``index.html`` (upscaled x ``crop_zoom``, nearest). device: where
+    texgs bakes (``BakeConfig.device``). bake_cache: a folder of texgs assets keyed by the
+    exact input image and bake settings (:func:`bake_cache_key`); an asset found there is
+    reused instead of baked (e.g. bakes made on a GPU machine by ``texgs eval --codecs texgs
+    --bake-cache DIR``), one baked here is stored there.
     """
 
     rates: tuple[float, ...] = DEFAULT_RATES
@@ -112,6 +116,8 @@ class EvalConfig:
     codecs: tuple[str, ...] = ALL_CODECS
     crop: int = 128
     crop_zoom: int = 2
+    device: str = "auto"
+    bake_cache: str | None = None
 
     def validate(self) -> None:
         """Raise :class:`OptionError` for any out-of-range setting."""
@@ -130,6 +136,8 @@ class EvalConfig:
                               f"{', '.join(ALL_CODECS)})")
         if not self.codecs:
             raise OptionError("--codecs: give at least one codec")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise OptionError(f"--device {self.device!r}: expected auto, cpu or cuda")
         if not 8 <= self.crop <= 1024 or not 1 <= self.crop_zoom <= 8:
             raise OptionError(f"crop {self.crop} x{self.crop_zoom}: outside 8..1024 x 1..8")
 
@@ -307,28 +315,55 @@ def _measure(texture: str, codec: str, target: float | None, ref: np.ndarray,
     return m
 
 
+def bake_cache_key(rgb8: np.ndarray, normal: bool, target: float, steps: int,
+                   seed: int) -> str:
+    """File name of a texgs bake in an eval bake cache: a hash of the exact 8-bit RGB input,
+    its kind, the rate, steps, seed and the format version."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(rgb8, np.uint8).tobytes())
+    h.update(f"{rgb8.shape}|{normal}|{target!r}|{steps}|{seed}|v{fmt.VERSION}".encode())
+    return h.hexdigest()[:32] + ".tgs"
+
+
 def _bake_texgs(rgb8: np.ndarray, normal: bool, target: float, cfg: EvalConfig,
                 tmp: Path) -> tuple[np.ndarray, int, dict[str, Any]]:
-    """Bake the RGB image at ``target`` bpp; return (decoded 8-bit as float, bytes, params)."""
+    """Bake the RGB image at ``target`` bpp (or take it from ``cfg.bake_cache``); return
+    (decoded 8-bit as float, bytes, params)."""
     from PIL import Image
 
     from ..bake import BakeConfig, bake_maps
     from ..decode import decode_maps
-    from ..images import to_uint8
+    from ..images import atomic_write_bytes, to_uint8
     from ..material import MapSource
 
-    src = tmp / "input.png"
-    if not src.exists():
-        Image.fromarray(rgb8).save(src)
-    dst = tmp / f"texgs_{target:g}.tgs"
-    bake_cfg = BakeConfig(bpp=target, steps=cfg.steps, seed=cfg.seed, threads=cfg.threads)
-    kind = fmt.MAP_NORMAL if normal else fmt.MAP_BASECOLOR
-    result = bake_maps([MapSource(kind, str(src))], dst, bake_cfg)
-    data = dst.read_bytes()
-    asset = fmt.read_asset(data, str(dst))
+    cached = None
+    if cfg.bake_cache is not None:
+        cached = Path(cfg.bake_cache) / bake_cache_key(rgb8, normal, target, cfg.steps, cfg.seed)
+    if cached is not None and cached.is_file():
+        data = cached.read_bytes()
+        asset = fmt.read_asset(data, str(cached))
+        origin = "cache"
+    else:
+        src = tmp / "input.png"
+        if not src.exists():
+            Image.fromarray(rgb8).save(src)
+        dst = tmp / f"texgs_{target:g}.tgs"
+        bake_cfg = BakeConfig(bpp=target, steps=cfg.steps, seed=cfg.seed, threads=cfg.threads,
+                              device=cfg.device)
+        kind = fmt.MAP_NORMAL if normal else fmt.MAP_BASECOLOR
+        result = bake_maps([MapSource(kind, str(src))], dst, bake_cfg)
+        data = dst.read_bytes()
+        asset = fmt.read_asset(data, str(dst))
+        origin = result.renderer
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(cached, data)
     decoded = decode_maps(asset)[0][..., :3]
-    params = {"steps": cfg.steps, "seed": cfg.seed, "gaussians": result.gaussians,
-              "lod_counts": result.lod_counts, "kind": "normal" if normal else "basecolor"}
+    params = {"steps": cfg.steps, "seed": cfg.seed, "gaussians": asset.gaussian_count,
+              "lod_counts": list(asset.lod_counts), "kind": "normal" if normal else "basecolor",
+              "baked_by": origin}
     return to_float(to_uint8(decoded)), len(data), params
 
 
