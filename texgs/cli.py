@@ -561,6 +561,112 @@ def info(
     out.print(t)
 
 
+def _read_input_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise errors.AssetFormatError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise errors.AssetFormatError(f"{path}: is a directory, not a file") from None
+    except OSError as e:
+        raise errors.AssetFormatError(f"{path}: cannot read ({e.strerror})") from None
+
+
+def _check_output(src: Path, output: Path) -> None:
+    if output.resolve() == src.resolve():
+        raise OptionError(f"-o {output}: output would overwrite the input")
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise OutputError(f"{output}: folder {parent} does not exist or is not a folder")
+
+
+@app.command()
+def pack(
+    asset_path: Path = typer.Argument(..., metavar="IN.tgs", help="A texgs asset."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output download container "
+                                "(.tgsz)."),
+    level: int = typer.Option(19, help="zstd level 1..22 (packing speed only: unpacking is "
+                              "as fast at any level)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Pack an asset into the download container: per-LOD packets of zstd-coded byte planes
+    that unpack to the exact asset bytes (docs/FORMAT.md "Download container")."""
+    from .package import pack_download, read_download_header
+
+    if not 1 <= level <= 22:
+        raise OptionError(f"--level {level}: must be 1..22")
+    _check_output(asset_path, output)
+    data = _read_input_bytes(asset_path)
+    packed = pack_download(data, level, str(asset_path))
+    from .images import atomic_write_bytes
+
+    atomic_write_bytes(output, packed)
+    info = read_download_header(packed, str(output))
+    texels = info.asset.width * info.asset.height
+    methods = [p.method for p in info.packets]
+    res = {"input": str(asset_path), "output": str(output), "asset_bytes": len(data),
+           "download_bytes": len(packed), "ratio": len(packed) / len(data),
+           "gpu_bits_per_texel": len(data) * 8 / texels,
+           "download_bits_per_texel": len(packed) * 8 / texels,
+           "packets": [{"level": i + 1, "method": m, "bytes": p.length,
+                        "chunk_bytes": e.length,
+                        "prefix_download_bytes": p.offset + p.length}
+                       for i, (p, e, m) in enumerate(zip(
+                           info.packets, info.asset.lods,
+                           (_method_name(m) for m in methods)))]}
+    if as_json:
+        _emit_json(res)
+        return
+    coded = sum(m != 0 for m in methods)
+    out.print(f"{output}: {len(packed):,} bytes from {len(data):,} ({100 * res['ratio']:.1f} %), "
+              f"GPU {res['gpu_bits_per_texel']:.3f} bits/texel, download "
+              f"{res['download_bits_per_texel']:.3f} bits/texel, {len(methods)} packets "
+              f"({coded} zstd, {len(methods) - coded} stored)", highlight=False)
+
+
+def _method_name(m: int) -> str:
+    from .package import METHOD_NAMES
+
+    return METHOD_NAMES[m]
+
+
+@app.command()
+def unpack(
+    src: Path = typer.Argument(..., metavar="IN.tgsz", help="A download container."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output asset (.tgs)."),
+    lod: Optional[int] = typer.Option(None, help="Only the first K LOD chunks: a valid "
+                                      "coarser asset (the input may end after packet K)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Unpack a download container to the runtime asset (exactly the bytes that were packed,
+    or with --lod K the asset of the first K LOD chunks)."""
+    from .package import read_download_header, unpack_download
+
+    _check_output(src, output)
+    data = _read_input_bytes(src)
+    info = read_download_header(data, str(src), partial=lod is not None)
+    nlod = len(info.packets)
+    if lod is not None and not 1 <= lod <= nlod:
+        raise OptionError(f"--lod {lod}: {src} has LODs 1..{nlod}")
+    tgs = unpack_download(data, str(src), lod)
+    from .images import atomic_write_bytes
+
+    atomic_write_bytes(output, tgs)
+    k = nlod if lod is None else lod
+    used = info.packets[k - 1].offset + info.packets[k - 1].length
+    texels = info.asset.width * info.asset.height
+    res = {"input": str(src), "output": str(output), "lod": k, "lod_count": nlod,
+           "gaussians": sum(info.asset.lod_counts[:k]), "asset_bytes": len(tgs),
+           "download_bytes": used, "gpu_bits_per_texel": len(tgs) * 8 / texels,
+           "download_bits_per_texel": used * 8 / texels}
+    if as_json:
+        _emit_json(res)
+        return
+    out.print(f"{output}: {len(tgs):,} bytes, LOD {k}/{nlod}, {res['gaussians']:,} Gaussians, "
+              f"GPU {res['gpu_bits_per_texel']:.3f} bits/texel, from {used:,} download bytes "
+              f"({res['download_bits_per_texel']:.3f} bits/texel)", highlight=False)
+
+
 @app.command("gltf")
 def gltf_cmd(
     src: Path = typer.Argument(..., metavar="IN", help="A glTF 2.0 scene (.gltf with external "
@@ -770,7 +876,7 @@ def main(argv: list[str] | None = None) -> int:
         msg = e.format_message() if hasattr(e, "format_message") else str(e)
         if type(e).__name__ == "NoArgsIsHelpError":
             # bare `texgs`: the help went to stdout; the message itself is empty
-            msg = "no command given: use bake, bake-dir, gltf, decode, info or eval (see texgs --help)"
+            msg = "no command given: use bake, bake-dir, gltf, decode, info, pack, unpack or eval (see texgs --help)"
         err.print(f"texgs: error: {msg}", markup=False, highlight=False)
         return EXIT_USAGE
     except TexgsError as e:

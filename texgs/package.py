@@ -219,6 +219,8 @@ def pack_download(tgs: bytes, level: int = DEFAULT_LEVEL, name: str = "asset") -
     if not 1 <= level <= 22:
         raise ValueError(f"zstd level {level} outside 1..22")
     _zstd()
+    if tgs[:4] == MAGIC:
+        raise _fail(name, "already a download container (.tgsz), not a runtime asset")
     asset = fmt.read_asset(tgs, name)
     hsize = asset.header_size()
     nlod = len(asset.lods)
