@@ -128,6 +128,16 @@ def bake(
                                         "largest map's texels (default 1.0 when --gaussians "
                                         "is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Number of Gaussians instead of --bpp."),
+    psnr: Optional[float] = typer.Option(None, "--psnr", help="Instead of a budget: the "
+                                         "smallest asset whose PSNR (mean map PSNR for a "
+                                         "set) reaches this many dB, found in a few bakes."),
+    match: Optional[str] = typer.Option(None, "--match", help="Instead of a budget: the "
+                                        "smallest asset at least as good (PSNR) as this GPU "
+                                        "format on the input: astc-4x4 ... astc-12x12, bc1, "
+                                        "bc7 (needs the eval extra)."),
+    max_bpp: Optional[float] = typer.Option(None, "--max-bpp", help="Largest budget "
+                                            "--psnr / --match may try (bits per texel, "
+                                            "default 16)."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
                                 "balanced or max (default; docs/BAKING.md \"Quality "
                                 "presets\")."),
@@ -148,6 +158,7 @@ def bake(
     """Fit Gaussians to a texture or a material set and write an LOD-chunked asset."""
     if bpp is not None and gaussians is not None:
         raise OptionError("--bpp and --gaussians are exclusive: give one")
+    target = _check_rate_options(bpp, gaussians, psnr, match, max_bpp)
     if wrap is not None and wrap not in WRAP_MODES:
         raise OptionError(f"--wrap {wrap!r}: expected clamp, repeat, repeat-x or repeat-y")
     if threads is not None and not 1 <= threads <= MAX_THREADS:
@@ -181,6 +192,9 @@ def bake(
         err.print(f"[yellow]note:[/] compiled CPU kernel unavailable ({render_cpu.status()}); "
                   "using the slower PyTorch renderer")
     label = src.name if src is not None else Path(sources[0].path).name
+    if target is not None:
+        _bake_rate(sources, output, cfg, target, max_bpp, label, src, wrap, quiet, as_json)
+        return
     if quiet or as_json:
         result = bake_maps(sources, output, cfg)
     else:
@@ -197,20 +211,95 @@ def bake(
                            info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB")
 
             result = bake_maps(sources, output, cfg, on_progress)
+    _print_bake(result, output, src, wrap, as_json)
+
+
+def _check_rate_options(bpp, gaussians, psnr, match, max_bpp):
+    """--psnr / --match / --max-bpp against the budget options, before any work. Returns
+    ("psnr", dB) or ("match", format name), or None for a plain bake."""
+    from .bake.rate import parse_match
+
+    if psnr is not None and match is not None:
+        raise OptionError("--psnr and --match are exclusive: give one")
+    for flag, v in (("--psnr", psnr), ("--match", match)):
+        if v is not None:
+            for other, w in (("--bpp", bpp), ("--gaussians", gaussians)):
+                if w is not None:
+                    raise OptionError(f"{flag} and {other} are exclusive: {flag} searches the "
+                                      "budget")
+    if max_bpp is not None:
+        if psnr is None and match is None:
+            raise OptionError("--max-bpp applies to --psnr or --match")
+        if not 0.01 <= max_bpp <= 64:
+            raise OptionError(f"--max-bpp {max_bpp:g} outside 0.01..64")
+    if psnr is not None:
+        if not 1 <= psnr <= 150:
+            raise OptionError(f"--psnr {psnr:g} outside 1..150 dB")
+        return ("psnr", psnr)
+    if match is not None:
+        from .bake.rate import check_match_available
+
+        check_match_available(match)
+        return ("match", parse_match(match))
+    return None
+
+
+def _bake_rate(sources, output, cfg, target, max_bpp, label, src, wrap, quiet, as_json):
+    """bake --psnr / --match: a rate search, one progress bar per try."""
+    from .bake.rate import MAX_BPP, bake_maps_rate
+
+    kw = {"target_db": target[1]} if target[0] == "psnr" else {"match": target[1]}
+    kw["max_bpp"] = MAX_BPP if max_bpp is None else max_bpp
+    if quiet or as_json:
+        res = bake_maps_rate(sources, output, cfg, **kw)
+    else:
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn)
+        with Progress(TextColumn("[bold]baking[/] {task.description}"), BarColumn(),
+                      MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            task = bar.add_task(label, total=cfg.steps, info="")
+            state = {"target": kw.get("target_db")}
+
+            def on_progress(p):
+                bar.update(task, completed=p.step,
+                           info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB")
+
+            def on_try(i, b, tr):
+                if tr is None:
+                    bar.reset(task, total=cfg.steps, description=f"{label} try {i + 1} at "
+                              f"{b:.3f} bits/texel", info="")
+                    return
+                what = "reached" if tr.reached else "below target"
+                bar.console.print(f"try {i + 1}: {tr.bits_per_texel:.3f} bits/texel, "
+                                  f"{tr.size_bytes:,} bytes, PSNR {_fmt_db(tr.psnr)} dB "
+                                  f"({what}), {tr.seconds:.1f} s", highlight=False)
+
+            res = bake_maps_rate(sources, output, cfg, progress=on_progress, on_try=on_try,
+                                 **kw)
+    rate = res.as_dict()
+    _print_bake(res.result, output, src, wrap, as_json, rate, res.seconds)
+
+
+def _print_bake(result, output, src, wrap, as_json, rate=None, seconds=None):
+    """The summary of a bake: one line (and one per map of a set), or JSON."""
     map_rows = [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
                  "psnr_db": m.psnr, "lod_psnr_db": m.lod_psnr,
                  **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"},
                  **({"note": m.note} if m.note else {})}
                 for m in result.maps]
+    seconds = result.seconds if seconds is None else seconds
     summary = {
         "input": str(src) if src is not None else None, "output": str(output),
         "width": result.width, "height": result.height, "channels": result.channels,
         "size_bytes": result.size_bytes, "bits_per_texel": result.bits_per_texel,
         "gaussians": result.gaussians, "lod_counts": result.lod_counts,
         "psnr_db": result.psnr, "psnr_float_db": result.psnr_float,
-        "lod_psnr_db": result.lod_psnr, "seconds": result.seconds,
+        "lod_psnr_db": result.lod_psnr, "seconds": seconds,
         "renderer": result.renderer, "wrap": wrap, "maps": map_rows,
     }
+    if rate is not None:
+        summary["rate"] = rate
     if as_json:
         _emit_json(summary)
         return
@@ -231,10 +320,19 @@ def bake(
             out.print(f"  {r['map']:10s} {r['width']}x{r['height']}  PSNR "
                       f"{_fmt_db(r['psnr_db'])} dB{extra_txt}")
     what = "mean map PSNR" if len(result.maps) > 1 else "PSNR"
+    search = ""
+    if rate is not None:
+        tried = ", ".join(f"{t['bits_per_texel']:.3f}" for t in rate["tries"])
+        m = rate["match"]
+        goal = (f"--match {m['format']} ({m['bits_per_texel']:.3f} bits/texel, "
+                f"{_fmt_db(m['psnr_db'])} dB)" if m else
+                f"--psnr {_fmt_db(rate['target_psnr_db'])} dB")
+        search = (f"; {goal}: try {rate['chosen_try']} of {len(rate['tries'])} "
+                  f"(tried {tried} bits/texel)")
     out.print(f"{output}: {result.size_bytes:,} bytes, {result.bits_per_texel:.3f} bits/texel, "
               f"{result.gaussians:,} Gaussians in {len(result.lod_counts)} LODs, "
               f"{what} {_fmt_db(result.psnr)} dB (float {_fmt_db(result.psnr_float)} dB), "
-              f"{result.seconds:.1f} s")
+              f"{seconds:.1f} s{search}", highlight=False)
 
 
 @app.command("bake-dir")

@@ -31,6 +31,11 @@ class OutputError(TexgsError):
     """An output file cannot be written."""
 
 
+class RateTargetError(TexgsError):
+    """A rate search (``bake --psnr`` / ``--match``) found no budget within its limits that
+    reaches the quality target."""
+
+
 #: The exit code the CLI gives each error class (docs/CLI.md, "Exit codes").
 EXIT_CODES: dict[type, int] = {
     OptionError: 1,
@@ -38,6 +43,7 @@ EXIT_CODES: dict[type, int] = {
     OutputError: 2,
     AssetFormatError: 3,
     UnsupportedError: 5,
+    RateTargetError: 6,
 }
 
 
