@@ -229,8 +229,8 @@ def bake_to_psnr(maps: list[PreparedMap], cfg: BakeConfig, target_db: float,
                  max_bpp: float = MAX_BPP, max_tries: int = MAX_TRIES,
                  start_bpp: float | None = None,
                  progress: Callable[[Progress], None] | None = None,
-                 on_try: Callable[[int, float, RateTry | None], None] | None = None
-                 ) -> RateResult:
+                 on_try: Callable[[int, float, RateTry | None], None] | None = None,
+                 label: str | None = None) -> RateResult:
     """The smallest bake of ``maps`` whose PSNR (the mean map PSNR a bake reports) is at
     least ``target_db``, searching budgets up to ``max_bpp`` in at most ``max_tries`` bakes.
 
@@ -238,7 +238,8 @@ def bake_to_psnr(maps: list[PreparedMap], cfg: BakeConfig, target_db: float,
     ``start_bpp``: the first budget (default 1.0, within the allowed range).
     ``on_try(i, bpp, None)`` is called before try ``i`` (0-based) and
     ``on_try(i, bpp, rate_try)`` after it; ``progress`` goes to every bake.
-    Raises :class:`RateTargetError` when no try reaches the target.
+    Raises :class:`RateTargetError` when no try reaches the target (its message starts
+    with ``label``, default ``--psnr TARGET``).
     """
     from .fit import bake_set
 
@@ -288,13 +289,14 @@ def bake_to_psnr(maps: list[PreparedMap], cfg: BakeConfig, target_db: float,
             on_try(len(tries) - 1, b, tr)
         b = next_budget(tries, target_db, lo_bound, max_bpp, prefix_bound)
     passed = [i for i, t in enumerate(tries) if t.reached]
+    label = label or f"--psnr {target_db:g}"
     if not passed:
         best = max(tries, key=lambda t: t.psnr)
         if best.bpp >= max_bpp * (1 - 1e-9):
-            raise RateTargetError(f"--psnr {target_db:g}: not reachable within --max-bpp "
+            raise RateTargetError(f"{label}: not reachable within --max-bpp "
                                   f"{max_bpp:g} (best {best.psnr:.2f} dB at "
                                   f"{best.bits_per_texel:.3f} bits/texel)")
-        raise RateTargetError(f"--psnr {target_db:g}: not reached in {len(tries)} tries "
+        raise RateTargetError(f"{label}: not reached in {len(tries)} tries "
                               f"(best {best.psnr:.2f} dB at {best.bits_per_texel:.3f} "
                               f"bits/texel, --max-bpp {max_bpp:g})")
     chosen = min(passed, key=lambda i: tries[i].size_bytes)
@@ -353,6 +355,7 @@ def bake_to_match(maps: list[PreparedMap], cfg: BakeConfig, name: str, **kw) -> 
     half the format's rate."""
     info = format_psnr(maps, name)
     kw.setdefault("start_bpp", max(0.1, info.bits_per_texel / 2))
+    kw.setdefault("label", f"--match {info.format} ({info.psnr:.2f} dB)")
     res = bake_to_psnr(maps, cfg, info.psnr, **kw)
     res.match = info
     return res
