@@ -44,10 +44,11 @@ from texgs.cli import (
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTED_CODES = {EXIT_OK, EXIT_USAGE, EXIT_IO, EXIT_INVALID_ASSET, EXIT_BATCH_FAILED,
-                    EXIT_UNSUPPORTED}
+                    EXIT_UNSUPPORTED, 6}  # 6: bake --psnr / --match target not reached
 U, IO, A, X = EXIT_USAGE, EXIT_IO, EXIT_INVALID_ASSET, EXIT_UNSUPPORTED
 TINY = ["--steps", "2", "--bpp", "16", "--quiet"]  # a bake that finishes in a blink
 HAS_EXR = importlib.util.find_spec("OpenEXR") is not None
+HAS_ZSTD = importlib.util.find_spec("zstandard") is not None
 HAS_TIFF = importlib.util.find_spec("tifffile") is not None
 
 
@@ -207,6 +208,9 @@ def d(tmp_path_factory) -> Path:
     (d / "huge.tgs").write_bytes(_patch_header(asset, 8, "<I", 100000))  # width 100000
     (d / "nanhdr.tgs").write_bytes(_patch_header(asset, 32, "<f", float("nan")))  # log2 range
     (d / "asset.png").write_bytes(asset)  # an asset named like an image
+    if importlib.util.find_spec("zstandard") is not None:
+        assert main(["pack", str(d / "single.tgs"), "-o", str(d / "single.tgsz")]) == EXIT_OK
+        (d / "trunc.tgsz").write_bytes((d / "single.tgsz").read_bytes()[:-5])
     return d
 
 
@@ -362,6 +366,20 @@ DECODE_SINGLE = [
     (["decode", "{d}/png.tgs", "-o", "{t}/out.png"], A, ["png.tgs", "not a texgs asset"]),
     (["decode", "{d}/trunc.png", "-o", "{t}/out.png"], A, ["trunc.png"]),
     (["decode", "{d}/single.tgs", "-o", "{t}/out.jpg"], U, ["-o", "out.jpg"]),
+    # pack / unpack
+    (["pack", "{d}/none.tgs", "-o", "{t}/o.tgsz"], A, ["none.tgs", "no such file"]),
+    (["pack", "{d}/png.tgs", "-o", "{t}/o.tgsz"], A, ["png.tgs", "not a texgs asset"]),
+    (["pack", "{d}/single.tgsz", "-o", "{t}/o.tgsz"], A, ["single.tgsz", "already"]),
+    (["pack", "{d}/single.tgs", "-o", "{d}/single.tgs"], U, ["-o", "overwrite"]),
+    (["pack", "{d}/single.tgs", "-o", "{t}/no/o.tgsz"], IO, ["o.tgsz", "does not exist"]),
+    (["pack", "{d}/single.tgs", "-o", "{t}/o.tgsz", "--level", "0"], U, ["--level 0"]),
+    (["unpack", "{d}/trunc.tgsz", "-o", "{t}/o.tgs"], A, ["trunc.tgsz", "truncated"]),
+    (["unpack", "{d}/single.tgs", "-o", "{t}/o.tgs"], A, ["single.tgs", "not needed"]),
+    (["unpack", "{d}/dir.tgs", "-o", "{t}/o.tgs"], A, ["dir.tgs", "directory"]),
+    (["unpack", "{d}/single.tgsz", "-o", "{t}/o.tgs", "--lod", "9"], U, ["--lod 9"]),
+    (["bake", "{d}/img.png", "-o", "{t}/o.tgs", "--psnr", "30", "--bpp", "1"], U,
+     ["--psnr", "--bpp"]),
+    (["bake", "{d}/img.png", "-o", "{t}/o.tgs", "--match", "etc2"], U, ["--match 'etc2'"]),
     (["decode", "{d}/single.tgs", "-o", "{t}/out.exr"], U, ["-o", "out.exr"]),
     (["decode", "{d}/hdr.tgs", "-o", "{t}/out.png"], U, ["-o", "out.png"]),
     (["decode", "{d}/single.tgs", "-o", "{d}/single.tgs"], U, ["-o", "single.tgs"]),
@@ -450,6 +468,8 @@ def _needs(argv: list[str]) -> None:
         pytest.skip("OpenEXR is not installed")
     if (".tif" in text or "nan.toml" in text) and not HAS_TIFF:
         pytest.skip("tifffile is not installed")
+    if (".tgsz" in text or argv[:1] == ["pack"]) and not HAS_ZSTD:
+        pytest.skip("zstandard is not installed")
 
 
 def _expand(argv: list[str], d: Path, t: Path) -> list[str]:
@@ -566,12 +586,16 @@ VALID = {
              "--fallback-size", "8", "--json"],
     "eval": ["eval", "{d}/img.png", "-o", "{t}/report", "--bpp", "8", "--steps", "2",
              "--codecs", "texgs,jpeg", "--json"],
+    "bake-psnr": ["bake", "{d}/img.png", "-o", "{t}/out.tgs", "--steps", "2", "--psnr", "3",
+                  "--max-bpp", "20", "--lod-levels", "2", "--json"],
+    "pack": ["pack", "{d}/single.tgs", "-o", "{t}/out.tgsz", "--level", "3", "--json"],
+    "unpack": ["unpack", "{d}/single.tgsz", "-o", "{t}/out.tgs", "--lod", "1", "--json"],
 }
 # options whose value follows them (for "drop the option with its value")
 TAKES_VALUE = {"-o", "--steps", "--bpp", "--seed", "--lod-levels", "--top-k", "--wrap",
                "--weight", "--threads", "--kind", "--gaussians", "--loss", "--device",
                "--lod", "--size", "--map", "--jobs", "--retries", "--fallback",
-               "--fallback-size", "--codecs"}
+               "--fallback-size", "--codecs", "--psnr", "--match", "--max-bpp", "--level"}
 # dropping `--steps 2` as a whole would run the default 1500-step bake (several seconds per
 # command); dropping `--steps` or `2` alone is covered by the token drops
 SLOW_TO_DROP = {"--steps"}
