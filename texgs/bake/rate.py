@@ -352,9 +352,9 @@ def format_psnr(maps: list[PreparedMap], name: str) -> MatchInfo:
 def bake_to_match(maps: list[PreparedMap], cfg: BakeConfig, name: str, **kw) -> RateResult:
     """The smallest bake at least as good (mean map PSNR) as the GPU format ``name`` on
     ``maps``: :func:`format_psnr`, then :func:`bake_to_psnr` with that target, starting at
-    half the format's rate."""
+    the format's own rate (texgs needs about that much to match it, docs/BAKING.md)."""
     info = format_psnr(maps, name)
-    kw.setdefault("start_bpp", max(0.1, info.bits_per_texel / 2))
+    kw.setdefault("start_bpp", info.bits_per_texel)
     kw.setdefault("label", f"--match {info.format} ({info.psnr:.2f} dB)")
     res = bake_to_psnr(maps, cfg, info.psnr, **kw)
     res.match = info
