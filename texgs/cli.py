@@ -259,7 +259,6 @@ def _bake_rate(sources, output, cfg, target, max_bpp, label, src, wrap, quiet, a
                       MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
             task = bar.add_task(label, total=cfg.steps, info="")
-            state = {"target": kw.get("target_db")}
 
             def on_progress(p):
                 bar.update(task, completed=p.step,
