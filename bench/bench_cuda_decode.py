@@ -78,11 +78,12 @@ MATCH_TOL = 1e-3  # tests/test_cuda.py SPARSE_MAX_TOL
 
 # --- inputs ----------------------------------------------------------------------------------
 
-def synth_asset(width: int, height: int, seed: int = 0,
-                cfg: BakeConfig | None = None) -> fmt.Asset:
+def synth_asset(width: int, height: int, seed: int = 0, cfg: BakeConfig | None = None,
+                sigma_scale: float = 1.0) -> fmt.Asset:
     """An RGB asset shaped like a bake of a ``width`` x ``height`` texture at ``cfg``
     (default BakeConfig(): 1 bpp, top_k 5, tile 16, 5 LODs), from seeded random fields
-    (see the module docstring). Returned as read back from its bytes."""
+    (see the module docstring), sigma about ``sigma_scale`` x the spacing. Returned as read
+    back from its bytes."""
     cfg = cfg or BakeConfig()
     chans = [fmt.ChannelInfo(fmt.MAP_BASECOLOR, c, fmt.ENCODING_SRGB, cfg.color_bits,
                              0.0, 1.0, 0.5) for c in range(3)]
@@ -92,7 +93,7 @@ def synth_asset(width: int, height: int, seed: int = 0,
     n = sum(counts)
     rng = np.random.default_rng(seed)
     spacing = math.sqrt(width * height / n)
-    base = math.log2(spacing) + rng.normal(0.0, 0.25, n)
+    base = math.log2(spacing * sigma_scale) + rng.normal(0.0, 0.25, n)
     spread = np.abs(rng.normal(0.0, 0.5, n))  # log2 of the axis ratio
     l1, l2 = base + spread / 2, base - spread / 2
     smin = float(np.float32(min(l1.min(), l2.min())))
@@ -121,7 +122,8 @@ class Case:
 def load_cases(args: argparse.Namespace) -> list[Case]:
     if args.asset:
         return [Case(f"{p.name}", fmt.read_asset_file(p), str(p)) for p in args.asset]
-    return [Case(f"{s}x{s} synth", synth_asset(s, s, args.seed), f"synthesized (seed {args.seed})")
+    return [Case(f"{s}x{s} synth", synth_asset(s, s, args.seed, sigma_scale=args.sigma_scale),
+                 f"synthesized (seed {args.seed}, sigma scale {args.sigma_scale:g})")
             for s in args.sizes]
 
 
@@ -386,6 +388,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--lanes-per-sm", type=int, default=LANES_PER_SM)
     ap.add_argument("--ops-per-texel", type=int, default=OPS_PER_TEXEL)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sigma-scale", type=float, default=1.0,
+                    help="synthesized assets: sigma about this x the spacing sqrt(W H / N) "
+                    "(default 1; 0.55 gives the ~27 candidates per texel measured on real "
+                    "1 bpp bakes, docs/RUNTIME.md)")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     ap.add_argument("--save-assets", type=Path, default=None, metavar="DIR",
                     help="write the synthesized assets to DIR as .tgs and exit (no GPU)")
@@ -393,6 +399,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("points", "repeats", "lanes_per_sm", "ops_per_texel"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0.05 <= args.sigma_scale <= 20:
+        ap.error("--sigma-scale must lie in 0.05..20")
     for name in ("warmup", "ref_crop", "ref_points"):
         if getattr(args, name) < 0:
             ap.error(f"--{name.replace('_', '-')} must not be negative")
@@ -409,7 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         args.save_assets.mkdir(parents=True, exist_ok=True)
         for s in args.sizes:
             p = args.save_assets / f"synth_{s}x{s}_seed{args.seed}.tgs"
-            p.write_bytes(fmt.write_asset(synth_asset(s, s, args.seed)))
+            p.write_bytes(fmt.write_asset(synth_asset(s, s, args.seed,
+                                                      sigma_scale=args.sigma_scale)))
             print(p)
         return 0
     t0 = time.perf_counter()

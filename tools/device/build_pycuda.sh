@@ -7,9 +7,10 @@
 #
 # WHEEL_DIR holds pycuda-*.tar.gz and the wheels of its runtime dependencies (pytools,
 # platformdirs, mako, markupsafe, siphash24; typing_extensions is installed from there only
-# when the interpreter lacks it). The interpreter ($PYTHON, default python3) must already
-# have numpy, setuptools and wheel (setuptools < 70.1): the build uses no network and no
-# build isolation.
+# when the interpreter lacks it), and optionally cpython-X.Y.Z-include.tar.gz, Python's
+# headers, used only when the interpreter has none (no pythonX.Y-dev). The interpreter ($PYTHON, default python3) must already
+# have numpy, setuptools and wheel (setuptools < 70.1), and a C++ compiler must be on PATH:
+# the build uses no network and no build isolation.
 #
 # Steps: the wheels into TARGET_SITE_DIR (pip install --no-index --no-deps --target, or
 # unzipped where the interpreter has no pip); the sdist unpacked into a temporary folder;
@@ -153,13 +154,43 @@ done
 if [ -n "$CURAND" ]; then CONF+=(--curand-lib-dir="$CURAND")
 else CONF+=(--no-cuda-enable-curand); say "no libcurand in the toolkit: pycuda.curandom left out"; fi
 
+# the compilers Python's sysconfig names (Debian/Ubuntu: x86_64-linux-gnu-gcc), else gcc/g++
+SYSCC=$("$PY" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])')
+if [ -z "${CC:-}" ] && ! command -v "$SYSCC" >/dev/null; then
+    for pair in "gcc g++" "cc c++" "clang clang++"; do
+        set -- $pair
+        if command -v "$1" >/dev/null && command -v "$2" >/dev/null; then
+            export CC=$1 CXX=$2 LDSHARED="$1 -shared" LDCXXSHARED="$2 -shared"
+            say "$SYSCC (Python's compiler) not found: building with $CC/$CXX"
+            break
+        fi
+    done
+    [ -n "${CC:-}" ] || die "no C/C++ compiler found ($SYSCC, gcc/g++, cc/c++)"
+fi
+command -v "${CXX:-g++}" >/dev/null || command -v c++ >/dev/null || die "no C++ compiler (g++ or c++) found"
+
+# Python's headers: the interpreter's, else a cpython-X.Y.*-include.tar.gz from WHEEL_DIR
+# (any CPython X.Y build's Include/ and pyconfig.h for x86-64 Linux: the C API of a minor
+# version is stable across its patch releases)
+PYINC=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+if [ ! -f "$PYINC/Python.h" ] || [ -n "${FORCE_BUNDLED_PYTHON_H:-}" ]; then
+    PV=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    TB=$(ls "$WHEELS"/cpython-"$PV".*-include.tar.gz 2>/dev/null | sort -V | tail -n 1 || true)
+    [ -n "$TB" ] || die "no Python.h in $PYINC: install python$PV-dev, or put cpython-$PV.*-include.tar.gz in $WHEELS"
+    mkdir -p "$BUILD/pyinc"
+    tar xzf "$TB" -C "$BUILD/pyinc"
+    [ -f "$BUILD/pyinc/python$PV/Python.h" ] || die "$TB has no python$PV/Python.h"
+    CONF+=(--cxxflags="-I$BUILD/pyinc/python$PV")
+    say "no Python.h in $PYINC: using the headers of $(basename "$TB")"
+fi
+
 cd "$SRC"
 "$PY" configure.py "${CONF[@]}" >/dev/null || die "configure.py ${CONF[*]}"
 
 # -- 3. build the wheel (compiler calls in parallel) and install it -------------------------
 say "building $(basename "$SDIST") with $JOBS parallel compiles ..."
 "$PY" - "$BUILD/dist" "$JOBS" > "$BUILD/build.log" 2>&1 <<'EOF' || { tail -n 40 "$BUILD/build.log" >&2; die "building the pycuda wheel (log above)"; }
-import os, sys
+import os, sys, time
 from concurrent.futures import ThreadPoolExecutor
 out, jobs = sys.argv[1], max(1, int(sys.argv[2]))
 sys.argv = ["setup.py"]
@@ -182,7 +213,9 @@ if jobs > 1 and hasattr(base, "_setup_compile") and hasattr(base, "_get_cc_args"
         def one(obj):
             if obj in build:
                 src, ext = build[obj]
+                t0 = time.perf_counter()
                 self._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
+                print(f"compiled {time.perf_counter() - t0:.1f} s {src}", flush=True)
 
         with ThreadPoolExecutor(jobs) as pool:
             list(pool.map(one, objects))
@@ -195,7 +228,8 @@ os.makedirs(out, exist_ok=True)
 print("built", build_meta.build_wheel(out), flush=True)
 EOF
 WHL=$(ls "$BUILD"/dist/pycuda-*.whl | head -n 1)
-say "built $(basename "$WHL") after $(elapsed)"
+SLOW=$(grep '^compiled ' "$BUILD/build.log" | sort -k2,2 -g | tail -n 1 | cut -d' ' -f2- || true)
+say "built $(basename "$WHL") after $(elapsed)${SLOW:+ (slowest compile: $SLOW)}"
 cd /
 if [ "$PIP" = 1 ]; then
     "$PY" -m pip install --quiet --disable-pip-version-check --no-index --no-deps --upgrade \
