@@ -8,7 +8,9 @@
 # WHEEL_DIR holds pycuda-*.tar.gz and the wheels of its runtime dependencies (pytools,
 # platformdirs, mako, markupsafe, siphash24; typing_extensions is installed from there only
 # when the interpreter lacks it), and optionally cpython-X.Y.Z-include.tar.gz, Python's
-# headers, used only when the interpreter has none (no pythonX.Y-dev). The interpreter ($PYTHON, default python3) must already
+# headers, used only when the interpreter has none (no pythonX.Y-dev); and optionally
+# pytest and its dependencies (pluggy, iniconfig, packaging, pygments), installed only when
+# the interpreter has no pytest, for running tests/. The interpreter ($PYTHON, default python3) must already
 # have numpy, setuptools and wheel (setuptools < 70.1), and a C++ compiler must be on PATH:
 # the build uses no network and no build isolation.
 #
@@ -52,32 +54,54 @@ say "$("$PY" -c 'import sys, numpy, setuptools; print("Python", sys.version.spli
 "numpy", numpy.__version__, "setuptools", setuptools.__version__)')"
 
 # -- 1. the runtime dependencies ------------------------------------------------------------
-DEPS="pytools platformdirs mako markupsafe siphash24"
-"$PY" -c "import typing_extensions" 2>/dev/null || DEPS="$DEPS typing_extensions"
-if "$PY" -m pip --version >/dev/null 2>&1; then
-    # shellcheck disable=SC2086
-    "$PY" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
-        --upgrade --find-links "$WHEELS" --target "$TARGET" $DEPS \
-        || die "installing $DEPS from $WHEELS"
-    PIP=1
-else
-    PIP=0
-    # no pip: a wheel is a zip of the site-packages tree; pick the one for this interpreter
-    "$PY" - "$WHEELS" "$TARGET" $DEPS <<'EOF' || die "unpacking $DEPS from $WHEELS"
+PIP=0
+"$PY" -m pip --version >/dev/null 2>&1 && PIP=1
+install_wheels() {  # NAME...: wheels from WHEEL_DIR into TARGET, no index, no dependencies
+    if [ "$PIP" = 1 ]; then
+        "$PY" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+            --upgrade --find-links "$WHEELS" --target "$TARGET" "$@"
+        return
+    fi
+    # no pip: a wheel is a zip of the site-packages tree; take the one for this interpreter
+    "$PY" - "$WHEELS" "$TARGET" "$@" <<'EOF'
 import re, sys, zipfile
 from pathlib import Path
 wheels, target, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-tag = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+ver = sys.version_info[0] * 100 + sys.version_info[1]
+def fits(whl):
+    py, abi, plat = whl.name[:-4].split("-")[-3:]
+    if plat != "any" and not plat.endswith("x86_64"):
+        return False
+    if abi == "none":
+        return py.startswith("py3")
+    m = re.fullmatch(r"cp(\d)(\d+)", py)
+    if not m:
+        return False
+    wv = int(m.group(1)) * 100 + int(m.group(2))
+    return wv == ver if abi.startswith("cp") else abi == "abi3" and wv <= ver
 for name in names:
     ok = [w for w in wheels.glob("*.whl")
-          if re.sub(r"[-_.]+", "_", w.name.split("-")[0]).lower() == name
-          and ("-py3-none-any" in w.name or f"-{tag}-{tag}-" in w.name or f"-{tag}-abi3-" in w.name)]
+          if re.sub(r"[-_.]+", "_", w.name.split("-")[0]).lower() == name.lower() and fits(w)]
     if not ok:
-        sys.exit(f"no wheel of {name} for {tag} in {wheels}")
+        sys.exit(f"no wheel of {name} for this Python in {wheels}")
     zipfile.ZipFile(sorted(ok)[-1]).extractall(target)
 EOF
-fi
+}
+DEPS="pytools platformdirs mako markupsafe siphash24"
+"$PY" -c "import typing_extensions" 2>/dev/null || DEPS="$DEPS typing_extensions"
+# shellcheck disable=SC2086
+install_wheels $DEPS || die "installing $DEPS from $WHEELS"
 say "dependencies in $TARGET ($DEPS) after $(elapsed)"
+# pytest for tests/ (optional): only where the interpreter has none and WHEEL_DIR has it
+if ! "$PY" -c "import pytest" 2>/dev/null && ls "$WHEELS"/pytest-*.whl >/dev/null 2>&1; then
+    TDEPS="pytest"
+    for m in pluggy iniconfig packaging pygments; do
+        "$PY" -c "import $m" 2>/dev/null || TDEPS="$TDEPS $m"
+    done
+    # shellcheck disable=SC2086
+    if install_wheels $TDEPS; then say "pytest installed in $TARGET ($TDEPS)"
+    else say "warning: could not install $TDEPS from $WHEELS (tests need pytest)"; fi
+fi
 
 # -- 2. the CUDA toolkit --------------------------------------------------------------------
 has_cuda_h() { [ -n "$1" ] && [ -f "$1/include/cuda.h" ]; }
