@@ -14,6 +14,9 @@ texels and candidate counts; index: offsets and ids). Neither includes building 
 in NumPy (texgs.runtime.build_gpu_buffers, the "prep" time, done once per texture, as an
 engine does at load).
 
+The index time includes pycuda's host-side cost of its four calls (tens of microseconds
+each), which can be a large share of it on small textures.
+
 Baseline, same run: the NumPy reference on a --ref-crop x --ref-crop region at texel centres
 (decode) and at --ref-points random UV points (uv), with the tile index prebuilt, and
 build_gpu_buffers (index); "ms" of a numpy row is one run, its rate texels per second;
@@ -163,13 +166,16 @@ def device_info(cuda, lanes: int, ops: int) -> dict:
     dev = cuda.Context.get_device()
     attr = cuda.device_attribute
     sms = dev.get_attribute(attr.MULTIPROCESSOR_COUNT)
-    clock_khz = dev.get_attribute(attr.CLOCK_RATE)
     info = {"name": dev.name(), "compute_capability": "{}.{}".format(*dev.compute_capability()),
-            "sms": sms, "clock_mhz": clock_khz / 1e3,
-            "memory_gib": dev.total_memory() / 2**30,
+            "sms": sms, "clock_mhz": None, "memory_gib": dev.total_memory() / 2**30,
             "driver_version": cuda.get_driver_version(),
-            "lanes_per_sm": lanes, "ops_per_texel": ops,
-            "bound_gtexel_s": sms * lanes * clock_khz * 1e3 / ops / 1e9}
+            "lanes_per_sm": lanes, "ops_per_texel": ops, "bound_gtexel_s": None}
+    try:  # kHz; an attribute a future driver may drop
+        clock_khz = dev.get_attribute(attr.CLOCK_RATE)
+        info["clock_mhz"] = clock_khz / 1e3
+        info["bound_gtexel_s"] = sms * lanes * clock_khz * 1e3 / ops / 1e9
+    except Exception as e:  # noqa: BLE001
+        info["clock_error"] = str(e)
     try:
         mem_khz = dev.get_attribute(attr.MEMORY_CLOCK_RATE)
         bus = dev.get_attribute(attr.GLOBAL_MEMORY_BUS_WIDTH)
@@ -362,7 +368,8 @@ def print_table(rows: list[Row], dev: dict) -> None:
     print("-" * len(head))
     for r in rows:
         kr, er = r.rate(r.ms), r.rate(r.e2e_ms)
-        frac = kr / bound if (kr and r.backend == "cuda" and r.mode != "index") else None
+        frac = kr / bound if (kr and bound and r.backend == "cuda" and r.mode != "index") \
+            else None
         base = numpy_rate.get((r.case, r.mode.split()[0])) if r.backend == "cuda" else None
         print(f"{r.case:<20} {r.mode:<26} {r.backend:<7} {_f(r.ms, 10, '.3f')} "
               f"{_f(kr, 9, '.4g')} {_f(None if frac is None else 100 * frac, 8, '.1f', '%')} "
@@ -434,14 +441,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
     dev = device_info(dec.cuda, args.lanes_per_sm, args.ops_per_texel)
+    clock = "?" if dev["clock_mhz"] is None else f"{dev['clock_mhz']:.0f}"
     print(f"device: {dev['name']} (sm_{dev['compute_capability'].replace('.', '')}), "
-          f"{dev['sms']} SMs at {dev['clock_mhz']:.0f} MHz, {dev['memory_gib']:.0f} GiB"
+          f"{dev['sms']} SMs at {clock} MHz, {dev['memory_gib']:.0f} GiB"
           + (f", DRAM peak {dev['dram_peak_gb_s']:.0f} GB/s" if "dram_peak_gb_s" in dev else "")
           + f"; decoder ready (kernels compiled or cached) in {ready_s:.1f} s")
-    print(f"arithmetic bound = SMs x {dev['lanes_per_sm']} FP32 lanes x clock / "
-          f"{dev['ops_per_texel']} ops per texel = {dev['sms']} x {dev['lanes_per_sm']} x "
-          f"{dev['clock_mhz'] / 1e3:.3f} GHz / {dev['ops_per_texel']} = "
-          f"{dev['bound_gtexel_s']:.1f} Gtexel/s")
+    if dev["bound_gtexel_s"] is None:
+        print(f"arithmetic bound: no clock rate from the driver ({dev.get('clock_error')})")
+    else:
+        print(f"arithmetic bound = SMs x {dev['lanes_per_sm']} FP32 lanes x clock / "
+              f"{dev['ops_per_texel']} ops per texel = {dev['sms']} x {dev['lanes_per_sm']} x "
+              f"{dev['clock_mhz'] / 1e3:.3f} GHz / {dev['ops_per_texel']} = "
+              f"{dev['bound_gtexel_s']:.1f} Gtexel/s")
     print(f"ms: cuda = CUDA events around the kernel launches, median of {args.repeats} after "
           f"{args.warmup} warm-up; numpy = texgs.decode, one run. e2e: the decoder's host "
           "path with host<->device copies, wall clock (median)")
@@ -472,7 +483,8 @@ def main(argv: list[str] | None = None) -> int:
                "rows": [{"texture": r.case, "mode": r.mode, "backend": r.backend,
                          "items": r.items, "ms": r.ms, "gtexel_s": r.rate(r.ms),
                          "of_bound": (r.rate(r.ms) / dev["bound_gtexel_s"]
-                                      if r.backend == "cuda" and r.mode != "index" else None),
+                                      if r.backend == "cuda" and r.mode != "index"
+                                      and dev["bound_gtexel_s"] else None),
                          "e2e_ms": r.e2e_ms, "e2e_gtexel_s": r.rate(r.e2e_ms), **r.extra}
                         for r in rows], "ok": ok}
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -122,20 +122,39 @@ tar xzf "$SDIST" -C "$BUILD"
 SRC=$(ls -d "$BUILD"/pycuda-*/ | head -n 1)
 SRC=${SRC%/}
 
+# the compilers Python's sysconfig names (Debian/Ubuntu: x86_64-linux-gnu-gcc), else gcc/g++
+SYSCC=$("$PY" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])')
+if [ -z "${CC:-}" ] && ! command -v "$SYSCC" >/dev/null; then
+    for pair in "gcc g++" "cc c++" "clang clang++"; do
+        set -- $pair
+        if command -v "$1" >/dev/null && command -v "$2" >/dev/null; then
+            export CC=$1 CXX=$2 LDSHARED="$1 -shared" LDCXXSHARED="$2 -shared"
+            say "$SYSCC (Python's compiler) not found: building with $CC/$CXX"
+            break
+        fi
+    done
+    [ -n "${CC:-}" ] || die "no C/C++ compiler found ($SYSCC, gcc/g++, cc/c++)"
+fi
+command -v "${CXX:-g++}" >/dev/null || command -v c++ >/dev/null || die "no C++ compiler (g++ or c++) found"
+HOSTCC=${CC:-}
+for c in "$SYSCC" gcc cc clang; do
+    if [ -z "$HOSTCC" ] && command -v "$c" >/dev/null; then HOSTCC=$c; fi
+done
+
 # a stub libcuda.so made from the toolkit's headers: every cu* function returns
 # CUDA_ERROR_STUB_LIBRARY (34), the error-string functions answer; SONAME libcuda.so.1
 MYSTUB="$BUILD/stub"
 mkdir -p "$MYSTUB"
 {
     printf '#include <cuda.h>\n#include <cudaProfiler.h>\n' \
-        | ${CC:-cc} -E -P -I"$ROOT/include" -x c - | tr '\n' ' ' \
+        | "$HOSTCC" -E -P -I"$ROOT/include" -x c - | tr '\n' ' ' \
         | grep -oE '\bcu[A-Z][A-Za-z0-9_]*[[:space:]]*\(' | sed -E 's/[[:space:](]//g' \
         | sort -u | grep -vxE 'cuGetError(String|Name)' | sed 's/.*/int &(void) { return 34; }/'
     echo 'int cuGetErrorString(int e, const char **s) { *s = "CUDA driver stub library (no NVIDIA driver)"; return 0; }'
     echo 'int cuGetErrorName(int e, const char **s) { *s = "CUDA_ERROR_STUB_LIBRARY"; return 0; }'
 } > "$MYSTUB/libcuda_stub.c"
 [ "$(wc -l < "$MYSTUB/libcuda_stub.c")" -gt 100 ] || die "no cu* functions found in $ROOT/include/cuda.h"
-${CC:-cc} -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$MYSTUB/libcuda.so" "$MYSTUB/libcuda_stub.c" \
+"$HOSTCC" -shared -fPIC -Wl,-soname,libcuda.so.1 -o "$MYSTUB/libcuda.so" "$MYSTUB/libcuda_stub.c" \
     || die "building a stub libcuda.so"
 ln -sf libcuda.so "$MYSTUB/libcuda.so.1"
 
@@ -163,7 +182,7 @@ done
 CONF=(--python-exe="$PY" --cuda-root="$ROOT" --cudadrv-lib-dir="$STUB")
 if [ -n "$DRIVER" ]; then
     if ! /sbin/ldconfig -p 2>/dev/null | grep -q "libcuda.so.1 .*=> $DRIVER/"; then
-        CONF+=(--ldflags="-Wl,-rpath,$DRIVER")
+        CONF+=(--ldflags="-Xlinker,-rpath,-Xlinker,$DRIVER")  # a list: configure splits at commas
         say "driver library $DRIVER/libcuda.so.1 (not in the loader cache: rpath added)"
     else
         say "driver library $DRIVER/libcuda.so.1"
@@ -177,21 +196,6 @@ for d in "$ROOT/lib64" "$ROOT/lib" "$ROOT"/targets/*/lib; do
 done
 if [ -n "$CURAND" ]; then CONF+=(--curand-lib-dir="$CURAND")
 else CONF+=(--no-cuda-enable-curand); say "no libcurand in the toolkit: pycuda.curandom left out"; fi
-
-# the compilers Python's sysconfig names (Debian/Ubuntu: x86_64-linux-gnu-gcc), else gcc/g++
-SYSCC=$("$PY" -c 'import sysconfig; print((sysconfig.get_config_var("CC") or "cc").split()[0])')
-if [ -z "${CC:-}" ] && ! command -v "$SYSCC" >/dev/null; then
-    for pair in "gcc g++" "cc c++" "clang clang++"; do
-        set -- $pair
-        if command -v "$1" >/dev/null && command -v "$2" >/dev/null; then
-            export CC=$1 CXX=$2 LDSHARED="$1 -shared" LDCXXSHARED="$2 -shared"
-            say "$SYSCC (Python's compiler) not found: building with $CC/$CXX"
-            break
-        fi
-    done
-    [ -n "${CC:-}" ] || die "no C/C++ compiler found ($SYSCC, gcc/g++, cc/c++)"
-fi
-command -v "${CXX:-g++}" >/dev/null || command -v c++ >/dev/null || die "no C++ compiler (g++ or c++) found"
 
 # Python's headers: the interpreter's, else a cpython-X.Y.*-include.tar.gz from WHEEL_DIR
 # (any CPython X.Y build's Include/ and pyconfig.h for x86-64 Linux: the C API of a minor
