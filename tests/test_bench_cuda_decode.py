@@ -1,0 +1,97 @@
+"""bench/bench_cuda_decode.py without a GPU: its options, the synthesized bake-like assets
+(size, budget, read-back, NumPy decode) and its one-line exit 5 when pycuda or a GPU is
+missing. Where pycuda and a GPU are present, the last test runs the bench on a small texture
+instead (a smoke test of its GPU path)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from texgs import format as fmt
+from texgs.bake.config import BakeConfig, plan_budget
+from texgs.decode import decode_texture
+from texgs.runtime import dequantize
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench" / "bench_cuda_decode.py"
+sys.path.insert(0, str(BENCH.parent))
+
+import bench_cuda_decode as bench  # noqa: E402
+
+
+def test_options_and_their_limits():
+    a = bench.parse_args([])
+    assert a.sizes == [2048, 4096] and a.asset == [] and a.points == 4_000_000
+    assert a.repeats >= 10 and a.json is None
+    a = bench.parse_args(["--asset", "x.tgs", "--asset", "y.tgs", "--sizes", "512",
+                          "--json", "o.json"])
+    assert a.asset == [Path("x.tgs"), Path("y.tgs")] and a.sizes == [512]
+    for bad in (["--repeats", "0"], ["--sizes", "0"], ["--points", "0"], ["--warmup", "-1"],
+                ["--sizes"], ["--bogus"]):
+        with pytest.raises(SystemExit) as e:
+            bench.parse_args(bad)
+        assert e.value.code == 2
+
+
+def test_synthesized_asset_is_a_1bpp_bake_shape_and_decodes():
+    cfg = BakeConfig()
+    asset = bench.synth_asset(256, 256)
+    counts = plan_budget(256, 256, 3, cfg)
+    assert asset.lod_counts == counts and asset.gaussian_count == sum(counts)
+    assert (asset.top_k, asset.tile_size, len(asset.lod_counts)) == (cfg.top_k, cfg.tile,
+                                                                     cfg.lod_levels)
+    data = fmt.write_asset(asset)
+    assert len(data) * 8 <= 256 * 256 * cfg.bpp
+    back = fmt.read_asset(data)
+    np.testing.assert_array_equal(back.fields, asset.fields)
+    assert back.channels == asset.channels and back.lod_counts == asset.lod_counts
+    # sigma about the spacing, mildly anisotropic, every rotation used
+    g = dequantize(back)
+    a, b, c = (g.conics[:, i].astype(np.float64) for i in range(3))
+    tr, det = a + c, a * c - b * b
+    disc = np.sqrt(np.maximum(tr * tr / 4 - det, 0))
+    s_big, s_small = 1 / np.sqrt(tr / 2 - disc), 1 / np.sqrt(tr / 2 + disc)
+    spacing = math.sqrt(256 * 256 / asset.gaussian_count)
+    assert abs(np.mean(np.log2(np.sqrt(s_big * s_small))) - math.log2(spacing)) < 0.1
+    ratio = np.median(s_big / s_small)
+    assert 1.1 < ratio < 1.6, ratio
+    assert len(np.unique(back.fields[:, 4])) > 200
+    img = decode_texture(back)
+    assert img.shape == (256, 256, 3) and np.isfinite(img).all()
+    assert 0.0 <= img.min() and img.max() <= 1.0 and img.std() > 0.02
+    assert bench.synth_asset(256, 256).fields.tobytes() == asset.fields.tobytes()  # seeded
+
+
+def test_save_assets_writes_readable_files(tmp_path):
+    assert bench.main(["--save-assets", str(tmp_path), "--sizes", "64", "300"]) == 0
+    for s in (64, 300):
+        asset = fmt.read_asset_file(tmp_path / f"synth_{s}x{s}_seed0.tgs")
+        assert (asset.width, asset.height) == (s, s)
+
+
+def test_without_pycuda_or_gpu_exit_5_with_one_line_else_runs(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = tmp_path / "r.json"
+    res = subprocess.run([sys.executable, str(BENCH), "--sizes", "64", "--points", "5000",
+                          "--repeats", "2", "--json", str(out)], capture_output=True,
+                         text=True, env=env, cwd=tmp_path, timeout=600, check=False)
+    if res.returncode == 5:
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1, res.stderr
+        assert lines[0].startswith("bench_cuda_decode: error: the CUDA decoder needs pycuda")
+        assert not out.exists() and res.stdout == ""
+    else:  # a GPU: the bench itself, on a small texture
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert "arithmetic bound" in res.stdout
+        rows = json.loads(out.read_text())["rows"]
+        assert {r["mode"].split()[0] for r in rows if r["backend"] == "cuda"} == \
+            {"decode", "uv", "index"}
