@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 import bench_speed  # noqa: E402  (the texture and its sizes)
 
 
-def child(size: int, preset: str, device: str, texture: str) -> dict:
+def child(size: int, preset: str, device: str, texture: str, save: str) -> dict:
     import torch
 
     from texgs.bake import BakeConfig, bake_array
@@ -58,6 +58,10 @@ def child(size: int, preset: str, device: str, texture: str) -> dict:
     res = bake_array(target, channel_infos_for(3), cfg, progress)
     wall = time.perf_counter() - t0
     loop = marks.get("last", t0) - marks.get("first", t0)
+    if save:
+        Path(save).mkdir(parents=True, exist_ok=True)
+        name = f"{preset}_{size}.tgs" if device == "cuda" else f"{preset}_{size}_cpu.tgs"
+        (Path(save) / name).write_bytes(res.data)
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else 0.0
     name = torch.cuda.get_device_name() if device == "cuda" else f"{os.cpu_count()} CPUs"
     return {"size": size, "preset": preset, "device": device, "device_name": name,
@@ -69,10 +73,10 @@ def child(size: int, preset: str, device: str, texture: str) -> dict:
             "gpu_peak_mib": gpu_peak}
 
 
-def run_child(size: int, preset: str, device: str, texture: str) -> dict:
+def run_child(size: int, preset: str, device: str, texture: str, save: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), preset, device,
-           texture]
+           texture, save]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"bake {size} {preset} on {device} failed:\n{out.stderr[-3000:]}")
@@ -89,11 +93,13 @@ def main() -> int:
                     choices=list(bench_speed.PRESETS))
     ap.add_argument("--texture", default=str(bench_speed.TEXTURE))
     ap.add_argument("--json", help="write every measurement to this file")
-    ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--save-assets", default="", metavar="DIR",
+                    help="keep the assets: DIR/PRESET_SIZE.tgs (GPU), ..._cpu.tgs (CPU)")
+    ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        size, preset, device, texture = args.child
-        print(json.dumps(child(int(size), preset, device, texture)))
+        size, preset, device, texture, save = args.child
+        print(json.dumps(child(int(size), preset, device, texture, save)))
         return 0
     import torch
     if args.sizes and not torch.cuda.is_available():
@@ -112,7 +118,7 @@ def main() -> int:
             for device in ("cuda", "cpu"):
                 if size not in (args.sizes if device == "cuda" else args.cpu_sizes):
                     continue
-                r = run_child(size, preset, device, args.texture)
+                r = run_child(size, preset, device, args.texture, args.save_assets)
                 pair[device] = r
                 rows.append(r)
                 d = ""
