@@ -602,13 +602,17 @@ def gpu():
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)
 def test_gpu_matches_golden_vectors_and_uv_points(gpu, name):
+    """On the GPU, exp2f/cosf/sinf are CUDA's own (not the host libm the harness shares
+    with NumPy), so the golden vectors get the random-asset bound (first H100 run: 1.5e-5
+    on set_mixed against FLOAT_TOL's 1e-5)."""
     asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
     for lod in range(1, len(asset.lod_counts) + 1):
         ref = np.load(GOLDEN / f"{name}.lod{lod}.npy")
-        assert np.abs(gpu.decode_texture(asset, lod=lod) - ref).max() <= FLOAT_TOL
-        assert np.abs(gpu.decode_texture(asset, lod=lod, gpu_index=True) - ref).max() <= FLOAT_TOL
+        assert_matches_reference(gpu.decode_texture(asset, lod=lod), ref, "gpu golden")
+        assert_matches_reference(gpu.decode_texture(asset, lod=lod, gpu_index=True), ref,
+                                 "gpu golden")
     uv = np.random.default_rng(5).uniform(-1, 2, (1000, 2))
-    assert np.abs(gpu.decode_uv(asset, uv) - decode_uv(asset, uv)).max() <= FLOAT_TOL
+    assert_matches_reference(gpu.decode_uv(asset, uv), decode_uv(asset, uv), "gpu golden")
 
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)

@@ -179,12 +179,12 @@ def test_bake_dir_local_workers_bake_on_the_gpu(tmp_path):
     lib = tmp_path / "lib"
     lib.mkdir()
     for name in ("a", "b", "c"):
-        _texture(tmp_path, 48).rename(lib / f"{name}.png")
+        _texture(tmp_path, 64).rename(lib / f"{name}.png")
     r = subprocess.run([sys.executable, "-m", "texgs", "bake-dir", str(lib), "-o",
-                        str(tmp_path / "out"), "--steps", "40", "--json"], capture_output=True,
-                       text=True)
-    assert r.returncode == 0, r.stderr
+                        str(tmp_path / "out"), "--steps", "40", "--bpp", "2", "--json"],
+                       capture_output=True, text=True)
     rows = json.loads(r.stdout)["results"]
+    assert r.returncode == 0, [row["error"] for row in rows]
     assert len(rows) == 3
     assert {row["renderer"] for row in rows} == {"cuda-kernel"}
     assert {row["visible_gpus"] for row in rows} <= {str(i) for i in
