@@ -74,6 +74,59 @@ __global__ void texgs_decode_grid_kernel(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
     if (candidates) candidates[texel] = cand;
 }
 
+// Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: one block per
+// tile of the index (tile_size^2 threads, at most 1024), one thread per texel. The block
+// dequantizes its tile's candidates once per batch of TEXGS_TILE_BATCH into shared memory
+// (texgs_batch_load), then each thread ranks the batch for its texel (texgs_batch_rank);
+// results equal texgs_decode_grid_kernel's at the same size. out, candidates as there.
+__global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_first,
+                                          uint32_t finish_count, uint32_t finish_flags,
+                                          uint32_t finish_log2_mask, float *out,
+                                          uint32_t *candidates, int *status) {
+    __shared__ float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
+    __shared__ float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
+    __shared__ uint32_t sid[TEXGS_TILE_BATCH];
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, true, status)) return;
+    const uint32_t tile = meta[TEXGS_META_TILE];
+    const uint32_t t = blockIdx.x;
+    const uint32_t tx = t % meta[TEXGS_META_TILES_X], ty = t / meta[TEXGS_META_TILES_X];
+    const uint32_t x = tx * tile + threadIdx.x % tile, y = ty * tile + threadIdx.x / tile;
+    const bool inside = threadIdx.x < tile * tile && x < meta[TEXGS_META_WIDTH] &&
+                        y < meta[TEXGS_META_HEIGHT];
+    const float px = (float)x + 0.5f, py = (float)y + 0.5f;
+    texgs_batch s;
+    s.x = sx;
+    s.y = sy;
+    s.a = sa;
+    s.b = sb;
+    s.c = sc;
+    s.id = sid;
+    uint64_t e0, e1;
+    texgs_tile_range(b, t, &e0, &e1);
+    texgs_topk r;
+    r.cnt = 0u;
+    for (uint64_t base = e0; base < e1; base += TEXGS_TILE_BATCH) {
+        const uint32_t n = (uint32_t)(e1 - base < TEXGS_TILE_BATCH ? e1 - base : TEXGS_TILE_BATCH);
+        for (uint32_t j = threadIdx.x; j < n; j += blockDim.x) texgs_batch_load(b, base + j, j, s);
+        __syncthreads();
+        if (inside) texgs_batch_rank(b, px, py, s, n, &r);
+        __syncthreads();
+    }
+    if (!inside) return;
+    const uint32_t nch = meta[TEXGS_META_CHANNELS];
+    const uint64_t texel = (uint64_t)y * meta[TEXGS_META_WIDTH] + x;
+    float *o = out + texel * nch;
+    texgs_topk_blend(b, &r, e0 == e1, o);
+    texgs_finish fin;
+    fin.first = finish_first;
+    fin.count = finish_count;
+    fin.flags = finish_flags;
+    fin.log2_mask = finish_log2_mask;
+    texgs_finish_channels(o, nch, fin);
+    if (candidates) candidates[texel] = (uint32_t)(e1 - e0);
+}
+
 // Decode at UV points: one thread per point (1D grid). uv: float64 [n, 2]; out: float32
 // [n, CHANNELS].
 __global__ void texgs_decode_uv_kernel(TEXGS_BUFFER_PARAMS, const double *uv, uint32_t n,

@@ -426,6 +426,120 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
     return texgs_sample_point(b, px, py, 0.0f, out);
 }
 
+// ---- tile-cooperative decode at the asset's own size (docs/RUNTIME.md "CUDA decoder") ----
+// The unfiltered decode of every texel of a tile: the tile's candidates are dequantized once
+// per tile into a batch (shared memory on the GPU, texgs_decode_tiles_kernel) instead of
+// once per texel, and each texel of the tile ranks the batch. Same operations, same order,
+// same results as texgs_sample_point at the texel centre (x + 0.5, y + 0.5), which is its own
+// tile's texel: the functions below split texgs_sample_point's loop at the batch boundary.
+
+#define TEXGS_TILE_BATCH 256u  // candidates dequantized per batch (shared memory: 6 KiB)
+
+// Dequantized candidates of one batch (arrays of TEXGS_TILE_BATCH entries); id 0xffffffff
+// marks a corrupt index entry, skipped as texgs_sample_point skips it.
+struct texgs_batch {
+    float* x;
+    float* y;
+    float* a;
+    float* b;
+    float* c;
+    uint32_t* id;
+};
+
+// The K best candidates of one texel so far, sorted by (q, id).
+struct texgs_topk {
+    float qk[TEXGS_LIMIT_TOP_K];
+    uint32_t ik[TEXGS_LIMIT_TOP_K];
+    uint32_t cnt;
+};
+
+// Entries [e0, e1) of tile t's list, limited to the id buffer as in texgs_sample_point.
+TEXGS_HD inline void texgs_tile_range(const texgs_buffers& b, uint32_t t, uint64_t* e0,
+                                      uint64_t* e1) {
+    uint64_t lo = b.tile_offsets[t], hi = b.tile_offsets[t + 1u];
+    const uint64_t cap = texgs_id_capacity(b);
+    if (hi > cap) hi = cap;
+    if (lo > hi) lo = hi;
+    *e0 = lo;
+    *e1 = hi;
+}
+
+// Entry e of the tile list into slot j of the batch.
+TEXGS_HD inline void texgs_batch_load(const texgs_buffers& b, uint64_t e, uint32_t j,
+                                      texgs_batch s) {
+    const uint32_t id = texgs_tile_id(b, e);
+    if (id >= b.meta[TEXGS_META_COUNT]) {
+        s.id[j] = 0xffffffffu;
+        return;
+    }
+    const texgs_gaussian g = texgs_geometry(b, id);
+    s.x[j] = g.x;
+    s.y[j] = g.y;
+    s.a[j] = g.a;
+    s.b[j] = g.b;
+    s.c[j] = g.c;
+    s.id[j] = id;
+}
+
+// Rank the n candidates of a batch for the texel centre (px, py) (inside the texture).
+TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
+                                      texgs_batch s, uint32_t n, texgs_topk* r) {
+    const uint32_t* m = b.meta;
+    const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
+    const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
+    const uint32_t count = m[TEXGS_META_COUNT];
+    const uint32_t k_max = m[TEXGS_META_TOP_K];
+    for (uint32_t j = 0; j < n; ++j) {
+        const uint32_t id = s.id[j];
+        if (id >= count) continue;
+        float dx = px - s.x[j];
+        float dy = py - s.y[j];
+        if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
+        if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
+        const float q = s.a[j] * dx * dx + 2.0f * s.b[j] * dx * dy + s.c[j] * dy * dy;
+        if (!(q < TEXGS_F_CUTOFF_Q)) continue;
+        const uint32_t last = k_max - 1u;
+        if (r->cnt == k_max && (q > r->qk[last] || (q == r->qk[last] && id > r->ik[last])))
+            continue;
+        uint32_t pos = r->cnt < k_max ? r->cnt : last;
+        if (r->cnt < k_max) ++r->cnt;
+        while (pos > 0u && (r->qk[pos - 1u] > q || (r->qk[pos - 1u] == q && r->ik[pos - 1u] > id))) {
+            r->qk[pos] = r->qk[pos - 1u];
+            r->ik[pos] = r->ik[pos - 1u];
+            --pos;
+        }
+        r->qk[pos] = q;
+        r->ik[pos] = id;
+    }
+}
+
+// The blended channels of a ranked texel (out: CHANNELS floats); a tile with no entries
+// gives the fallback exactly, as texgs_sample_point.
+TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk* r,
+                                      bool no_entries, float* out) {
+    const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
+    if (no_entries) {
+        for (uint32_t c = 0; c < nch; ++c)
+            out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
+        return;
+    }
+    float wk[TEXGS_LIMIT_TOP_K];
+    float den = 0.0f;
+    for (uint32_t k = 0; k < r->cnt; ++k) {
+        const float wt = fmaxf(expf(-0.5f * r->qk[k]) - TEXGS_F_W_CUT, 0.0f);
+        wk[k] = wt;
+        den += wt;
+    }
+    den += TEXGS_F_BLEND_EPS;
+    for (uint32_t c = 0; c < nch; ++c) {
+        float num = 0.0f;
+        for (uint32_t k = 0; k < r->cnt; ++k) num += wk[k] * texgs_color(b, r->ik[k], c);
+        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
+        out[c] = num / den;
+    }
+}
+
 // ---- tile index (docs/RUNTIME.md "Tile index"; texgs.runtime.build_tile_index) -----------
 
 // Tiles of one axis whose span [t * tile, (t + 1) * tile) meets [lo, hi] (float64 like the

@@ -132,6 +132,22 @@ class Harness:
         assert st == 0, self.message(st)
         return out, cand
 
+    def decode_tiles(self, bufs: GpuBuffers, batch: int = 256,
+                     finish=None) -> tuple[np.ndarray, np.ndarray]:
+        """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) with batches of
+        ``batch`` candidates -> (float32 [H, W, C], candidates uint32 [H, W])."""
+        w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
+        c = int(bufs.meta[L.META_CHANNELS])
+        out = np.full((h, w, c), np.nan, np.float32)  # poisoned: every texel must be written
+        cand = np.full((h, w), 0xFFFFFFFF, np.uint32)
+        fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
+        args, _keep = self._args(bufs)
+        st = self.lib.texgs_harness_decode_tiles(
+            *args, ctypes.c_uint32(batch), None if fin is None else self._ptr(fin),
+            self._ptr(out), self._ptr(cand))
+        assert st == 0, self.message(st)
+        return out, cand
+
     def decode_uv(self, bufs: GpuBuffers, uv: np.ndarray) -> np.ndarray:
         uv = np.ascontiguousarray(uv, np.float64)
         out = np.zeros((uv.shape[0], int(bufs.meta[L.META_CHANNELS])), np.float32)
@@ -361,6 +377,31 @@ def test_harness_matches_reference_on_random_assets(harness, seed):
         assert_matches_reference(got, ref, "random")
 
 
+@pytest.mark.parametrize("batch", [1, 3, 256])
+def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch):
+    """texgs_decode_tiles_kernel's math (candidates dequantized once per tile, in batches)
+    gives bit for bit the per-texel kernel's values and candidate counts at the asset's size:
+    golden vectors at every LOD, random assets (both address modes, sets, finished maps),
+    other tile sizes and 16/32-bit ids."""
+    cases = []
+    for name in GOLDEN_NAMES:
+        asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+        for lod in range(1, len(asset.lod_counts) + 1):
+            cases.append((asset, build_gpu_buffers(asset, lod), None))
+    for seed in range(12):
+        asset = random_asset(seed)
+        cases.append((asset, build_gpu_buffers(asset), None))
+        for i in range(len(asset.map_table())):
+            cases.append((asset, build_gpu_buffers(asset), L.map_finish_words(asset, i)))
+        for tile, id_bits in ((8, 32), (32, 16)):
+            cases.append((asset, build_gpu_buffers(asset, tile=tile, id_bits=id_bits), None))
+    for asset, bufs, fin in cases:
+        ref, ref_cand = harness.decode_grid(bufs, (asset.width, asset.height), 0.0, fin)
+        got, cand = harness.decode_tiles(bufs, batch, fin)
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(cand, ref_cand)
+
+
 def test_random_assets_cover_both_address_modes_sets_and_prefixes():
     assets = [random_asset(s) for s in range(12)]
     assert {(a.address_x, a.address_y) for a in assets} >= {(0, 0), (1, 1)}
@@ -449,8 +490,11 @@ def test_corrupt_tile_lists_are_skipped_not_read_out_of_bounds(harness):
     """Offsets out of order and ids >= COUNT pass the O(1) header checks; the per-access
     guards skip them (the sanitizer test runs the same cases under ASan)."""
     for case in _index_corruptions(_golden_buffers("rgb_clamp")):
-        got, _ = harness.decode_grid(case, (32, 24))
+        got, cand = harness.decode_grid(case, (32, 24))
         assert np.isfinite(got).all()
+        tiles, tiles_cand = harness.decode_tiles(case, 3)  # the tile-cooperative path too
+        np.testing.assert_array_equal(tiles, got)
+        np.testing.assert_array_equal(tiles_cand, cand)
 
 
 def _index_corruptions(bufs: GpuBuffers) -> list[GpuBuffers]:
@@ -660,12 +704,13 @@ class _FakeMem:
         return v if count is None else v[:count]
 
 
-def _fake_pycuda(harness: Harness):
+def _fake_pycuda(harness: Harness, launched: list | None = None):
     """Modules pycuda, pycuda.driver, pycuda.autoprimaryctx, pycuda.compiler whose kernels
     call the CPU harness with the arguments texgs.cuda_decoder passes (checks the front's
     argument order, sizes and read-back; not the GPU)."""
     import types
 
+    launched = [] if launched is None else launched
     drv = types.ModuleType("pycuda.driver")
     drv.init = lambda: None
     drv.Device = types.SimpleNamespace(count=lambda: 1)
@@ -688,6 +733,19 @@ def _fake_pycuda(harness: Harness):
         a[16].view(np.uint32, cand.size)[:] = cand.reshape(-1)
         a[17].view(np.int32, 1)[0] = 0
         assert block == (16, 16, 1) and grid[0] * 16 >= w and grid[1] * 16 >= h
+        launched.append("grid")
+
+    def tiles(*a, block, grid):
+        meta, rec, off, ids = buffers(a)
+        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
+        vals, cand = harness.decode_tiles(bufs, 256, np.array(a[8:12], np.uint32))
+        a[12].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[13].view(np.uint32, cand.size)[:] = cand.reshape(-1)
+        a[14].view(np.int32, 1)[0] = 0
+        tile = int(meta[L.META_TILE])
+        assert block == (tile * tile, 1, 1)
+        assert grid == (int(meta[L.META_TILES_X]) * int(meta[L.META_TILES_Y]), 1)
+        launched.append("tiles")
 
     def uv(*a, block, grid):
         meta, rec, off, ids = buffers(a)
@@ -717,7 +775,8 @@ def _fake_pycuda(harness: Harness):
                 ids[offsets[t]:offsets[t + 1]][::-1]
         a[10].view(np.int32, 1)[0] = 0
 
-    fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_uv_kernel": uv,
+    fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_tiles_kernel": tiles,
+           "texgs_decode_uv_kernel": uv,
            "texgs_index_count_kernel": count, "texgs_index_scan_kernel": scan,
            "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None}
     comp = types.ModuleType("pycuda.compiler")
@@ -746,7 +805,8 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
 
     from texgs import cuda_decoder
 
-    for name, mod in _fake_pycuda(harness).items():
+    launched: list = []
+    for name, mod in _fake_pycuda(harness, launched).items():
         monkeypatch.setitem(sys.modules, name, mod)
     cuda_decoder._compiled_module.cache_clear()
     try:
@@ -758,9 +818,11 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
         ref_stats: list = []
         decode_texture(asset, lod=2, stats_out=ref_stats)
         assert stats == ref_stats
+        assert launched == ["tiles"]  # the asset's own size: the tile-cooperative kernel
         got = dec.decode_texture(asset, gpu_index=True, size=(20, 9), filtered=True)
         ref = decode_texture(asset, size=(20, 9), filtered=True)
         assert np.abs(got - ref).max() <= FLOAT_TOL
+        assert launched[-1] == "grid"  # resized and filtered: one thread per output texel
         for i in range(len(asset.map_table())):
             ref = np.load(GOLDEN / f"set_mixed.map{i}.npy")
             assert np.abs(dec.decode_map(asset, i) - ref).max() <= FLOAT_TOL

@@ -35,6 +35,7 @@ MATH_HEADER = CUDA_DIR / "texgs_math.cuh"
 # no fused multiply-adds: the float32 operations of the NumPy reference, one by one
 NVCC_OPTIONS = ("--fmad=false", "-std=c++14")
 GRID_BLOCK = (16, 16, 1)  # decode: one thread per output texel
+TILES_MAX_THREADS = 1024  # tile-cooperative decode: one block of tile^2 threads per tile
 POINT_BLOCK = 256  # UV decode and index passes: one thread per point / Gaussian
 SCAN_BLOCK = 1024  # index prefix sum: one block
 
@@ -96,7 +97,8 @@ class CudaDecoder:
     def __init__(self) -> None:
         self.cuda, self.module = _compiled_module()
         self._fn = {name: self.module.get_function(name) for name in (
-            "texgs_decode_grid_kernel", "texgs_decode_uv_kernel", "texgs_index_count_kernel",
+            "texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel",
+            "texgs_index_count_kernel",
             "texgs_index_scan_kernel", "texgs_index_fill_kernel", "texgs_validate_kernel")}
 
     # -- device buffers ---------------------------------------------------------------------
@@ -179,11 +181,20 @@ class CudaDecoder:
         status, host = self._status()
         out = self.cuda.mem_alloc(max(4 * w * h * c, 4))
         cand = self.cuda.mem_alloc(max(4 * w * h, 4))
-        bx, by, _ = GRID_BLOCK
-        self._fn["texgs_decode_grid_kernel"](
-            *args, np.uint32(w), np.uint32(h), np.float32(filter_var),
-            *(np.uint32(v) for v in fin), out, cand, status,
-            block=GRID_BLOCK, grid=((w + bx - 1) // bx, (h + by - 1) // by))
+        tile = int(bufs.meta[L.META_TILE])
+        tiles = int(bufs.meta[L.META_TILES_X]) * int(bufs.meta[L.META_TILES_Y])
+        native = (w, h) == (int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT]))
+        if native and filter_var == 0.0 and tile * tile <= TILES_MAX_THREADS:
+            # the asset's own size, unfiltered: candidates dequantized once per tile
+            self._fn["texgs_decode_tiles_kernel"](
+                *args, *(np.uint32(v) for v in fin), out, cand, status,
+                block=(tile * tile, 1, 1), grid=(tiles, 1))
+        else:
+            bx, by, _ = GRID_BLOCK
+            self._fn["texgs_decode_grid_kernel"](
+                *args, np.uint32(w), np.uint32(h), np.float32(filter_var),
+                *(np.uint32(v) for v in fin), out, cand, status,
+                block=GRID_BLOCK, grid=((w + bx - 1) // bx, (h + by - 1) // by))
         self._check(status, host)
         vals = np.empty((h, w, c), np.float32)
         cnt = np.empty((h, w), np.uint32)
