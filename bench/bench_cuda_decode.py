@@ -2,7 +2,11 @@
 4096^2 textures, against the NumPy reference (texgs.decode), in one run.
 
 Modes, per texture:
-- decode: texgs_decode_grid_kernel, the whole texture at its own size (every texel);
+- decode: texgs_decode_grid_kernel, the whole texture at its own size (every texel), one
+          thread per texel, each dequantizing its tile's candidates;
+- decode tiles: texgs_decode_tiles_kernel, the same texels (bit-identical, checked), one
+          block per tile dequantizing the tile's candidates once (what
+          CudaDecoder.decode_texture runs at the asset's own size);
 - uv:     texgs_decode_uv_kernel at --points random UV points (one lookup = one texel);
 - index:  the tile index built on the GPU (memset + count, scan and fill kernels).
 
@@ -247,10 +251,29 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     cuda.memcpy_dtoh(vals, out)
     cuda.memcpy_dtoh(cnt, cand)
     e2e = median_wall_ms(cuda, lambda: dec.decode_buffers(bufs, (w, h), 0.0), rep, 1)
-    rows.append(Row(case.label, "decode", "cuda", texels, k_ms, e2e,
+    # e2e: decode_buffers, which runs the tile-cooperative kernel at this size (row below)
+    rows.append(Row(case.label, "decode", "cuda", texels, k_ms, None,
                     {"kernel_ms_all": k_all, "candidates_mean": float(cnt.mean()),
                      "candidates_p99": float(np.percentile(cnt, 99)),
                      "candidates_max": int(cnt.max())}))
+    tile = int(bufs.meta[L.META_TILE])
+    if tile * tile <= cd.TILES_MAX_THREADS:
+        ntiles = int(bufs.meta[L.META_TILES_X]) * int(bufs.meta[L.META_TILES_Y])
+
+        def launch_tiles():
+            fn["texgs_decode_tiles_kernel"](*args8, *zero4, out, cand, status,
+                                            block=(tile * tile, 1, 1), grid=(ntiles, 1))
+
+        cuda.memset_d32(out, 0xFFFFFFFF, texels * c)  # NaN: every texel must be rewritten
+        t_ms, t_all = median_event_ms(cuda, launch_tiles, rep, warm)
+        dec._check(status, host_status)
+        tvals = np.empty((h, w, c), np.float32)
+        cuda.memcpy_dtoh(tvals, out)
+        if not np.array_equal(tvals, vals):
+            raise SystemExit(f"{case.label}: the tile-cooperative decode differs from the "
+                             f"per-texel decode (max {np.nanmax(np.abs(tvals - vals))})")
+        rows.append(Row(case.label, "decode tiles", "cuda", texels, t_ms, e2e,
+                        {"kernel_ms_all": t_all, "equal_to_per_texel": True}))
     out.free()
     cand.free()
 
