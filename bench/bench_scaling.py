@@ -7,8 +7,10 @@ Bakes: RGB, the texture of bench_speed.py (WoodF: centre crop, whole, or Lanczos
 ``--steps`` steps each (default: the default preset's on a GPU, 100 on the CPU, where the
 full preset at 2048 takes hours; time per step is the figure that matters for scaling), in
 a child process each so peak memory is the bake's own. Decoders: the NumPy reference
-(texgs.decode), the compiled CPU renderer (the baker's kernel, no gradients), the GPU
-renderer and the PyCUDA decoder where a GPU is present; each decodes the size sweep's assets
+(texgs.decode), the compiled CPU renderer (the baker's kernel, no gradients), the GLSL and
+HLSL compute shaders on whatever OpenGL / Vulkan driver is present (textures up to 512x512:
+on Mesa's CPU drivers larger ones take long), the GPU renderer and the PyCUDA decoder where
+a GPU is present; each decodes the size sweep's assets
 (the NumPy reference a 256x256 window of each, scaled to texels per second).
 
     python bench/bench_scaling.py                       # CPU: sizes and counts, decoders
@@ -93,6 +95,30 @@ def _best_of(fn, repeats: int = 3) -> float:
     return best
 
 
+SHADER_MAX_TEXELS = 512 * 512  # CPU drivers (llvmpipe, lavapipe) take seconds beyond this
+
+
+def _glsl():
+    from texgs.glsl_runner import GlslDecoder
+    return GlslDecoder()
+
+
+def _hlsl():
+    from texgs.hlsl_runner import HlslDecoder
+    return HlslDecoder()
+
+
+def _driver_name(dec) -> str:
+    """The GL renderer or Vulkan adapter the decoder runs on, e.g. llvmpipe, lavapipe."""
+    ctx = getattr(dec, "ctx", None)
+    if ctx is not None:
+        with ctx:
+            return str(ctx.info.get("GL_RENDERER", "OpenGL")).split(" (")[0]
+    dev = getattr(dec, "device", None)
+    info = getattr(getattr(dev, "adapter", None), "info", None) or {}
+    return str(info.get("device", "Vulkan")).split(" (")[0]
+
+
 def decode_rates(path: Path, device: str) -> list[dict]:
     """Texels per second of each decoder available on the asset at ``path``."""
     import torch
@@ -120,6 +146,17 @@ def decode_rates(path: Path, device: str) -> list[dict]:
                                         g.repeat_x, g.repeat_y))
         rows.append({"decoder": f"CPU kernel ({torch.get_num_threads()} threads)",
                      "texels_per_s": W * H / t})
+    if W * H <= SHADER_MAX_TEXELS:  # the shaders on whatever GL / Vulkan driver is present
+        for label, make in (("GLSL compute (OpenGL)", _glsl), ("HLSL compute (Vulkan)", _hlsl)):
+            try:
+                dec = make()
+                dec.decode_compute(asset)
+                t = _best_of(lambda: dec.decode_compute(asset), 2)
+                rows.append({"decoder": f"{label}, {_driver_name(dec)}",
+                             "texels_per_s": W * H / t})
+            except Exception as e:  # noqa: BLE001 - a missing driver is reported, not fatal
+                rows.append({"decoder": f"{label}: unavailable ({type(e).__name__})",
+                             "texels_per_s": float("nan")})
     if device == "cuda" and torch.cuda.is_available():
         gt = [x.cuda() for x in tensors]
 
