@@ -238,6 +238,8 @@ def main() -> int:
     ap.add_argument("--texture", default=str(bench_speed.TEXTURE))
     ap.add_argument("--json", help="write every measurement here")
     ap.add_argument("--plot", help="write the plot here (PNG)")
+    ap.add_argument("--decode-only", metavar="DIR", help="skip the bakes: measure the "
+                    "decoders on DIR/s<SIZE>.tgs (the assets a previous run kept)")
     ap.add_argument("--child", nargs=6, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -245,7 +247,11 @@ def main() -> int:
         print(json.dumps(child(int(size), float(bpp), int(steps), device, texture, out)))
         return 0
     steps = args.steps or (1500 if args.device == "cuda" else 100)
-    tmp = Path(tempfile.mkdtemp(prefix="texgs-scaling-"))
+    if args.decode_only:
+        args.counts, args.sizes = [], [s for s in args.sizes
+                                       if (Path(args.decode_only) / f"s{s}.tgs").exists()]
+    tmp = Path(args.decode_only or tempfile.mkdtemp(prefix="texgs-scaling-"))
+    print(f"assets in {tmp}", flush=True)
     print(f"RGB bakes of {Path(args.texture).name}, {steps} steps each, on {args.device} "
           f"({os.cpu_count()} CPUs); peak memory: host maxrss, GPU max allocated", flush=True)
     print(f"{'size':>5s} {'bpt':>5s} {'N':>7s} {'bake s':>8s} {'ms/step':>8s} {'us/step/ktexel':>15s} "
@@ -256,7 +262,7 @@ def main() -> int:
         print(f"{r['size']:5d} {r['bpp']:5.2f} {r['gaussians']:7d} {r['wall_s']:8.1f} {r['step_ms']:8.1f} "
               f"{r['us_per_step_per_ktexel']:15.2f} {r['psnr']:8.2f} {r['host_peak_mib']:9.0f} "
               f"{r['gpu_peak_mib']:8.0f}", flush=True)
-    for size in args.sizes:
+    for size in args.sizes if not args.decode_only else []:
         r = run_child(size, 1.0, steps, args.device, args.texture, tmp / f"s{size}.tgs")
         bakes.append(r)
         show(r)
