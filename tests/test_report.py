@@ -280,8 +280,13 @@ def test_eval_cli_errors(tmp_path):
         (("eval", str(src), "-o", str(tmp_path / "r"), "--codecs", "jpeg,bc9"), 1,
          "--codecs"),
         (("eval", str(src), "-o", str(src)), 2, "not a folder"),
+        (("eval", str(src), "-o", str(tmp_path / "r"), "--device", "tpu"), 1, "--device"),
         (("eval", str(tmp_path), "-o", str(tmp_path / "r")), 2, "directory"),
     ]
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():  # no GPU: --device cuda is refused before any work
+        cases.append((("eval", str(src), "-o", str(tmp_path / "r"), "--device", "cuda"), 5,
+                      "--device cuda"))
     for args, code, needle in cases:
         proc = run_cli(*args)
         assert proc.returncode == code, (args, proc.stderr)
