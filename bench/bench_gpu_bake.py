@@ -42,22 +42,15 @@ def child(size: int, preset: str, device: str, texture: str, save: str) -> dict:
     bench_speed.TEXTURE = Path(texture)
     target = bench_speed.texture(size)
     cfg = BakeConfig(quality=preset, device=device)
-    marks: dict[str, float] = {}
-
-    def progress(p) -> None:
-        now = time.perf_counter()
-        marks.setdefault("first", now)
-        if p.step == p.total_steps:
-            marks["last"] = now
-
+    timer = bench_speed.LoopTimer()
     if device == "cuda":  # build / load the kernels and warm the allocator outside the timing
         bake_array(target[:64, :64], channel_infos_for(3), BakeConfig(steps=20, device=device))
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
-    res = bake_array(target, channel_infos_for(3), cfg, progress)
+    res = bake_array(target, channel_infos_for(3), cfg, timer)
     wall = time.perf_counter() - t0
-    loop = marks.get("last", t0) - marks.get("first", t0)
+    loop = timer.loop_s
     if save:
         Path(save).mkdir(parents=True, exist_ok=True)
         name = f"{preset}_{size}.tgs" if device == "cuda" else f"{preset}_{size}_cpu.tgs"

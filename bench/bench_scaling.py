@@ -53,18 +53,11 @@ def child(size: int, bpp: float, steps: int, device: str, texture: str, out: str
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     cfg = BakeConfig(bpp=bpp, steps=steps, device=device)
-    marks: dict[str, float] = {}
-
-    def progress(p) -> None:  # called after step 1, every 10th step and the last
-        now = time.perf_counter()
-        marks.setdefault("first", now)
-        if p.step == p.total_steps:
-            marks["last"] = now
-
+    timer = bench_speed.LoopTimer()
     t0 = time.perf_counter()
-    res = bake_array(target, channel_infos_for(3), cfg, progress)
+    res = bake_array(target, channel_infos_for(3), cfg, timer)
     wall = time.perf_counter() - t0
-    per_step = (marks["last"] - marks["first"]) / max(1, steps - 1)
+    per_step = timer.loop_s / max(1, steps - 1)
     Path(out).write_bytes(res.data)
     return {"size": size, "bpp": bpp, "steps": steps, "device": device,
             "gaussians": res.gaussians, "wall_s": wall, "step_ms": 1000 * per_step,

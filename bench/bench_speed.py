@@ -52,6 +52,27 @@ def texture(size: int) -> np.ndarray:
     return np.asarray(img, np.float32) / 255.0
 
 
+class LoopTimer:
+    """A bake progress callback that times the fit loop: progress fires after step 1, every
+    10th step and the last, so ``loop_s`` (first to last call) covers total_steps - 1
+    steps."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+
+    def __call__(self, p) -> None:
+        now = time.perf_counter()
+        if self.first is None:
+            self.first = now
+        if p.step == p.total_steps:
+            self.last = now
+
+    @property
+    def loop_s(self) -> float:
+        return (self.last - self.first) if self.first is not None and self.last else 0.0
+
+
 def child(size: int, preset: str, steps: int | None) -> dict:
     """One bake in this process; returns its measurements."""
     from texgs.bake import BakeConfig, bake_array
@@ -61,20 +82,11 @@ def child(size: int, preset: str, steps: int | None) -> dict:
 
     target = texture(size)
     cfg = BakeConfig(quality=preset, steps=steps)
-    marks: dict[str, float] = {}
-
-    def progress(p) -> None:
-        now = time.perf_counter()
-        marks.setdefault("first", now)
-        if p.step == p.total_steps:
-            marks["last"] = now
-
+    timer = LoopTimer()
     t0 = time.perf_counter()
-    res = bake_array(target, channel_infos_for(3), cfg, progress)
+    res = bake_array(target, channel_infos_for(3), cfg, timer)
     wall = time.perf_counter() - t0
-    # progress fires after step 1 and every 10th step: the loop time between those marks
-    # covers total_steps - 1 steps
-    loop = marks.get("last", t0) - marks.get("first", t0)
+    loop = timer.loop_s
     return {"size": size, "preset": preset, "steps": cfg.steps, "wall_s": wall,
             "loop_s": loop, "psnr": psnr(target, to_uint8(res.decoded) / 255.0),
             "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,

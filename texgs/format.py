@@ -569,15 +569,20 @@ def _read_chunks(data: bytes, asset: Asset, nlod: int, name: str) -> np.ndarray:
     return out
 
 
-def read_asset_file(path: str | Path, lod: int | None = None) -> Asset:
-    """Read and validate an asset file. Raises :class:`AssetFormatError` naming the file."""
+def read_file_bytes(path: str | Path, what: str = "an asset file") -> bytes:
+    """The bytes of ``path``; a missing, unreadable or directory path raises
+    :class:`AssetFormatError` naming it (``what``: what it should have been)."""
     p = Path(path)
     try:
-        data = p.read_bytes()
+        return p.read_bytes()
     except FileNotFoundError:
         raise AssetFormatError(f"{p}: no such file") from None
     except IsADirectoryError:
-        raise AssetFormatError(f"{p}: is a directory, not an asset file") from None
+        raise AssetFormatError(f"{p}: is a directory, not {what}") from None
     except OSError as e:
         raise AssetFormatError(f"{p}: cannot read ({e.strerror})") from None
-    return read_asset(data, str(p), lod)
+
+
+def read_asset_file(path: str | Path, lod: int | None = None) -> Asset:
+    """Read and validate an asset file. Raises :class:`AssetFormatError` naming the file."""
+    return read_asset(read_file_bytes(path), str(Path(path)), lod)

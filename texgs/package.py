@@ -351,13 +351,5 @@ def unpack_download(data: bytes, name: str = "download", lod: int | None = None)
 
 def read_download_file(path: str | Path, lod: int | None = None) -> bytes:
     """:func:`unpack_download` of a file; errors name the file."""
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise AssetFormatError(f"{p}: no such file") from None
-    except IsADirectoryError:
-        raise AssetFormatError(f"{p}: is a directory, not a download container") from None
-    except OSError as e:
-        raise AssetFormatError(f"{p}: cannot read ({e.strerror})") from None
-    return unpack_download(data, str(p), lod)
+    data = fmt.read_file_bytes(path, "a download container")
+    return unpack_download(data, str(Path(path)), lod)

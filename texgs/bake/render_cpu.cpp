@@ -27,66 +27,17 @@
 #include <type_traits>
 #include <vector>
 
+#include "render_common.h"
+
 namespace {
 
-constexpr float kCutoffQ = 9.0f;
-constexpr float kBlendEps = 1e-4f;
-constexpr double kPadRel = 1e-3;
-constexpr double kPadAbs = 1e-2;
-constexpr int kMaxK = 32;
+using texgs_bake::Grid;
+using texgs_bake::kBlendEps;
+using texgs_bake::kCutoffQ;
+using texgs_bake::kMaxK;
+using texgs_bake::make_grid;
+using texgs_bake::wrap_delta;
 constexpr int kMaxStackC = 64;  // channel counts up to this use stack buffers
-
-struct Grid {
-  int W, H, tile, tx_n, ty_n, rep_x, rep_y;
-};
-
-inline float wrap_delta(float d, float size) { return d - size * std::floor(d / size + 0.5f); }
-
-// Tiles along one axis whose span [t*tile, (t+1)*tile) meets [lo, hi]; calls f(t) for each,
-// ascending, without duplicates.
-template <class F>
-void axis_tiles(double lo, double hi, int size, int tile, int n, int repeat, F f) {
-  if (!repeat) {
-    int t0 = (int)std::floor(lo / tile);
-    int t1 = (int)std::floor(hi / tile);
-    if (t0 < 0) t0 = 0;
-    if (t1 > n - 1) t1 = n - 1;
-    for (int t = t0; t <= t1; ++t) f(t);
-    return;
-  }
-  if (hi - lo >= size) {
-    for (int t = 0; t < n; ++t) f(t);
-    return;
-  }
-  double lo2 = lo - size * std::floor(lo / size);
-  double hi2 = lo2 + (hi - lo);
-  int t0 = (int)std::floor(lo2 / tile);
-  if (hi2 < size) {
-    int t1 = (int)std::floor(hi2 / tile);
-    if (t1 > n - 1) t1 = n - 1;
-    for (int t = t0; t <= t1; ++t) f(t);
-    return;
-  }
-  int t1 = (int)std::floor((hi2 - size) / tile);
-  if (t1 > n - 1) t1 = n - 1;
-  // Second piece [0, t1] first so the union ascends; skip overlap with [t0, n).
-  for (int t = 0; t <= t1 && t < t0; ++t) f(t);
-  for (int t = t0; t < n; ++t) f(t);
-}
-
-template <class F>
-void for_each_tile_of(const Grid& g, const float* m, const float* cn, F f) {
-  double a = cn[0], b = cn[1], c = cn[2];
-  double det = a * c - b * b;
-  if (det < 1e-30) det = 1e-30;
-  double rx = std::sqrt((double)kCutoffQ * c / det) * (1.0 + kPadRel) + kPadAbs;
-  double ry = std::sqrt((double)kCutoffQ * a / det) * (1.0 + kPadRel) + kPadAbs;
-  double mx = m[0], my = m[1];
-  axis_tiles(my - ry, my + ry, g.H, g.tile, g.ty_n, g.rep_y, [&](int ty) {
-    axis_tiles(mx - rx, mx + rx, g.W, g.tile, g.tx_n, g.rep_x,
-               [&](int tx) { f(ty * g.tx_n + tx); });
-  });
-}
 
 // Per-thread buffers reused from tile to tile.
 struct TileScratch {
@@ -325,18 +276,20 @@ extern "C" {
 // capacity. Returns the total number of entries.
 int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, int tile,
                   int rep_x, int rep_y, int64_t* offsets, int32_t* ids, int64_t capacity) {
-  Grid g{W, H, tile, (W + tile - 1) / tile, (H + tile - 1) / tile, rep_x, rep_y};
+  Grid g = make_grid(W, H, tile, rep_x, rep_y);
   int ntiles = g.tx_n * g.ty_n;
   std::vector<int64_t> counts(ntiles, 0);
   for (int i = 0; i < n; ++i)
-    for_each_tile_of(g, means + 2 * i, conics + 3 * i, [&](int t) { counts[t]++; });
+    texgs_bake::for_each_tile_of(g, means + 2 * i, conics + 3 * i,
+                                 [&](int t) { counts[t]++; });
   offsets[0] = 0;
   for (int t = 0; t < ntiles; ++t) offsets[t + 1] = offsets[t] + counts[t];
   int64_t total = offsets[ntiles];
   if (total > capacity) return total;
   std::vector<int64_t> fill(offsets, offsets + ntiles);
   for (int i = 0; i < n; ++i)
-    for_each_tile_of(g, means + 2 * i, conics + 3 * i, [&](int t) { ids[fill[t]++] = i; });
+    texgs_bake::for_each_tile_of(g, means + 2 * i, conics + 3 * i,
+                                 [&](int t) { ids[fill[t]++] = i; });
   return total;
 }
 
@@ -348,7 +301,7 @@ int texgs_forward(int n, const float* means, const float* conics, const float* c
                   float* image, int32_t* sel, float* expq) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
   (void)n;
-  Grid g{W, H, tile, (W + tile - 1) / tile, (H + tile - 1) / tile, rep_x, rep_y};
+  Grid g = make_grid(W, H, tile, rep_x, rep_y);
   dispatch_channels(C, [&](auto cc) {
     constexpr int CC = decltype(cc)::value;
     parallel_tiles(g.tx_n * g.ty_n, nthreads, [&](int t, TileScratch& buf) {
@@ -368,7 +321,7 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
                    float* grad_means, float* grad_conics, float* grad_colors,
                    float* grad_fallback) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
-  Grid g{W, H, tile, (W + tile - 1) / tile, (H + tile - 1) / tile, rep_x, rep_y};
+  Grid g = make_grid(W, H, tile, rep_x, rep_y);
   int ntiles = g.tx_n * g.ty_n;
   const int P = 5 + C;
   int64_t E = offsets[ntiles];

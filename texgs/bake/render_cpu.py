@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 _SRC = Path(__file__).with_name("render_cpu.cpp")
+_COMMON = Path(__file__).with_name("render_common.h")  # shared with render_cuda.cu
 _FLAGS = ["-O3", "-std=c++17", "-shared", "-fPIC", "-fno-math-errno", "-ffp-contract=off",
           "-pthread"]
 _lib: ctypes.CDLL | None = None
@@ -45,28 +46,37 @@ def _compiler() -> str | None:
     return None
 
 
-def _build() -> ctypes.CDLL:
-    cxx = _compiler()
-    if cxx is None:
-        raise RuntimeError("no C++ compiler found (set CXX or install g++)")
-    src = _SRC.read_bytes()
-    key = hashlib.sha256(src + " ".join([cxx] + _FLAGS).encode()).hexdigest()[:16]
+def build_cached(compiler: str, flags: list[str], src: Path, key_extra: str = "") -> Path:
+    """The shared library built from ``src`` (which includes render_common.h) by
+    ``compiler flags src -o lib``, cached under :func:`cache_dir` by a hash of both sources,
+    the compiler, the flags and ``key_extra``; built into a temporary file and renamed, so a
+    concurrent or interrupted build leaves no half-written library. Raises RuntimeError with
+    the compiler's message when the build fails."""
+    data = src.read_bytes() + _COMMON.read_bytes()
+    key = hashlib.sha256(data + " ".join([compiler, key_extra] + flags).encode()).hexdigest()
     out_dir = cache_dir()
-    so = out_dir / f"render_cpu-{key}.so"
+    so = out_dir / f"{src.stem}-{key[:16]}.so"
     if not so.exists():
         out_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
         os.close(fd)
         try:
-            res = subprocess.run([cxx, *_FLAGS, str(_SRC), "-o", tmp], capture_output=True,
+            res = subprocess.run([compiler, *flags, str(src), "-o", tmp], capture_output=True,
                                  text=True)
             if res.returncode != 0:
-                raise RuntimeError(f"compiling {_SRC.name} failed: {res.stderr.strip()[:500]}")
+                raise RuntimeError(f"compiling {src.name} failed: {res.stderr.strip()[:500]}")
             os.replace(tmp, so)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
-    lib = ctypes.CDLL(str(so))
+    return so
+
+
+def _build() -> ctypes.CDLL:
+    cxx = _compiler()
+    if cxx is None:
+        raise RuntimeError("no C++ compiler found (set CXX or install g++)")
+    lib = ctypes.CDLL(str(build_cached(cxx, _FLAGS, _SRC)))
     lib.texgs_bin.restype = ctypes.c_int64
     lib.texgs_bin.argtypes = [ctypes.c_int, _c_f, _c_f, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                               ctypes.c_int, ctypes.c_int, _c_i64, _c_i32, ctypes.c_int64]

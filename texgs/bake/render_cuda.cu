@@ -21,66 +21,17 @@
 #include <cstdint>
 #include <cuda_runtime.h>
 
+#include "render_common.h"
+
 namespace {
 
-constexpr float kCutoffQ = 9.0f;
-constexpr float kBlendEps = 1e-4f;
-constexpr double kPadRel = 1e-3;
-constexpr double kPadAbs = 1e-2;
-constexpr int kMaxK = 32;
-
-struct Grid {
-  int W, H, tile, tx_n, ty_n, rep_x, rep_y;
-};
-
-__device__ inline float wrap_delta(float d, float size) {
-  return d - size * floorf(d / size + 0.5f);
-}
-
-// The tiles along one axis whose span [t*tile, (t+1)*tile) meets [lo, hi], ascending,
-// without duplicates: as axis_tiles in render_cpu.cpp.
-template <class F>
-__device__ void axis_tiles(double lo, double hi, int size, int tile, int n, int repeat, F f) {
-  if (!repeat) {
-    int t0 = (int)floor(lo / tile);
-    int t1 = (int)floor(hi / tile);
-    if (t0 < 0) t0 = 0;
-    if (t1 > n - 1) t1 = n - 1;
-    for (int t = t0; t <= t1; ++t) f(t);
-    return;
-  }
-  if (hi - lo >= size) {
-    for (int t = 0; t < n; ++t) f(t);
-    return;
-  }
-  double lo2 = lo - size * floor(lo / size);
-  double hi2 = lo2 + (hi - lo);
-  int t0 = (int)floor(lo2 / tile);
-  if (hi2 < size) {
-    int t1 = (int)floor(hi2 / tile);
-    if (t1 > n - 1) t1 = n - 1;
-    for (int t = t0; t <= t1; ++t) f(t);
-    return;
-  }
-  int t1 = (int)floor((hi2 - size) / tile);
-  if (t1 > n - 1) t1 = n - 1;
-  for (int t = 0; t <= t1 && t < t0; ++t) f(t);
-  for (int t = t0; t < n; ++t) f(t);
-}
-
-template <class F>
-__device__ void for_each_tile_of(const Grid& g, const float* m, const float* cn, F f) {
-  double a = cn[0], b = cn[1], c = cn[2];
-  double det = a * c - b * b;
-  if (det < 1e-30) det = 1e-30;
-  double rx = sqrt((double)kCutoffQ * c / det) * (1.0 + kPadRel) + kPadAbs;
-  double ry = sqrt((double)kCutoffQ * a / det) * (1.0 + kPadRel) + kPadAbs;
-  double mx = m[0], my = m[1];
-  axis_tiles(my - ry, my + ry, g.H, g.tile, g.ty_n, g.rep_y, [&](int ty) {
-    axis_tiles(mx - rx, mx + rx, g.W, g.tile, g.tx_n, g.rep_x,
-               [&](int tx) { f(ty * g.tx_n + tx); });
-  });
-}
+using texgs_bake::Grid;
+using texgs_bake::for_each_tile_of;
+using texgs_bake::kBlendEps;
+using texgs_bake::kCutoffQ;
+using texgs_bake::kMaxK;
+using texgs_bake::make_grid;
+using texgs_bake::wrap_delta;
 
 __global__ void bin_count_kernel(int n, const float* means, const float* conics, Grid g,
                                  int64_t* counts) {
@@ -232,10 +183,6 @@ __global__ void backward_kernel(Grid g, int C, int K, const int32_t* ids, const 
     atomicAdd(grad_conics + 3 * i + 1, gq * 2.0f * dx * dy);
     atomicAdd(grad_conics + 3 * i + 2, gq * dy * dy);
   }
-}
-
-Grid make_grid(int W, int H, int tile, int rep_x, int rep_y) {
-  return Grid{W, H, tile, (W + tile - 1) / tile, (H + tile - 1) / tile, rep_x, rep_y};
 }
 
 int blocks_for(int64_t n, int per) { return (int)((n + per - 1) / per); }

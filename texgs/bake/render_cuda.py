@@ -16,17 +16,15 @@ signature, same math); tests compare them in values and gradients on a GPU.
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..format import BLEND_EPS
-from .render_cpu import cache_dir
+from .render_cpu import build_cached
 
 _SRC = Path(__file__).with_name("render_cuda.cu")
 NVCC_FLAGS = ["-O3", "-std=c++17", "-shared", "-Xcompiler", "-fPIC", "--cudart", "static"]
@@ -62,27 +60,9 @@ def _build() -> ctypes.CDLL:
     nvcc = nvcc_path()
     if nvcc is None:
         raise RuntimeError("nvcc not found (install the CUDA toolkit or set CUDA_HOME)")
-    cap = torch.cuda.get_device_capability()
-    flags = NVCC_FLAGS + arch_flags(cap)
+    flags = NVCC_FLAGS + arch_flags(torch.cuda.get_device_capability())
     version = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
-    src = _SRC.read_bytes()
-    key = hashlib.sha256(src + " ".join([nvcc, version] + flags).encode()).hexdigest()[:16]
-    out_dir = cache_dir()
-    so = out_dir / f"render_cuda-{key}.so"
-    if not so.exists():
-        out_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=out_dir)
-        os.close(fd)
-        try:
-            res = subprocess.run([nvcc, *flags, str(_SRC), "-o", tmp], capture_output=True,
-                                 text=True)
-            if res.returncode != 0:
-                raise RuntimeError(f"compiling {_SRC.name} failed: {res.stderr.strip()[:500]}")
-            os.replace(tmp, so)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    lib = ctypes.CDLL(str(so))
+    lib = ctypes.CDLL(str(build_cached(nvcc, flags, _SRC, version)))
     lib.texgs_cuda_bin_count.argtypes = [_i, _p, _p, _i, _i, _i, _i, _i, _p, _p]
     lib.texgs_cuda_bin_fill.argtypes = [_i, _p, _p, _i, _i, _i, _i, _i, _p, _p, _p, _p]
     lib.texgs_cuda_forward.argtypes = [_p, _p, _p, _p, _i, _i, _i, _i, _i, _i, _i, _p, _p, _i64,
