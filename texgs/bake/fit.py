@@ -330,14 +330,47 @@ class _Fitter:
                 rep = torch.tensor([self.cfg.repeat_x, self.cfg.repeat_y], device=self.dev)
                 model.uv.copy_(torch.where(rep, torch.remainder(model.uv, 1.0), model.uv))
 
-    def optimizer(self, model: _Model) -> torch.optim.Adam:
+    def optimizer(self, model: _Model) -> "_Adam":
         c = self.cfg
-        return torch.optim.Adam([
-            {"params": [model.uv], "lr": self.lr_uv},
-            {"params": [model.log2s], "lr": c.lr_scale},
-            {"params": [model.theta], "lr": c.lr_rot},
-            {"params": [model.colors], "lr": c.lr_color},
-        ])
+        return _Adam([model.uv, model.log2s, model.theta, model.colors],
+                     [self.lr_uv, c.lr_scale, c.lr_rot, c.lr_color])
+
+
+class _Adam:
+    """Adam (Kingma and Ba; PyTorch's defaults: betas 0.9 / 0.999, eps 1e-8), one learning
+    rate per parameter tensor, with the in-place update sequence of ``torch.optim.Adam``'s
+    single-tensor path (the same bytes). Written out because constructing the first
+    ``torch.optim`` optimizer of a process imports much of PyTorch's compiler stack, a
+    second or more of set-up for a small bake, and its per-step bookkeeping is more than
+    these four tensors need."""
+
+    def __init__(self, params: list[torch.Tensor], lrs: list[float],
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.params = params
+        self.lrs = list(lrs)
+        self.b1, self.b2 = betas
+        self.eps = eps
+        self.t = 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        bc1 = 1.0 - self.b1 ** self.t
+        bc2_sqrt = math.sqrt(1.0 - self.b2 ** self.t)
+        for p, m, v, lr in zip(self.params, self.m, self.v, self.lrs):
+            g = p.grad
+            if g is None:
+                continue
+            m.lerp_(g, 1.0 - self.b1)
+            v.mul_(self.b2).addcmul_(g, g, value=1.0 - self.b2)
+            denom = (v.sqrt() / bc2_sqrt).add_(self.eps)
+            p.addcdiv_(m, denom, value=-lr / bc1)
 
 
 def _psnr_of(mse: torch.Tensor | float) -> float:
@@ -464,13 +497,12 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
             if step >= decay_start and steps > decay_start:
                 frac = (step - decay_start) / (steps - decay_start)
                 mult = cfg.lr_final ** frac
-            for grp, base in zip(opt.param_groups, (fit.lr_uv, cfg.lr_scale, cfg.lr_rot,
-                                                    cfg.lr_color)):
-                grp["lr"] = base * mult
+            opt.lrs = [base * mult for base in (fit.lr_uv, cfg.lr_scale, cfg.lr_rot,
+                                                cfg.lr_color)]
             images = fit.render(model, spec)
             mse = fit.mse(images)
             loss = fit.loss(images) if step >= mse_start else fit.l1_ssim(images)
-            opt.zero_grad(set_to_none=True)
+            opt.zero_grad()
             loss.backward()
             opt.step()
             fit.clamp_(model)

@@ -11,8 +11,9 @@
 //   image [H,W,C]; offsets int64 [tiles+1]; ids int32 [E] (Gaussian ids per tile, ascending);
 //   sel int32 [H,W,K]: for each texel its selected entries (indices into ids), ranked by
 //   (q, id), -1 where fewer than K Gaussians reach;
-//   expq float [H,W,K]: exp(-q/2) of each selected entry (0 where sel is -1), written by the
-//   forward so the backward needs no exponentials.
+//   expq float [H,W,K]: exp(-q/2) of each selected entry (0 where sel is -1), and
+//   dens float [H,W]: each texel's blend denominator, written by the forward so the backward
+//   needs no exponentials and recomputes no blend.
 // Speed: the per-texel blend loops are instantiated for C = 1..4 channels (fully unrolled);
 // other channel counts take a generic loop with the same arithmetic in the same order.
 // Determinism: every tile is computed by one thread into its own outputs; gradients are first
@@ -28,6 +29,10 @@
 #include <vector>
 
 #include "render_common.h"
+
+#if defined(__AVX__) || defined(__SSE2__)
+#include <immintrin.h>
+#endif
 
 namespace {
 
@@ -69,13 +74,40 @@ void parallel_tiles(int ntiles, int nthreads, F f) {
   for (auto& th : pool) th.join();
 }
 
-// Forward render of one tile for CC channels (CC = 0: the runtime count C).
-template <int CC>
+// A row of texels at a time: eight lanes where the compiler targets AVX, else four (SSE).
+// GCC/Clang vector extensions, so no intrinsics are needed for the arithmetic. The ranking
+// is a branch-free insertion network over all lanes at once, ordered by (q, entry) so ties
+// keep the earlier entry exactly as the scalar insertion by ascending entry does; a
+// candidate that beats no lane's K-th is skipped with one test.
+#if defined(__AVX__)
+constexpr int kLanes = 8;
+#else
+constexpr int kLanes = 4;
+#endif
+typedef float vf __attribute__((vector_size(4 * kLanes)));
+typedef int32_t vi __attribute__((vector_size(4 * kLanes)));
+
+inline bool any_lane(vi m) {
+#if defined(__AVX__)
+  return _mm256_movemask_ps(_mm256_castsi256_ps((__m256i)m)) != 0;
+#elif defined(__SSE2__)
+  return _mm_movemask_ps(_mm_castsi128_ps((__m128i)m)) != 0;
+#else
+  int32_t r = 0;
+  for (int l = 0; l < kLanes; ++l) r |= m[l];
+  return r != 0;
+#endif
+}
+
+// Forward render of one tile for CC channels and KK selected per texel (0: the runtime
+// counts C and K).
+template <int CC, int KK>
 void forward_tile(int t, const Grid& g, const float* means, const float* conics,
-                  const float* colors, const float* fallback, int C_rt, int K,
+                  const float* colors, const float* fallback, int C_rt, int K_rt,
                   const int64_t* offsets, const int32_t* ids, float* image, int32_t* sel,
-                  float* expq, TileScratch& buf) {
+                  float* expq, float* dens, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
+  const int K = KK > 0 ? KK : K_rt;
   const int W = g.W, H = g.H, tile = g.tile;
   const int rep_x = g.rep_x, rep_y = g.rep_y;
   int tx = t % g.tx_n, ty = t / g.tx_n;
@@ -83,8 +115,6 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
   int x0 = tx * tile, y0 = ty * tile;
   int x1 = x0 + tile < W ? x0 + tile : W;
   int y1 = y0 + tile < H ? y0 + tile : H;
-  float qk[kMaxK];
-  int32_t ek[kMaxK];
   float acc[kMaxStackC];
   std::vector<float> acc_heap;
   float* accp = acc;
@@ -92,19 +122,14 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
     acc_heap.resize(C);
     accp = acc_heap.data();
   }
-  // Tile-local copies of the candidates (structure of arrays), a q buffer and the list of
-  // candidates inside the cutoff, so the distance loop is a straight, vectorizable pass and
-  // the ranking only visits Gaussians that reach the texel.
+  // Tile-local copies of the candidates (structure of arrays).
   int64_t L = e1 - e0;
-  buf.f.resize((size_t)L * 6 + 1);
-  buf.i.resize((size_t)L + 1);
+  buf.f.resize((size_t)L * 5 + 1);
   float* cmx = buf.f.data();
   float* cmy = cmx + L;
   float* ca = cmy + L;
   float* cb = ca + L;
   float* cc = cb + L;
-  float* qbuf = cc + L;
-  int32_t* near = buf.i.data();
   for (int64_t j = 0; j < L; ++j) {
     int i = ids[e0 + j];
     cmx[j] = means[2 * i];
@@ -115,73 +140,94 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
   }
   const float fW = (float)W, fH = (float)H;
   const float w_cut = std::exp(-0.5f * kCutoffQ);
+  const vf v_zero = {};
+  const vi v_izero = {};
+  const vf v_cut = v_zero + kCutoffQ;
+  const vf v_inf = v_zero + INFINITY;
+  const vi v_none = v_izero + INT32_MAX;
+  vf qk[kMaxK];
+  vi ek[kMaxK];
   for (int y = y0; y < y1; ++y) {
-    for (int x = x0; x < x1; ++x) {
-      float px = x + 0.5f, py = y + 0.5f;
-      if (rep_x || rep_y) {
-        for (int64_t j = 0; j < L; ++j) {
-          float dx = px - cmx[j], dy = py - cmy[j];
-          if (rep_x) dx = wrap_delta(dx, fW);
-          if (rep_y) dy = wrap_delta(dy, fH);
-          qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
-        }
-      } else {
-        for (int64_t j = 0; j < L; ++j) {
-          float dx = px - cmx[j], dy = py - cmy[j];
-          qbuf[j] = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
-        }
+    for (int xs = x0; xs < x1; xs += kLanes) {
+      vf px, py;
+      for (int l = 0; l < kLanes; ++l) {
+        px[l] = (float)(xs + l) + 0.5f;
+        py[l] = (float)y + 0.5f;
       }
-      // Branch-free compaction of the candidates inside the cutoff (ascending j).
-      int64_t n_near = 0;
+      for (int k = 0; k < K; ++k) {
+        qk[k] = v_cut;
+        ek[k] = v_none;
+      }
       for (int64_t j = 0; j < L; ++j) {
-        near[n_near] = (int32_t)j;
-        n_near += qbuf[j] < kCutoffQ ? 1 : 0;
-      }
-      // Rank by (q, id) with insertion: ids ascend along j and ties keep the earlier one.
-      int cnt = 0;
-      float kth = kCutoffQ;  // a candidate must beat this to enter
-      for (int64_t n = 0; n < n_near; ++n) {
-        int32_t j = near[n];
-        float q = qbuf[j];
-        if (!(q < kth)) continue;
-        int pos = cnt < K ? cnt++ : K - 1;
-        while (pos > 0 && qk[pos - 1] > q) {
-          qk[pos] = qk[pos - 1];
-          ek[pos] = ek[pos - 1];
-          --pos;
+        vf dx = px - cmx[j], dy = py - cmy[j];
+        if (rep_x || rep_y) {
+          for (int l = 0; l < kLanes; ++l) {
+            if (rep_x) dx[l] = wrap_delta(dx[l], fW);
+            if (rep_y) dy[l] = wrap_delta(dy[l], fH);
+          }
         }
-        qk[pos] = q;
-        ek[pos] = (int32_t)(e0 + j);
-        if (cnt == K) kth = qk[K - 1];
+        vf q = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
+        vi in = q < qk[K - 1];  // false for NaN and for q at or past the cutoff
+        if (!any_lane(in)) continue;
+        vf nq = in ? q : v_inf;
+        vi ne = v_none * 0 + (int32_t)j;
+        for (int k = 0; k < K; ++k) {
+          vf oq = qk[k];
+          vi oe = ek[k];
+          vi m = (nq < oq) | ((nq == oq) & (ne < oe));
+          qk[k] = m ? nq : oq;
+          ek[k] = m ? ne : oe;
+          nq = m ? oq : nq;
+          ne = m ? oe : ne;
+        }
       }
-      int64_t p = (int64_t)y * W + x;
-      float* eq = expq + p * K;
-      float den = kBlendEps;
-      for (int c = 0; c < C; ++c) accp[c] = kBlendEps * fallback[c];
-      for (int k = 0; k < cnt; ++k) {
-        float ex = std::exp(-0.5f * qk[k]);
-        eq[k] = ex;
-        float w = ex - w_cut;
-        if (w < 0.0f) w = 0.0f;
-        den += w;
-        const float* col = colors + (int64_t)ids[ek[k]] * C;
-        for (int c = 0; c < C; ++c) accp[c] += w * col[c];
+      // the ranked lists, lane by lane (plain arrays: the vectors above stay in registers)
+      float qs[kMaxK][kLanes];
+      int32_t es[kMaxK][kLanes];
+      for (int k = 0; k < K; ++k) {
+        std::memcpy(qs[k], &qk[k], sizeof(qs[k]));
+        std::memcpy(es[k], &ek[k], sizeof(es[k]));
       }
-      for (int c = 0; c < C; ++c) image[p * C + c] = accp[c] / den;
-      int32_t* s = sel + p * K;
-      for (int k = 0; k < K; ++k) s[k] = k < cnt ? ek[k] : -1;
-      for (int k = cnt; k < K; ++k) eq[k] = 0.0f;
+      int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
+      for (int l = 0; l < xe; ++l) {
+        int64_t p = (int64_t)y * W + xs + l;
+        float* eq = expq + p * K;
+        int32_t* s = sel + p * K;
+        float den = kBlendEps;
+        for (int c = 0; c < C; ++c) accp[c] = kBlendEps * fallback[c];
+        int cnt = 0;
+        for (; cnt < K && es[cnt][l] != INT32_MAX; ++cnt) {
+          float ex = std::exp(-0.5f * qs[cnt][l]);
+          eq[cnt] = ex;
+          float w = ex - w_cut;
+          if (w < 0.0f) w = 0.0f;
+          den += w;
+          int64_t e = e0 + es[cnt][l];
+          s[cnt] = (int32_t)e;
+          const float* col = colors + (int64_t)ids[e] * C;
+          for (int c = 0; c < C; ++c) accp[c] += w * col[c];
+        }
+        for (int c = 0; c < C; ++c) image[p * C + c] = accp[c] / den;
+        dens[p] = den;
+        for (int k = cnt; k < K; ++k) {
+          s[k] = -1;
+          eq[k] = 0.0f;
+        }
+      }
     }
   }
 }
 
 // Backward of one tile for CC channels (CC = 0: the runtime count C): per-entry gradients
 // into scratch (rows of 5 + C floats per entry of the tile), the fallback's into fb_tile.
+// Uses the forward's outputs (image, dens, sel, expq), so it recomputes no blend. The
+// tile's candidates are first copied into tile-local arrays (structure of arrays).
 template <int CC>
 void backward_tile(int t, const Grid& g, const float* means, const float* conics,
-                   const float* colors, const float* fallback, int C_rt, int K,
-                   const int32_t* ids, const int32_t* sel, const float* expq,
-                   const float* grad_image, float* scratch, double* fb_tile) {
+                   const float* colors, int C_rt, int K, const int64_t* offsets,
+                   const int32_t* ids, const float* image, const float* dens,
+                   const int32_t* sel, const float* expq, const float* grad_image,
+                   float* scratch, double* fb_tile, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
   const int P = 5 + C;
   const int W = g.W, H = g.H, tile = g.tile;
@@ -189,70 +235,71 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
   int x0 = tx * tile, y0 = ty * tile;
   int x1 = x0 + tile < W ? x0 + tile : W;
   int y1 = y0 + tile < H ? y0 + tile : H;
-  const float w_cut = std::exp(-0.5f * kCutoffQ);
-  float wk[kMaxK], dxk[kMaxK], dyk[kMaxK];
-  float Ts[kMaxStackC], gTs[kMaxStackC];
-  std::vector<float> heap;
-  float* T = Ts;
-  float* gT = gTs;
-  if (C > kMaxStackC) {
-    heap.resize(2 * (size_t)C);
-    T = heap.data();
-    gT = T + C;
+  const int64_t e0 = offsets[t];
+  const int64_t L = offsets[t + 1] - e0;
+  buf.f.resize((size_t)L * (5 + C) + 1);
+  float* cmx = buf.f.data();
+  float* cmy = cmx + L;
+  float* ca = cmy + L;
+  float* cb = ca + L;
+  float* cc = cb + L;
+  float* ccol = cc + L;  // [L, C]
+  for (int64_t j = 0; j < L; ++j) {
+    int i = ids[e0 + j];
+    cmx[j] = means[2 * i];
+    cmy[j] = means[2 * i + 1];
+    ca[j] = conics[3 * i];
+    cb[j] = conics[3 * i + 1];
+    cc[j] = conics[3 * i + 2];
+    for (int c = 0; c < C; ++c) ccol[j * C + c] = colors[(int64_t)i * C + c];
   }
-  double* fbt = fb_tile + (size_t)t * C;
+  const float w_cut = std::exp(-0.5f * kCutoffQ);
+  double fbs[kMaxStackC];
+  std::vector<double> fb_heap;
+  double* fbt = fbs;  // this tile's fallback gradient, written out once at the end
+  if (C > kMaxStackC) {
+    fb_heap.resize(C);
+    fbt = fb_heap.data();
+  }
+  for (int c = 0; c < C; ++c) fbt[c] = 0.0;
+  float* gtile = scratch + e0 * P;  // this tile's rows, indexed by local entry
   for (int y = y0; y < y1; ++y) {
     for (int x = x0; x < x1; ++x) {
       int64_t p = (int64_t)y * W + x;
       const int32_t* s = sel + p * K;
       const float* eq = expq + p * K;
+      const float* T = image + p * C;  // the blend: sum w col / den
+      const float* gT = grad_image + p * C;
+      const float inv = 1.0f / dens[p];
+      for (int c = 0; c < C; ++c) fbt[c] += (double)(kBlendEps * inv * gT[c]);
       float px = x + 0.5f, py = y + 0.5f;
-      float den = kBlendEps;
-      for (int c = 0; c < C; ++c) T[c] = kBlendEps * fallback[c];
-      int cnt = 0;
-      for (; cnt < K && s[cnt] >= 0; ++cnt) {
-        int i = ids[s[cnt]];
-        float dx = px - means[2 * i], dy = py - means[2 * i + 1];
-        if (g.rep_x) dx = wrap_delta(dx, (float)W);
-        if (g.rep_y) dy = wrap_delta(dy, (float)H);
-        float w = eq[cnt] - w_cut;
+      for (int k = 0; k < K && s[k] >= 0; ++k) {
+        int j = (int)(s[k] - e0);
+        float w = eq[k] - w_cut;
         if (w < 0.0f) w = 0.0f;
-        wk[cnt] = w;
-        dxk[cnt] = dx;
-        dyk[cnt] = dy;
-        den += w;
-        const float* col = colors + (int64_t)i * C;
-        for (int c = 0; c < C; ++c) T[c] += w * col[c];
-      }
-      float inv = 1.0f / den;
-      for (int c = 0; c < C; ++c) {
-        T[c] *= inv;
-        gT[c] = grad_image[p * C + c];
-        fbt[c] += (double)(kBlendEps * inv * gT[c]);
-      }
-      for (int k = 0; k < cnt; ++k) {
-        int64_t e = s[k];
-        int i = ids[e];
-        float* ge = scratch + e * P;
-        const float* col = colors + (int64_t)i * C;
+        float* ge = gtile + (int64_t)j * P;
+        const float* col = ccol + (int64_t)j * C;
         float gw = 0.0f;
         for (int c = 0; c < C; ++c) {
-          ge[5 + c] += wk[k] * inv * gT[c];
+          ge[5 + c] += w * inv * gT[c];
           gw += gT[c] * (col[c] - T[c]);
         }
+        if (w <= 0.0f) continue;
         gw *= inv;
-        if (wk[k] <= 0.0f) continue;
+        float dx = px - cmx[j], dy = py - cmy[j];
+        if (g.rep_x) dx = wrap_delta(dx, (float)W);
+        if (g.rep_y) dy = wrap_delta(dy, (float)H);
         float gq = gw * (-0.5f) * eq[k];
-        float dx = dxk[k], dy = dyk[k];
-        const float* cn = conics + 3 * i;
-        ge[0] += -gq * 2.0f * (cn[0] * dx + cn[1] * dy);
-        ge[1] += -gq * 2.0f * (cn[1] * dx + cn[2] * dy);
+        ge[0] += -gq * 2.0f * (ca[j] * dx + cb[j] * dy);
+        ge[1] += -gq * 2.0f * (cb[j] * dx + cc[j] * dy);
         ge[2] += gq * dx * dx;
         ge[3] += gq * 2.0f * dx * dy;
         ge[4] += gq * dy * dy;
       }
     }
   }
+  double* out = fb_tile + (size_t)t * C;
+  for (int c = 0; c < C; ++c) out[c] = fbt[c];
 }
 
 // Calls f(std::integral_constant-like tag) with the channel count fixed at compile time for
@@ -298,26 +345,32 @@ int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, 
 int texgs_forward(int n, const float* means, const float* conics, const float* colors,
                   const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                   int rep_y, const int64_t* offsets, const int32_t* ids, int nthreads,
-                  float* image, int32_t* sel, float* expq) {
+                  float* image, int32_t* sel, float* expq, float* dens) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
   (void)n;
   Grid g = make_grid(W, H, tile, rep_x, rep_y);
   dispatch_channels(C, [&](auto cc) {
     constexpr int CC = decltype(cc)::value;
     parallel_tiles(g.tx_n * g.ty_n, nthreads, [&](int t, TileScratch& buf) {
-      forward_tile<CC>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image, sel,
-                       expq, buf);
+      if (K == 5)  // the default: the ranking network unrolled, its state in registers
+        forward_tile<CC, 5>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image,
+                            sel, expq, dens, buf);
+      else
+        forward_tile<CC, 0>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image,
+                            sel, expq, dens, buf);
     });
   });
   return 0;
 }
 
-// Backward of texgs_forward. grad_image [H,W,C] -> grad_means [N,2], grad_conics [N,3],
-// grad_colors [N,C], grad_fallback [C] (all overwritten). scratch: float [E * (5 + C)].
+// Backward of texgs_forward, given its outputs image, dens, sel and expq. grad_image
+// [H,W,C] -> grad_means [N,2], grad_conics [N,3], grad_colors [N,C], grad_fallback [C] (all
+// overwritten). scratch: float [E * (5 + C)].
 int texgs_backward(int n, const float* means, const float* conics, const float* colors,
                    const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
-                   int rep_y, const int64_t* offsets, const int32_t* ids, const int32_t* sel,
-                   const float* expq, const float* grad_image, int nthreads, float* scratch,
+                   int rep_y, const int64_t* offsets, const int32_t* ids, const float* image,
+                   const float* dens, const int32_t* sel, const float* expq,
+                   const float* grad_image, int nthreads, float* scratch,
                    float* grad_means, float* grad_conics, float* grad_colors,
                    float* grad_fallback) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
@@ -329,9 +382,9 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
   std::vector<double> fb_tile((size_t)ntiles * C, 0.0);
   dispatch_channels(C, [&](auto cc) {
     constexpr int CC = decltype(cc)::value;
-    parallel_tiles(ntiles, nthreads, [&](int t, TileScratch&) {
-      backward_tile<CC>(t, g, means, conics, colors, fallback, C, K, ids, sel, expq,
-                        grad_image, scratch, fb_tile.data());
+    parallel_tiles(ntiles, nthreads, [&](int t, TileScratch& buf) {
+      backward_tile<CC>(t, g, means, conics, colors, C, K, offsets, ids, image, dens, sel,
+                        expq, grad_image, scratch, fb_tile.data(), buf);
     });
   });
   std::memset(grad_means, 0, sizeof(float) * (size_t)n * 2);
