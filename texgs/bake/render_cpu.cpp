@@ -99,6 +99,34 @@ inline bool any_lane(vi m) {
 #endif
 }
 
+// exp(x) on every lane, for x in about [-80, 80] (here -q/2 in [-4.5, 0]): x = n ln2 + r with
+// |r| <= ln2/2 (ln2 split so n * kLn2Hi is exact), e^r by its Taylor series to r^7
+// (truncation under 1e-8 relative), times 2^n through the exponent bits. Within a few ulp
+// of the C library's expf; a vector, so the blend needs no per-lane calls.
+inline vf exp_vf(vf x) {
+  const float kLog2e = 1.44269504088896341f;
+  const float kLn2Hi = 0.693115234375f;
+  const float kLn2Lo = 3.19461832987e-05f;
+  vf t = x * kLog2e + 0.5f;
+  vi n = __builtin_convertvector(t, vi);  // toward zero; make it floor
+  vf nf = __builtin_convertvector(n, vf);
+  vi below = nf > t;
+  n = n + below;  // true lanes are -1
+  nf = __builtin_convertvector(n, vf);
+  vf r = (x - nf * kLn2Hi) - nf * kLn2Lo;
+  vf e = r * (1.0f / 5040.0f) + (1.0f / 720.0f);
+  e = e * r + (1.0f / 120.0f);
+  e = e * r + (1.0f / 24.0f);
+  e = e * r + (1.0f / 6.0f);
+  e = e * r + 0.5f;
+  e = e * r + 1.0f;
+  e = e * r + 1.0f;
+  vi bits = (n + 127) << 23;
+  vf scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return e * scale;
+}
+
 // Forward render of one tile for CC channels and KK selected per texel (0: the runtime
 // counts C and K).
 template <int CC, int KK>
@@ -115,21 +143,15 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
   int x0 = tx * tile, y0 = ty * tile;
   int x1 = x0 + tile < W ? x0 + tile : W;
   int y1 = y0 + tile < H ? y0 + tile : H;
-  float acc[kMaxStackC];
-  std::vector<float> acc_heap;
-  float* accp = acc;
-  if (C > kMaxStackC) {
-    acc_heap.resize(C);
-    accp = acc_heap.data();
-  }
   // Tile-local copies of the candidates (structure of arrays).
   int64_t L = e1 - e0;
-  buf.f.resize((size_t)L * 5 + 1);
+  buf.f.resize((size_t)L * 5 + (size_t)(L + 1) * C);
   float* cmx = buf.f.data();
   float* cmy = cmx + L;
   float* ca = cmy + L;
   float* cb = ca + L;
   float* cc = cb + L;
+  float* ccol = cc + L;  // [L + 1, C]: row L is zero (empty slots gather it)
   for (int64_t j = 0; j < L; ++j) {
     int i = ids[e0 + j];
     cmx[j] = means[2 * i];
@@ -137,7 +159,9 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
     ca[j] = conics[3 * i];
     cb[j] = 2.0f * conics[3 * i + 1];
     cc[j] = conics[3 * i + 2];
+    for (int c = 0; c < C; ++c) ccol[j * C + c] = colors[(int64_t)i * C + c];
   }
+  for (int c = 0; c < C; ++c) ccol[L * C + c] = 0.0f;
   const float fW = (float)W, fH = (float)H;
   const float w_cut = std::exp(-0.5f * kCutoffQ);
   const vf v_zero = {};
@@ -181,37 +205,41 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
           ne = m ? oe : ne;
         }
       }
-      // the ranked lists, lane by lane (plain arrays: the vectors above stay in registers)
-      float qs[kMaxK][kLanes];
-      int32_t es[kMaxK][kLanes];
+      // Blend, all lanes at once: weights of the ranked entries (0 for empty slots, which
+      // gather the zero colour row at index L), denominators, one channel at a time.
+      vf wv[kMaxK], exv[kMaxK];
+      vi jv[kMaxK], valid[kMaxK];
+      vf den = v_zero + kBlendEps;
       for (int k = 0; k < K; ++k) {
-        std::memcpy(qs[k], &qk[k], sizeof(qs[k]));
-        std::memcpy(es[k], &ek[k], sizeof(es[k]));
+        valid[k] = ek[k] != v_none;
+        exv[k] = exp_vf(qk[k] * -0.5f);
+        vf w = exv[k] - w_cut;
+        w = w < v_zero ? v_zero : w;
+        wv[k] = valid[k] ? w : v_zero;
+        jv[k] = valid[k] ? ek[k] : v_izero + (int32_t)L;
+        den += wv[k];
       }
       int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
+      int64_t p0 = (int64_t)y * W + xs;
+      for (int c = 0; c < C; ++c) {
+        vf acc = v_zero + kBlendEps * fallback[c];
+        for (int k = 0; k < K; ++k) {
+          vf col;
+          for (int l = 0; l < kLanes; ++l) col[l] = ccol[(int64_t)jv[k][l] * C + c];
+          acc += wv[k] * col;
+        }
+        vf v = acc / den;
+        for (int l = 0; l < xe; ++l) image[(p0 + l) * C + c] = v[l];
+      }
       for (int l = 0; l < xe; ++l) {
-        int64_t p = (int64_t)y * W + xs + l;
+        int64_t p = p0 + l;
+        dens[p] = den[l];
         float* eq = expq + p * K;
         int32_t* s = sel + p * K;
-        float den = kBlendEps;
-        for (int c = 0; c < C; ++c) accp[c] = kBlendEps * fallback[c];
-        int cnt = 0;
-        for (; cnt < K && es[cnt][l] != INT32_MAX; ++cnt) {
-          float ex = std::exp(-0.5f * qs[cnt][l]);
-          eq[cnt] = ex;
-          float w = ex - w_cut;
-          if (w < 0.0f) w = 0.0f;
-          den += w;
-          int64_t e = e0 + es[cnt][l];
-          s[cnt] = (int32_t)e;
-          const float* col = colors + (int64_t)ids[e] * C;
-          for (int c = 0; c < C; ++c) accp[c] += w * col[c];
-        }
-        for (int c = 0; c < C; ++c) image[p * C + c] = accp[c] / den;
-        dens[p] = den;
-        for (int k = cnt; k < K; ++k) {
-          s[k] = -1;
-          eq[k] = 0.0f;
+        for (int k = 0; k < K; ++k) {
+          bool ok = valid[k][l] != 0;
+          s[k] = ok ? (int32_t)(e0 + ek[k][l]) : -1;
+          eq[k] = ok ? exv[k][l] : 0.0f;
         }
       }
     }
