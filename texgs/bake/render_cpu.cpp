@@ -9,11 +9,17 @@
 //   means [N,2] texel units (x right, y down); conics [N,3] (a, b, c) with
 //   q = a dx^2 + 2 b dx dy + c dy^2; colors [N,C]; fallback [C];
 //   image [H,W,C]; offsets int64 [tiles+1]; ids int32 [E] (Gaussian ids per tile, ascending);
-//   sel int32 [H,W,K]: for each texel its selected entries (indices into ids), ranked by
-//   (q, id), -1 where fewer than K Gaussians reach;
-//   expq float [H,W,K]: exp(-q/2) of each selected entry (0 where sel is -1), and
-//   dens float [H,W]: each texel's blend denominator, written by the forward so the backward
-//   needs no exponentials and recomputes no blend.
+//   sel int32: for each texel its K selected entries (indices into ids), ranked by (q, id),
+//   -1 where fewer than K Gaussians reach; expq float: exp(-q/2) of each selected entry (0
+//   where sel is -1); inv_dens float: 1 / each texel's blend denominator. All three are
+//   written by the forward (so the backward needs no exponentials or divisions and
+//   recomputes no blend) in a tile- and lane-blocked layout: tile t owns a block of
+//   tile * GPR * kLanes texel slots (GPR = ceil(tile / kLanes) lane groups per tile row);
+//   the texel at (lx, ly) inside the tile is slot group g = ly * GPR + lx / kLanes, lane
+//   lx % kLanes; inv_dens at t_block + g * kLanes + lane, sel/expq entry k at
+//   (t_block + g * kLanes) * K + k * kLanes + lane. The forward writes whole vectors, the
+//   backward reads each tile's data contiguously. Sizes: tiles * tile * GPR * kLanes (* K);
+//   tiles * tile * ceil(tile / 8) * 8 (* K) covers both builds (kLanes 8 or 4).
 // Speed: the per-texel blend loops are instantiated for C = 1..4 channels (fully unrolled);
 // other channel counts take a generic loop with the same arithmetic in the same order.
 // Determinism: every tile is computed by one thread into its own outputs; gradients are first
@@ -76,9 +82,9 @@ void parallel_tiles(int ntiles, int nthreads, F f) {
 
 // A row of texels at a time: eight lanes where the compiler targets AVX, else four (SSE).
 // GCC/Clang vector extensions, so no intrinsics are needed for the arithmetic. The ranking
-// is a branch-free insertion network over all lanes at once, ordered by (q, entry) so ties
-// keep the earlier entry exactly as the scalar insertion by ascending entry does; a
-// candidate that beats no lane's K-th is skipped with one test.
+// is a branch-free insertion over all lanes at once, ordered by (q, entry) so ties keep the
+// earlier entry exactly as a scalar insertion by ascending entry does; a candidate that
+// beats no lane's K-th is skipped with one test.
 #if defined(__AVX__)
 constexpr int kLanes = 8;
 #else
@@ -133,7 +139,7 @@ template <int CC, int KK>
 void forward_tile(int t, const Grid& g, const float* means, const float* conics,
                   const float* colors, const float* fallback, int C_rt, int K_rt,
                   const int64_t* offsets, const int32_t* ids, float* image, int32_t* sel,
-                  float* expq, float* dens, TileScratch& buf) {
+                  float* expq, float* inv_dens, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
   const int K = KK > 0 ? KK : K_rt;
   const int W = g.W, H = g.H, tile = g.tile;
@@ -163,11 +169,12 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
   }
   for (int c = 0; c < C; ++c) ccol[L * C + c] = 0.0f;
   const float fW = (float)W, fH = (float)H;
+  const int gpr = (tile + kLanes - 1) / kLanes;  // lane groups per tile row
+  const int64_t tblk = (int64_t)t * tile * gpr * kLanes;  // this tile's block
   const float w_cut = std::exp(-0.5f * kCutoffQ);
   const vf v_zero = {};
   const vi v_izero = {};
   const vf v_cut = v_zero + kCutoffQ;
-  const vf v_inf = v_zero + INFINITY;
   const vi v_none = v_izero + INT32_MAX;
   vf qk[kMaxK];
   vi ek[kMaxK];
@@ -191,19 +198,22 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
           }
         }
         vf q = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
-        vi in = q < qk[K - 1];  // false for NaN and for q at or past the cutoff
-        if (!any_lane(in)) continue;
-        vf nq = in ? q : v_inf;
-        vi ne = v_none * 0 + (int32_t)j;
-        for (int k = 0; k < K; ++k) {
-          vf oq = qk[k];
-          vi oe = ek[k];
-          vi m = (nq < oq) | ((nq == oq) & (ne < oe));
-          qk[k] = m ? nq : oq;
-          ek[k] = m ? ne : oe;
-          nq = m ? oq : nq;
-          ne = m ? oe : ne;
+        // No early exit for candidates that beat no lane's K-th (false for NaN and q at or
+        // past the cutoff): the compares below are then all false, and the unpredictable
+        // branch cost more than the update.
+        // Insert (q, j) into each lane's sorted list. j exceeds every entry already there,
+        // so it goes after equal q: position k takes it where q < qk[k] first holds, and
+        // every later position takes its predecessor. All compares read the old list, so
+        // the K updates are independent (no chain through a carried element).
+        const vi ne = v_izero + (int32_t)j;
+        vi m[kMaxK];
+        for (int k = 0; k < K; ++k) m[k] = q < qk[k];
+        for (int k = K - 1; k > 0; --k) {
+          qk[k] = m[k] ? (m[k - 1] ? qk[k - 1] : q) : qk[k];
+          ek[k] = m[k] ? (m[k - 1] ? ek[k - 1] : ne) : ek[k];
         }
+        qk[0] = m[0] ? q : qk[0];
+        ek[0] = m[0] ? ne : ek[0];
       }
       // Blend, all lanes at once: weights of the ranked entries (0 for empty slots, which
       // gather the zero colour row at index L), denominators, one channel at a time.
@@ -231,29 +241,29 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
         vf v = acc / den;
         for (int l = 0; l < xe; ++l) image[(p0 + l) * C + c] = v[l];
       }
-      for (int l = 0; l < xe; ++l) {
-        int64_t p = p0 + l;
-        dens[p] = den[l];
-        float* eq = expq + p * K;
-        int32_t* s = sel + p * K;
-        for (int k = 0; k < K; ++k) {
-          bool ok = valid[k][l] != 0;
-          s[k] = ok ? (int32_t)(e0 + ek[k][l]) : -1;
-          eq[k] = ok ? exv[k][l] : 0.0f;
-        }
+      // sel and expq of all lanes, as vectors, in the lane-blocked layout (see the header)
+      const int64_t grp = tblk + ((int64_t)(y - y0) * gpr + (xs - x0) / kLanes) * kLanes;
+      const int64_t blk = grp * K;
+      for (int k = 0; k < K; ++k) {
+        vi sk = valid[k] ? ek[k] + (int32_t)e0 : v_izero - 1;
+        vf xk = valid[k] ? exv[k] : v_zero;
+        std::memcpy(sel + blk + (int64_t)k * kLanes, &sk, sizeof(sk));
+        std::memcpy(expq + blk + (int64_t)k * kLanes, &xk, sizeof(xk));
       }
+      vf inv_den = 1.0f / den;
+      std::memcpy(inv_dens + grp, &inv_den, sizeof(inv_den));
     }
   }
 }
 
 // Backward of one tile for CC channels (CC = 0: the runtime count C): per-entry gradients
 // into scratch (rows of 5 + C floats per entry of the tile), the fallback's into fb_tile.
-// Uses the forward's outputs (image, dens, sel, expq), so it recomputes no blend. The
+// Uses the forward's outputs (image, inv_dens, sel, expq), so it recomputes no blend. The
 // tile's candidates are first copied into tile-local arrays (structure of arrays).
 template <int CC>
 void backward_tile(int t, const Grid& g, const float* means, const float* conics,
                    const float* colors, int C_rt, int K, const int64_t* offsets,
-                   const int32_t* ids, const float* image, const float* dens,
+                   const int32_t* ids, const float* image, const float* inv_dens,
                    const int32_t* sel, const float* expq, const float* grad_image,
                    float* scratch, double* fb_tile, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
@@ -291,19 +301,25 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
   }
   for (int c = 0; c < C; ++c) fbt[c] = 0.0;
   float* gtile = scratch + e0 * P;  // this tile's rows, indexed by local entry
+  const int gpr = (tile + kLanes - 1) / kLanes;  // lane groups per tile row
+  const int64_t tblk = (int64_t)t * tile * gpr * kLanes;  // this tile's block
   for (int y = y0; y < y1; ++y) {
     for (int x = x0; x < x1; ++x) {
       int64_t p = (int64_t)y * W + x;
-      const int32_t* s = sel + p * K;
-      const float* eq = expq + p * K;
+      const int lx = x - x0;
+      const int64_t grp = tblk + ((int64_t)(y - y0) * gpr + lx / kLanes) * kLanes;
+      const int64_t blk = grp * K + lx % kLanes;
+      const int32_t* s = sel + blk;  // entry k at s[k * kLanes]
+      const float* eq = expq + blk;
       const float* T = image + p * C;  // the blend: sum w col / den
       const float* gT = grad_image + p * C;
-      const float inv = 1.0f / dens[p];
+      const float inv = inv_dens[grp + lx % kLanes];
       for (int c = 0; c < C; ++c) fbt[c] += (double)(kBlendEps * inv * gT[c]);
       float px = x + 0.5f, py = y + 0.5f;
-      for (int k = 0; k < K && s[k] >= 0; ++k) {
-        int j = (int)(s[k] - e0);
-        float w = eq[k] - w_cut;
+      for (int k = 0; k < K && s[k * kLanes] >= 0; ++k) {
+        int j = (int)(s[k * kLanes] - e0);
+        const float eqk = eq[k * kLanes];
+        float w = eqk - w_cut;
         if (w < 0.0f) w = 0.0f;
         float* ge = gtile + (int64_t)j * P;
         const float* col = ccol + (int64_t)j * C;
@@ -317,7 +333,7 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
         float dx = px - cmx[j], dy = py - cmy[j];
         if (g.rep_x) dx = wrap_delta(dx, (float)W);
         if (g.rep_y) dy = wrap_delta(dy, (float)H);
-        float gq = gw * (-0.5f) * eq[k];
+        float gq = gw * (-0.5f) * eqk;
         ge[0] += -gq * 2.0f * (ca[j] * dx + cb[j] * dy);
         ge[1] += -gq * 2.0f * (cb[j] * dx + cc[j] * dy);
         ge[2] += gq * dx * dx;
@@ -373,7 +389,7 @@ int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, 
 int texgs_forward(int n, const float* means, const float* conics, const float* colors,
                   const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                   int rep_y, const int64_t* offsets, const int32_t* ids, int nthreads,
-                  float* image, int32_t* sel, float* expq, float* dens) {
+                  float* image, int32_t* sel, float* expq, float* inv_dens) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
   (void)n;
   Grid g = make_grid(W, H, tile, rep_x, rep_y);
@@ -382,22 +398,22 @@ int texgs_forward(int n, const float* means, const float* conics, const float* c
     parallel_tiles(g.tx_n * g.ty_n, nthreads, [&](int t, TileScratch& buf) {
       if (K == 5)  // the default: the ranking network unrolled, its state in registers
         forward_tile<CC, 5>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image,
-                            sel, expq, dens, buf);
+                            sel, expq, inv_dens, buf);
       else
         forward_tile<CC, 0>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image,
-                            sel, expq, dens, buf);
+                            sel, expq, inv_dens, buf);
     });
   });
   return 0;
 }
 
-// Backward of texgs_forward, given its outputs image, dens, sel and expq. grad_image
+// Backward of texgs_forward, given its outputs image, inv_dens, sel and expq. grad_image
 // [H,W,C] -> grad_means [N,2], grad_conics [N,3], grad_colors [N,C], grad_fallback [C] (all
 // overwritten). scratch: float [E * (5 + C)].
 int texgs_backward(int n, const float* means, const float* conics, const float* colors,
                    const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                    int rep_y, const int64_t* offsets, const int32_t* ids, const float* image,
-                   const float* dens, const int32_t* sel, const float* expq,
+                   const float* inv_dens, const int32_t* sel, const float* expq,
                    const float* grad_image, int nthreads, float* scratch,
                    float* grad_means, float* grad_conics, float* grad_colors,
                    float* grad_fallback) {
@@ -411,7 +427,7 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
   dispatch_channels(C, [&](auto cc) {
     constexpr int CC = decltype(cc)::value;
     parallel_tiles(ntiles, nthreads, [&](int t, TileScratch& buf) {
-      backward_tile<CC>(t, g, means, conics, colors, C, K, offsets, ids, image, dens, sel,
+      backward_tile<CC>(t, g, means, conics, colors, C, K, offsets, ids, image, inv_dens, sel,
                         expq, grad_image, scratch, fb_tile.data(), buf);
     });
   });

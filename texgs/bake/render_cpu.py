@@ -167,9 +167,12 @@ class _RenderCPU(torch.autograd.Function):
         C = colors.shape[1]
         offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
         image = torch.empty(H, W, C, dtype=torch.float32)
-        sel = torch.empty(H, W, k, dtype=torch.int32)  # selected entries per texel
-        expq = torch.empty(H, W, k, dtype=torch.float32)  # exp(-q/2) of each, for backward
-        dens = torch.empty(H, W, dtype=torch.float32)  # blend denominators, for backward
+        # selected entries per texel, exp(-q/2) of each and 1 / blend denominators, for
+        # backward, in the kernel's tile- and lane-blocked layout (render_cpu.cpp header)
+        slots = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
+        sel = torch.empty(slots * k, dtype=torch.int32)
+        expq = torch.empty(slots * k, dtype=torch.float32)
+        dens = torch.empty(slots, dtype=torch.float32)
         rc = lib.texgs_forward(means.shape[0], _ptr(means, _c_f), _ptr(conics, _c_f),
                                _ptr(colors, _c_f), _ptr(fallback, _c_f), C, W, H, tile, k,
                                int(rep_x), int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32),

@@ -1,0 +1,113 @@
+"""The baker's CPU render kernel alone: time of one tile binning, one forward and one
+backward on a real 1 bpp scene, per thread count, next to the plain PyTorch tiled renderer
+(the reference path), in one run.
+
+The scene: a short bake (300 steps) of the centre 512x512 crop of
+../shared/textures/single/stktex_generic_WoodF.png at 1 bpp (3617 Gaussians), dequantized
+from the asset as the decoder sees it. Times are the minimum and the median over
+``--repeats`` calls (this machine is shared and noisy: the minimum is the steadier figure).
+Forward and backward include the allocations a bake step pays (through the autograd
+function the fitter calls).
+
+    python bench/bench_kernel.py                 # 512, 1 and 2 threads
+    python bench/bench_kernel.py --size 1024 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+
+def scene(size: int):
+    """(means, conics, colors, fallback) of a 300-step 1 bpp bake of the WoodF crop."""
+    from bench_speed import texture  # noqa: PLC0415
+    from texgs.bake import BakeConfig, bake_array  # noqa: PLC0415
+    from texgs.images import channel_infos_for  # noqa: PLC0415
+    from texgs.runtime import dequantize  # noqa: PLC0415
+    res = bake_array(texture(size), channel_infos_for(3),
+                     BakeConfig(bpp=1.0, steps=300, device="cpu"))
+    g = dequantize(res.asset, res.asset.prefix_count(len(res.asset.lod_counts)))
+    return tuple(torch.from_numpy(a).float() for a in (g.means, g.conics, g.colors,
+                                                         g.fallback))
+
+
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """(min, median) milliseconds of ``fn()`` over ``repeats`` calls after one warm-up."""
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        ts.append((time.perf_counter() - t0) * 1e3)
+    return min(ts), statistics.median(ts)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=512)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--ref-repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    from texgs.bake import render_cpu  # noqa: PLC0415
+    from texgs.bake.render_ref import _render_tiled_torch  # noqa: PLC0415
+    if render_cpu.load_kernel() is None:
+        sys.exit(f"compiled kernel unavailable: {render_cpu.status()}")
+    means, conics, colors, fallback = scene(args.size)
+    W = H = args.size
+    n = means.shape[0]
+    off, ids = render_cpu.bin_tiles(means, conics, W, H, 16, False, False)
+    print(f"{W}x{H}, {n} Gaussians, {ids.shape[0] / off.shape[0]:.1f} candidates per 16x16 "
+          f"tile, K=5, {torch.get_num_threads()} CPUs seen by PyTorch")
+    print(f"{'renderer':<12} {'threads':>7} {'bin ms':>14} {'forward ms':>16} "
+          f"{'backward ms':>16}   (min / median)")
+    params = [t.clone().requires_grad_() for t in (means, conics, colors, fallback)]
+    grad = torch.randn(H, W, 3) * 1e-2
+
+    def fmt(t: tuple[float, float]) -> str:
+        return f"{t[0]:7.2f} / {t[1]:6.2f}"
+
+    for nt in args.threads:
+        def fwd():
+            return render_cpu.render_cpu(*params, W, H, 5, 16, nthreads=nt)
+        state = {}
+
+        def fwd_keep():
+            state["img"] = fwd()
+
+        def bwd():
+            state["img"].backward(grad, retain_graph=True)
+
+        t_bin = timed(lambda: render_cpu.bin_tiles(means, conics, W, H, 16, False, False),
+                      args.repeats)
+        t_fwd = timed(fwd_keep, args.repeats)
+        t_bwd = timed(bwd, args.repeats)
+        print(f"{'cpu-kernel':<12} {nt:>7} {fmt(t_bin):>14} {fmt(t_fwd):>16} {fmt(t_bwd):>16}")
+    torch.set_num_threads(max(args.threads))
+    state = {}
+
+    def ref_fwd():
+        state["img"] = _render_tiled_torch(*params, W, H, 5, 16, False, False)
+
+    def ref_bwd():
+        state["img"].backward(grad, retain_graph=True)
+
+    t_fwd = timed(ref_fwd, args.ref_repeats)
+    t_bwd = timed(ref_bwd, args.ref_repeats)
+    print(f"{'torch-tiled':<12} {max(args.threads):>7} {'':>14} {fmt(t_fwd):>16} "
+          f"{fmt(t_bwd):>16}")
+
+
+if __name__ == "__main__":
+    main()
