@@ -259,8 +259,9 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
 // Backward of one tile for CC channels (CC = 0: the runtime count C): per-entry gradients
 // into scratch (rows of 5 + C floats per entry of the tile), the fallback's into fb_tile.
 // Uses the forward's outputs (image, inv_dens, sel, expq), so it recomputes no blend. The
-// tile's candidates are first copied into tile-local arrays (structure of arrays).
-template <int CC>
+// tile's candidates are first copied into tile-local records (mean, conic, colours: one
+// cache line or two per candidate); REP: compiled with the repeat wrap (else clamp only).
+template <int CC, bool REP>
 void backward_tile(int t, const Grid& g, const float* means, const float* conics,
                    const float* colors, int C_rt, int K, const int64_t* offsets,
                    const int32_t* ids, const float* image, const float* inv_dens,
@@ -275,21 +276,17 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
   int y1 = y0 + tile < H ? y0 + tile : H;
   const int64_t e0 = offsets[t];
   const int64_t L = offsets[t + 1] - e0;
-  buf.f.resize((size_t)L * (5 + C) + 1);
-  float* cmx = buf.f.data();
-  float* cmy = cmx + L;
-  float* ca = cmy + L;
-  float* cb = ca + L;
-  float* cc = cb + L;
-  float* ccol = cc + L;  // [L, C]
+  buf.f.resize((size_t)L * P + 1);
+  float* cand = buf.f.data();  // [L, 5 + C]: mx, my, a, b, c, colours
   for (int64_t j = 0; j < L; ++j) {
     int i = ids[e0 + j];
-    cmx[j] = means[2 * i];
-    cmy[j] = means[2 * i + 1];
-    ca[j] = conics[3 * i];
-    cb[j] = conics[3 * i + 1];
-    cc[j] = conics[3 * i + 2];
-    for (int c = 0; c < C; ++c) ccol[j * C + c] = colors[(int64_t)i * C + c];
+    float* r = cand + j * P;
+    r[0] = means[2 * i];
+    r[1] = means[2 * i + 1];
+    r[2] = conics[3 * i];
+    r[3] = conics[3 * i + 1];
+    r[4] = conics[3 * i + 2];
+    for (int c = 0; c < C; ++c) r[5 + c] = colors[(int64_t)i * C + c];
   }
   const float w_cut = std::exp(-0.5f * kCutoffQ);
   double fbs[kMaxStackC];
@@ -322,7 +319,8 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
         float w = eqk - w_cut;
         if (w < 0.0f) w = 0.0f;
         float* ge = gtile + (int64_t)j * P;
-        const float* col = ccol + (int64_t)j * C;
+        const float* r = cand + (int64_t)j * P;
+        const float* col = r + 5;
         float gw = 0.0f;
         for (int c = 0; c < C; ++c) {
           ge[5 + c] += w * inv * gT[c];
@@ -330,12 +328,14 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
         }
         if (w <= 0.0f) continue;
         gw *= inv;
-        float dx = px - cmx[j], dy = py - cmy[j];
-        if (g.rep_x) dx = wrap_delta(dx, (float)W);
-        if (g.rep_y) dy = wrap_delta(dy, (float)H);
+        float dx = px - r[0], dy = py - r[1];
+        if (REP) {
+          if (g.rep_x) dx = wrap_delta(dx, (float)W);
+          if (g.rep_y) dy = wrap_delta(dy, (float)H);
+        }
         float gq = gw * (-0.5f) * eqk;
-        ge[0] += -gq * 2.0f * (ca[j] * dx + cb[j] * dy);
-        ge[1] += -gq * 2.0f * (cb[j] * dx + cc[j] * dy);
+        ge[0] += -gq * 2.0f * (r[2] * dx + r[3] * dy);
+        ge[1] += -gq * 2.0f * (r[3] * dx + r[4] * dy);
         ge[2] += gq * dx * dx;
         ge[3] += gq * 2.0f * dx * dy;
         ge[4] += gq * dy * dy;
@@ -427,8 +427,12 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
   dispatch_channels(C, [&](auto cc) {
     constexpr int CC = decltype(cc)::value;
     parallel_tiles(ntiles, nthreads, [&](int t, TileScratch& buf) {
-      backward_tile<CC>(t, g, means, conics, colors, C, K, offsets, ids, image, inv_dens, sel,
-                        expq, grad_image, scratch, fb_tile.data(), buf);
+      if (rep_x || rep_y)
+        backward_tile<CC, true>(t, g, means, conics, colors, C, K, offsets, ids, image,
+                                inv_dens, sel, expq, grad_image, scratch, fb_tile.data(), buf);
+      else
+        backward_tile<CC, false>(t, g, means, conics, colors, C, K, offsets, ids, image,
+                                 inv_dens, sel, expq, grad_image, scratch, fb_tile.data(), buf);
     });
   });
   std::memset(grad_means, 0, sizeof(float) * (size_t)n * 2);
