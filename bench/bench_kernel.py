@@ -11,6 +11,12 @@ function the fitter calls).
 
     python bench/bench_kernel.py                 # 512, 1 and 2 threads
     python bench/bench_kernel.py --size 1024 --threads 2
+    python bench/bench_kernel.py --bake-split 400   # where a bake's step time goes
+
+``--bake-split STEPS`` instead bakes the crop with the default preset for STEPS steps and
+splits its wall time into the render forward (binning included), the render backward (both
+through the autograd function, so allocations included) and the rest (loss, autograd,
+Adam, growth, set-up and the end-of-bake evaluation).
 """
 
 from __future__ import annotations
@@ -52,13 +58,50 @@ def timed(fn, repeats: int) -> tuple[float, float]:
     return min(ts), statistics.median(ts)
 
 
+def bake_split(size: int, steps: int) -> None:
+    """Print the wall-time split of one bake (see the module docstring)."""
+    from bench_speed import texture  # noqa: PLC0415
+    from texgs.bake import BakeConfig, bake_array, render_cpu  # noqa: PLC0415
+    from texgs.images import channel_infos_for  # noqa: PLC0415
+    acc = {"forward": 0.0, "backward": 0.0}
+    fn = render_cpu._RenderCPU
+    orig = {"forward": fn.forward, "backward": fn.backward}
+
+    def wrap(name):
+        def call(ctx, *args):
+            t0 = time.perf_counter()
+            out = orig[name](ctx, *args)
+            acc[name] += time.perf_counter() - t0
+            return out
+        return staticmethod(call)
+
+    fn.forward, fn.backward = wrap("forward"), wrap("backward")
+    try:
+        t0 = time.perf_counter()
+        res = bake_array(texture(size), channel_infos_for(3),
+                         BakeConfig(bpp=1.0, steps=steps, device="cpu"))
+        total = time.perf_counter() - t0
+    finally:
+        fn.forward, fn.backward = orig["forward"], orig["backward"]
+    rest = total - acc["forward"] - acc["backward"]
+    print(f"{size}x{size} bake, {steps} steps, {res.gaussians} Gaussians: {total:.2f} s "
+          f"({total / steps * 1e3:.1f} ms per step)")
+    for name, v in (("render forward", acc["forward"]), ("render backward", acc["backward"]),
+                    ("rest", rest)):
+        print(f"  {name:<16} {v:7.2f} s  {v / total * 100:5.1f} %  {v / steps * 1e3:6.2f} ms/step")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=512)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--ref-repeats", type=int, default=3)
+    ap.add_argument("--bake-split", type=int, metavar="STEPS", default=None)
     args = ap.parse_args()
+    if args.bake_split:
+        bake_split(args.size, args.bake_split)
+        return
 
     from texgs.bake import render_cpu  # noqa: PLC0415
     from texgs.bake.render_ref import _render_tiled_torch  # noqa: PLC0415

@@ -157,3 +157,30 @@ def test_kernel_is_deterministic_across_thread_counts():
     for other in results[1:]:
         for a, b in zip(results[0], other):
             assert torch.equal(a, b)
+
+
+@needs_kernel
+@pytest.mark.parametrize("rep", ADDRESS[:3])
+@pytest.mark.parametrize("C,k", [(3, 5), (1, 3), (7, 4)])
+def test_fused_render_mse_matches_dense_mse(rep, C, k):
+    """render_mse_cpu (the render and its per-channel MSE in the kernel's own passes, the
+    image gradient formed texel by texel) against the dense reference's MSE through
+    autograd: values and gradients of a weighted sum of the per-channel MSEs."""
+    W, H = 37, 29
+    tensors = [t.requires_grad_() for t in scene(11 + C, W, H, 60, C)]
+    target = torch.rand(H, W, C, generator=torch.Generator().manual_seed(5))
+    weights = torch.linspace(0.5, 2.0, C)
+
+    def ref():
+        return ((_render_dense(*tensors, W, H, k, *rep) - target) ** 2).mean((0, 1))
+
+    def fused():
+        return render_cpu.render_mse_cpu(*tensors, target, W, H, k, 8, *rep)[1]
+
+    img, mse = render_cpu.render_mse_cpu(*tensors, target, W, H, k, 8, *rep)
+    assert not img.requires_grad
+    torch.testing.assert_close(img, _render_dense(*tensors, W, H, k, *rep).detach(),
+                               atol=2e-6, rtol=1e-5)
+    torch.testing.assert_close(mse, ref().detach(), atol=1e-7, rtol=1e-5)
+    for a, b in zip(_grads(fused, tensors, weights), _grads(ref, tensors, weights)):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)

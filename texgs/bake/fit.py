@@ -25,7 +25,7 @@ from ..runtime import dequantize
 from .config import BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
-from .render import backend_name, pick_device, render
+from .render import ChannelMSE, backend_name, pick_device, render, render_mse
 
 
 @dataclass
@@ -266,21 +266,45 @@ class _Fitter:
         cfg = self.cfg
         out = []
         for g in self.groups:
-            m, cn = means, conics
-            if g.sx != 1.0 or g.sy != 1.0:
-                m = means * torch.tensor([g.sx, g.sy], device=self.dev)
-                cn = conics * torch.tensor([1 / (g.sx * g.sx), 1 / (g.sx * g.sy),
-                                            1 / (g.sy * g.sy)], device=self.dev)
-            cols = colors if len(g.chans) == self.C else colors[:, g.chans]
-            fb = self.fallback if len(g.chans) == self.C else self.fallback[g.chans]
+            m, cn, cols, fb = self._group_inputs(g, means, conics, colors)
             out.append(render(m, cn, cols, fb, g.width, g.height, cfg.top_k, cfg.tile,
                               cfg.repeat_x, cfg.repeat_y))
         return out
 
+    def _group_inputs(self, g: _Group, means: torch.Tensor, conics: torch.Tensor,
+                      colors: torch.Tensor):
+        """Means and conics in group ``g``'s texel grid, its colours and fallback."""
+        m, cn = means, conics
+        if g.sx != 1.0 or g.sy != 1.0:
+            m = means * torch.tensor([g.sx, g.sy], device=self.dev)
+            cn = conics * torch.tensor([1 / (g.sx * g.sx), 1 / (g.sx * g.sy),
+                                        1 / (g.sy * g.sy)], device=self.dev)
+        cols = colors if len(g.chans) == self.C else colors[:, g.chans]
+        fb = self.fallback if len(g.chans) == self.C else self.fallback[g.chans]
+        return m, cn, cols, fb
+
     def channel_mse(self, images: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-channel MSE [k] of every group (mean over its texels), differentiable with
-        one fused gradient (:class:`_ChannelMSE`)."""
-        return [_ChannelMSE.apply(img, g.target) for g, img in zip(self.groups, images)]
+        one fused gradient (:class:`~texgs.bake.render.ChannelMSE`)."""
+        return [ChannelMSE.apply(img, g.target) for g, img in zip(self.groups, images)]
+
+    def render_mse(self, model: _Model,
+                   spec: QuantSpec | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """(:meth:`render` images without gradient, :meth:`channel_mse` of them with
+        gradient), from one fused kernel pass per group where the renderer has one."""
+        uv, log2s, theta, colors = model.tensors()
+        if spec is not None:
+            uv, log2s, theta, colors = fake_quantize(spec, uv, log2s, theta, colors)
+        means, conics = self.geometry(uv, log2s, theta)
+        cfg = self.cfg
+        images, chan = [], []
+        for g in self.groups:
+            m, cn, cols, fb = self._group_inputs(g, means, conics, colors)
+            img, mse = render_mse(m, cn, cols, fb, g.target, g.width, g.height, cfg.top_k,
+                                  cfg.tile, cfg.repeat_x, cfg.repeat_y)
+            images.append(img)
+            chan.append(mse)
+        return images, chan
 
     def map_mse(self, images: list[torch.Tensor],
                 chan: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
@@ -345,24 +369,6 @@ class _Fitter:
         c = self.cfg
         return _Adam([model.uv, model.log2s, model.theta, model.colors],
                      [self.lr_uv, c.lr_scale, c.lr_rot, c.lr_color])
-
-
-class _ChannelMSE(torch.autograd.Function):
-    """Mean over texels of the squared difference, per channel: img [h, w, k], target
-    [h, w, k] -> [k]. The gradient is one fused expression, 2 (img - target) g / (h w),
-    where autograd would run three full-size kernels (sub, pow, mean) per step."""
-
-    @staticmethod
-    def forward(ctx, img, target):
-        diff = img - target
-        ctx.save_for_backward(diff)
-        return (diff * diff).mean((0, 1))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (diff,) = ctx.saved_tensors
-        n = diff.shape[0] * diff.shape[1]
-        return diff * (grad * (2.0 / n)), None
 
 
 class _Adam:
@@ -528,10 +534,14 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
                 mult = cfg.lr_final ** frac
             opt.lrs = [base * mult for base in (fit.lr_uv, cfg.lr_scale, cfg.lr_rot,
                                                 cfg.lr_color)]
-            images = fit.render(model, spec)
-            chan = fit.channel_mse(images)
-            mse = fit.mse(images, chan)
-            loss = fit.loss(images, chan) if step >= mse_start else fit.l1_ssim(images)
+            if step >= mse_start:  # MSE loss: the render and its error in one kernel pass
+                images, chan = fit.render_mse(model, spec)
+                mse = fit.mse(images, chan)
+                loss = fit.loss(images, chan)
+            else:
+                images = fit.render(model, spec)
+                mse = fit.mse(images)
+                loss = fit.l1_ssim(images)
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -38,6 +38,38 @@ def render(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
     return _render_tiled_torch(means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y)
 
 
+class ChannelMSE(torch.autograd.Function):
+    """Mean over texels of the squared difference, per channel: img [h, w, k], target
+    [h, w, k] -> [k]. The gradient is one fused expression, 2 (img - target) g / (h w),
+    where autograd would run three full-size kernels (sub, pow, mean)."""
+
+    @staticmethod
+    def forward(ctx, img, target):
+        diff = img - target
+        ctx.save_for_backward(diff)
+        return (diff * diff).mean((0, 1))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (diff,) = ctx.saved_tensors
+        n = diff.shape[0] * diff.shape[1]
+        return diff * (grad * (2.0 / n)), None
+
+
+def render_mse(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
+               fallback: torch.Tensor, target: torch.Tensor, W: int, H: int, k: int,
+               tile: int = 16, rep_x: bool = False,
+               rep_y: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the render [H, W, C], without gradient; its per-channel MSE [C] against ``target``
+    [H, W, C], with gradient). The CPU kernel does both in its own passes (no image-sized
+    gradient tensor); other renderers render, then :class:`ChannelMSE`."""
+    if means.device.type == "cpu" and render_cpu.load_kernel() is not None:
+        return render_cpu.render_mse_cpu(means, conics, colors, fallback, target, W, H, k,
+                                          tile, rep_x, rep_y)
+    img = render(means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y)
+    return img.detach(), ChannelMSE.apply(img, target)
+
+
 def pick_device(name: str) -> torch.device:
     """The device a bake runs on for ``--device`` ``name``: "cpu"; "cuda" (a CUDA GPU with the
     GPU kernels built, else :class:`~texgs.errors.UnsupportedError` with the reason); "auto"

@@ -266,9 +266,17 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
                    const float* colors, int C_rt, int K, const int64_t* offsets,
                    const int32_t* ids, const float* image, const float* inv_dens,
                    const int32_t* sel, const float* expq, const float* grad_image,
-                   float* scratch, double* fb_tile, TileScratch& buf) {
+                   const float* target, const float* gscale, float* scratch,
+                   double* fb_tile, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
   const int P = 5 + C;
+  float gTs[kMaxStackC];
+  std::vector<float> gT_heap;
+  float* gTl = gTs;  // the image gradient of one texel, when formed from the target
+  if (C > kMaxStackC) {
+    gT_heap.resize(C);
+    gTl = gT_heap.data();
+  }
   const int W = g.W, H = g.H, tile = g.tile;
   int tx = t % g.tx_n, ty = t / g.tx_n;
   int x0 = tx * tile, y0 = ty * tile;
@@ -309,7 +317,13 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
       const int32_t* s = sel + blk;  // entry k at s[k * kLanes]
       const float* eq = expq + blk;
       const float* T = image + p * C;  // the blend: sum w col / den
-      const float* gT = grad_image + p * C;
+      const float* gT;
+      if (target) {
+        for (int c = 0; c < C; ++c) gTl[c] = gscale[c] * (T[c] - target[p * C + c]);
+        gT = gTl;
+      } else {
+        gT = grad_image + p * C;
+      }
       const float inv = inv_dens[grp + lx % kLanes];
       for (int c = 0; c < C; ++c) fbt[c] += (double)(kBlendEps * inv * gT[c]);
       float px = x + 0.5f, py = y + 0.5f;
@@ -385,39 +399,74 @@ int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, 
 }
 
 
+// Sum of squared differences image - target per channel over one tile, in double.
+void tile_sse(int t, const Grid& g, int C, const float* image, const float* target,
+              double* out) {
+  int tx = t % g.tx_n, ty = t / g.tx_n;
+  int x0 = tx * g.tile, y0 = ty * g.tile;
+  int x1 = x0 + g.tile < g.W ? x0 + g.tile : g.W;
+  int y1 = y0 + g.tile < g.H ? y0 + g.tile : g.H;
+  for (int c = 0; c < C; ++c) out[c] = 0.0;
+  for (int y = y0; y < y1; ++y) {
+    const float* a = image + ((int64_t)y * g.W + x0) * C;
+    const float* b = target + ((int64_t)y * g.W + x0) * C;
+    for (int i = 0; i < (x1 - x0); ++i)
+      for (int c = 0; c < C; ++c) {
+        double d = (double)a[i * C + c] - (double)b[i * C + c];
+        out[c] += d * d;
+      }
+  }
+}
+
 // Forward render at texel centres. Returns 0, or -1 on bad arguments.
+// target [H,W,C] and sse [C] (both NULL, or both given): also the sum over texels of
+// (image - target)^2 per channel, reduced per tile and then in tile order (deterministic).
 int texgs_forward(int n, const float* means, const float* conics, const float* colors,
                   const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                   int rep_y, const int64_t* offsets, const int32_t* ids, int nthreads,
-                  float* image, int32_t* sel, float* expq, float* inv_dens) {
+                  float* image, int32_t* sel, float* expq, float* inv_dens,
+                  const float* target, double* sse) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
   (void)n;
   Grid g = make_grid(W, H, tile, rep_x, rep_y);
+  int ntiles = g.tx_n * g.ty_n;
+  std::vector<double> sse_tile(target ? (size_t)ntiles * C : 0);
   dispatch_channels(C, [&](auto cc) {
     constexpr int CC = decltype(cc)::value;
-    parallel_tiles(g.tx_n * g.ty_n, nthreads, [&](int t, TileScratch& buf) {
+    parallel_tiles(ntiles, nthreads, [&](int t, TileScratch& buf) {
       if (K == 5)  // the default: the ranking network unrolled, its state in registers
         forward_tile<CC, 5>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image,
                             sel, expq, inv_dens, buf);
       else
         forward_tile<CC, 0>(t, g, means, conics, colors, fallback, C, K, offsets, ids, image,
                             sel, expq, inv_dens, buf);
+      if (target) tile_sse(t, g, C, image, target, sse_tile.data() + (size_t)t * C);
     });
   });
+  if (target) {
+    for (int c = 0; c < C; ++c) {
+      double sum = 0.0;
+      for (int t = 0; t < ntiles; ++t) sum += sse_tile[(size_t)t * C + c];
+      sse[c] = sum;
+    }
+  }
   return 0;
 }
 
 // Backward of texgs_forward, given its outputs image, inv_dens, sel and expq. grad_image
 // [H,W,C] -> grad_means [N,2], grad_conics [N,3], grad_colors [N,C], grad_fallback [C] (all
-// overwritten). scratch: float [E * (5 + C)].
+// overwritten). scratch: float [E * (5 + C)]. With target [H,W,C] and gscale [C] given
+// instead of grad_image (NULL), the image gradient is gscale[c] * (image - target), the
+// gradient of a weighted sum of per-channel squared errors, formed texel by texel.
 int texgs_backward(int n, const float* means, const float* conics, const float* colors,
                    const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                    int rep_y, const int64_t* offsets, const int32_t* ids, const float* image,
                    const float* inv_dens, const int32_t* sel, const float* expq,
                    const float* grad_image, int nthreads, float* scratch,
                    float* grad_means, float* grad_conics, float* grad_colors,
-                   float* grad_fallback) {
+                   float* grad_fallback, const float* target, const float* gscale) {
   if (K < 1 || K > kMaxK || C < 1) return -1;
+  if ((grad_image == nullptr) == (target == nullptr || gscale == nullptr)) return -1;
   Grid g = make_grid(W, H, tile, rep_x, rep_y);
   int ntiles = g.tx_n * g.ty_n;
   const int P = 5 + C;
@@ -429,10 +478,12 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
     parallel_tiles(ntiles, nthreads, [&](int t, TileScratch& buf) {
       if (rep_x || rep_y)
         backward_tile<CC, true>(t, g, means, conics, colors, C, K, offsets, ids, image,
-                                inv_dens, sel, expq, grad_image, scratch, fb_tile.data(), buf);
+                                inv_dens, sel, expq, grad_image, target, gscale, scratch,
+                                fb_tile.data(), buf);
       else
         backward_tile<CC, false>(t, g, means, conics, colors, C, K, offsets, ids, image,
-                                 inv_dens, sel, expq, grad_image, scratch, fb_tile.data(), buf);
+                                 inv_dens, sel, expq, grad_image, target, gscale, scratch,
+                                 fb_tile.data(), buf);
     });
   });
   std::memset(grad_means, 0, sizeof(float) * (size_t)n * 2);

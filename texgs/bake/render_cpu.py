@@ -31,6 +31,7 @@ _status: str | None = None
 _c_f = ctypes.POINTER(ctypes.c_float)
 _c_i32 = ctypes.POINTER(ctypes.c_int32)
 _c_i64 = ctypes.POINTER(ctypes.c_int64)
+_c_d = ctypes.POINTER(ctypes.c_double)
 
 
 def cache_dir() -> Path:
@@ -101,10 +102,10 @@ def _build() -> ctypes.CDLL:
     common = [ctypes.c_int, _c_f, _c_f, _c_f, _c_f, ctypes.c_int, ctypes.c_int, ctypes.c_int,
               ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, _c_i64, _c_i32]
     lib.texgs_forward.restype = ctypes.c_int
-    lib.texgs_forward.argtypes = common + [ctypes.c_int, _c_f, _c_i32, _c_f, _c_f]
+    lib.texgs_forward.argtypes = common + [ctypes.c_int, _c_f, _c_i32, _c_f, _c_f, _c_f, _c_d]
     lib.texgs_backward.restype = ctypes.c_int
     lib.texgs_backward.argtypes = common + [_c_f, _c_f, _c_i32, _c_f, _c_f, ctypes.c_int,
-                                            _c_f, _c_f, _c_f, _c_f, _c_f]
+                                            _c_f, _c_f, _c_f, _c_f, _c_f, _c_f, _c_f]
     return lib
 
 
@@ -156,56 +157,108 @@ def bin_tiles(means: torch.Tensor, conics: torch.Tensor, W: int, H: int, tile: i
     return offsets, ids[:total]
 
 
+def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, nthreads,
+             target=None):
+    """Run texgs_forward and keep what the backward needs on ``ctx``. Returns the image
+    [H, W, C] and, with a ``target`` [H, W, C], the per-channel sums of squared error [C]
+    (float64)."""
+    lib = load_kernel()
+    means = means.detach().contiguous().float()
+    conics = conics.detach().contiguous().float()
+    colors = colors.detach().contiguous().float()
+    fallback = fallback.detach().contiguous().float()
+    C = colors.shape[1]
+    offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
+    image = torch.empty(H, W, C, dtype=torch.float32)
+    # selected entries per texel, exp(-q/2) of each and 1 / blend denominators, for
+    # backward, in the kernel's tile- and lane-blocked layout (render_cpu.cpp header)
+    slots = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
+    sel = torch.empty(slots * k, dtype=torch.int32)
+    expq = torch.empty(slots * k, dtype=torch.float32)
+    dens = torch.empty(slots, dtype=torch.float32)
+    sse = None
+    if target is not None:
+        target = target.detach().contiguous().float()
+        sse = torch.empty(C, dtype=torch.float64)
+    rc = lib.texgs_forward(means.shape[0], _ptr(means, _c_f), _ptr(conics, _c_f),
+                           _ptr(colors, _c_f), _ptr(fallback, _c_f), C, W, H, tile, k,
+                           int(rep_x), int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32),
+                           nthreads, _ptr(image, _c_f), _ptr(sel, _c_i32),
+                           _ptr(expq, _c_f), _ptr(dens, _c_f),
+                           None if target is None else _ptr(target, _c_f),
+                           None if sse is None else _ptr(sse, _c_d))
+    if rc != 0:
+        raise ValueError(f"texgs_forward rejected its arguments (K={k})")
+    saved = [means, conics, colors, fallback, offsets, ids, sel, expq, image, dens]
+    ctx.save_for_backward(*saved, *([] if target is None else [target]))
+    ctx.cfg = (W, H, k, tile, rep_x, rep_y, nthreads)
+    return image, sse
+
+
+def _backward(ctx, grad_image=None, gscale=None):
+    """Run texgs_backward for the forward kept on ``ctx``, from ``grad_image`` [H, W, C] or,
+    for the squared-error form, from ``gscale`` [C] (the image gradient is then
+    gscale * (image - target)). Returns the gradients of means, conics, colors, fallback."""
+    lib = load_kernel()
+    saved = ctx.saved_tensors
+    means, conics, colors, fallback, offsets, ids, sel, expq, image, dens = saved[:10]
+    target = saved[10] if len(saved) > 10 else None
+    W, H, k, tile, rep_x, rep_y, nthreads = ctx.cfg
+    n, C = colors.shape
+    if grad_image is not None:
+        grad_image = grad_image.contiguous().float()
+    if gscale is not None:
+        gscale = gscale.contiguous().float()
+    scratch = torch.empty(ids.shape[0] * (5 + C) + 1, dtype=torch.float32)
+    gm = torch.empty(n, 2)
+    gc = torch.empty(n, 3)
+    gcol = torch.empty(n, C)
+    gfb = torch.empty(C)
+    rc = lib.texgs_backward(n, _ptr(means, _c_f), _ptr(conics, _c_f), _ptr(colors, _c_f),
+                            _ptr(fallback, _c_f), C, W, H, tile, k, int(rep_x), int(rep_y),
+                            _ptr(offsets, _c_i64), _ptr(ids, _c_i32), _ptr(image, _c_f),
+                            _ptr(dens, _c_f), _ptr(sel, _c_i32), _ptr(expq, _c_f),
+                            None if grad_image is None else _ptr(grad_image, _c_f), nthreads,
+                            _ptr(scratch, _c_f), _ptr(gm, _c_f), _ptr(gc, _c_f),
+                            _ptr(gcol, _c_f), _ptr(gfb, _c_f),
+                            None if gscale is None else _ptr(target, _c_f),
+                            None if gscale is None else _ptr(gscale, _c_f))
+    if rc != 0:
+        raise ValueError("texgs_backward rejected its arguments")
+    return gm, gc, gcol, gfb
+
+
 class _RenderCPU(torch.autograd.Function):
     @staticmethod
     def forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, nthreads):
-        lib = load_kernel()
-        means = means.detach().contiguous().float()
-        conics = conics.detach().contiguous().float()
-        colors = colors.detach().contiguous().float()
-        fallback = fallback.detach().contiguous().float()
-        C = colors.shape[1]
-        offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
-        image = torch.empty(H, W, C, dtype=torch.float32)
-        # selected entries per texel, exp(-q/2) of each and 1 / blend denominators, for
-        # backward, in the kernel's tile- and lane-blocked layout (render_cpu.cpp header)
-        slots = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
-        sel = torch.empty(slots * k, dtype=torch.int32)
-        expq = torch.empty(slots * k, dtype=torch.float32)
-        dens = torch.empty(slots, dtype=torch.float32)
-        rc = lib.texgs_forward(means.shape[0], _ptr(means, _c_f), _ptr(conics, _c_f),
-                               _ptr(colors, _c_f), _ptr(fallback, _c_f), C, W, H, tile, k,
-                               int(rep_x), int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32),
-                               nthreads, _ptr(image, _c_f), _ptr(sel, _c_i32),
-                               _ptr(expq, _c_f), _ptr(dens, _c_f))
-        if rc != 0:
-            raise ValueError(f"texgs_forward rejected its arguments (K={k})")
-        ctx.save_for_backward(means, conics, colors, fallback, offsets, ids, sel, expq, image,
-                              dens)
-        ctx.cfg = (W, H, k, tile, rep_x, rep_y, nthreads)
+        image, _ = _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y,
+                            nthreads)
         return image
 
     @staticmethod
     def backward(ctx, grad_image):
-        lib = load_kernel()
-        means, conics, colors, fallback, offsets, ids, sel, expq, image, dens = \
-            ctx.saved_tensors
-        W, H, k, tile, rep_x, rep_y, nthreads = ctx.cfg
-        n, C = colors.shape
-        grad_image = grad_image.contiguous().float()
-        scratch = torch.empty(ids.shape[0] * (5 + C) + 1, dtype=torch.float32)
-        gm = torch.empty(n, 2)
-        gc = torch.empty(n, 3)
-        gcol = torch.empty(n, C)
-        gfb = torch.empty(C)
-        lib.texgs_backward(n, _ptr(means, _c_f), _ptr(conics, _c_f), _ptr(colors, _c_f),
-                           _ptr(fallback, _c_f), C, W, H, tile, k, int(rep_x), int(rep_y),
-                           _ptr(offsets, _c_i64), _ptr(ids, _c_i32), _ptr(image, _c_f),
-                           _ptr(dens, _c_f), _ptr(sel, _c_i32),
-                           _ptr(expq, _c_f), _ptr(grad_image, _c_f), nthreads,
-                           _ptr(scratch, _c_f), _ptr(gm, _c_f), _ptr(gc, _c_f), _ptr(gcol, _c_f),
-                           _ptr(gfb, _c_f))
-        return gm, gc, gcol, gfb, None, None, None, None, None, None, None
+        return (*_backward(ctx, grad_image=grad_image), None, None, None, None, None, None,
+                None)
+
+
+class _RenderMSE(torch.autograd.Function):
+    """The render and its per-channel MSE against a target in one kernel pass: returns the
+    image (not differentiable) and mse [C] = mean over texels of (image - target)^2, whose
+    gradient the backward kernel forms texel by texel (no [H, W, C] gradient tensor)."""
+
+    @staticmethod
+    def forward(ctx, means, conics, colors, fallback, target, W, H, k, tile, rep_x, rep_y,
+                nthreads):
+        image, sse = _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x,
+                              rep_y, nthreads, target=target)
+        ctx.mark_non_differentiable(image)
+        return image, (sse / (W * H)).float()
+
+    @staticmethod
+    def backward(ctx, _grad_image, grad_mse):
+        W, H = ctx.cfg[0], ctx.cfg[1]
+        grads = _backward(ctx, gscale=grad_mse * (2.0 / (W * H)))
+        return (*grads, None, None, None, None, None, None, None, None)
 
 
 def render_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
@@ -217,3 +270,16 @@ def render_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
         raise RuntimeError(f"compiled kernel unavailable: {status()}")
     return _RenderCPU.apply(means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y,
                             nthreads or default_threads())
+
+
+def render_mse_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
+                   fallback: torch.Tensor, target: torch.Tensor, W: int, H: int, k: int,
+                   tile: int = 16, rep_x: bool = False, rep_y: bool = False,
+                   nthreads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(image [H, W, C] without gradient, per-channel MSE [C] against ``target`` [H, W, C]
+    with gradient): the same values as ``render_cpu`` and a mean of squared differences,
+    from one forward and one backward kernel call."""
+    if load_kernel() is None:
+        raise RuntimeError(f"compiled kernel unavailable: {status()}")
+    return _RenderMSE.apply(means, conics, colors, fallback, target, W, H, k, tile, rep_x,
+                            rep_y, nthreads or default_threads())
