@@ -102,7 +102,7 @@ def test_same_bytes_whatever_the_thread_count():
 def test_quality_presets_fill_unset_settings_and_validate():
     from texgs.bake.config import QUALITY_PRESETS
 
-    assert BakeConfig().quality == "balanced"
+    assert BakeConfig().quality == "max"
     for name, preset in QUALITY_PRESETS.items():
         cfg = BakeConfig(quality=name)
         cfg.validate()

@@ -139,8 +139,8 @@ def bake(
                                             "--psnr / --match may try (bits per texel, "
                                             "default 16)."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
-                                "balanced (default) or max (docs/BAKING.md "
-                                "\"Quality presets\")."),
+                                "balanced or max (default; docs/BAKING.md \"Quality "
+                                "presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from "
                                         "--quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
@@ -344,7 +344,7 @@ def bake_dir(
                                         "when --gaussians is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Gaussians per asset instead of --bpp."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
-                                "balanced (default) or max (docs/BAKING.md \"Quality presets\")."),
+                                "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
@@ -774,7 +774,7 @@ def gltf_cmd(
                                         "--gaussians is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Gaussians per set instead of --bpp."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
-                                "balanced (default) or max (docs/BAKING.md \"Quality presets\")."),
+                                "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps per set (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     device: str = typer.Option("auto", help="auto (default: the GPU when PyTorch sees a CUDA "

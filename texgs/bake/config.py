@@ -12,8 +12,8 @@ from ..errors import OptionError
 
 # What each --quality preset sets (docs/BAKING.md "Quality presets" has the measured time and
 # PSNR): Adam steps in total and the share of them fitted against half-resolution targets
-# (coarse-to-fine). "max" is the longest; "balanced" (the default) measured level with it at
-# 2/3 of its time; "fast" trades about 0.7 dB for time.
+# (coarse-to-fine). "max" (the default) is the longest; "balanced" is level with it at 512x512
+# and 0.3 to 0.6 dB under at 1024 and 2048, in 2/3 of the time; "fast" trades more.
 QUALITY_PRESETS: dict[str, dict[str, float | int]] = {
     "fast": {"steps": 600, "coarse_fraction": 0.25},
     "balanced": {"steps": 1000, "coarse_fraction": 0.0},
@@ -32,7 +32,7 @@ class BakeConfig:
     loss: "mse" (default: equal PSNR and 1.6x faster in bench/bench_recipe.py, see
     docs/BAKING.md) or "l1-ssim" (the
     Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
-    quality: "fast", "balanced" (default) or "max", a preset (``QUALITY_PRESETS``) for the
+    quality: "fast", "balanced" or "max" (default), a preset (``QUALITY_PRESETS``) for the
     settings left as None: ``steps`` and ``coarse_fraction`` (the first share of the steps
     fitted against half-resolution targets). Settings given explicitly win over the preset;
     the preset is applied when the config is created.
@@ -40,7 +40,7 @@ class BakeConfig:
 
     bpp: float | None = 1.0
     gaussians: int | None = None
-    quality: str = "balanced"  # max's PSNR at 2/3 of its time; docs/BAKING.md "Quality presets"
+    quality: str = "max"  # quality first; see docs/BAKING.md "Quality presets"
     steps: int | None = None  # None: from the quality preset
     coarse_fraction: float | None = None  # None: from the quality preset
     seed: int = 0
