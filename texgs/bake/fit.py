@@ -257,22 +257,25 @@ class _Fitter:
     def render(self, model: _Model, spec: QuantSpec | None,
                count: int | None = None) -> list[torch.Tensor]:
         """One image per group, [h, w, k] each."""
+        cfg = self.cfg
+        return [render(*inputs, g.width, g.height, cfg.top_k, cfg.tile, cfg.repeat_x,
+                       cfg.repeat_y)
+                for g, inputs in zip(self.groups, self._group_inputs(model, spec, count))]
+
+    def _group_inputs(self, model: _Model, spec: QuantSpec | None, count: int | None = None):
+        """Per group, the renderer's inputs (means and conics in the group's texel grid, its
+        colours and fallback) from the first ``count`` Gaussians of ``model`` (all: None),
+        through the stored quantization when ``spec`` is given."""
         uv, log2s, theta, colors = model.tensors()
         if count is not None:
             uv, log2s, theta, colors = uv[:count], log2s[:count], theta[:count], colors[:count]
         if spec is not None:
             uv, log2s, theta, colors = fake_quantize(spec, uv, log2s, theta, colors)
         means, conics = self.geometry(uv, log2s, theta)
-        cfg = self.cfg
-        out = []
-        for g in self.groups:
-            m, cn, cols, fb = self._group_inputs(g, means, conics, colors)
-            out.append(render(m, cn, cols, fb, g.width, g.height, cfg.top_k, cfg.tile,
-                              cfg.repeat_x, cfg.repeat_y))
-        return out
+        return [self._in_group(g, means, conics, colors) for g in self.groups]
 
-    def _group_inputs(self, g: _Group, means: torch.Tensor, conics: torch.Tensor,
-                      colors: torch.Tensor):
+    def _in_group(self, g: _Group, means: torch.Tensor, conics: torch.Tensor,
+                  colors: torch.Tensor):
         """Means and conics in group ``g``'s texel grid, its colours and fallback."""
         m, cn = means, conics
         if g.sx != 1.0 or g.sy != 1.0:
@@ -292,14 +295,9 @@ class _Fitter:
                    spec: QuantSpec | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """(:meth:`render` images without gradient, :meth:`channel_mse` of them with
         gradient), from one fused kernel pass per group where the renderer has one."""
-        uv, log2s, theta, colors = model.tensors()
-        if spec is not None:
-            uv, log2s, theta, colors = fake_quantize(spec, uv, log2s, theta, colors)
-        means, conics = self.geometry(uv, log2s, theta)
         cfg = self.cfg
         images, chan = [], []
-        for g in self.groups:
-            m, cn, cols, fb = self._group_inputs(g, means, conics, colors)
+        for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             img, mse = render_mse(m, cn, cols, fb, g.target, g.width, g.height, cfg.top_k,
                                   cfg.tile, cfg.repeat_x, cfg.repeat_y)
             images.append(img)

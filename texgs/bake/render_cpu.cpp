@@ -36,9 +36,6 @@
 
 #include "render_common.h"
 
-#if defined(__AVX__) || defined(__SSE2__)
-#include <immintrin.h>
-#endif
 
 namespace {
 
@@ -53,7 +50,6 @@ constexpr int kMaxStackC = 64;  // channel counts up to this use stack buffers
 // Per-thread buffers reused from tile to tile.
 struct TileScratch {
   std::vector<float> f;
-  std::vector<int32_t> i;
 };
 
 // Runs f(tile, scratch) for every tile; tiles are handed out one at a time to nthreads
@@ -83,8 +79,7 @@ void parallel_tiles(int ntiles, int nthreads, F f) {
 // A row of texels at a time: eight lanes where the compiler targets AVX, else four (SSE).
 // GCC/Clang vector extensions, so no intrinsics are needed for the arithmetic. The ranking
 // is a branch-free insertion over all lanes at once, ordered by (q, entry) so ties keep the
-// earlier entry exactly as a scalar insertion by ascending entry does; a candidate that
-// beats no lane's K-th is skipped with one test.
+// earlier entry exactly as a scalar insertion by ascending entry does.
 #if defined(__AVX__)
 constexpr int kLanes = 8;
 #else
@@ -92,18 +87,6 @@ constexpr int kLanes = 4;
 #endif
 typedef float vf __attribute__((vector_size(4 * kLanes)));
 typedef int32_t vi __attribute__((vector_size(4 * kLanes)));
-
-inline bool any_lane(vi m) {
-#if defined(__AVX__)
-  return _mm256_movemask_ps(_mm256_castsi256_ps((__m256i)m)) != 0;
-#elif defined(__SSE2__)
-  return _mm_movemask_ps(_mm_castsi128_ps((__m128i)m)) != 0;
-#else
-  int32_t r = 0;
-  for (int l = 0; l < kLanes; ++l) r |= m[l];
-  return r != 0;
-#endif
-}
 
 // exp(x) on every lane, for x in about [-80, 80] (here -q/2 in [-4.5, 0]): x = n ln2 + r with
 // |r| <= ln2/2 (ln2 split so n * kLn2Hi is exact), e^r by its Taylor series to r^7

@@ -175,7 +175,7 @@ def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, 
     slots = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
     sel = torch.empty(slots * k, dtype=torch.int32)
     expq = torch.empty(slots * k, dtype=torch.float32)
-    dens = torch.empty(slots, dtype=torch.float32)
+    inv_dens = torch.empty(slots, dtype=torch.float32)
     sse = None
     if target is not None:
         target = target.detach().contiguous().float()
@@ -184,12 +184,12 @@ def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, 
                            _ptr(colors, _c_f), _ptr(fallback, _c_f), C, W, H, tile, k,
                            int(rep_x), int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32),
                            nthreads, _ptr(image, _c_f), _ptr(sel, _c_i32),
-                           _ptr(expq, _c_f), _ptr(dens, _c_f),
+                           _ptr(expq, _c_f), _ptr(inv_dens, _c_f),
                            None if target is None else _ptr(target, _c_f),
                            None if sse is None else _ptr(sse, _c_d))
     if rc != 0:
         raise ValueError(f"texgs_forward rejected its arguments (K={k})")
-    saved = [means, conics, colors, fallback, offsets, ids, sel, expq, image, dens]
+    saved = [means, conics, colors, fallback, offsets, ids, sel, expq, image, inv_dens]
     ctx.save_for_backward(*saved, *([] if target is None else [target]))
     ctx.cfg = (W, H, k, tile, rep_x, rep_y, nthreads)
     return image, sse
@@ -201,7 +201,7 @@ def _backward(ctx, grad_image=None, gscale=None):
     gscale * (image - target)). Returns the gradients of means, conics, colors, fallback."""
     lib = load_kernel()
     saved = ctx.saved_tensors
-    means, conics, colors, fallback, offsets, ids, sel, expq, image, dens = saved[:10]
+    means, conics, colors, fallback, offsets, ids, sel, expq, image, inv_dens = saved[:10]
     target = saved[10] if len(saved) > 10 else None
     W, H, k, tile, rep_x, rep_y, nthreads = ctx.cfg
     n, C = colors.shape
@@ -217,7 +217,7 @@ def _backward(ctx, grad_image=None, gscale=None):
     rc = lib.texgs_backward(n, _ptr(means, _c_f), _ptr(conics, _c_f), _ptr(colors, _c_f),
                             _ptr(fallback, _c_f), C, W, H, tile, k, int(rep_x), int(rep_y),
                             _ptr(offsets, _c_i64), _ptr(ids, _c_i32), _ptr(image, _c_f),
-                            _ptr(dens, _c_f), _ptr(sel, _c_i32), _ptr(expq, _c_f),
+                            _ptr(inv_dens, _c_f), _ptr(sel, _c_i32), _ptr(expq, _c_f),
                             None if grad_image is None else _ptr(grad_image, _c_f), nthreads,
                             _ptr(scratch, _c_f), _ptr(gm, _c_f), _ptr(gc, _c_f),
                             _ptr(gcol, _c_f), _ptr(gfb, _c_f),
