@@ -3,11 +3,16 @@ texel costs to decode, next to BC7 and to the ASTC rate of equal quality, in one
 
 For every texture in ../shared/textures/single (RGB), bake texgs at --bpp (default settings
 unless --steps is given; or reuse assets from --assets DIR, named TEXTURE.tgs), then:
-- GPU bytes: records (the asset's chunk payload) + tile index (offsets + 16-bit ids), in bits
-  per texel, for index tile sizes 16, 32 and 64;
-- cost: candidates examined per texel (mean, p99) from the reference decoder's tile walk,
-  and an operation count per texel from the per-candidate and per-blend costs of
-  texgs_sample.glsl (counted by hand, see OPS_* below);
+- GPU bytes: records (the asset's chunk payload) + tile index (offsets + ids), in bits per
+  texel, for index tile sizes 16, 32 and 64, as texgs.runtime.build_gpu_buffers makes them
+  (pruned lists, ids of the fewest bits that address every Gaussian) and, for comparison,
+  as before pruning with 16-bit ids ("full16");
+- cost: candidates examined per texel (mean, p99) from the tile lists, and an operation
+  count per texel for the two ways a runtime decodes: random-access sampling
+  (texgs_sample: every candidate unpacked and its conic rebuilt per texel) and a
+  tile-cooperative whole-texture decode (texgs_decode_tiles_kernel: each candidate unpacked
+  once per tile into shared memory, then only its offset and q per texel). Per-candidate
+  and per-blend costs are counted by hand from the shader code (OPS_* below);
 - the smallest ASTC block size (exhaustive preset) whose PSNR reaches texgs's PSNR.
 
     python bench/bench_runtime.py [--bpp 1.0] [--steps N] [--assets DIR] [--only NAME]
@@ -35,9 +40,11 @@ from texgs.runtime import build_gpu_buffers  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "textures" / "single"
 # Operations per candidate in texgs_sample_texel_stats (unfiltered), counted from the GLSL:
-# 5 field extractions (~4 ops each), dequantization (~12), conic (2 exp2, cos, sin, ~12),
-# offset and q (~8), cutoff test and insertion compare (~3).
-OPS_PER_CANDIDATE = 20 + 12 + 16 + 8 + 3
+# tile-list entry read (~6), 5 field extractions (~4 ops each), dequantization (~12), conic
+# (2 exp2, cos, sin, ~12), offset and q (~8), cutoff test and insertion compare (~3).
+OPS_UNPACK = 6 + 20 + 12 + 16
+OPS_RANK = 8 + 3
+OPS_PER_CANDIDATE = OPS_UNPACK + OPS_RANK
 # Per selected Gaussian: exp and weight (~4), per channel: colour field (~4), dequant (~3),
 # multiply-add (1).
 OPS_PER_SELECTED = 4
@@ -56,10 +63,14 @@ def main() -> int:
     if args.only:
         files = [f for f in files if args.only in f.name]
     tiles = (16, 32, 64)
-    print(f"texgs at {args.bpp} bpp; GPU bits/texel = records + tile index (16-bit ids); "
-          "BC7 = 8.00 bpp")
-    print(f"{'texture':28s} {'asset':>6s} {'rec':>6s} " +
-          " ".join(f"{'t' + str(t):>6s} {'idx%':>5s} {'cand':>5s} {'ops':>5s}" for t in tiles) +
+    print(f"texgs at {args.bpp} bpp; GPU bits/texel = records + tile index (pruned lists, "
+          "narrowest ids); BC7 = 8.00 bpp")
+    print("per tile size: GPU bits/texel, index as % of the records (and before pruning, with "
+          "16-bit ids), candidates per texel, ops per texel sampled at random (rand) and in a "
+          "tile-cooperative decode (tile)")
+    print(f"{'texture':28s} {'asset':>6s} {'rec':>6s} {'idb':>3s} " +
+          " ".join(f"{'t' + str(t):>6s} {'idx%':>5s} {'full16':>6s} {'cand':>5s} "
+                   f"{'rand':>5s} {'tile':>5s}" for t in tiles) +
           f" {'PSNR':>6s} {'ASTC=':>9s} {'bpp':>5s}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,20 +95,27 @@ def main() -> int:
             row = {"texture": f.stem, "asset_bpp": asset_bpp, "psnr": q, "tiles": {}}
             for t in tiles:
                 bufs = build_gpu_buffers(asset, tile=t)
+                full16 = build_gpu_buffers(asset, tile=t, prune=False,
+                                           id_bits=16 if bufs.id_bits <= 16 else 32)
                 counts = bufs.index.counts()
                 # candidates per texel: every texel of a tile walks the tile's list
                 per_texel = np.repeat(np.repeat(counts, t, 0), t, 1)[:h, :w].ravel()
                 mean_c = float(per_texel.mean())
                 sel = min(asset.top_k, mean_c)
-                ops = mean_c * OPS_PER_CANDIDATE + sel * (
-                    OPS_PER_SELECTED + OPS_PER_SELECTED_CHANNEL * asset.channel_count)
+                blend = sel * (OPS_PER_SELECTED + OPS_PER_SELECTED_CHANNEL * asset.channel_count)
+                # tile-cooperative: a tile unpacks each candidate once for all its texels,
+                # so over the texture the unpacking costs sum(counts) * OPS_UNPACK in all
+                unpack = float(counts.sum()) * OPS_UNPACK / texels
                 row["tiles"][t] = {
                     "records_bpp": bufs.record_bytes * 8 / texels,
                     "gpu_bpp": bufs.total_bytes * 8 / texels,
                     "index_overhead": bufs.index_bytes / bufs.record_bytes,
+                    "full16_overhead": full16.index_bytes / full16.record_bytes,
+                    "id_bits": bufs.id_bits,
                     "mean_candidates": mean_c,
                     "p99_candidates": float(np.percentile(per_texel, 99)),
-                    "ops": ops,
+                    "ops": mean_c * OPS_PER_CANDIDATE + blend,
+                    "ops_tile": mean_c * OPS_RANK + unpack + blend,
                 }
             match = None
             for block in ASTC_LADDER:
@@ -109,21 +127,24 @@ def main() -> int:
             rows.append(row)
             m = f"{match[0][0]}x{match[0][1]}" if match else ">4x4"
             mb = f"{match[1]:5.2f}" if match else "  -  "
-            print(f"{f.stem[:28]:28s} {asset_bpp:6.3f} {row['tiles'][16]['records_bpp']:6.3f} " +
+            print(f"{f.stem[:28]:28s} {asset_bpp:6.3f} {row['tiles'][16]['records_bpp']:6.3f} "
+                  f"{row['tiles'][16]['id_bits']:3d} " +
                   " ".join(f"{row['tiles'][t]['gpu_bpp']:6.3f} "
                            f"{100 * row['tiles'][t]['index_overhead']:5.0f} "
+                           f"{100 * row['tiles'][t]['full16_overhead']:6.0f} "
                            f"{row['tiles'][t]['mean_candidates']:5.1f} "
-                           f"{row['tiles'][t]['ops']:5.0f}" for t in tiles) +
+                           f"{row['tiles'][t]['ops']:5.0f} "
+                           f"{row['tiles'][t]['ops_tile']:5.0f}" for t in tiles) +
                   f" {q:6.2f} {m:>9s} {mb}", flush=True)
     for t in tiles:
-        gpu = np.mean([r["tiles"][t]["gpu_bpp"] for r in rows])
-        ovh = np.mean([r["tiles"][t]["index_overhead"] for r in rows])
-        cand = np.mean([r["tiles"][t]["mean_candidates"] for r in rows])
-        p99 = np.mean([r["tiles"][t]["p99_candidates"] for r in rows])
-        ops = np.mean([r["tiles"][t]["ops"] for r in rows])
-        print(f"tile {t:2d}: mean GPU {gpu:.3f} bits/texel, index +{100 * ovh:.0f} % of the "
-              f"records, {cand:.1f} candidates per texel (p99 {p99:.0f}), ~{ops:.0f} ops per "
-              "texel")
+        def mean(key: str, t: int = t) -> float:
+            return float(np.mean([r["tiles"][t][key] for r in rows]))
+        print(f"tile {t:2d}: mean GPU {mean('gpu_bpp'):.3f} bits/texel, index "
+              f"+{100 * mean('index_overhead'):.0f} % of the records (before pruning, 16-bit "
+              f"ids: +{100 * mean('full16_overhead'):.0f} %), {mean('mean_candidates'):.1f} "
+              f"candidates per texel (p99 {mean('p99_candidates'):.0f}), ~{mean('ops'):.0f} "
+              f"ops per texel sampled at random, ~{mean('ops_tile'):.0f} in a tile-cooperative "
+              "decode")
     matched = [r["astc_match"][1] for r in rows if r["astc_match"]]
     print(f"ASTC rate of equal PSNR: mean {np.mean(matched):.2f} bpp over {len(matched)} of "
           f"{len(rows)} textures (the rest need more than ASTC 4x4's 8 bpp)")

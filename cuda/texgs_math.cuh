@@ -46,9 +46,9 @@
     X(9, TEXGS_ERR_RECORD_LAYOUT, "a field lies outside RECORD_BITS")                        \
     X(10, TEXGS_ERR_RECORDS_SHORT, "records shorter than COUNT * RECORD_BITS bits + 1 word")  \
     X(11, TEXGS_ERR_FLOAT, "a float word is NaN or infinite, or FILTER_MAX_VAR is negative") \
-    X(12, TEXGS_ERR_ID_BITS, "ID_BITS is not 16 or 32, or 16 with more than 65536 Gaussians")\
+    X(12, TEXGS_ERR_ID_BITS, "ID_BITS is not in 1..32, or too narrow for COUNT Gaussians")\
     X(13, TEXGS_ERR_OFFSETS_SHORT, "tile_offsets shorter than TILES_X * TILES_Y + 1 words")  \
-    X(14, TEXGS_ERR_IDS_SHORT, "the last tile offset is past the end of tile_ids")
+    X(14, TEXGS_ERR_IDS_SHORT, "the last tile offset is past the end of tile_ids (or its padding word is missing)")
 
 #define TEXGS_STATUS_ENUM_ENTRY(code, name, msg) name = code,
 enum texgs_status { TEXGS_STATUS_LIST(TEXGS_STATUS_ENUM_ENTRY) };
@@ -95,9 +95,13 @@ TEXGS_HD inline float texgs_meta_float(const texgs_buffers& b, uint32_t i) {
     return texgs_as_float(b.meta[i]);
 }
 
-// Gaussian ids the tile_ids buffer holds (ID_BITS 16: two per word).
+// Tile-list entries the tile_ids buffer holds: 32-bit ids one per word; narrower ids packed,
+// before the padding word that ends the buffer (docs/RUNTIME.md).
 TEXGS_HD inline uint64_t texgs_id_capacity(const texgs_buffers& b) {
-    return b.meta[TEXGS_META_ID_BITS] == 16u ? 2ull * b.id_words : (uint64_t)b.id_words;
+    const uint32_t ib = b.meta[TEXGS_META_ID_BITS];
+    if (ib == 32u) return (uint64_t)b.id_words;
+    if (ib == 0u || ib > 32u || b.id_words == 0u) return 0ull;
+    return ((uint64_t)b.id_words - 1u) * 32ull / ib;
 }
 
 // The one validation routine: checks the meta words against the limits of docs/FORMAT.md
@@ -154,7 +158,7 @@ TEXGS_HD inline int texgs_validate_buffers(const texgs_buffers& b, bool with_ind
     }
     if (!with_index) return TEXGS_OK;
     const uint32_t id_bits = m[TEXGS_META_ID_BITS];
-    if ((id_bits != 16u && id_bits != 32u) || (id_bits == 16u && count > 65536u))
+    if (id_bits < 1u || id_bits > 32u || (id_bits < 32u && (uint64_t)count > (1ull << id_bits)))
         return TEXGS_ERR_ID_BITS;
     const uint64_t tiles = (uint64_t)m[TEXGS_META_TILES_X] * m[TEXGS_META_TILES_Y];
     if (b.tile_offsets == 0 || (uint64_t)b.offset_words < tiles + 1u)
@@ -222,13 +226,21 @@ TEXGS_HD inline float texgs_color(const texgs_buffers& b, uint32_t i, uint32_t k
     return lo + (float)q * step;
 }
 
-// Gaussian id of tile-list entry `j` (16 or 32 bits per id); 0xffffffff past the buffer.
+// Gaussian id of tile-list entry `j`: ID_BITS (1..32) bits at bit j * ID_BITS of the packed
+// tile_ids stream; 0xffffffff when the entry is not wholly inside the buffer.
 TEXGS_HD inline uint32_t texgs_tile_id(const texgs_buffers& b, uint64_t j) {
-    if (b.meta[TEXGS_META_ID_BITS] == 16u) {
-        const uint64_t w = j >> 1;
-        return w < b.id_words ? (b.tile_ids[w] >> ((uint32_t)(j & 1u) * 16u)) & 0xffffu : 0xffffffffu;
+    const uint32_t ib = b.meta[TEXGS_META_ID_BITS];
+    if (ib == 32u) return j < b.id_words ? b.tile_ids[j] : 0xffffffffu;
+    const uint64_t pos = j * ib;
+    const uint64_t w = pos >> 5;
+    const uint32_t s = (uint32_t)(pos & 31u);
+    if (w >= b.id_words) return 0xffffffffu;
+    uint32_t v = b.tile_ids[w] >> s;
+    if (s + ib > 32u) {
+        if (w + 1u >= b.id_words) return 0xffffffffu;
+        v |= b.tile_ids[w + 1u] << (32u - s);
     }
-    return j < b.id_words ? b.tile_ids[j] : 0xffffffffu;
+    return v & ((1u << ib) - 1u);
 }
 
 // ---- sampling -----------------------------------------------------------------------------

@@ -261,7 +261,7 @@ def test_harness_tile_index_equals_reference_index(harness, name):
     asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
     for tile in (4, 8, 16):
         for fvar in (0.0, 2.5):
-            bufs = build_gpu_buffers(asset, tile=tile, filter_max_var=fvar)
+            bufs = build_gpu_buffers(asset, tile=tile, filter_max_var=fvar, prune=False)
             offsets, ids = harness.build_index(bufs)
             np.testing.assert_array_equal(offsets.astype(np.int64), bufs.index.offsets)
             np.testing.assert_array_equal(ids.astype(np.int32), bufs.index.ids)
@@ -358,7 +358,7 @@ def test_harness_matches_reference_on_random_assets(harness, seed):
     for lod in {1, len(asset.lod_counts)}:
         ref = decode_texture(asset, lod=lod)
         assert_matches_reference(harness.decode_texture(asset, lod=lod), ref, "random")
-        bufs = build_gpu_buffers(asset, lod)
+        bufs = build_gpu_buffers(asset, lod, prune=False)
         offsets, ids = harness.build_index(bufs)
         np.testing.assert_array_equal(offsets.astype(np.int64), bufs.index.offsets)
         np.testing.assert_array_equal(ids.astype(np.int32), bufs.index.ids)
@@ -450,7 +450,9 @@ def meta_mutations(bufs: GpuBuffers) -> list[tuple[str, dict[int, int], str]]:
         ("smin NaN", {L.META_LOG2_SMIN: f32(np.nan)}, "FLOAT"),
         ("fallback inf", {ch0 + L.CH_FALLBACK: f32(np.inf)}, "FLOAT"),
         ("filter variance negative", {L.META_FILTER_MAX_VAR: f32(-1.0)}, "FLOAT"),
-        ("id bits 8", {L.META_ID_BITS: 8}, "ID_BITS"),
+        ("id bits 0", {L.META_ID_BITS: 0}, "ID_BITS"),
+        ("id bits 33", {L.META_ID_BITS: 33}, "ID_BITS"),
+        ("1-bit ids for more than 2 Gaussians", {L.META_ID_BITS: 1}, "ID_BITS"),
         ("16-bit ids for 2^17 Gaussians", {L.META_ID_BITS: 16, L.META_COUNT: 1 << 17},
          "ID_BITS"),
     ]
@@ -503,10 +505,10 @@ def _index_corruptions(bufs: GpuBuffers) -> list[GpuBuffers]:
     off[1:-1] = off[1:-1][::-1]  # decreasing
     out.append(dataclasses.replace(bufs, tile_offsets=off))
     ids = bufs.tile_ids.copy()
-    ids[::2] = 0xFFFFFFFF  # 16-bit ids 65535 (>= COUNT)
+    ids[::2] = 0xFFFFFFFF  # all-ones ids (>= COUNT unless COUNT is a power of two)
     out.append(dataclasses.replace(bufs, tile_ids=ids))
     meta = bufs.meta.copy()
-    meta[L.META_ID_BITS] = 32  # 16-bit words read as 32-bit ids: huge ids, half the entries
+    meta[L.META_ID_BITS] = 32  # packed narrow ids read as 32-bit ids: huge ids, fewer entries
     off = np.minimum(bufs.tile_offsets, bufs.tile_ids.size).astype(np.uint32)
     out.append(dataclasses.replace(bufs, meta=meta, tile_offsets=off))
     return out
@@ -663,7 +665,7 @@ def test_gpu_matches_golden_vectors_and_uv_points(gpu, name):
 def test_gpu_index_equals_reference_index_as_sets(gpu, name):
     asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
     for tile in (4, 8, 16):
-        bufs = build_gpu_buffers(asset, tile=tile)
+        bufs = build_gpu_buffers(asset, tile=tile, prune=False)
         offsets, ids = gpu.build_index(bufs)
         np.testing.assert_array_equal(offsets.astype(np.int64), bufs.index.offsets)
         for t in range(offsets.shape[0] - 1):

@@ -243,7 +243,7 @@ def test_gpu_built_tile_index_equals_reference_index(hl, name):
 
     asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
     for tile in (4, 8, 16):
-        bufs = build_gpu_buffers(asset, tile=tile)
+        bufs = build_gpu_buffers(asset, tile=tile, prune=False)
         offsets, ids = hl.build_index(bufs)
         _assert_same_index(offsets, ids, bufs.index)
     comp, _ = hl.decode_compute(asset, gpu_index=True)
@@ -264,7 +264,7 @@ def test_gpu_built_tile_index_with_filter_padding_and_many_tiles(hl):
         offsets, ids = hl.build_index(padded)
         _assert_same_index(offsets, ids, padded.index)
         assert offsets[-1] > build_gpu_buffers(asset).index.offsets[-1]  # padding matters
-        fine = build_gpu_buffers(asset, tile=1)
+        fine = build_gpu_buffers(asset, tile=1, prune=False)
         assert fine.index.tiles_x * fine.index.tiles_y > 256
         _assert_same_index(*hl.build_index(fine), fine.index)
     asset = fmt.read_asset_file(GOLDEN / "rgba_repeat.tgs")

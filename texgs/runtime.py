@@ -82,7 +82,8 @@ class TileIndex:
     tiles_x, tiles_y: grid of ``tile`` x ``tile`` texel tiles covering the texture;
     offsets: int64 [tiles_x * tiles_y + 1], row-major tiles (tile (tx, ty) is entry
     ty * tiles_x + tx); ids: int32 [offsets[-1]], Gaussian indices of each tile in ascending
-    order. A Gaussian is listed in every tile its padded 3-sigma box overlaps.
+    order. :func:`build_tile_index` lists a Gaussian in every tile its padded 3-sigma box
+    overlaps; :func:`prune_tile_index` then drops those no point of the tile selects.
     """
 
     tile: int
@@ -154,6 +155,71 @@ def build_tile_index(g: GaussianSet, tile: int, filter_max_var: float = 0.0) -> 
     return TileIndex(tile, tx_n, ty_n, offsets, ids)
 
 
+# Slack of the pruning test below, in Mahalanobis distance units: covers float32 rounding of
+# the decoders' q (and of the point coordinates) against the float64 bounds computed here.
+PRUNE_SLACK = 1e-3
+
+
+def prune_tile_index(g: GaussianSet, index: TileIndex, top_k: int) -> TileIndex:
+    """Drop from every tile's list the Gaussians that are in no point's top ``top_k``
+    anywhere in the tile (docs/RUNTIME.md, "Pruned lists").
+
+    Exact for unfiltered sampling at every point of the tile, not only at texel centres: the
+    Mahalanobis distance ``d = sqrt(q)`` of a Gaussian is Lipschitz in the point with
+    constant ``L = sqrt(lambda_max(conic))``, so over a texel (every point within
+    ``h = sqrt(2) / 2`` of its centre) ``d`` lies in ``[d0 - h L, d0 + h L]``. A Gaussian
+    is kept when, at some texel of the tile, its lower bound is under the cutoff (3) and not
+    above the ``top_k``-th smallest upper bound of the list. The others are beaten there by
+    ``top_k`` Gaussians (or cut off) at every point, so removing them changes no selection
+    and no decoded value. Filtered sampling ranks by weight instead: do not prune its index.
+    Lists stay in ascending id order.
+    """
+    a = g.conics[:, 0].astype(np.float64)
+    b = g.conics[:, 1].astype(np.float64)
+    c = g.conics[:, 2].astype(np.float64)
+    lip = np.sqrt(0.5 * (a + c) + np.sqrt(0.25 * (a - c) ** 2 + b * b))
+    mx = g.means[:, 0].astype(np.float64)
+    my = g.means[:, 1].astype(np.float64)
+    h = np.sqrt(0.5) + PRUNE_SLACK
+    cut = float(np.sqrt(CUTOFF_Q)) + PRUNE_SLACK
+    t = index.tile
+    keep_lists: list[np.ndarray] = []
+    for tid in range(index.tiles_x * index.tiles_y):
+        cand = index.candidates(tid)
+        if cand.shape[0] <= top_k:  # every one may be selected
+            keep_lists.append(cand)
+            continue
+        ty, tx = divmod(tid, index.tiles_x)
+        xs = np.arange(tx * t, min((tx + 1) * t, g.width), dtype=np.float64) + 0.5
+        ys = np.arange(ty * t, min((ty + 1) * t, g.height), dtype=np.float64) + 0.5
+        dx = xs[:, None] - mx[None, cand]  # [texels along x, candidates]
+        dy = ys[:, None] - my[None, cand]
+        near_seam = np.zeros(cand.shape[0], bool)
+        # Repeat: the decoders use the per-axis nearest image; near |d| = size / 2 that choice
+        # flips inside a texel and q jumps, so such (huge, rare) Gaussians are simply kept.
+        if g.repeat_x:
+            dx = dx - g.width * np.floor(dx / g.width + 0.5)
+            near_seam |= (np.abs(dx) > 0.5 * g.width - 1.0).any(0)
+        if g.repeat_y:
+            dy = dy - g.height * np.floor(dy / g.height + 0.5)
+            near_seam |= (np.abs(dy) > 0.5 * g.height - 1.0).any(0)
+        ca, cb, cc = a[cand], b[cand], c[cand]
+        q = (ca * dx[None, :, :] ** 2 + 2.0 * cb * dx[None, :, :] * dy[:, None, :]
+             + cc * dy[:, None, :] ** 2)  # [y, x, candidates]
+        d = np.sqrt(np.maximum(q, 0.0)).reshape(-1, cand.shape[0])
+        spread = h * lip[cand]
+        lower = d - spread
+        kth_upper = np.partition(d + spread, top_k - 1, axis=1)[:, top_k - 1:top_k]
+        keep = ((lower < cut) & (lower <= kth_upper + PRUNE_SLACK)).any(0) | near_seam
+        keep_lists.append(cand[keep])
+    counts = np.array([k.shape[0] for k in keep_lists], np.int64)
+    offsets = np.zeros(counts.shape[0] + 1, np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    ids = (np.concatenate(keep_lists).astype(np.int32) if keep_lists
+           else np.zeros(0, np.int32))
+    return TileIndex(index.tile, index.tiles_x, index.tiles_y, offsets, ids)
+
+
 def footprint_variance(texels_per_pixel: float | np.ndarray) -> np.ndarray:
     """Variance (texels^2) added to every Gaussian when one output pixel covers
     ``texels_per_pixel`` texels: that of a box of that width less the texel's own,
@@ -168,8 +234,8 @@ class GpuBuffers:
 
     meta: uint32 [16 + 4 C] (texgs.layout); records: uint32 words of the loaded chunks'
     record bitstream plus one zero word of padding; tile_offsets: uint32 [tiles + 1];
-    tile_ids: uint32 words holding the Gaussian ids of every tile's list, ``id_bits`` (16 or
-    32) bits each, least significant half first.
+    tile_ids: uint32 words holding the Gaussian ids of every tile's list, ``id_bits`` (1..32)
+    bits each, as a little-endian bitstream plus one zero word (:func:`pack_tile_ids`).
     """
 
     meta: np.ndarray
@@ -210,13 +276,39 @@ def decode_buffers(asset: Asset, lod: int | None = None, size: tuple[int, int] |
     return build_gpu_buffers(asset, lod, tile, id_bits, fvar), (w, h), fvar
 
 
+def default_id_bits(count: int) -> int:
+    """Smallest tile-list entry width (bits) that addresses Gaussians ``0 .. count - 1``."""
+    return max(1, (int(count) - 1).bit_length())
+
+
+def pack_tile_ids(ids: np.ndarray, id_bits: int) -> np.ndarray:
+    """Tile-list entries as the ``tile_ids`` buffer holds them: entry ``j`` is the ``id_bits``
+    bits starting at bit ``j * id_bits`` of a little-endian bitstream of uint32 words (bit
+    ``k`` is bit ``k % 32`` of word ``k // 32``), plus one zero word so that an entry read may
+    always touch the next word. uint32 [ceil(E * id_bits / 32) + 1]."""
+    from .format import pack_fields
+
+    ids = np.asarray(ids, np.int64)
+    if id_bits == 32:
+        return np.concatenate([ids.astype(np.uint32), np.zeros(1, np.uint32)])
+    words = pack_fields(ids[:, None], (id_bits,))
+    need = (ids.shape[0] * id_bits + 31) // 32 + 1
+    out = np.zeros(need, np.uint32)
+    out[:min(need, words.shape[0])] = words[:need]
+    return out
+
+
 def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = None,
-                      id_bits: int | None = None, filter_max_var: float = 0.0) -> GpuBuffers:
+                      id_bits: int | None = None, filter_max_var: float = 0.0,
+                      prune: bool = True) -> GpuBuffers:
     """Buffers for the first ``lod`` chunks (all by default) of ``asset``.
 
-    ``tile``: tile size of the index (default the asset's); ``id_bits``: 16 or 32 (default
-    16 when the prefix holds at most 65536 Gaussians); ``filter_max_var``: the largest
-    footprint variance (texels^2) minified sampling may add (docs/RUNTIME.md "Filtering").
+    ``tile``: tile size of the index (default the asset's); ``id_bits``: width of one tile-list
+    entry, 1..32 (default the smallest that addresses every Gaussian of the prefix, see
+    :func:`default_id_bits`); ``filter_max_var``: the largest footprint variance (texels^2)
+    minified sampling may add (docs/RUNTIME.md "Filtering"); ``prune``: drop from the lists
+    the Gaussians no point of the tile selects (:func:`prune_tile_index`; only for an
+    unfiltered index, ``filter_max_var == 0``). The decoded result is the same either way.
     """
     from . import layout as L
     from .format import pack_fields
@@ -224,11 +316,13 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     n = asset.prefix_count(lod)
     tile = tile or asset.tile_size
     if id_bits is None:
-        id_bits = 16 if n <= 65536 else 32
-    if id_bits not in (16, 32) or (id_bits == 16 and n > 65536):
+        id_bits = default_id_bits(n)
+    if not 1 <= id_bits <= 32 or (id_bits < 32 and n > 1 << id_bits):
         raise ValueError(f"id_bits {id_bits} cannot address {n} Gaussians")
     g = dequantize(asset, n)
     index = build_tile_index(g, tile, filter_max_var)
+    if prune and filter_max_var == 0.0:
+        index = prune_tile_index(g, index, asset.top_k)
     lay = asset.layout
     c = asset.channel_count
     meta = np.zeros(L.META_CHANNEL_BASE + L.META_CHANNEL_STRIDE * c, np.uint32)
@@ -261,9 +355,5 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     words = pack_fields(asset.fields[:n], lay.field_bits)
     records = np.concatenate([words, np.zeros(1, np.uint32)])
     offsets = index.offsets.astype(np.uint32)
-    ids = index.ids.astype(np.uint32)
-    if id_bits == 16:
-        if ids.shape[0] % 2:
-            ids = np.concatenate([ids, np.zeros(1, np.uint32)])
-        ids = ids[0::2] | (ids[1::2] << np.uint32(16))
+    ids = pack_tile_ids(index.ids, id_bits)
     return GpuBuffers(meta, records, offsets, ids, id_bits, index, filter_max_var)

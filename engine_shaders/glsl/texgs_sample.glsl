@@ -37,12 +37,21 @@ uint texgs_bits(uint pos, uint width) {
 
 float texgs_meta_float(uint i) { return uintBitsToFloat(texgs_load_meta(i)); }
 
-// Gaussian id `j` of the tile lists (16 or 32 bits per id).
+// Gaussian id `j` of the tile lists: ID_BITS (1..32) bits at bit j * ID_BITS of the
+// tile_ids bitstream (the buffer ends with a padding word, so reading word w + 1 is safe).
 uint texgs_tile_id(uint j) {
-    if (texgs_load_meta(TEXGS_META_ID_BITS) == 16u) {
-        return (texgs_load_tile_ids(j >> 1u) >> ((j & 1u) * 16u)) & 0xffffu;
+    uint ib = texgs_load_meta(TEXGS_META_ID_BITS);
+    if (ib == 32u) {
+        return texgs_load_tile_ids(j);
     }
-    return texgs_load_tile_ids(j);
+    uint pos = j * ib;
+    uint w = pos >> 5u;
+    uint s = pos & 31u;
+    uint v = texgs_load_tile_ids(w) >> s;
+    if (s + ib > 32u) {
+        v |= texgs_load_tile_ids(w + 1u) << (32u - s);
+    }
+    return v & ((1u << ib) - 1u);
 }
 
 // Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.

@@ -9,7 +9,7 @@
 //   meta         the meta words (u32; f32 values as bit patterns)
 //   records      the record bitstream words
 //   tileOffsets  the tile offsets
-//   tileIds      the tile id words (16 or 32 bits per id)
+//   tileIds      the tile id words (ID_BITS bits per id, packed; see docs/RUNTIME.md)
 //
 // All four are StructuredBuffer<uint> (TEXGS_BUFFER). The compiler inlines these calls (HLSL
 // legalization), so passing buffers costs nothing. (Do not redefine TEXGS_BUFFER as
@@ -67,12 +67,21 @@ uint texgs_bits(TEXGS_BUFFER records, uint pos, uint width) {
 
 float texgs_meta_float(TEXGS_BUFFER meta, uint i) { return asfloat(meta[i]); }
 
-// Gaussian id `j` of the tile lists (16 or 32 bits per id).
+// Gaussian id `j` of the tile lists: ID_BITS (1..32) bits at bit j * ID_BITS of the
+// tile_ids bitstream (the buffer ends with a padding word, so reading word w + 1 is safe).
 uint texgs_tile_id(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, uint j) {
-    if (meta[TEXGS_META_ID_BITS] == 16u) {
-        return (tileIds[j >> 1u] >> ((j & 1u) * 16u)) & 0xffffu;
+    uint ib = meta[TEXGS_META_ID_BITS];
+    if (ib == 32u) {
+        return tileIds[j];
     }
-    return tileIds[j];
+    uint pos = j * ib;
+    uint w = pos >> 5u;
+    uint s = pos & 31u;
+    uint v = tileIds[w] >> s;
+    if (s + ib > 32u) {
+        v |= tileIds[w + 1u] << (32u - s);
+    }
+    return v & ((1u << ib) - 1u);
 }
 
 // Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.

@@ -25,6 +25,7 @@ from ..runtime import dequantize
 from .config import BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
+from . import render_cpu
 from .render import ChannelMSE, backend_name, pick_device, render, render_mse
 
 
@@ -143,6 +144,8 @@ class _Fitter:
         self.cfg = cfg
         self.maps = maps
         self.dev = device
+        if device.type == "cpu":
+            render_cpu.keep_freed_memory()
         self.W = max(m.width for m in maps)
         self.H = max(m.height for m in maps)
         self.C = sum(len(m.fitted) for m in maps)
