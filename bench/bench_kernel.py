@@ -12,6 +12,7 @@ function the fitter calls).
     python bench/bench_kernel.py                 # 512, 1 and 2 threads
     python bench/bench_kernel.py --size 1024 --threads 2
     python bench/bench_kernel.py --bake-split 400   # where a bake's step time goes
+    python bench/bench_kernel.py --bake-split 300 --size 2048 [--default-malloc]
 
 ``--bake-split STEPS`` instead bakes the crop with the default preset for STEPS steps and
 splits its wall time into the render forward (binning included), the render backward (both
@@ -98,12 +99,18 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--ref-repeats", type=int, default=3)
     ap.add_argument("--bake-split", type=int, metavar="STEPS", default=None)
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc thresholds as they are (the baker otherwise "
+                         "keeps freed heap memory: render_cpu.keep_freed_memory)")
     args = ap.parse_args()
+    from texgs.bake import render_cpu  # noqa: PLC0415
+    if args.default_malloc:
+        render_cpu._heap_kept = False  # as if already tried: keep_freed_memory does nothing
+    print(f"malloc: {'glibc defaults' if args.default_malloc else 'freed heap memory kept'}")
     if args.bake_split:
         bake_split(args.size, args.bake_split)
         return
 
-    from texgs.bake import render_cpu  # noqa: PLC0415
     from texgs.bake.render_ref import _render_tiled_torch  # noqa: PLC0415
     if render_cpu.load_kernel() is None:
         sys.exit(f"compiled kernel unavailable: {render_cpu.status()}")

@@ -10,9 +10,12 @@ unless --steps is given; or reuse assets from --assets DIR, named TEXTURE.tgs), 
 - cost: candidates examined per texel (mean, p99) from the tile lists, and an operation
   count per texel for the two ways a runtime decodes: random-access sampling
   (texgs_sample: every candidate unpacked and its conic rebuilt per texel) and a
-  tile-cooperative whole-texture decode (texgs_decode_tiles_kernel: each candidate unpacked
-  once per tile into shared memory, then only its offset and q per texel). Per-candidate
-  and per-blend costs are counted by hand from the shader code (OPS_* below);
+  tile-cooperative whole-texture decode (texgs_decode_tiles.comp, texgs_decode_tiles_cs.hlsl,
+  texgs_decode_tiles_kernel:
+  each candidate's centre, conic and colours unpacked once per tile into shared memory,
+  then only its offset and q per texel, and the blend reads the colours from shared
+  memory). Per-candidate and per-blend costs are counted by hand from the shader code
+  (OPS_* below);
 - the smallest ASTC block size (exhaustive preset) whose PSNR reaches texgs's PSNR.
 
     python bench/bench_runtime.py [--bpp 1.0] [--steps N] [--assets DIR] [--only NAME]
@@ -46,9 +49,14 @@ OPS_UNPACK = 6 + 20 + 12 + 16
 OPS_RANK = 8 + 3
 OPS_PER_CANDIDATE = OPS_UNPACK + OPS_RANK
 # Per selected Gaussian: exp and weight (~4), per channel: colour field (~4), dequant (~3),
-# multiply-add (1).
+# multiply-add (1). The tile-cooperative decodes (texgs_decode_tiles.comp, _cs.hlsl, the
+# CUDA texgs_decode_tiles_kernel) unpack each candidate's colours once per tile (~7 per
+# channel) and a selected one then costs a shared-memory load and the multiply-add per
+# channel.
 OPS_PER_SELECTED = 4
 OPS_PER_SELECTED_CHANNEL = 8
+OPS_COLOR_UNPACK = 7
+OPS_PER_SELECTED_CHANNEL_CACHED = 2
 ASTC_LADDER = [(12, 12), (10, 10), (8, 8), (6, 6), (5, 5), (4, 4)]
 
 
@@ -102,10 +110,12 @@ def main() -> int:
                 per_texel = np.repeat(np.repeat(counts, t, 0), t, 1)[:h, :w].ravel()
                 mean_c = float(per_texel.mean())
                 sel = min(asset.top_k, mean_c)
-                blend = sel * (OPS_PER_SELECTED + OPS_PER_SELECTED_CHANNEL * asset.channel_count)
-                # tile-cooperative: a tile unpacks each candidate once for all its texels,
-                # so over the texture the unpacking costs sum(counts) * OPS_UNPACK in all
-                unpack = float(counts.sum()) * OPS_UNPACK / texels
+                nch = asset.channel_count
+                blend = sel * (OPS_PER_SELECTED + OPS_PER_SELECTED_CHANNEL * nch)
+                # tile-cooperative: a tile unpacks each candidate (geometry and colours) once
+                # for all its texels, so over the texture that costs sum(counts) * (unpack)
+                unpack = float(counts.sum()) * (OPS_UNPACK + OPS_COLOR_UNPACK * nch) / texels
+                blend_cached = sel * (OPS_PER_SELECTED + OPS_PER_SELECTED_CHANNEL_CACHED * nch)
                 row["tiles"][t] = {
                     "records_bpp": bufs.record_bytes * 8 / texels,
                     "gpu_bpp": bufs.total_bytes * 8 / texels,
@@ -115,7 +125,7 @@ def main() -> int:
                     "mean_candidates": mean_c,
                     "p99_candidates": float(np.percentile(per_texel, 99)),
                     "ops": mean_c * OPS_PER_CANDIDATE + blend,
-                    "ops_tile": mean_c * OPS_RANK + unpack + blend,
+                    "ops_tile": mean_c * OPS_RANK + unpack + blend_cached,
                 }
             match = None
             for block in ASTC_LADDER:

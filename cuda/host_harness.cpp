@@ -92,20 +92,23 @@ int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t ou
 }
 
 // texgs_decode_tiles_kernel on the CPU, tile by tile, with batches of `batch` candidates
-// (1..TEXGS_TILE_BATCH; small values exercise the batch boundaries): out float32 [H, W, C],
-// candidates uint32 [H, W] (may be null), finish uint32 [4] (may be null).
-int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t batch, const uint32_t* finish,
-                               float* out, uint32_t* candidates) {
+// (1..TEXGS_TILE_BATCH; small values exercise the batch boundaries) and a colour cache of
+// `color_cache` floats (0..TEXGS_TILE_COLOR_CACHE; 0: colours always from the records):
+// out float32 [H, W, C], candidates uint32 [H, W] (may be null), finish uint32 [4] (may be
+// null).
+int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t batch, uint32_t color_cache,
+                               const uint32_t* finish, float* out, uint32_t* candidates) {
     const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
     const int status = texgs_validate_buffers(b, true);
     if (status != TEXGS_OK) return status;
-    if (batch < 1u || batch > TEXGS_TILE_BATCH) return -1;
+    if (batch < 1u || batch > TEXGS_TILE_BATCH || color_cache > TEXGS_TILE_COLOR_CACHE) return -1;
     texgs_finish fin = {0u, 0u, 0u, 0u};
     if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
     float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
     float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
     uint32_t sid[TEXGS_TILE_BATCH];
-    const texgs_batch s = {sx, sy, sa, sb, sc, sid};
+    std::vector<float> scol(TEXGS_TILE_COLOR_CACHE);
+    const texgs_batch s = {sx, sy, sa, sb, sc, sid, scol.data()};
     const uint32_t tile = meta[TEXGS_META_TILE], tiles_x = meta[TEXGS_META_TILES_X];
     const uint32_t w = meta[TEXGS_META_WIDTH], h = meta[TEXGS_META_HEIGHT];
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
@@ -115,10 +118,11 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t batch, const uint
         uint64_t e0, e1;
         texgs_tile_range(b, t, &e0, &e1);
         for (auto& r : ranks) r.cnt = 0u;
+        const bool cached = texgs_tile_colors_cached(b, e0, e1, batch, color_cache);
         const uint32_t tx = t % tiles_x, ty = t / tiles_x;
         for (uint64_t base = e0; base < e1; base += batch) {
             const uint32_t n = (uint32_t)(e1 - base < batch ? e1 - base : batch);
-            for (uint32_t j = 0; j < n; ++j) texgs_batch_load(b, base + j, j, s);
+            for (uint32_t j = 0; j < n; ++j) texgs_batch_load(b, base + j, j, s, cached);
             for (uint32_t k = 0; k < tile * tile; ++k) {
                 const uint32_t x = tx * tile + k % tile, y = ty * tile + k / tile;
                 if (x < w && y < h) texgs_batch_rank(b, x + 0.5f, y + 0.5f, s, n, &ranks[k]);
@@ -128,7 +132,8 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t batch, const uint
             const uint32_t x = tx * tile + k % tile, y = ty * tile + k / tile;
             if (x >= w || y >= h) continue;
             const uint64_t texel = (uint64_t)y * w + x;
-            texgs_topk_blend(b, &ranks[k], e0 == e1, out + texel * nch);
+            texgs_topk_blend(b, &ranks[k], e0 == e1, out + texel * nch,
+                             cached ? scol.data() : nullptr);
             texgs_finish_channels(out + texel * nch, nch, fin);
             if (candidates) candidates[texel] = (uint32_t)(e1 - e0);
         }
@@ -234,9 +239,14 @@ int main(int argc, char** argv) {
         texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, fw, fh, fvar, 0, out.data(), 0);
         for (size_t k = 0; k < (size_t)fw * fh * nch; ++k) checksum += out[k];
         // the tile-cooperative decode of the whole texture (small textures), in batches of 5
+        // (colours from the records) and of 256 (colours kept where the list fits)
         if ((uint64_t)w * h <= 65536u && meta[TEXGS_META_TILE] <= 64u) {
             std::vector<float> full((size_t)w * h * nch);
-            texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, 5u, finish, full.data(), 0);
+            texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, 5u, TEXGS_TILE_COLOR_CACHE, finish,
+                                       full.data(), 0);
+            for (float v : full) checksum += v;
+            texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, TEXGS_TILE_BATCH,
+                                       TEXGS_TILE_COLOR_CACHE, finish, full.data(), 0);
             for (float v : full) checksum += v;
         }
         // UV points inside, outside and not finite

@@ -86,6 +86,7 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     __shared__ float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
     __shared__ float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
     __shared__ uint32_t sid[TEXGS_TILE_BATCH];
+    __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
     if (!texgs_block_valid(b, true, status)) return;
     const uint32_t tile = meta[TEXGS_META_TILE];
@@ -102,13 +103,15 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     s.b = sb;
     s.c = sc;
     s.id = sid;
+    s.col = scol;
     uint64_t e0, e1;
     texgs_tile_range(b, t, &e0, &e1);
+    const bool cached = texgs_tile_colors_cached(b, e0, e1, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
     texgs_topk r;
     r.cnt = 0u;
     for (uint64_t base = e0; base < e1; base += TEXGS_TILE_BATCH) {
         const uint32_t n = (uint32_t)(e1 - base < TEXGS_TILE_BATCH ? e1 - base : TEXGS_TILE_BATCH);
-        for (uint32_t j = threadIdx.x; j < n; j += blockDim.x) texgs_batch_load(b, base + j, j, s);
+        for (uint32_t j = threadIdx.x; j < n; j += blockDim.x) texgs_batch_load(b, base + j, j, s, cached);
         __syncthreads();
         if (inside) texgs_batch_rank(b, px, py, s, n, &r);
         __syncthreads();
@@ -117,7 +120,7 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
     const uint64_t texel = (uint64_t)y * meta[TEXGS_META_WIDTH] + x;
     float *o = out + texel * nch;
-    texgs_topk_blend(b, &r, e0 == e1, o);
+    texgs_topk_blend(b, &r, e0 == e1, o, cached ? scol : nullptr);
     texgs_finish fin;
     fin.first = finish_first;
     fin.count = finish_count;

@@ -446,9 +446,12 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 // tile's texel: the functions below split texgs_sample_point's loop at the batch boundary.
 
 #define TEXGS_TILE_BATCH 256u  // candidates dequantized per batch (shared memory: 6 KiB)
+#define TEXGS_TILE_COLOR_CACHE 2048u  // colour floats a block keeps (shared memory: 8 KiB)
 
 // Dequantized candidates of one batch (arrays of TEXGS_TILE_BATCH entries); id 0xffffffff
-// marks a corrupt index entry, skipped as texgs_sample_point skips it.
+// marks a corrupt index entry, skipped as texgs_sample_point skips it. col: CHANNELS floats
+// per slot (slot j at j * CHANNELS), filled only for a tile whose colours are cached
+// (texgs_tile_colors_cached).
 struct texgs_batch {
     float* x;
     float* y;
@@ -456,14 +459,26 @@ struct texgs_batch {
     float* b;
     float* c;
     uint32_t* id;
+    float* col;
 };
 
-// The K best candidates of one texel so far, sorted by (q, id).
+// The K best candidates of one texel so far, sorted by (q, id); jk: their batch slots.
 struct texgs_topk {
     float qk[TEXGS_LIMIT_TOP_K];
     uint32_t ik[TEXGS_LIMIT_TOP_K];
+    uint32_t jk[TEXGS_LIMIT_TOP_K];
     uint32_t cnt;
 };
+
+// Whether a tile's colours are kept with its candidates: its whole list [e0, e1) fits one
+// batch of ``batch`` and every channel of it fits ``cap`` floats. Then the blend reads the
+// selected colours from the batch (texgs_topk_blend's ``cached``), the same values
+// texgs_color gives.
+TEXGS_HD inline bool texgs_tile_colors_cached(const texgs_buffers& b, uint64_t e0, uint64_t e1,
+                                              uint32_t batch, uint32_t cap) {
+    const uint64_t n = e1 - e0;
+    return n <= batch && n * b.meta[TEXGS_META_CHANNELS] <= cap;
+}
 
 // Entries [e0, e1) of tile t's list, limited to the id buffer as in texgs_sample_point.
 TEXGS_HD inline void texgs_tile_range(const texgs_buffers& b, uint32_t t, uint64_t* e0,
@@ -476,9 +491,9 @@ TEXGS_HD inline void texgs_tile_range(const texgs_buffers& b, uint32_t t, uint64
     *e1 = hi;
 }
 
-// Entry e of the tile list into slot j of the batch.
+// Entry e of the tile list into slot j of the batch (and its colours when ``cached``).
 TEXGS_HD inline void texgs_batch_load(const texgs_buffers& b, uint64_t e, uint32_t j,
-                                      texgs_batch s) {
+                                      texgs_batch s, bool cached) {
     const uint32_t id = texgs_tile_id(b, e);
     if (id >= b.meta[TEXGS_META_COUNT]) {
         s.id[j] = 0xffffffffu;
@@ -491,6 +506,10 @@ TEXGS_HD inline void texgs_batch_load(const texgs_buffers& b, uint64_t e, uint32
     s.b[j] = g.b;
     s.c[j] = g.c;
     s.id[j] = id;
+    if (cached) {
+        const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
+        for (uint32_t c = 0; c < nch; ++c) s.col[j * nch + c] = texgs_color(b, id, c);
+    }
 }
 
 // Rank the n candidates of a batch for the texel centre (px, py) (inside the texture).
@@ -518,17 +537,20 @@ TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py
         while (pos > 0u && (r->qk[pos - 1u] > q || (r->qk[pos - 1u] == q && r->ik[pos - 1u] > id))) {
             r->qk[pos] = r->qk[pos - 1u];
             r->ik[pos] = r->ik[pos - 1u];
+            r->jk[pos] = r->jk[pos - 1u];
             --pos;
         }
         r->qk[pos] = q;
         r->ik[pos] = id;
+        r->jk[pos] = j;
     }
 }
 
 // The blended channels of a ranked texel (out: CHANNELS floats); a tile with no entries
-// gives the fallback exactly, as texgs_sample_point.
+// gives the fallback exactly, as texgs_sample_point. ``cached``: the batch colours of a tile
+// whose colours are cached (texgs_tile_colors_cached), else null (read from the records).
 TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk* r,
-                                      bool no_entries, float* out) {
+                                      bool no_entries, float* out, const float* cached) {
     const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
     if (no_entries) {
         for (uint32_t c = 0; c < nch; ++c)
@@ -545,7 +567,8 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk* 
     den += TEXGS_F_BLEND_EPS;
     for (uint32_t c = 0; c < nch; ++c) {
         float num = 0.0f;
-        for (uint32_t k = 0; k < r->cnt; ++k) num += wk[k] * texgs_color(b, r->ik[k], c);
+        for (uint32_t k = 0; k < r->cnt; ++k)
+            num += wk[k] * (cached ? cached[r->jk[k] * nch + c] : texgs_color(b, r->ik[k], c));
         const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
         num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
         out[c] = num / den;

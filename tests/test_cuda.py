@@ -132,10 +132,11 @@ class Harness:
         assert st == 0, self.message(st)
         return out, cand
 
-    def decode_tiles(self, bufs: GpuBuffers, batch: int = 256,
-                     finish=None) -> tuple[np.ndarray, np.ndarray]:
+    def decode_tiles(self, bufs: GpuBuffers, batch: int = 256, finish=None,
+                     color_cache: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) with batches of
-        ``batch`` candidates -> (float32 [H, W, C], candidates uint32 [H, W])."""
+        ``batch`` candidates and a colour cache of ``color_cache`` floats -> (float32
+        [H, W, C], candidates uint32 [H, W])."""
         w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
         c = int(bufs.meta[L.META_CHANNELS])
         out = np.full((h, w, c), np.nan, np.float32)  # poisoned: every texel must be written
@@ -143,7 +144,8 @@ class Harness:
         fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
         args, _keep = self._args(bufs)
         st = self.lib.texgs_harness_decode_tiles(
-            *args, ctypes.c_uint32(batch), None if fin is None else self._ptr(fin),
+            *args, ctypes.c_uint32(batch), ctypes.c_uint32(color_cache),
+            None if fin is None else self._ptr(fin),
             self._ptr(out), self._ptr(cand))
         assert st == 0, self.message(st)
         return out, cand
@@ -377,12 +379,14 @@ def test_harness_matches_reference_on_random_assets(harness, seed):
         assert_matches_reference(got, ref, "random")
 
 
-@pytest.mark.parametrize("batch", [1, 3, 256])
-def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch):
-    """texgs_decode_tiles_kernel's math (candidates dequantized once per tile, in batches)
-    gives bit for bit the per-texel kernel's values and candidate counts at the asset's size:
-    golden vectors at every LOD, random assets (both address modes, sets, finished maps),
-    other tile sizes and 16/32-bit ids."""
+@pytest.mark.parametrize("batch, color_cache", [(1, 2048), (3, 2048), (256, 2048), (256, 0),
+                                                (256, 24)])
+def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch, color_cache):
+    """texgs_decode_tiles_kernel's math (candidates dequantized once per tile, in batches;
+    the colours kept with them where the tile's list fits one batch and the cache) gives bit
+    for bit the per-texel kernel's values and candidate counts at the asset's size: golden
+    vectors at every LOD, random assets (both address modes, sets, finished maps), other
+    tile sizes and id widths."""
     cases = []
     for name in GOLDEN_NAMES:
         asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
@@ -397,7 +401,7 @@ def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch):
             cases.append((asset, build_gpu_buffers(asset, tile=tile, id_bits=id_bits), None))
     for asset, bufs, fin in cases:
         ref, ref_cand = harness.decode_grid(bufs, (asset.width, asset.height), 0.0, fin)
-        got, cand = harness.decode_tiles(bufs, batch, fin)
+        got, cand = harness.decode_tiles(bufs, batch, fin, color_cache)
         np.testing.assert_array_equal(got, ref)
         np.testing.assert_array_equal(cand, ref_cand)
 

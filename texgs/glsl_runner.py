@@ -77,6 +77,8 @@ class GlslDecoder:
         self.ctx = ctx or create_context()
         self._in_ctx = False
         defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
+        self._defines = defines
+        self._tile_programs: dict[tuple[int, int, int], object] = {}
         self.max_channels = max_channels
         self.compute = self.ctx.compute_shader(glsl_source("texgs_decode.comp", defines))
         self.index_builder = self.ctx.compute_shader(glsl_source("texgs_build_index.comp",
@@ -151,6 +153,37 @@ class GlslDecoder:
         self.compute["filter_var"] = fvar
         self.compute["finish"] = _finish_words(finish)
         self.compute.run((w + 7) // 8, (h + 7) // 8)
+        vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
+        cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()
+        for b in keep + [out, stats]:
+            b.release()
+        return vals, cand
+
+    @_in_context
+    def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int = 16,
+                     id_bits: int | None = None, finish=None, prune: bool = True,
+                     batch: int = 256, color_cache: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """The tile-cooperative decode (texgs_decode_tiles.comp) at the asset's own size,
+        unfiltered: one workgroup of ``tile`` x ``tile`` invocations per tile of an index
+        built with that tile size. ``batch``, ``color_cache``: the shader's
+        TEXGS_TILE_BATCH and TEXGS_COLOR_CACHE (small values exercise the batch boundary
+        and the uncached blend). -> as :meth:`decode_compute`."""
+        key = (tile, batch, color_cache)
+        if key not in self._tile_programs:
+            self._tile_programs[key] = self.ctx.compute_shader(glsl_source(
+                "texgs_decode_tiles.comp", {**self._defines, "TEXGS_DECODE_TILE": tile,
+                                            "TEXGS_TILE_BATCH": batch,
+                                            "TEXGS_COLOR_CACHE": color_cache}))
+        prog = self._tile_programs[key]
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune)
+        w, h, c = asset.width, asset.height, asset.channel_count
+        keep = self._bind(bufs)
+        out = self.ctx.buffer(reserve=w * h * c * 4)
+        out.bind_to_storage_buffer(4)
+        stats = self.ctx.buffer(reserve=w * h * 4)
+        stats.bind_to_storage_buffer(5)
+        prog["finish"] = _finish_words(finish)
+        prog.run(bufs.index.tiles_x, bufs.index.tiles_y)
         vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
         cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()
         for b in keep + [out, stats]:

@@ -162,6 +162,8 @@ class HlslDecoder:
         self.device = device or create_device()
         self.max_channels = max_channels
         defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
+        self._defines = defines
+        self._tile_pipelines: dict[tuple[int, int, int], object] = {}
         d = self.device
         cs = create_shader_module(
             d, compile_hlsl(HLSL_DIR / "texgs_decode_cs.hlsl", "comp", defines=defines),
@@ -331,6 +333,43 @@ class HlslDecoder:
         cp.set_pipeline(pipeline or self.compute)
         cp.set_bind_group(0, group)
         cp.dispatch_workgroups((w + 7) // 8, (h + 7) // 8, 1)
+        cp.end()
+        d.queue.submit([enc.finish()])
+        vals = np.frombuffer(d.queue.read_buffer(out), np.float32).reshape(h, w, c).copy()
+        cand = np.frombuffer(d.queue.read_buffer(stats), np.uint32).reshape(h, w).copy()
+        for b in (out, stats):
+            b.destroy()
+        return vals, cand
+
+    def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int = 16,
+                     id_bits: int | None = None, finish=None, prune: bool = True,
+                     batch: int = 256, color_cache: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+        """The tile-cooperative decode (texgs_decode_tiles_cs.hlsl) at the asset's own size,
+        unfiltered: one group of ``tile`` x ``tile`` threads per tile of an index built with
+        that tile size. ``batch``, ``color_cache``: its TEXGS_TILE_BATCH and
+        TEXGS_COLOR_CACHE. -> as :meth:`decode_compute`."""
+        wgpu, d = self.wgpu, self.device
+        key = (tile, batch, color_cache)
+        if key not in self._tile_pipelines:
+            spirv = compile_hlsl(HLSL_DIR / "texgs_decode_tiles_cs.hlsl", "comp", defines={
+                **self._defines, "TEXGS_DECODE_TILE": tile, "TEXGS_TILE_BATCH": batch,
+                "TEXGS_COLOR_CACHE": color_cache})
+            self._tile_pipelines[key] = self.compute_pipeline(spirv)
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune)
+        w, h, c = asset.width, asset.height, asset.channel_count
+        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
+        out = d.create_buffer(size=w * h * c * 4, usage=usage)
+        stats = d.create_buffer(size=w * h * 4, usage=usage)
+        entries = self._input_entries(bufs, w, h, 0.0, finish)
+        entries += [{"binding": 4, "resource": {"buffer": out, "offset": 0, "size": out.size}},
+                    {"binding": 5, "resource": {"buffer": stats, "offset": 0,
+                                                "size": stats.size}}]
+        group = d.create_bind_group(layout=self.cs_layout, entries=entries)
+        enc = d.create_command_encoder()
+        cp = enc.begin_compute_pass()
+        cp.set_pipeline(self._tile_pipelines[key])
+        cp.set_bind_group(0, group)
+        cp.dispatch_workgroups(bufs.index.tiles_x, bufs.index.tiles_y, 1)
         cp.end()
         d.queue.submit([enc.finish()])
         vals = np.frombuffer(d.queue.read_buffer(out), np.float32).reshape(h, w, c).copy()

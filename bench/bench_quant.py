@@ -1,0 +1,168 @@
+"""Quality per bit of the record layout (issue 9): the paper's storage against texgs's, next
+to ASTC, in one run.
+
+For every texture in ../shared/textures/single (RGB; alpha is left to the set benchmark) and
+every rate of --rates (bits per texel of the whole file, header included), it bakes two
+assets of the same file size that differ only in how a Gaussian is stored:
+
+- ``paper16``: every value in 16 bits, as Image-GS stores its parameters (float16): two
+  position, two scale, one angle and three colour values, 128 bits per RGB Gaussian
+  (16-bit fixed point here, at least as fine as float16 over these ranges);
+- ``texgs``: the default layout (12-bit positions over the texture, 8-bit log2 scales over
+  the asset's range, 8-bit angle, 8-bit colours over each channel's range: 72 bits), so
+  the same bytes hold 1.8 times as many Gaussians.
+
+Everything else is the default bake (``--quality``, default ``max``). Each stored asset is
+decoded (the bake's own decode of its records) to 8 bits; PSNR (RGB) and SSIM are measured against the
+texture, beside ASTC 12x12 (0.89 bpp), 10x10 (1.28) and 8x8 (2.00) at the exhaustive preset
+on the same image. The last lines give the means, texgs's BD-rate against the ASTC ladder
+(per texture, then the mean) and the issue's targets.
+
+    python bench/bench_quant.py [--rates 0.5 1 2] [--quality max] [--only NAME]
+                                [--json OUT.json] [--keep-assets DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from texgs.eval import baselines  # noqa: E402
+from texgs.eval.bdrate import bd_rate  # noqa: E402
+from texgs.eval.metrics import psnr, ssim  # noqa: E402
+from texgs.images import to_uint8  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "textures" / "single"
+ASTC = [("astc12x12", (12, 12)), ("astc10x10", (10, 10)), ("astc8x8", (8, 8))]
+SCHEMES = {
+    "paper16": {"pos_bits": 16, "scale_bits": 16, "rot_bits": 16, "color_bits": 16},
+    "texgs": {},
+}
+
+
+def load_rgb(path: Path) -> np.ndarray:
+    img = Image.open(path)
+    if img.mode == "P":  # palette with transparency: through RGBA so the colours are right
+        img = img.convert("RGBA")
+    return np.asarray(img.convert("RGB"))
+
+
+def bake(rgb: np.ndarray, rate: float, scheme: str, quality: str, keep: Path | None,
+         name: str) -> dict:
+    from texgs.bake import BakeConfig, bake_array  # noqa: PLC0415
+    from texgs.images import channel_infos_for  # noqa: PLC0415
+
+    cfg = BakeConfig(bpp=rate, quality=quality, **SCHEMES[scheme])
+    t0 = time.perf_counter()
+    res = bake_array(rgb.astype(np.float32) / 255.0, channel_infos_for(3), cfg)
+    seconds = time.perf_counter() - t0
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        (keep / f"{name}.{scheme}.{rate:g}.tgs").write_bytes(res.data)
+    dec = to_uint8(res.decoded)[..., :3]  # the bake's decode of the stored asset
+    return {"bpp": res.bits_per_texel, "gaussians": res.gaussians,
+            "record_bits": res.asset.layout.record_bits, "seconds": seconds,
+            "psnr": psnr(rgb / 255.0, dec / 255.0), "ssim": ssim(rgb / 255.0, dec / 255.0)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rates", type=float, nargs="+", default=[0.5, 1.0, 2.0])
+    ap.add_argument("--quality", default="max", choices=["fast", "balanced", "max"])
+    ap.add_argument("--only", default=None, help="textures whose name contains this")
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--keep-assets", type=Path, default=None)
+    args = ap.parse_args()
+    files = sorted(SHARED.glob("*.png"))
+    if args.only:
+        files = [f for f in files if args.only in f.name]
+    print(f"# bench_quant: paper16 (128 bits per RGB Gaussian) vs texgs (72) at equal file "
+          f"size, preset {args.quality}; PSNR dB / SSIM on 8-bit RGB; ASTC exhaustive")
+    rows = []
+    for f in files:
+        rgb = load_rgb(f)
+        row = {"texture": f.stem, "size": [int(rgb.shape[1]), int(rgb.shape[0])],
+               "texgs": {}, "paper16": {}, "astc": {}}
+        for label, block in ASTC:
+            r = baselines.astc(rgb, block, 100.0, threads=2)
+            row["astc"][label] = {"bpp": r.bits_per_texel, "psnr": psnr(rgb / 255.0,
+                                                                        r.decoded / 255.0),
+                                  "ssim": ssim(rgb / 255.0, r.decoded / 255.0)}
+        for rate in args.rates:
+            for scheme in ("paper16", "texgs"):
+                row[scheme][f"{rate:g}"] = bake(rgb, rate, scheme, args.quality,
+                                                args.keep_assets, f.stem)
+                m = row[scheme][f"{rate:g}"]
+                print(f"  {f.stem} {scheme} {rate:g} bpp: {m['gaussians']} Gaussians, "
+                      f"{m['psnr']:.2f} dB, {m['seconds']:.0f} s", file=sys.stderr, flush=True)
+        rows.append(row)
+        print_row(row, args.rates)
+    print_summary(rows, args.rates)
+    if args.json:
+        args.json.write_text(json.dumps({"quality": args.quality, "rates": args.rates,
+                                         "textures": rows}, indent=1))
+    return 0
+
+
+def print_row(row: dict, rates: list[float]) -> None:
+    w, h = row["size"]
+    cells = []
+    for rate in rates:
+        p, t = row["paper16"][f"{rate:g}"], row["texgs"][f"{rate:g}"]
+        cells.append(f"{rate:g}: paper16 {p['psnr']:6.2f}/{p['ssim']:.4f} "
+                     f"texgs {t['psnr']:6.2f}/{t['ssim']:.4f}")
+    astc = " ".join(f"{k[4:]} {v['psnr']:6.2f}/{v['ssim']:.4f}" for k, v in row["astc"].items())
+    print(f"{row['texture'][:26]:26s} {w:4d}x{h:<4d} " + " | ".join(cells) + f" | ASTC {astc}",
+          flush=True)
+
+
+def print_summary(rows: list[dict], rates: list[float]) -> None:
+    if not rows:
+        return
+    print(f"\nmeans over {len(rows)} textures (PSNR dB, SSIM, file bits per texel)")
+    print(f"{'codec':10s} {'rate':>5s} {'bpp':>6s} {'PSNR':>7s} {'SSIM':>7s}")
+    means = {}
+    for rate in rates:
+        for scheme in ("paper16", "texgs"):
+            ms = [r[scheme][f"{rate:g}"] for r in rows]
+            means[(scheme, rate)] = float(np.mean([m["psnr"] for m in ms]))
+            print(f"{scheme:10s} {rate:5g} {np.mean([m['bpp'] for m in ms]):6.3f} "
+                  f"{means[(scheme, rate)]:7.2f} {np.mean([m['ssim'] for m in ms]):7.4f}")
+    for label, _ in ASTC:
+        ms = [r["astc"][label] for r in rows]
+        means[label] = float(np.mean([m["psnr"] for m in ms]))
+        print(f"{label:10s} {'':5s} {np.mean([m['bpp'] for m in ms]):6.3f} "
+              f"{means[label]:7.2f} {np.mean([m['ssim'] for m in ms]):7.4f}")
+    for scheme in ("paper16", "texgs"):
+        bds = []
+        for r in rows:
+            ladder = [r["astc"][k] for k, _ in ASTC]
+            ours = [r[scheme][f"{rate:g}"] for rate in rates]
+            bd = bd_rate([m["bpp"] for m in ladder], [m["psnr"] for m in ladder],
+                         [m["bpp"] for m in ours], [m["psnr"] for m in ours])
+            if bd is not None:
+                bds.append(bd)
+        txt = f"{np.mean(bds):+.1f} %" if bds else "undefined"
+        print(f"BD-rate of {scheme} against the ASTC ladder: {txt} (mean over {len(bds)} of "
+              f"{len(rows)} textures with a PSNR overlap)")
+    checks = []
+    if 1.0 in rates:
+        checks.append(("texgs 1.0 bpp vs ASTC 10x10", means[("texgs", 1.0)], means["astc10x10"]))
+    if 0.5 in rates:
+        checks.append(("texgs 0.5 bpp vs ASTC 12x12", means[("texgs", 0.5)], means["astc12x12"]))
+    for what, ours, theirs in checks:
+        verdict = "met" if ours >= theirs else "not met"
+        print(f"target {what}: {ours:.2f} vs {theirs:.2f} dB ({ours - theirs:+.2f}): {verdict}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Whole-texture decode in the engine shaders, per-texel against tile-cooperative, executed
+here on Mesa's CPU drivers (GLSL on llvmpipe through moderngl, HLSL as SPIR-V on lavapipe
+through wgpu), in one run.
+
+Both compute paths decode every texel of an asset at its own size with the same tile index
+(default settings: tile 16, pruned lists) and give the same bits (tests/test_shaders_*.py);
+this measures their wall time. These drivers run the shaders on this machine's CPU, so only
+the ratio between the two paths says something about a GPU: the work each avoids (unpacking
+every candidate per texel) is the same arithmetic there. Times are the minimum of
+``--repeats`` runs after one warm-up, buffer upload and read-back included.
+
+    python bench/bench_shader_decode.py [--asset A.tgs ...] [--repeats 3]
+
+Without --asset it bakes the 512x512 centre crop of
+../shared/textures/single/stktex_generic_WoodF.png at 1 bpp (`fast` preset).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from texgs import format as fmt  # noqa: E402
+from texgs.runtime import build_gpu_buffers  # noqa: E402
+
+WOOD = ROOT.parent / "shared" / "textures" / "single" / "stktex_generic_WoodF.png"
+
+
+def default_asset() -> tuple[str, fmt.Asset]:
+    from PIL import Image
+
+    from texgs.bake import BakeConfig, bake_array
+    from texgs.images import channel_infos_for
+
+    img = np.asarray(Image.open(WOOD).convert("RGB"), np.float32) / 255.0
+    h, w = img.shape[:2]
+    crop = np.ascontiguousarray(img[h // 2 - 256:h // 2 + 256, w // 2 - 256:w // 2 + 256])
+    res = bake_array(crop, channel_infos_for(3), BakeConfig(bpp=1.0, quality="fast"))
+    return "WoodF 512 crop, 1 bpp", res.asset
+
+
+def best_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1e3)
+    return min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--asset", type=Path, nargs="*", default=None)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+    cases = ([(p.name, fmt.read_asset_file(p)) for p in args.asset] if args.asset
+             else [default_asset()])
+    runners = []
+    try:
+        from texgs.glsl_runner import GlslDecoder
+        runners.append(("GLSL llvmpipe", GlslDecoder()))
+    except Exception as e:  # noqa: BLE001 - report and go on with what runs
+        print(f"GLSL runner unavailable: {e}")
+    try:
+        from texgs.hlsl_runner import HlslDecoder
+        runners.append(("HLSL lavapipe", HlslDecoder()))
+    except Exception as e:  # noqa: BLE001
+        print(f"HLSL runner unavailable: {e}")
+    print(f"{'asset':28s} {'size':>9s} {'cand/texel':>10s} {'runtime':14s} "
+          f"{'per-texel ms':>12s} {'tiles ms':>9s} {'speed-up':>8s} {'same bits':>9s}")
+    for name, asset in cases:
+        counts = build_gpu_buffers(asset).index.counts()
+        t = asset.tile_size
+        per_texel = np.repeat(np.repeat(counts, t, 0), t, 1)[:asset.height, :asset.width]
+        for label, dec in runners:
+            a = dec.decode_compute(asset)[0]
+            b = dec.decode_tiles(asset)[0]
+            ms_a = best_ms(lambda: dec.decode_compute(asset), args.repeats)
+            ms_b = best_ms(lambda: dec.decode_tiles(asset), args.repeats)
+            print(f"{name[:28]:28s} {asset.width:4d}x{asset.height:<4d} "
+                  f"{per_texel.mean():10.1f} {label:14s} {ms_a:12.1f} {ms_b:9.1f} "
+                  f"{ms_a / ms_b:7.2f}x {str(np.array_equal(a, b)):>9s}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
