@@ -23,6 +23,7 @@ Adam, growth, set-up and the end-of-bake evaluation).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -100,12 +101,12 @@ def main() -> None:
     ap.add_argument("--ref-repeats", type=int, default=3)
     ap.add_argument("--bake-split", type=int, metavar="STEPS", default=None)
     ap.add_argument("--default-malloc", action="store_true",
-                    help="leave glibc's malloc thresholds as they are (the baker otherwise "
-                         "keeps freed heap memory: render_cpu.keep_freed_memory)")
+                    help="leave glibc's malloc thresholds as they are (TEXGS_KEEP_HEAP=0; "
+                         "the baker otherwise keeps freed heap memory)")
     args = ap.parse_args()
-    from texgs.bake import render_cpu  # noqa: PLC0415
     if args.default_malloc:
-        render_cpu._heap_kept = False  # as if already tried: keep_freed_memory does nothing
+        os.environ["TEXGS_KEEP_HEAP"] = "0"  # keep_freed_memory then does nothing
+    from texgs.bake import render_cpu  # noqa: PLC0415
     print(f"malloc: {'glibc defaults' if args.default_malloc else 'freed heap memory kept'}")
     if args.bake_split:
         bake_split(args.size, args.bake_split)

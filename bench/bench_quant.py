@@ -94,9 +94,9 @@ def main() -> int:
                "texgs": {}, "paper16": {}, "astc": {}}
         for label, block in ASTC:
             r = baselines.astc(rgb, block, 100.0, threads=2)
-            row["astc"][label] = {"bpp": r.bits_per_texel, "psnr": psnr(rgb / 255.0,
-                                                                        r.decoded / 255.0),
-                                  "ssim": ssim(rgb / 255.0, r.decoded / 255.0)}
+            # r.decoded is float in [0, 1] (texgs.eval.metrics.to_float)
+            row["astc"][label] = {"bpp": r.bits_per_texel, "psnr": psnr(rgb / 255.0, r.decoded),
+                                  "ssim": ssim(rgb / 255.0, r.decoded)}
         for rate in args.rates:
             for scheme in ("paper16", "texgs"):
                 row[scheme][f"{rate:g}"] = bake(rgb, rate, scheme, args.quality,

@@ -4,6 +4,8 @@ in values and gradients, plus a finite-difference check of the gradients themsel
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import pytest
 
@@ -184,3 +186,23 @@ def test_fused_render_mse_matches_dense_mse(rep, C, k):
     torch.testing.assert_close(mse, ref().detach(), atol=1e-7, rtol=1e-5)
     for a, b in zip(_grads(fused, tensors, weights), _grads(ref, tensors, weights)):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)
+
+
+def test_keep_freed_memory_switch():
+    """The baker's malloc tuning takes effect on glibc Linux and TEXGS_KEEP_HEAP=0 turns it
+    off (each in a fresh process: it is set once per process)."""
+    import platform
+    import subprocess
+    import sys
+
+    code = "from texgs.bake import render_cpu; print(render_cpu.keep_freed_memory())"
+    root = Path(__file__).resolve().parents[1]
+
+    def run(env_extra):
+        env = {**os.environ, "PYTHONPATH": str(root), **env_extra}
+        return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                              text=True, check=True).stdout.strip()
+
+    assert run({"TEXGS_KEEP_HEAP": "0"}) == "False"
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert run({"TEXGS_KEEP_HEAP": "1"}) == "True"

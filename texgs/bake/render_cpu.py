@@ -144,11 +144,14 @@ def keep_freed_memory(limit: int = 1 << 30) -> bool:
     (at most 32 MB by default) are mapped fresh on every allocation, and the kernel
     zero-fills each page on first touch: at 2048x2048 that took as long as the render
     itself. Served from the heap, the same pages are reused step after step. The cost is
-    that the process keeps its peak heap until it exits, which a bake process does anyway.
+    that the process keeps its peak heap until it exits, which a bake process does anyway;
+    a long-lived process that bakes now and then can opt out with ``TEXGS_KEEP_HEAP=0``.
     """
     global _heap_kept
     if _heap_kept is None:
         _heap_kept = False
+        if os.environ.get("TEXGS_KEEP_HEAP", "1") == "0":
+            return False
         if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
             try:
                 libc = ctypes.CDLL(None)
