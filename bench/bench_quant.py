@@ -20,6 +20,7 @@ on the same image. The last lines give the means, texgs's BD-rate against the AS
 
     python bench/bench_quant.py [--rates 0.5 1 2] [--quality max] [--only NAME]
                                 [--json OUT.json] [--keep-assets DIR]
+                                [--layout NAME=P,S,R,C ...]   # more layouts beside them
 """
 
 from __future__ import annotations
@@ -81,7 +82,17 @@ def main() -> int:
     ap.add_argument("--only", default=None, help="textures whose name contains this")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--keep-assets", type=Path, default=None)
+    ap.add_argument("--layout", action="append", default=[], metavar="NAME=P,S,R,C",
+                    help="also bake this record layout (position, scale, angle, colour bits), "
+                         "e.g. c10=12,8,8,10; repeatable")
     args = ap.parse_args()
+    for spec in args.layout:
+        name, _, widths = spec.partition("=")
+        try:
+            p, sc, r, c = (int(v) for v in widths.split(","))
+        except ValueError:
+            ap.error(f"--layout {spec!r}: expected NAME=P,S,R,C")
+        SCHEMES[name] = {"pos_bits": p, "scale_bits": sc, "rot_bits": r, "color_bits": c}
     files = sorted(SHARED.glob("*.png"))
     if args.only:
         files = [f for f in files if args.only in f.name]
@@ -91,14 +102,14 @@ def main() -> int:
     for f in files:
         rgb = load_rgb(f)
         row = {"texture": f.stem, "size": [int(rgb.shape[1]), int(rgb.shape[0])],
-               "texgs": {}, "paper16": {}, "astc": {}}
+               "astc": {}, **{scheme: {} for scheme in SCHEMES}}
         for label, block in ASTC:
             r = baselines.astc(rgb, block, 100.0, threads=2)
             # r.decoded is float in [0, 1] (texgs.eval.metrics.to_float)
             row["astc"][label] = {"bpp": r.bits_per_texel, "psnr": psnr(rgb / 255.0, r.decoded),
                                   "ssim": ssim(rgb / 255.0, r.decoded)}
         for rate in args.rates:
-            for scheme in ("paper16", "texgs"):
+            for scheme in SCHEMES:
                 row[scheme][f"{rate:g}"] = bake(rgb, rate, scheme, args.quality,
                                                 args.keep_assets, f.stem)
                 m = row[scheme][f"{rate:g}"]
@@ -117,9 +128,9 @@ def print_row(row: dict, rates: list[float]) -> None:
     w, h = row["size"]
     cells = []
     for rate in rates:
-        p, t = row["paper16"][f"{rate:g}"], row["texgs"][f"{rate:g}"]
-        cells.append(f"{rate:g}: paper16 {p['psnr']:6.2f}/{p['ssim']:.4f} "
-                     f"texgs {t['psnr']:6.2f}/{t['ssim']:.4f}")
+        cells.append(f"{rate:g}: " + " ".join(
+            f"{scheme} {row[scheme][f'{rate:g}']['psnr']:6.2f}/"
+            f"{row[scheme][f'{rate:g}']['ssim']:.4f}" for scheme in SCHEMES))
     astc = " ".join(f"{k[4:]} {v['psnr']:6.2f}/{v['ssim']:.4f}" for k, v in row["astc"].items())
     print(f"{row['texture'][:26]:26s} {w:4d}x{h:<4d} " + " | ".join(cells) + f" | ASTC {astc}",
           flush=True)
@@ -132,7 +143,7 @@ def print_summary(rows: list[dict], rates: list[float]) -> None:
     print(f"{'codec':10s} {'rate':>5s} {'bpp':>6s} {'PSNR':>7s} {'SSIM':>7s}")
     means = {}
     for rate in rates:
-        for scheme in ("paper16", "texgs"):
+        for scheme in SCHEMES:
             ms = [r[scheme][f"{rate:g}"] for r in rows]
             means[(scheme, rate)] = float(np.mean([m["psnr"] for m in ms]))
             print(f"{scheme:10s} {rate:5g} {np.mean([m['bpp'] for m in ms]):6.3f} "
@@ -142,7 +153,7 @@ def print_summary(rows: list[dict], rates: list[float]) -> None:
         means[label] = float(np.mean([m["psnr"] for m in ms]))
         print(f"{label:10s} {'':5s} {np.mean([m['bpp'] for m in ms]):6.3f} "
               f"{means[label]:7.2f} {np.mean([m['ssim'] for m in ms]):7.4f}")
-    for scheme in ("paper16", "texgs"):
+    for scheme in SCHEMES:
         bds = []
         for r in rows:
             ladder = [r["astc"][k] for k, _ in ASTC]
