@@ -18,8 +18,7 @@ import numpy as np
 
 from .format import (BLEND_EPS, CUTOFF_Q, ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z, Asset,
                      MapInfo)
-from .runtime import (GaussianSet, TileIndex, build_tile_index, dequantize, footprint_variance,
-                      prune_tile_index)
+from .runtime import GaussianSet, TileIndex, dequantize, footprint_variance, sampling_index
 
 _F32 = np.float32
 _W_CUT = np.exp(_F32(-0.5) * _F32(CUTOFF_Q)).astype(_F32)
@@ -138,7 +137,7 @@ def decode_uv(asset: Asset, uv: np.ndarray, lod: int | None = None,
     in the stored encoding of each channel."""
     g = dequantize(asset, asset.prefix_count(lod))
     if index is None:
-        index = prune_tile_index(g, build_tile_index(g, asset.tile_size), asset.top_k)
+        index = sampling_index(g, asset.tile_size, asset.top_k)
     uv = np.asarray(uv, np.float64)
     px, py = wrap_points(g, (uv[:, 0] * g.width).astype(_F32), (uv[:, 1] * g.height).astype(_F32))
     return eval_points(g, index, px, py, asset.top_k)
@@ -154,9 +153,7 @@ def decode_texture(asset: Asset, lod: int | None = None, size: tuple[int, int] |
     g = dequantize(asset, asset.prefix_count(lod))
     ow, oh = size if size is not None else (asset.width, asset.height)
     fvar = footprint_variance(max(asset.width / ow, asset.height / oh)) if filtered else _F32(0)
-    index = build_tile_index(g, asset.tile_size, float(fvar))
-    if fvar == 0:  # pruning is exact for unfiltered sampling only
-        index = prune_tile_index(g, index, asset.top_k)
+    index = sampling_index(g, asset.tile_size, asset.top_k, float(fvar))
     xs = ((np.arange(ow, dtype=np.float64) + 0.5) * (asset.width / ow)).astype(_F32)
     ys = ((np.arange(oh, dtype=np.float64) + 0.5) * (asset.height / oh)).astype(_F32)
     px = np.tile(xs, oh)

@@ -143,16 +143,24 @@ class GlslDecoder:
         bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
-        c = asset.channel_count
+        self.compute["out_size"] = (w, h)
+        self.compute["filter_var"] = fvar
+        return self._run_decode(self.compute, bufs, (w, h), asset.channel_count, finish,
+                                ((w + 7) // 8, (h + 7) // 8))
+
+    def _run_decode(self, prog, bufs: GpuBuffers, size: tuple[int, int], c: int, finish,
+                    groups: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Bind ``bufs`` and the outputs (values at binding 4, candidates at 5), set
+        ``finish``, run ``prog`` over ``groups`` and read back (values [H, W, C], candidates
+        [H, W])."""
+        w, h = size
         keep = self._bind(bufs)
         out = self.ctx.buffer(reserve=w * h * c * 4)
         out.bind_to_storage_buffer(4)
         stats = self.ctx.buffer(reserve=w * h * 4)
         stats.bind_to_storage_buffer(5)
-        self.compute["out_size"] = (w, h)
-        self.compute["filter_var"] = fvar
-        self.compute["finish"] = _finish_words(finish)
-        self.compute.run((w + 7) // 8, (h + 7) // 8)
+        prog["finish"] = _finish_words(finish)
+        prog.run(*groups)
         vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
         cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()
         for b in keep + [out, stats]:
@@ -174,21 +182,10 @@ class GlslDecoder:
                 "texgs_decode_tiles.comp", {**self._defines, "TEXGS_DECODE_TILE": tile,
                                             "TEXGS_TILE_BATCH": batch,
                                             "TEXGS_COLOR_CACHE": color_cache}))
-        prog = self._tile_programs[key]
         bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune)
-        w, h, c = asset.width, asset.height, asset.channel_count
-        keep = self._bind(bufs)
-        out = self.ctx.buffer(reserve=w * h * c * 4)
-        out.bind_to_storage_buffer(4)
-        stats = self.ctx.buffer(reserve=w * h * 4)
-        stats.bind_to_storage_buffer(5)
-        prog["finish"] = _finish_words(finish)
-        prog.run(bufs.index.tiles_x, bufs.index.tiles_y)
-        vals = np.frombuffer(out.read(), np.float32).reshape(h, w, c).copy()
-        cand = np.frombuffer(stats.read(), np.uint32).reshape(h, w).copy()
-        for b in keep + [out, stats]:
-            b.release()
-        return vals, cand
+        return self._run_decode(self._tile_programs[key], bufs, (asset.width, asset.height),
+                                asset.channel_count, finish,
+                                (bufs.index.tiles_x, bufs.index.tiles_y))
 
     @_in_context
     def decode_fragment(self, asset: Asset, lod: int | None = None,

@@ -312,27 +312,36 @@ class HlslDecoder:
         (see compute_pipeline); default texgs_decode_cs.hlsl.
         ``finish``: the shader's map finish words (``layout.map_finish_words``); those
         channels come back finished (default: every channel as blended)."""
-        wgpu, d = self.wgpu, self.device
-        if asset.channel_count > self.max_channels:
-            raise ValueError(f"{asset.channel_count} channels; this decoder was built for "
-                             f"at most {self.max_channels}")
         bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
-        c = asset.channel_count
+        return self._run_decode(pipeline or self.compute, bufs, (w, h), asset.channel_count,
+                                fvar, finish, ((w + 7) // 8, (h + 7) // 8))
+
+    def _run_decode(self, pipeline, bufs: GpuBuffers, size: tuple[int, int], c: int,
+                    filter_var: float, finish,
+                    groups: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Bind ``bufs``, the parameters and the outputs (values at binding 4, candidates
+        at 5), dispatch ``pipeline`` over ``groups`` and read back (values [H, W, C],
+        candidates [H, W])."""
+        if c > self.max_channels:
+            raise ValueError(f"{c} channels; this decoder was built for at most "
+                             f"{self.max_channels}")
+        wgpu, d = self.wgpu, self.device
+        w, h = size
         usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
         out = d.create_buffer(size=w * h * c * 4, usage=usage)
         stats = d.create_buffer(size=w * h * 4, usage=usage)
-        entries = self._input_entries(bufs, w, h, fvar, finish)
+        entries = self._input_entries(bufs, w, h, filter_var, finish)
         entries += [{"binding": 4, "resource": {"buffer": out, "offset": 0, "size": out.size}},
                     {"binding": 5, "resource": {"buffer": stats, "offset": 0,
                                                 "size": stats.size}}]
         group = d.create_bind_group(layout=self.cs_layout, entries=entries)
         enc = d.create_command_encoder()
         cp = enc.begin_compute_pass()
-        cp.set_pipeline(pipeline or self.compute)
+        cp.set_pipeline(pipeline)
         cp.set_bind_group(0, group)
-        cp.dispatch_workgroups((w + 7) // 8, (h + 7) // 8, 1)
+        cp.dispatch_workgroups(groups[0], groups[1], 1)
         cp.end()
         d.queue.submit([enc.finish()])
         vals = np.frombuffer(d.queue.read_buffer(out), np.float32).reshape(h, w, c).copy()
@@ -348,7 +357,6 @@ class HlslDecoder:
         unfiltered: one group of ``tile`` x ``tile`` threads per tile of an index built with
         that tile size. ``batch``, ``color_cache``: its TEXGS_TILE_BATCH and
         TEXGS_COLOR_CACHE. -> as :meth:`decode_compute`."""
-        wgpu, d = self.wgpu, self.device
         key = (tile, batch, color_cache)
         if key not in self._tile_pipelines:
             spirv = compile_hlsl(HLSL_DIR / "texgs_decode_tiles_cs.hlsl", "comp", defines={
@@ -356,27 +364,9 @@ class HlslDecoder:
                 "TEXGS_COLOR_CACHE": color_cache})
             self._tile_pipelines[key] = self.compute_pipeline(spirv)
         bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune)
-        w, h, c = asset.width, asset.height, asset.channel_count
-        usage = wgpu.BufferUsage.STORAGE | wgpu.BufferUsage.COPY_SRC
-        out = d.create_buffer(size=w * h * c * 4, usage=usage)
-        stats = d.create_buffer(size=w * h * 4, usage=usage)
-        entries = self._input_entries(bufs, w, h, 0.0, finish)
-        entries += [{"binding": 4, "resource": {"buffer": out, "offset": 0, "size": out.size}},
-                    {"binding": 5, "resource": {"buffer": stats, "offset": 0,
-                                                "size": stats.size}}]
-        group = d.create_bind_group(layout=self.cs_layout, entries=entries)
-        enc = d.create_command_encoder()
-        cp = enc.begin_compute_pass()
-        cp.set_pipeline(self._tile_pipelines[key])
-        cp.set_bind_group(0, group)
-        cp.dispatch_workgroups(bufs.index.tiles_x, bufs.index.tiles_y, 1)
-        cp.end()
-        d.queue.submit([enc.finish()])
-        vals = np.frombuffer(d.queue.read_buffer(out), np.float32).reshape(h, w, c).copy()
-        cand = np.frombuffer(d.queue.read_buffer(stats), np.uint32).reshape(h, w).copy()
-        for b in (out, stats):
-            b.destroy()
-        return vals, cand
+        return self._run_decode(self._tile_pipelines[key], bufs, (asset.width, asset.height),
+                                asset.channel_count, 0.0, finish,
+                                (bufs.index.tiles_x, bufs.index.tiles_y))
 
     def decode_fragment(self, asset: Asset, lod: int | None = None,
                         size: tuple[int, int] | None = None, finish=None) -> np.ndarray:

@@ -220,6 +220,17 @@ def prune_tile_index(g: GaussianSet, index: TileIndex, top_k: int) -> TileIndex:
     return TileIndex(index.tile, index.tiles_x, index.tiles_y, offsets, ids)
 
 
+def sampling_index(g: GaussianSet, tile: int, top_k: int, filter_max_var: float = 0.0,
+                   prune: bool = True) -> TileIndex:
+    """The tile index every decoder samples through: :func:`build_tile_index`, then, for an
+    unfiltered index (``filter_max_var == 0``) and unless ``prune`` is False,
+    :func:`prune_tile_index` (exact for unfiltered sampling only)."""
+    index = build_tile_index(g, tile, filter_max_var)
+    if prune and filter_max_var == 0.0:
+        index = prune_tile_index(g, index, top_k)
+    return index
+
+
 def footprint_variance(texels_per_pixel: float | np.ndarray) -> np.ndarray:
     """Variance (texels^2) added to every Gaussian when one output pixel covers
     ``texels_per_pixel`` texels: that of a box of that width less the texel's own,
@@ -288,14 +299,8 @@ def pack_tile_ids(ids: np.ndarray, id_bits: int) -> np.ndarray:
     always touch the next word. uint32 [ceil(E * id_bits / 32) + 1]."""
     from .format import pack_fields
 
-    ids = np.asarray(ids, np.int64)
-    if id_bits == 32:
-        return np.concatenate([ids.astype(np.uint32), np.zeros(1, np.uint32)])
-    words = pack_fields(ids[:, None], (id_bits,))
-    need = (ids.shape[0] * id_bits + 31) // 32 + 1
-    out = np.zeros(need, np.uint32)
-    out[:min(need, words.shape[0])] = words[:need]
-    return out
+    words = pack_fields(np.asarray(ids, np.int64)[:, None], (id_bits,))
+    return np.concatenate([words, np.zeros(1, np.uint32)])
 
 
 def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = None,
@@ -320,9 +325,7 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     if not 1 <= id_bits <= 32 or (id_bits < 32 and n > 1 << id_bits):
         raise ValueError(f"id_bits {id_bits} cannot address {n} Gaussians")
     g = dequantize(asset, n)
-    index = build_tile_index(g, tile, filter_max_var)
-    if prune and filter_max_var == 0.0:
-        index = prune_tile_index(g, index, asset.top_k)
+    index = sampling_index(g, tile, asset.top_k, filter_max_var, prune)
     lay = asset.layout
     c = asset.channel_count
     meta = np.zeros(L.META_CHANNEL_BASE + L.META_CHANNEL_STRIDE * c, np.uint32)
