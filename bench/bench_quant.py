@@ -21,12 +21,14 @@ on the same image. The last lines give the means, texgs's BD-rate against the AS
     python bench/bench_quant.py [--rates 0.5 1 2] [--quality max] [--only NAME]
                                 [--json OUT.json] [--keep-assets DIR]
                                 [--layout NAME=P,S,R,C ...]   # more layouts beside them
+    python bench/bench_quant.py --rows OUT.txt   # the summary of rows printed before
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -85,7 +87,14 @@ def main() -> int:
     ap.add_argument("--layout", action="append", default=[], metavar="NAME=P,S,R,C",
                     help="also bake this record layout (position, scale, angle, colour bits), "
                          "e.g. c10=12,8,8,10; repeatable")
+    ap.add_argument("--rows", type=Path, default=None, metavar="FILE",
+                    help="print the summary of texture rows this script printed before (one "
+                         "or more runs, e.g. split over processes) instead of baking")
     args = ap.parse_args()
+    if args.rows:
+        rows, rates = parse_rows(args.rows.read_text())
+        print_summary(rows, rates)
+        return 0
     for spec in args.layout:
         name, _, widths = spec.partition("=")
         try:
@@ -122,6 +131,38 @@ def main() -> int:
         args.json.write_text(json.dumps({"quality": args.quality, "rates": args.rates,
                                          "textures": rows}, indent=1))
     return 0
+
+
+def parse_rows(text: str) -> tuple[list[dict], list[float]]:
+    """Texture rows as :func:`print_row` prints them -> (rows as the run builds them, rates).
+    Only what the summary uses comes back: PSNR and SSIM, and the rates (each layout at its
+    nominal rate, which every bake meets within one word of the file; ASTC at 128 bits per
+    block, as texgs.eval.baselines.astc reports it). A texture printed twice counts once."""
+    rows, rates, seen = [], [], set()
+    for line in text.splitlines():
+        if line.startswith("#") or "|" not in line:
+            continue
+        name, size = line.split()[:2]
+        if name in seen:
+            continue
+        seen.add(name)
+        cells = line.split("|")
+        w, h = (int(v) for v in size.split("x"))
+        row = {"texture": name, "size": [w, h], "astc": {}}
+        rates = []
+        for cell in cells[:-1]:
+            rate_txt, _, rest = cell.strip().partition(":")
+            rate = float(rate_txt.split()[-1])
+            rates.append(rate)
+            for scheme, q, ss in re.findall(r"(\S+)\s+([\d.]+)/([\d.]+)", rest):
+                row.setdefault(scheme, {})[f"{rate:g}"] = {"bpp": rate, "psnr": float(q),
+                                                           "ssim": float(ss)}
+        for block, q, ss in re.findall(r"(\d+)x\d+\s+([\d.]+)/([\d.]+)", cells[-1]):
+            b = int(block)
+            row["astc"][f"astc{b}x{b}"] = {"bpp": 128.0 / (b * b), "psnr": float(q),
+                                          "ssim": float(ss)}
+        rows.append(row)
+    return rows, rates
 
 
 def print_row(row: dict, rates: list[float]) -> None:
