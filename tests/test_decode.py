@@ -185,13 +185,14 @@ def test_pruned_tile_index_decodes_every_point_as_the_full_index(seed):
 
 
 def test_pruned_index_is_used_by_the_decoders_and_shrinks_the_gpu_index():
-    """decode_texture and build_gpu_buffers use the pruned lists (fewer candidates, a smaller
-    index) and the texels are unchanged; a filtered index is not pruned."""
+    """decode_texture(prune=True) and build_gpu_buffers use the pruned lists (fewer
+    candidates, a smaller index) and the texels are unchanged; a filtered index is not
+    pruned."""
     asset = _random_asset(7, 64, 48, 600, 0, 5, smin=-0.5, smax=2.5)
     g = dequantize(asset)
     full = build_tile_index(g, asset.tile_size)
     stats: list = []
-    out = decode_texture(asset, stats_out=stats)
+    out = decode_texture(asset, stats_out=stats, prune=True)
     xs = np.tile(np.arange(64, dtype=np.float32) + 0.5, 48)
     ys = np.repeat(np.arange(48, dtype=np.float32) + 0.5, 64)
     np.testing.assert_array_equal(out.reshape(-1, 3), eval_points(g, full, xs, ys, 5))

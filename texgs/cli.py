@@ -564,7 +564,7 @@ def decode(
     for m, path in jobs:
         stats: list = []
         osize = wh if wh is not None else (m.width, m.height)
-        full = decode_texture(asset, lod=lod, size=osize, stats_out=stats)
+        full = decode_texture(asset, lod=lod, size=osize, stats_out=stats, prune=True)
         img = finish_map(m, asset, full[..., m.first_channel:m.first_channel + m.channel_count])
         _encode_map(path, img, path.suffix.lower() != ".png")
         rows.append({"map": m.name, "output": str(path), "width": img.shape[1],

@@ -137,23 +137,26 @@ def decode_uv(asset: Asset, uv: np.ndarray, lod: int | None = None,
     in the stored encoding of each channel."""
     g = dequantize(asset, asset.prefix_count(lod))
     if index is None:
-        index = sampling_index(g, asset.tile_size, asset.top_k)
+        index = sampling_index(g, asset.tile_size, asset.top_k, prune=False)
     uv = np.asarray(uv, np.float64)
     px, py = wrap_points(g, (uv[:, 0] * g.width).astype(_F32), (uv[:, 1] * g.height).astype(_F32))
     return eval_points(g, index, px, py, asset.top_k)
 
 
 def decode_texture(asset: Asset, lod: int | None = None, size: tuple[int, int] | None = None,
-                   stats_out: list | None = None, filtered: bool = False) -> np.ndarray:
+                   stats_out: list | None = None, filtered: bool = False,
+                   prune: bool = False) -> np.ndarray:
     """Decode to a texel grid: float32 [H', W', C] at ``size`` = (W', H') (default the
     asset's own size), sampling each output texel at its centre. ``lod``: number of LOD
     chunks to use (default all). ``filtered``: when the output is smaller, widen every
     Gaussian by the output pixel's footprint (prefiltered minification, no aliasing). If
-    ``stats_out`` is a list, a :class:`DecodeStats` is appended."""
+    ``stats_out`` is a list, a :class:`DecodeStats` is appended. ``prune``: walk the pruned
+    lists a runtime gets from ``build_gpu_buffers`` (the same values; the candidate counts
+    in ``stats_out`` are then the runtime's; pruning costs more time here than it saves)."""
     g = dequantize(asset, asset.prefix_count(lod))
     ow, oh = size if size is not None else (asset.width, asset.height)
     fvar = footprint_variance(max(asset.width / ow, asset.height / oh)) if filtered else _F32(0)
-    index = sampling_index(g, asset.tile_size, asset.top_k, float(fvar))
+    index = sampling_index(g, asset.tile_size, asset.top_k, float(fvar), prune)
     xs = ((np.arange(ow, dtype=np.float64) + 0.5) * (asset.width / ow)).astype(_F32)
     ys = ((np.arange(oh, dtype=np.float64) + 0.5) * (asset.height / oh)).astype(_F32)
     px = np.tile(xs, oh)
