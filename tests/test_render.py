@@ -188,6 +188,43 @@ def test_fused_render_mse_matches_dense_mse(rep, C, k):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-3)
 
 
+@needs_kernel
+@pytest.mark.parametrize("rep", ADDRESS)
+@pytest.mark.parametrize("C,k", [(3, 5), (1, 3), (7, 4), (4, 5), (2, 1)])
+def test_one_pass_loss_is_bitwise_the_two_pass_loss(rep, C, k):
+    """render_loss_cpu (render, weighted MSE and its gradients in one kernel pass) gives the
+    same bits as render_mse_cpu (forward, then a backward pass over the hand-over buffers,
+    itself checked against the dense reference above) followed by the weighted sum: image,
+    MSE, loss and every gradient, on a texture whose sides are not multiples of the tile or
+    the vector width, for every thread count."""
+    W, H = 45, 27
+    tensors = [t.requires_grad_() for t in scene(20 + C, W, H, 70, C)]
+    target = torch.rand(H, W, C, generator=torch.Generator().manual_seed(6))
+    weights = torch.linspace(0.25, 1.5, C)
+    img, mse = render_cpu.render_mse_cpu(*tensors, target, W, H, k, 16, *rep)
+    two_pass = (mse * weights).sum()
+    two_pass.backward()
+    expected = [t.grad.clone() for t in tensors]
+    for threads in (1, 2, 3):
+        for t in tensors:
+            t.grad = None
+        img1, mse1, loss = render_cpu.render_loss_cpu(*tensors, target, weights, W, H, k, 16,
+                                                      *rep, nthreads=threads)
+        assert not img1.requires_grad and not mse1.requires_grad and loss.requires_grad
+        assert torch.equal(img1, img) and torch.equal(mse1, mse.detach())
+        assert torch.equal(loss.detach(), two_pass.detach())
+        loss.backward()
+        for got, want in zip((t.grad for t in tensors), expected):
+            assert torch.equal(got, want)
+    # an incoming gradient other than 1 scales every gradient
+    for t in tensors:
+        t.grad = None
+    (3.0 * render_cpu.render_loss_cpu(*tensors, target, weights, W, H, k, 16, *rep)[2]
+     ).backward()
+    for got, want in zip((t.grad for t in tensors), expected):
+        torch.testing.assert_close(got, 3.0 * want)
+
+
 def test_keep_freed_memory_switch():
     """The baker's malloc tuning takes effect on glibc Linux and TEXGS_KEEP_HEAP=0 turns it
     off (each in a fresh process: it is set once per process)."""

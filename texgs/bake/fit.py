@@ -26,7 +26,8 @@ from .config import BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
 from . import render_cpu
-from .render import ChannelMSE, backend_name, pick_device, render, render_mse
+from .render import (ChannelMSE, backend_name, pick_device, render, render_mse,
+                     render_weighted_mse)
 
 
 @dataclass
@@ -307,6 +308,30 @@ class _Fitter:
             chan.append(mse)
         return images, chan
 
+    @property
+    def loss_is_linear(self) -> bool:
+        """Whether the loss is a fixed weighted sum of channel MSEs (one map, or a set with
+        ``set_loss == "mse"``), so :meth:`render_loss` can form it in one pass."""
+        return len(self.maps) == 1 or self.cfg.set_loss == "mse"
+
+    def render_loss(self, model: _Model, spec: QuantSpec | None
+                    ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """(:meth:`render` images without gradient, :meth:`mse` without gradient, :meth:`loss`
+        with gradient) for a linear loss (:attr:`loss_is_linear`), rendered and
+        differentiated in one kernel pass per group where the renderer has one. The same
+        values and gradients as :meth:`render_mse` then :meth:`loss`."""
+        cfg = self.cfg
+        images, total = [], 0.0
+        mse = 0.0
+        for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
+            img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
+                                                  g.width, g.height, cfg.top_k, cfg.tile,
+                                                  cfg.repeat_x, cfg.repeat_y)
+            images.append(img)
+            mse = mse + (chan * g.cweight).sum()
+            total = total + loss
+        return images, mse, total
+
     def map_mse(self, images: list[torch.Tensor],
                 chan: list[torch.Tensor] | None = None) -> list[torch.Tensor]:
         """MSE of every map (mean over its texels and fitted channels), in the fit space.
@@ -535,7 +560,9 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
                 mult = cfg.lr_final ** frac
             opt.lrs = [base * mult for base in (fit.lr_uv, cfg.lr_scale, cfg.lr_rot,
                                                 cfg.lr_color)]
-            if step >= mse_start:  # MSE loss: the render and its error in one kernel pass
+            if step >= mse_start and fit.loss_is_linear:  # render, loss and gradients: one pass
+                images, mse, loss = fit.render_loss(model, spec)
+            elif step >= mse_start:  # MSE loss: the render and its error in one kernel pass
                 images, chan = fit.render_mse(model, spec)
                 mse = fit.mse(images, chan)
                 loss = fit.loss(images, chan)

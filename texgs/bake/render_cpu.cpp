@@ -49,7 +49,7 @@ constexpr int kMaxStackC = 64;  // channel counts up to this use stack buffers
 
 // Per-thread buffers reused from tile to tile.
 struct TileScratch {
-  std::vector<float> f;
+  std::vector<float> f, v;
 };
 
 // Runs f(tile, scratch) for every tile; tiles are handed out one at a time to nthreads
@@ -116,6 +116,115 @@ inline vf exp_vf(vf x) {
   return e * scale;
 }
 
+// A tile's candidates, copied tile-locally (structure of arrays) for the ranking; L + 1 rows:
+// row L belongs to empty slots (zero colour, zero mean and conic), so gathers need no branch.
+struct TileCands {
+  const float *mx, *my, *a, *b2, *c, *col;  // b2: twice the conic's b; col [L + 1, C]
+  int64_t L;
+};
+
+inline TileCands load_tile_cands(TileScratch& buf, const int64_t* offsets, const int32_t* ids,
+                                 int t, const float* means, const float* conics,
+                                 const float* colors, int C) {
+  const int64_t e0 = offsets[t], L = offsets[t + 1] - e0;
+  buf.f.resize((size_t)(L + 1) * (5 + C));
+  float* mx = buf.f.data();
+  float* my = mx + (L + 1);
+  float* a = my + (L + 1);
+  float* b2 = a + (L + 1);
+  float* c = b2 + (L + 1);
+  float* col = c + (L + 1);
+  for (int64_t j = 0; j < L; ++j) {
+    int i = ids[e0 + j];
+    mx[j] = means[2 * i];
+    my[j] = means[2 * i + 1];
+    a[j] = conics[3 * i];
+    b2[j] = 2.0f * conics[3 * i + 1];
+    c[j] = conics[3 * i + 2];
+    for (int ch = 0; ch < C; ++ch) col[j * C + ch] = colors[(int64_t)i * C + ch];
+  }
+  mx[L] = my[L] = a[L] = b2[L] = c[L] = 0.0f;
+  for (int ch = 0; ch < C; ++ch) col[L * C + ch] = 0.0f;
+  return TileCands{mx, my, a, b2, c, col, L};
+}
+
+// One row of kLanes texels ranked and weighed: per slot k the entry (tile-local; L for an
+// empty slot), exp(-q/2), the blend weight (0 for empty slots) and whether it is filled;
+// den = BLEND_EPS + the sum of the weights.
+struct LaneBlend {
+  vf w[kMaxK], ex[kMaxK], den;
+  vi j[kMaxK], valid[kMaxK];
+};
+
+// Ranks the tile's candidates at texel centres (px, py) of one row of lanes (per-lane
+// sorted top-K by (q, entry), see the note above kLanes) and fills b.
+template <int KK>
+inline void rank_lanes(const TileCands& tc, int K_rt, vf px, vf py, const Grid& g,
+                       LaneBlend& b) {
+  const int K = KK > 0 ? KK : K_rt;
+  const float fW = (float)g.W, fH = (float)g.H;
+  const float w_cut = std::exp(-0.5f * kCutoffQ);
+  const vf v_zero = {};
+  const vi v_izero = {};
+  const vi v_none = v_izero + INT32_MAX;
+  vf qk[kMaxK];
+  vi ek[kMaxK];
+  for (int k = 0; k < K; ++k) {
+    qk[k] = v_zero + kCutoffQ;
+    ek[k] = v_none;
+  }
+  for (int64_t j = 0; j < tc.L; ++j) {
+    vf dx = px - tc.mx[j], dy = py - tc.my[j];
+    if (g.rep_x || g.rep_y) {
+      for (int l = 0; l < kLanes; ++l) {
+        if (g.rep_x) dx[l] = wrap_delta(dx[l], fW);
+        if (g.rep_y) dy[l] = wrap_delta(dy[l], fH);
+      }
+    }
+    vf q = tc.a[j] * dx * dx + tc.b2[j] * dx * dy + tc.c[j] * dy * dy;
+    // No early exit for candidates that beat no lane's K-th (false for NaN and q at or
+    // past the cutoff): the compares below are then all false, and the unpredictable
+    // branch cost more than the update.
+    // Insert (q, j) into each lane's sorted list. j exceeds every entry already there,
+    // so it goes after equal q: position k takes it where q < qk[k] first holds, and
+    // every later position takes its predecessor. All compares read the old list, so
+    // the K updates are independent (no chain through a carried element).
+    const vi ne = v_izero + (int32_t)j;
+    vi m[kMaxK];
+    for (int k = 0; k < K; ++k) m[k] = q < qk[k];
+    for (int k = K - 1; k > 0; --k) {
+      qk[k] = m[k] ? (m[k - 1] ? qk[k - 1] : q) : qk[k];
+      ek[k] = m[k] ? (m[k - 1] ? ek[k - 1] : ne) : ek[k];
+    }
+    qk[0] = m[0] ? q : qk[0];
+    ek[0] = m[0] ? ne : ek[0];
+  }
+  // Weights of the ranked entries (0 for empty slots, which gather the zero row L).
+  b.den = v_zero + kBlendEps;
+  for (int k = 0; k < K; ++k) {
+    b.valid[k] = ek[k] != v_none;
+    b.ex[k] = exp_vf(qk[k] * -0.5f);
+    vf w = b.ex[k] - w_cut;
+    w = w < v_zero ? v_zero : w;
+    b.w[k] = b.valid[k] ? w : v_zero;
+    b.j[k] = b.valid[k] ? ek[k] : v_izero + (int32_t)tc.L;
+    b.den += b.w[k];
+  }
+}
+
+// Channel c of the blend on every lane: (BLEND_EPS fallback + sum_k w_k col_k) / den.
+inline vf blend_channel(const TileCands& tc, const LaneBlend& b, int K, int C, int c,
+                        float fallback_c) {
+  const vf v_zero = {};
+  vf acc = v_zero + kBlendEps * fallback_c;
+  for (int k = 0; k < K; ++k) {
+    vf col;
+    for (int l = 0; l < kLanes; ++l) col[l] = tc.col[(int64_t)b.j[k][l] * C + c];
+    acc += b.w[k] * col;
+  }
+  return acc / b.den;
+}
+
 // Forward render of one tile for CC channels and KK selected per texel (0: the runtime
 // counts C and K).
 template <int CC, int KK>
@@ -126,41 +235,17 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
   const int C = CC > 0 ? CC : C_rt;
   const int K = KK > 0 ? KK : K_rt;
   const int W = g.W, H = g.H, tile = g.tile;
-  const int rep_x = g.rep_x, rep_y = g.rep_y;
   int tx = t % g.tx_n, ty = t / g.tx_n;
-  int64_t e0 = offsets[t], e1 = offsets[t + 1];
+  const int64_t e0 = offsets[t];
   int x0 = tx * tile, y0 = ty * tile;
   int x1 = x0 + tile < W ? x0 + tile : W;
   int y1 = y0 + tile < H ? y0 + tile : H;
-  // Tile-local copies of the candidates (structure of arrays).
-  int64_t L = e1 - e0;
-  buf.f.resize((size_t)L * 5 + (size_t)(L + 1) * C);
-  float* cmx = buf.f.data();
-  float* cmy = cmx + L;
-  float* ca = cmy + L;
-  float* cb = ca + L;
-  float* cc = cb + L;
-  float* ccol = cc + L;  // [L + 1, C]: row L is zero (empty slots gather it)
-  for (int64_t j = 0; j < L; ++j) {
-    int i = ids[e0 + j];
-    cmx[j] = means[2 * i];
-    cmy[j] = means[2 * i + 1];
-    ca[j] = conics[3 * i];
-    cb[j] = 2.0f * conics[3 * i + 1];
-    cc[j] = conics[3 * i + 2];
-    for (int c = 0; c < C; ++c) ccol[j * C + c] = colors[(int64_t)i * C + c];
-  }
-  for (int c = 0; c < C; ++c) ccol[L * C + c] = 0.0f;
-  const float fW = (float)W, fH = (float)H;
+  const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
   const int gpr = (tile + kLanes - 1) / kLanes;  // lane groups per tile row
   const int64_t tblk = (int64_t)t * tile * gpr * kLanes;  // this tile's block
-  const float w_cut = std::exp(-0.5f * kCutoffQ);
   const vf v_zero = {};
   const vi v_izero = {};
-  const vf v_cut = v_zero + kCutoffQ;
-  const vi v_none = v_izero + INT32_MAX;
-  vf qk[kMaxK];
-  vi ek[kMaxK];
+  LaneBlend b;
   for (int y = y0; y < y1; ++y) {
     for (int xs = x0; xs < x1; xs += kLanes) {
       vf px, py;
@@ -168,73 +253,129 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
         px[l] = (float)(xs + l) + 0.5f;
         py[l] = (float)y + 0.5f;
       }
-      for (int k = 0; k < K; ++k) {
-        qk[k] = v_cut;
-        ek[k] = v_none;
-      }
-      for (int64_t j = 0; j < L; ++j) {
-        vf dx = px - cmx[j], dy = py - cmy[j];
-        if (rep_x || rep_y) {
-          for (int l = 0; l < kLanes; ++l) {
-            if (rep_x) dx[l] = wrap_delta(dx[l], fW);
-            if (rep_y) dy[l] = wrap_delta(dy[l], fH);
-          }
-        }
-        vf q = ca[j] * dx * dx + cb[j] * dx * dy + cc[j] * dy * dy;
-        // No early exit for candidates that beat no lane's K-th (false for NaN and q at or
-        // past the cutoff): the compares below are then all false, and the unpredictable
-        // branch cost more than the update.
-        // Insert (q, j) into each lane's sorted list. j exceeds every entry already there,
-        // so it goes after equal q: position k takes it where q < qk[k] first holds, and
-        // every later position takes its predecessor. All compares read the old list, so
-        // the K updates are independent (no chain through a carried element).
-        const vi ne = v_izero + (int32_t)j;
-        vi m[kMaxK];
-        for (int k = 0; k < K; ++k) m[k] = q < qk[k];
-        for (int k = K - 1; k > 0; --k) {
-          qk[k] = m[k] ? (m[k - 1] ? qk[k - 1] : q) : qk[k];
-          ek[k] = m[k] ? (m[k - 1] ? ek[k - 1] : ne) : ek[k];
-        }
-        qk[0] = m[0] ? q : qk[0];
-        ek[0] = m[0] ? ne : ek[0];
-      }
-      // Blend, all lanes at once: weights of the ranked entries (0 for empty slots, which
-      // gather the zero colour row at index L), denominators, one channel at a time.
-      vf wv[kMaxK], exv[kMaxK];
-      vi jv[kMaxK], valid[kMaxK];
-      vf den = v_zero + kBlendEps;
-      for (int k = 0; k < K; ++k) {
-        valid[k] = ek[k] != v_none;
-        exv[k] = exp_vf(qk[k] * -0.5f);
-        vf w = exv[k] - w_cut;
-        w = w < v_zero ? v_zero : w;
-        wv[k] = valid[k] ? w : v_zero;
-        jv[k] = valid[k] ? ek[k] : v_izero + (int32_t)L;
-        den += wv[k];
-      }
+      rank_lanes<KK>(tc, K, px, py, g, b);
       int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
       int64_t p0 = (int64_t)y * W + xs;
       for (int c = 0; c < C; ++c) {
-        vf acc = v_zero + kBlendEps * fallback[c];
-        for (int k = 0; k < K; ++k) {
-          vf col;
-          for (int l = 0; l < kLanes; ++l) col[l] = ccol[(int64_t)jv[k][l] * C + c];
-          acc += wv[k] * col;
-        }
-        vf v = acc / den;
+        vf v = blend_channel(tc, b, K, C, c, fallback[c]);
         for (int l = 0; l < xe; ++l) image[(p0 + l) * C + c] = v[l];
       }
       // sel and expq of all lanes, as vectors, in the lane-blocked layout (see the header)
       const int64_t grp = tblk + ((int64_t)(y - y0) * gpr + (xs - x0) / kLanes) * kLanes;
       const int64_t blk = grp * K;
       for (int k = 0; k < K; ++k) {
-        vi sk = valid[k] ? ek[k] + (int32_t)e0 : v_izero - 1;
-        vf xk = valid[k] ? exv[k] : v_zero;
+        vi sk = b.valid[k] ? b.j[k] + (int32_t)e0 : v_izero - 1;
+        vf xk = b.valid[k] ? b.ex[k] : v_zero;
         std::memcpy(sel + blk + (int64_t)k * kLanes, &sk, sizeof(sk));
         std::memcpy(expq + blk + (int64_t)k * kLanes, &xk, sizeof(xk));
       }
-      vf inv_den = 1.0f / den;
+      vf inv_den = 1.0f / b.den;
       std::memcpy(inv_dens + grp, &inv_den, sizeof(inv_den));
+    }
+  }
+}
+
+// The forward and the backward of a weighted sum of per-channel squared errors in one pass
+// over one tile (texgs_forward_loss): the image, the tile's squared error per channel
+// (sse_tile [C], double, texel order), and the gradient rows of its entries (gtile: rows
+// of 5 + C floats by tile-local entry, as backward_tile writes them) and of the fallback
+// (fb_tile [C]), for the image gradient gscale[c] * (image - target). Nothing per texel is
+// kept for a later pass. Every sum is formed in the order backward_tile forms it (texels in
+// row order, then the texel's slots), so the results are the same bits as texgs_forward
+// followed by texgs_backward with that gscale.
+template <int CC, int KK, bool REP>
+void loss_tile(int t, const Grid& g, const float* means, const float* conics,
+               const float* colors, const float* fallback, int C_rt, int K_rt,
+               const int64_t* offsets, const int32_t* ids, const float* target,
+               const float* gscale, float* image, double* sse_tile, float* gtile,
+               double* fb_tile, TileScratch& buf) {
+  const int C = CC > 0 ? CC : C_rt;
+  const int K = KK > 0 ? KK : K_rt;
+  const int P = 5 + C;
+  const int W = g.W, H = g.H, tile = g.tile;
+  int tx = t % g.tx_n, ty = t / g.tx_n;
+  int x0 = tx * tile, y0 = ty * tile;
+  int x1 = x0 + tile < W ? x0 + tile : W;
+  int y1 = y0 + tile < H ? y0 + tile : H;
+  const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
+  // per channel: the blend and the image gradient of the current row of lanes
+  buf.v.resize((size_t)2 * C * kLanes);
+  float* vals = buf.v.data();
+  float* gts = vals + (size_t)C * kLanes;
+  for (int c = 0; c < C; ++c) {
+    sse_tile[c] = 0.0;
+    fb_tile[c] = 0.0;
+  }
+  const float fW = (float)W, fH = (float)H;
+  const vf v_zero = {};
+  LaneBlend b;
+  vf gq[kMaxK], gx[kMaxK], gy[kMaxK];  // per slot: dL/dq and the offset, on every lane
+  for (int y = y0; y < y1; ++y) {
+    for (int xs = x0; xs < x1; xs += kLanes) {
+      vf px, py;
+      for (int l = 0; l < kLanes; ++l) {
+        px[l] = (float)(xs + l) + 0.5f;
+        py[l] = (float)y + 0.5f;
+      }
+      rank_lanes<KK>(tc, K, px, py, g, b);
+      const int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
+      const int64_t p0 = (int64_t)y * W + xs;
+      const vf inv = 1.0f / b.den;
+      vf gw[kMaxK];
+      for (int k = 0; k < K; ++k) gw[k] = v_zero;
+      for (int c = 0; c < C; ++c) {
+        vf v = blend_channel(tc, b, K, C, c, fallback[c]);
+        vf gT = v_zero;
+        for (int l = 0; l < xe; ++l) {
+          const float tv = target[(p0 + l) * C + c];
+          image[(p0 + l) * C + c] = v[l];
+          const double d = (double)v[l] - (double)tv;
+          sse_tile[c] += d * d;
+          gT[l] = gscale[c] * (v[l] - tv);
+          fb_tile[c] += (double)(kBlendEps * inv[l] * gT[l]);
+        }
+        for (int k = 0; k < K; ++k) {
+          vf col;
+          for (int l = 0; l < kLanes; ++l) col[l] = tc.col[(int64_t)b.j[k][l] * C + c];
+          gw[k] += gT * (col - v);
+        }
+        std::memcpy(vals + (size_t)c * kLanes, &v, sizeof(v));
+        std::memcpy(gts + (size_t)c * kLanes, &gT, sizeof(gT));
+      }
+      for (int k = 0; k < K; ++k) {
+        vf mx, my;
+        for (int l = 0; l < kLanes; ++l) {
+          mx[l] = tc.mx[b.j[k][l]];
+          my[l] = tc.my[b.j[k][l]];
+        }
+        vf dx = px - mx, dy = py - my;
+        if (REP) {
+          for (int l = 0; l < kLanes; ++l) {
+            if (g.rep_x) dx[l] = wrap_delta(dx[l], fW);
+            if (g.rep_y) dy[l] = wrap_delta(dy[l], fH);
+          }
+        }
+        gq[k] = gw[k] * inv * (-0.5f) * b.ex[k];
+        gx[k] = dx;
+        gy[k] = dy;
+      }
+      // Scatter into the entries' rows, texel by texel, then slot by slot.
+      for (int l = 0; l < xe; ++l) {
+        for (int k = 0; k < K && b.valid[k][l]; ++k) {
+          const int64_t j = b.j[k][l];
+          float* ge = gtile + j * P;
+          const float w = b.w[k][l];
+          for (int c = 0; c < C; ++c) ge[5 + c] += w * inv[l] * gts[(size_t)c * kLanes + l];
+          if (w <= 0.0f) continue;
+          const float q = gq[k][l], dx = gx[k][l], dy = gy[k][l];
+          const float a = tc.a[j], bb = 0.5f * tc.b2[j], cc = tc.c[j];
+          ge[0] += -q * 2.0f * (a * dx + bb * dy);
+          ge[1] += -q * 2.0f * (bb * dx + cc * dy);
+          ge[2] += q * dx * dx;
+          ge[3] += q * 2.0f * dx * dy;
+          ge[4] += q * dy * dy;
+        }
+      }
     }
   }
 }
@@ -356,6 +497,33 @@ void dispatch_channels(int C, F f) {
   }
 }
 
+// Sums the per-(tile, entry) gradient rows (scratch [E, 5 + C]) into per-Gaussian
+// gradients and the per-tile fallback gradients (fb_tile [ntiles, C], double) into
+// grad_fallback, in entry and tile order (so results do not depend on the thread count).
+void reduce_entry_grads(int n, int C, int ntiles, int64_t E, const int32_t* ids,
+                        const float* scratch, const double* fb_tile, float* grad_means,
+                        float* grad_conics, float* grad_colors, float* grad_fallback) {
+  const int P = 5 + C;
+  std::memset(grad_means, 0, sizeof(float) * (size_t)n * 2);
+  std::memset(grad_conics, 0, sizeof(float) * (size_t)n * 3);
+  std::memset(grad_colors, 0, sizeof(float) * (size_t)n * C);
+  for (int64_t e = 0; e < E; ++e) {
+    int i = ids[e];
+    const float* ge = scratch + e * P;
+    grad_means[2 * i] += ge[0];
+    grad_means[2 * i + 1] += ge[1];
+    grad_conics[3 * i] += ge[2];
+    grad_conics[3 * i + 1] += ge[3];
+    grad_conics[3 * i + 2] += ge[4];
+    for (int c = 0; c < C; ++c) grad_colors[(int64_t)i * C + c] += ge[5 + c];
+  }
+  for (int c = 0; c < C; ++c) {
+    double sum = 0.0;
+    for (int t = 0; t < ntiles; ++t) sum += fb_tile[(size_t)t * C + c];
+    grad_fallback[c] = (float)sum;
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -469,24 +637,60 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
                                  fb_tile.data(), buf);
     });
   });
-  std::memset(grad_means, 0, sizeof(float) * (size_t)n * 2);
-  std::memset(grad_conics, 0, sizeof(float) * (size_t)n * 3);
-  std::memset(grad_colors, 0, sizeof(float) * (size_t)n * C);
-  for (int64_t e = 0; e < E; ++e) {
-    int i = ids[e];
-    const float* ge = scratch + e * P;
-    grad_means[2 * i] += ge[0];
-    grad_means[2 * i + 1] += ge[1];
-    grad_conics[3 * i] += ge[2];
-    grad_conics[3 * i + 1] += ge[3];
-    grad_conics[3 * i + 2] += ge[4];
-    for (int c = 0; c < C; ++c) grad_colors[(int64_t)i * C + c] += ge[5 + c];
-  }
+  reduce_entry_grads(n, C, ntiles, E, ids, scratch, fb_tile.data(), grad_means, grad_conics,
+                     grad_colors, grad_fallback);
+  return 0;
+}
+
+// The forward and backward of loss = sum_c gscale[c] / 2 * sum over texels of
+// (image - target)^2 in one pass (loss_tile), for a loss whose weights are known before
+// the render (a fixed weighted sum of per-channel MSEs): writes the image [H,W,C], the
+// per-channel sums of squared error sse [C] (as texgs_forward with a target) and the
+// gradients of that loss (as texgs_backward with target and gscale: the same bits), with no
+// per-texel hand-over buffers. scratch: float [E * (5 + C)]. Returns 0, or -1 on bad
+// arguments.
+int texgs_forward_loss(int n, const float* means, const float* conics, const float* colors,
+                       const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
+                       int rep_y, const int64_t* offsets, const int32_t* ids, int nthreads,
+                       const float* target, const float* gscale, float* image, double* sse,
+                       float* scratch, float* grad_means, float* grad_conics,
+                       float* grad_colors, float* grad_fallback) {
+  if (K < 1 || K > kMaxK || C < 1 || target == nullptr || gscale == nullptr) return -1;
+  Grid g = make_grid(W, H, tile, rep_x, rep_y);
+  int ntiles = g.tx_n * g.ty_n;
+  const int P = 5 + C;
+  int64_t E = offsets[ntiles];
+  std::memset(scratch, 0, sizeof(float) * (size_t)E * P);
+  std::vector<double> fb_tile((size_t)ntiles * C, 0.0);
+  std::vector<double> sse_tile((size_t)ntiles * C, 0.0);
+  dispatch_channels(C, [&](auto cc) {
+    constexpr int CC = decltype(cc)::value;
+    parallel_tiles(ntiles, nthreads, [&](int t, TileScratch& buf) {
+      float* gt = scratch + offsets[t] * P;
+      double* st = sse_tile.data() + (size_t)t * C;
+      double* ft = fb_tile.data() + (size_t)t * C;
+      const bool rep = rep_x || rep_y;
+      if (K == 5 && rep)
+        loss_tile<CC, 5, true>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
+                               target, gscale, image, st, gt, ft, buf);
+      else if (K == 5)
+        loss_tile<CC, 5, false>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
+                                target, gscale, image, st, gt, ft, buf);
+      else if (rep)
+        loss_tile<CC, 0, true>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
+                               target, gscale, image, st, gt, ft, buf);
+      else
+        loss_tile<CC, 0, false>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
+                                target, gscale, image, st, gt, ft, buf);
+    });
+  });
   for (int c = 0; c < C; ++c) {
     double sum = 0.0;
-    for (int t = 0; t < ntiles; ++t) sum += fb_tile[(size_t)t * C + c];
-    grad_fallback[c] = (float)sum;
+    for (int t = 0; t < ntiles; ++t) sum += sse_tile[(size_t)t * C + c];
+    sse[c] = sum;
   }
+  reduce_entry_grads(n, C, ntiles, E, ids, scratch, fb_tile.data(), grad_means, grad_conics,
+                     grad_colors, grad_fallback);
   return 0;
 }
 

@@ -106,6 +106,9 @@ def _build() -> ctypes.CDLL:
     lib.texgs_backward.restype = ctypes.c_int
     lib.texgs_backward.argtypes = common + [_c_f, _c_f, _c_i32, _c_f, _c_f, ctypes.c_int,
                                             _c_f, _c_f, _c_f, _c_f, _c_f, _c_f, _c_f]
+    lib.texgs_forward_loss.restype = ctypes.c_int
+    lib.texgs_forward_loss.argtypes = common + [ctypes.c_int, _c_f, _c_f, _c_f, _c_d, _c_f,
+                                                _c_f, _c_f, _c_f, _c_f]
     return lib
 
 
@@ -294,6 +297,53 @@ class _RenderMSE(torch.autograd.Function):
         return (*grads, None, None, None, None, None, None, None, None)
 
 
+class _RenderLoss(torch.autograd.Function):
+    """The render and a weighted sum of its per-channel MSEs against a target, forward and
+    backward in one kernel pass (texgs_forward_loss): returns the image and mse [C] (neither
+    differentiable) and loss = sum_c weights[c] * mse[c], a scalar whose gradients the
+    forward already formed (the backward only scales them by the incoming gradient)."""
+
+    @staticmethod
+    def forward(ctx, means, conics, colors, fallback, target, weights, W, H, k, tile, rep_x,
+                rep_y, nthreads):
+        lib = load_kernel()
+        means = means.detach().contiguous().float()
+        conics = conics.detach().contiguous().float()
+        colors = colors.detach().contiguous().float()
+        fallback = fallback.detach().contiguous().float()
+        target = target.detach().contiguous().float()
+        weights = weights.detach().float()
+        n, C = colors.shape
+        # the image gradient of the loss is gscale * (image - target), as _RenderMSE's
+        # backward forms it from d loss / d mse = weights
+        gscale = (weights * (2.0 / (W * H))).contiguous()
+        offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
+        image = torch.empty(H, W, C, dtype=torch.float32)
+        sse = torch.empty(C, dtype=torch.float64)
+        scratch = torch.empty(ids.shape[0] * (5 + C) + 1, dtype=torch.float32)
+        gm, gc, gcol, gfb = torch.empty(n, 2), torch.empty(n, 3), torch.empty(n, C), \
+            torch.empty(C)
+        rc = lib.texgs_forward_loss(
+            n, _ptr(means, _c_f), _ptr(conics, _c_f), _ptr(colors, _c_f),
+            _ptr(fallback, _c_f), C, W, H, tile, k, int(rep_x), int(rep_y),
+            _ptr(offsets, _c_i64), _ptr(ids, _c_i32), nthreads, _ptr(target, _c_f),
+            _ptr(gscale, _c_f), _ptr(image, _c_f), _ptr(sse, _c_d), _ptr(scratch, _c_f),
+            _ptr(gm, _c_f), _ptr(gc, _c_f), _ptr(gcol, _c_f), _ptr(gfb, _c_f))
+        if rc != 0:
+            raise ValueError(f"texgs_forward_loss rejected its arguments (K={k})")
+        ctx.save_for_backward(gm, gc, gcol, gfb)
+        mse = (sse / (W * H)).float()
+        ctx.mark_non_differentiable(image, mse)
+        return image, mse, (mse * weights).sum()
+
+    @staticmethod
+    def backward(ctx, _grad_image, _grad_mse, grad_loss):
+        gm, gc, gcol, gfb = ctx.saved_tensors
+        if not torch.equal(grad_loss, torch.ones_like(grad_loss)):
+            gm, gc, gcol, gfb = gm * grad_loss, gc * grad_loss, gcol * grad_loss, gfb * grad_loss
+        return (gm, gc, gcol, gfb) + (None,) * 9
+
+
 def render_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
                fallback: torch.Tensor, W: int, H: int, k: int, tile: int = 16,
                rep_x: bool = False, rep_y: bool = False,
@@ -316,3 +366,19 @@ def render_mse_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tens
         raise RuntimeError(f"compiled kernel unavailable: {status()}")
     return _RenderMSE.apply(means, conics, colors, fallback, target, W, H, k, tile, rep_x,
                             rep_y, nthreads or default_threads())
+
+
+def render_loss_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
+                    fallback: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
+                    W: int, H: int, k: int, tile: int = 16, rep_x: bool = False,
+                    rep_y: bool = False, nthreads: int | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(image [H, W, C] and per-channel MSE [C] against ``target``, both without gradient;
+    loss = sum_c weights[c] * mse[c], a scalar with gradient) from one kernel pass that also
+    forms the gradients. The same values and gradients, to the bit, as ``render_mse_cpu``
+    followed by ``(mse * weights).sum()``, without its per-texel hand-over buffers
+    (about 44 bytes per texel at K = 5) or its second pass."""
+    if load_kernel() is None:
+        raise RuntimeError(f"compiled kernel unavailable: {status()}")
+    return _RenderLoss.apply(means, conics, colors, fallback, target, weights, W, H, k, tile,
+                             rep_x, rep_y, nthreads or default_threads())
