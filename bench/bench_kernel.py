@@ -14,10 +14,15 @@ function the fitter calls).
     python bench/bench_kernel.py --bake-split 400   # where a bake's step time goes
     python bench/bench_kernel.py --bake-split 300 --size 2048 [--default-malloc]
 
+The "one pass" column is what a bake step calls: the render, its MSE against a target and
+every gradient in one kernel pass (``render_cpu.render_loss_cpu``), against the forward plus
+backward of the two-pass path.
+
 ``--bake-split STEPS`` instead bakes the crop with the default preset for STEPS steps and
-splits its wall time into the render forward (binning included), the render backward (both
-through the autograd function, so allocations included) and the rest (loss, autograd,
-Adam, growth, set-up and the end-of-bake evaluation).
+splits its wall time into the render's kernel calls (binning and allocations included:
+forward and backward of the two-pass path, used by growth rounds and the end-of-bake
+evaluation; the one-pass loss of every step) and the rest (autograd, Adam, quantization,
+growth, set-up and the end-of-bake evaluation).
 """
 
 from __future__ import annotations
@@ -65,8 +70,9 @@ def bake_split(size: int, steps: int) -> None:
     from bench_speed import texture  # noqa: PLC0415
     from texgs.bake import BakeConfig, bake_array, render_cpu  # noqa: PLC0415
     from texgs.images import channel_infos_for  # noqa: PLC0415
-    acc = {"forward": 0.0, "backward": 0.0}
-    orig = {"forward": render_cpu._forward, "backward": render_cpu._backward}
+    acc = {"forward": 0.0, "backward": 0.0, "one pass": 0.0}
+    orig = {"forward": render_cpu._forward, "backward": render_cpu._backward,
+            "one pass": render_cpu._RenderLoss.forward}
 
     def wrap(name):
         def call(*args, **kw):
@@ -76,8 +82,11 @@ def bake_split(size: int, steps: int) -> None:
             return out
         return call
 
-    # the kernel calls of both autograd functions (_RenderCPU, _RenderMSE) go through these
+    # the kernel calls of the two-pass autograd functions (_RenderCPU, _RenderMSE) go through
+    # _forward and _backward; the one-pass loss (_RenderLoss, all of a default bake's
+    # steps) does its kernel call in its forward
     render_cpu._forward, render_cpu._backward = wrap("forward"), wrap("backward")
+    render_cpu._RenderLoss.forward = staticmethod(wrap("one pass"))
     try:
         t0 = time.perf_counter()
         res = bake_array(texture(size), channel_infos_for(3),
@@ -85,11 +94,12 @@ def bake_split(size: int, steps: int) -> None:
         total = time.perf_counter() - t0
     finally:
         render_cpu._forward, render_cpu._backward = orig["forward"], orig["backward"]
-    rest = total - acc["forward"] - acc["backward"]
+        render_cpu._RenderLoss.forward = staticmethod(orig["one pass"])
+    rest = total - sum(acc.values())
     print(f"{size}x{size} bake, {steps} steps, {res.gaussians} Gaussians: {total:.2f} s "
           f"({total / steps * 1e3:.1f} ms per step)")
     for name, v in (("render forward", acc["forward"]), ("render backward", acc["backward"]),
-                    ("rest", rest)):
+                    ("render one pass", acc["one pass"]), ("rest", rest)):
         print(f"  {name:<16} {v:7.2f} s  {v / total * 100:5.1f} %  {v / steps * 1e3:6.2f} ms/step")
 
 
@@ -122,9 +132,11 @@ def main() -> None:
     print(f"{W}x{H}, {n} Gaussians, {ids.shape[0] / off.shape[0]:.1f} candidates per 16x16 "
           f"tile, K=5, {torch.get_num_threads()} CPUs seen by PyTorch")
     print(f"{'renderer':<12} {'threads':>7} {'bin ms':>14} {'forward ms':>16} "
-          f"{'backward ms':>16}   (min / median)")
+          f"{'backward ms':>16} {'one pass ms':>16}   (min / median)")
     params = [t.clone().requires_grad_() for t in (means, conics, colors, fallback)]
     grad = torch.randn(H, W, 3) * 1e-2
+    target = torch.rand(H, W, 3, generator=torch.Generator().manual_seed(1))
+    weights = torch.full((3,), 1.0 / 3.0)
 
     def fmt(t: tuple[float, float]) -> str:
         return f"{t[0]:7.2f} / {t[1]:6.2f}"
@@ -140,11 +152,17 @@ def main() -> None:
         def bwd():
             state["img"].backward(grad, retain_graph=True)
 
+        def one_pass():  # render, MSE against a target and all gradients (a bake step's)
+            render_cpu.render_loss_cpu(*params, target, weights, W, H, 5, 16,
+                                       nthreads=nt)[2].backward()
+
         t_bin = timed(lambda: render_cpu.bin_tiles(means, conics, W, H, 16, False, False),
                       args.repeats)
         t_fwd = timed(fwd_keep, args.repeats)
         t_bwd = timed(bwd, args.repeats)
-        print(f"{'cpu-kernel':<12} {nt:>7} {fmt(t_bin):>14} {fmt(t_fwd):>16} {fmt(t_bwd):>16}")
+        t_one = timed(one_pass, args.repeats)
+        print(f"{'cpu-kernel':<12} {nt:>7} {fmt(t_bin):>14} {fmt(t_fwd):>16} {fmt(t_bwd):>16} "
+              f"{fmt(t_one):>16}")
     torch.set_num_threads(max(args.threads))
     state = {}
 

@@ -212,6 +212,12 @@ inline void rank_lanes(const TileCands& tc, int K_rt, vf px, vf py, const Grid& 
   }
 }
 
+// v with lanes n and up set to zero.
+inline vf masked(vf v, int n) {
+  for (int l = n; l < kLanes; ++l) v[l] = 0.0f;
+  return v;
+}
+
 // Channel c of the blend on every lane: (BLEND_EPS fallback + sum_k w_k col_k) / den.
 inline vf blend_channel(const TileCands& tc, const LaneBlend& b, int K, int C, int c,
                         float fallback_c) {
@@ -299,17 +305,27 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
   int y1 = y0 + tile < H ? y0 + tile : H;
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
   // per channel: the blend and the image gradient of the current row of lanes
-  buf.v.resize((size_t)2 * C * kLanes);
-  float* vals = buf.v.data();
-  float* gts = vals + (size_t)C * kLanes;
+  buf.v.resize((size_t)K * C * kLanes);
+  float* cgs = buf.v.data();  // [K, C, kLanes]: each slot's colour gradient on every lane
+  // The tile's sums, in locals (kept in registers for C <= 4; the outputs may alias as far
+  // as the compiler knows, and a store per texel made each add wait on the last one).
+  double sse_s[kMaxStackC], fb_s[kMaxStackC];
+  std::vector<double> sums_heap;
+  double* sse_acc = sse_s;
+  double* fb_acc = fb_s;
+  if (C > kMaxStackC) {
+    sums_heap.resize((size_t)2 * C);
+    sse_acc = sums_heap.data();
+    fb_acc = sse_acc + C;
+  }
   for (int c = 0; c < C; ++c) {
-    sse_tile[c] = 0.0;
-    fb_tile[c] = 0.0;
+    sse_acc[c] = 0.0;
+    fb_acc[c] = 0.0;
   }
   const float fW = (float)W, fH = (float)H;
   const vf v_zero = {};
   LaneBlend b;
-  vf gq[kMaxK], gx[kMaxK], gy[kMaxK];  // per slot: dL/dq and the offset, on every lane
+  vf geo[kMaxK][5];  // per slot: the gradient of its mean (2) and conic (3), on every lane
   for (int y = y0; y < y1; ++y) {
     for (int xs = x0; xs < x1; xs += kLanes) {
       vf px, py;
@@ -324,30 +340,46 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
       vf gw[kMaxK];
       for (int k = 0; k < K; ++k) gw[k] = v_zero;
       for (int c = 0; c < C; ++c) {
-        vf v = blend_channel(tc, b, K, C, c, fallback[c]);
-        vf gT = v_zero;
-        for (int l = 0; l < xe; ++l) {
-          const float tv = target[(p0 + l) * C + c];
-          image[(p0 + l) * C + c] = v[l];
-          const double d = (double)v[l] - (double)tv;
-          sse_tile[c] += d * d;
-          gT[l] = gscale[c] * (v[l] - tv);
-          fb_tile[c] += (double)(kBlendEps * inv[l] * gT[l]);
-        }
+        // the blend (as blend_channel), keeping each slot's colour for the gradient
+        vf colk[kMaxK];
+        vf acc = v_zero + kBlendEps * fallback[c];
         for (int k = 0; k < K; ++k) {
-          vf col;
-          for (int l = 0; l < kLanes; ++l) col[l] = tc.col[(int64_t)b.j[k][l] * C + c];
-          gw[k] += gT * (col - v);
+          for (int l = 0; l < kLanes; ++l) colk[k][l] = tc.col[(int64_t)b.j[k][l] * C + c];
+          acc += b.w[k] * colk[k];
         }
-        std::memcpy(vals + (size_t)c * kLanes, &v, sizeof(v));
-        std::memcpy(gts + (size_t)c * kLanes, &gT, sizeof(gT));
+        const vf v = acc / b.den;
+        vf tv = v_zero;
+        for (int l = 0; l < xe; ++l) {
+          tv[l] = target[(p0 + l) * C + c];
+          image[(p0 + l) * C + c] = v[l];
+        }
+        const vf gT = xe == kLanes ? gscale[c] * (v - tv) : masked(gscale[c] * (v - tv), xe);
+        const vf fbv = kBlendEps * inv * gT;
+        double ss = sse_acc[c], fs = fb_acc[c];
+        for (int l = 0; l < xe; ++l) {
+          const double d = (double)v[l] - (double)tv[l];
+          ss += d * d;
+          fs += (double)fbv[l];
+        }
+        sse_acc[c] = ss;
+        fb_acc[c] = fs;
+        for (int k = 0; k < K; ++k) {
+          gw[k] += gT * (colk[k] - v);
+          const vf cg = b.w[k] * inv * gT;  // the colour gradient of slot k
+          std::memcpy(cgs + ((size_t)k * C + c) * kLanes, &cg, sizeof(cg));
+        }
       }
       for (int k = 0; k < K; ++k) {
-        vf mx, my;
+        vf mx, my, ca, cb, cc;
         for (int l = 0; l < kLanes; ++l) {
-          mx[l] = tc.mx[b.j[k][l]];
-          my[l] = tc.my[b.j[k][l]];
+          const int j = b.j[k][l];
+          mx[l] = tc.mx[j];
+          my[l] = tc.my[j];
+          ca[l] = tc.a[j];
+          cb[l] = tc.b2[j];
+          cc[l] = tc.c[j];
         }
+        cb = 0.5f * cb;
         vf dx = px - mx, dy = py - my;
         if (REP) {
           for (int l = 0; l < kLanes; ++l) {
@@ -355,28 +387,28 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
             if (g.rep_y) dy[l] = wrap_delta(dy[l], fH);
           }
         }
-        gq[k] = gw[k] * inv * (-0.5f) * b.ex[k];
-        gx[k] = dx;
-        gy[k] = dy;
+        const vf q = gw[k] * inv * (-0.5f) * b.ex[k];
+        geo[k][0] = -q * 2.0f * (ca * dx + cb * dy);
+        geo[k][1] = -q * 2.0f * (cb * dx + cc * dy);
+        geo[k][2] = q * dx * dx;
+        geo[k][3] = q * 2.0f * dx * dy;
+        geo[k][4] = q * dy * dy;
       }
       // Scatter into the entries' rows, texel by texel, then slot by slot.
       for (int l = 0; l < xe; ++l) {
         for (int k = 0; k < K && b.valid[k][l]; ++k) {
-          const int64_t j = b.j[k][l];
-          float* ge = gtile + j * P;
-          const float w = b.w[k][l];
-          for (int c = 0; c < C; ++c) ge[5 + c] += w * inv[l] * gts[(size_t)c * kLanes + l];
-          if (w <= 0.0f) continue;
-          const float q = gq[k][l], dx = gx[k][l], dy = gy[k][l];
-          const float a = tc.a[j], bb = 0.5f * tc.b2[j], cc = tc.c[j];
-          ge[0] += -q * 2.0f * (a * dx + bb * dy);
-          ge[1] += -q * 2.0f * (bb * dx + cc * dy);
-          ge[2] += q * dx * dx;
-          ge[3] += q * 2.0f * dx * dy;
-          ge[4] += q * dy * dy;
+          float* ge = gtile + (int64_t)b.j[k][l] * P;
+          const float* cg = cgs + (size_t)k * C * kLanes + l;
+          for (int c = 0; c < C; ++c) ge[5 + c] += cg[(size_t)c * kLanes];
+          if (b.w[k][l] <= 0.0f) continue;
+          for (int i = 0; i < 5; ++i) ge[i] += geo[k][i][l];
         }
       }
     }
+  }
+  for (int c = 0; c < C; ++c) {
+    sse_tile[c] = sse_acc[c];
+    fb_tile[c] = fb_acc[c];
   }
 }
 
