@@ -14,6 +14,7 @@ evaluation); such rows are marked ``~`` and show no PSNR.
     python bench/bench_speed.py                                  # the full table
     python bench/bench_speed.py --sizes 512 --presets balanced   # a subset
     python bench/bench_speed.py --paths kernel                   # skip the reference path
+    python bench/bench_speed.py --paths kernel two-pass          # one-pass loss vs two passes
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ TEXTURE = ROOT.parent / "shared" / "textures" / "single" / "stktex_generic_WoodF
 PRESETS = ["fast", "balanced", "max"]
 SIZES = [512, 1024, 2048]
 PATHS = ["kernel", "reference"]
+ALL_PATHS = ["kernel", "two-pass", "reference"]
 
 
 def texture(size: int) -> np.ndarray:
@@ -100,7 +102,7 @@ def run_child(size: int, preset: str, path: str, steps: int | None) -> dict:
     else:
         env.pop("TEXGS_NO_KERNEL", None)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), preset,
-           str(steps or 0)]
+           str(steps or 0), path]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -109,14 +111,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     ap.add_argument("--presets", nargs="+", default=PRESETS, choices=PRESETS)
-    ap.add_argument("--paths", nargs="+", default=PATHS, choices=PATHS)
+    ap.add_argument("--paths", nargs="+", default=PATHS, choices=ALL_PATHS,
+                    help="kernel: the compiled kernel as a bake uses it; two-pass: the same "
+                         "kernel with the loss through its forward and backward passes (the "
+                         "path before the one-pass loss, same results); reference: plain "
+                         "PyTorch")
     ap.add_argument("--ref-steps", type=int, default=20,
                     help="steps the reference path runs before extrapolating (0: all)")
-    ap.add_argument("--child", nargs=3, metavar=("SIZE", "PRESET", "STEPS"),
+    ap.add_argument("--child", nargs=4, metavar=("SIZE", "PRESET", "STEPS", "PATH"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        size, preset, steps = args.child
+        size, preset, steps, path = args.child
+        if path == "two-pass":  # the fitter's one-pass loss off: forward, then backward
+            from texgs.bake import fit  # noqa: PLC0415
+            fit._Fitter.loss_is_linear = property(lambda self: False)
         print(json.dumps(child(int(size), preset, int(steps) or None)))
         return 0
 
