@@ -41,8 +41,20 @@ DEFAULT_VARIANTS = [
 
 
 def parse(variant: str) -> dict:
+    """``"a=1,b=(0.3, 0.45)"`` -> {"a": 1, "b": (0.3, 0.45)}: commas inside brackets belong
+    to the value."""
+    parts, depth, cur = [], 0, ""
+    for ch in variant:
+        depth += ch in "([{"
+        depth -= ch in ")]}"
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    parts.append(cur)
     out = {}
-    for part in filter(None, (p.strip() for p in variant.split(","))):
+    for part in filter(None, (p.strip() for p in parts)):
         key, value = part.split("=", 1)
         out[key.strip()] = ast.literal_eval(value.strip())
     return out

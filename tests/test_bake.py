@@ -150,3 +150,69 @@ def test_cli_rejects_an_unknown_quality_preset():
     res = run_cli("bake", "samples/bricks.png", "-o", "/tmp/never.tgs", "--quality", "ultra")
     assert res.returncode == 1
     assert "--quality" in res.stderr
+
+
+def _fitter(img, **kw):
+    from texgs.bake.fit import _Fitter
+    from texgs.material import MapSource, prepare_map
+    pm = prepare_map(MapSource(channel_infos_for(3)[0].map_kind, "array"), img, hdr=False)
+    return _Fitter([pm], BakeConfig(**kw), torch.device("cpu"))
+
+
+def _brute_force_mass(means, conics, W, H, K):
+    """Sum over texel centres of w_i / den (docs/FORMAT.md "Decoding", clamp mode), from every
+    Gaussian's q at every texel: the top-K by (q, index) inside the cutoff."""
+    ys, xs = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
+    p = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1).double()
+    d = p[:, None, :] - means.double()[None]
+    a, b, c = (conics.double()[:, i] for i in range(3))
+    q = a * d[..., 0] ** 2 + 2 * b * d[..., 0] * d[..., 1] + c * d[..., 1] ** 2
+    q = torch.where(q < fmt.CUTOFF_Q, q, torch.inf)
+    qk, ik = torch.topk(q, K, dim=1, largest=False, sorted=True)
+    w = torch.clamp(torch.exp(-qk / 2) - math.exp(-fmt.CUTOFF_Q / 2), min=0)
+    w = torch.where(torch.isfinite(qk), w, torch.zeros_like(w))
+    share = w / (fmt.BLEND_EPS + w.sum(1, keepdim=True))
+    return torch.zeros(means.shape[0], dtype=torch.float64).index_add_(
+        0, ik.reshape(-1), share.reshape(-1))
+
+
+def test_blend_mass_is_each_gaussians_share_of_the_texels():
+    img = sample_crop("bricks", 40)
+    fit = _fitter(img)
+    model = fit.initial(30)
+    uv, log2s, theta, _ = (t.detach() for t in model.tensors())
+    means, conics = fit.geometry(uv, log2s, theta)
+    want = _brute_force_mass(means, conics, 40, 40, fit.cfg.top_k)
+    got = fit.blend_mass(model).double()
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert float(want.sum()) == pytest.approx(40 * 40, rel=1e-2)  # every texel shared out
+
+
+def test_relocate_moves_only_the_least_used_gaussians():
+    img = sample_crop("bricks", 48)
+    fit = _fitter(img)
+    model = fit.initial(60)
+    mass = fit.blend_mass(model)
+    with torch.no_grad():
+        images = fit.render(model, None)
+    moved = fit.relocate(model, images, 0.2, 60)
+    low = set(torch.argsort(mass, stable=True)[:12].tolist())
+    before = torch.cat([t.detach() for t in (model.uv, model.log2s, model.theta[:, None],
+                                              model.colors)], 1)
+    after = torch.cat([t.detach() for t in (moved.uv, moved.log2s, moved.theta[:, None],
+                                             moved.colors)], 1)
+    assert after.shape == before.shape
+    changed = {i for i in range(60) if not torch.equal(before[i], after[i])}
+    assert changed == low
+    assert bool(((moved.uv >= 0) & (moved.uv <= 1)).all())
+    assert all(t.requires_grad for t in moved.tensors())
+
+
+def test_bake_with_relocation_is_deterministic_and_fits():
+    img = sample_crop("sign", 64, 96, 96)
+    a = _bake(img, bpp=2.0, steps=120, relocate_at=(0.3, 0.45))
+    b = _bake(img, bpp=2.0, steps=120, relocate_at=(0.3, 0.45))
+    plain = _bake(img, bpp=2.0, steps=120, relocate_at=())
+    assert a.data == b.data and a.data != plain.data
+    assert len(a.data) == len(plain.data)
+    assert abs(a.psnr - plain.psnr) < 1.5, (a.psnr, plain.psnr)

@@ -29,6 +29,9 @@ class BakeConfig:
     steps: Adam steps in total over all rounds. lod_levels: refinement rounds, one LOD chunk
     each; init_fraction: share of the budget placed before the first step.
     qat_fraction: last share of the steps with quantization in the loop.
+    relocate_at: fractions of the steps at which, once every growth round is done, the
+    ``relocate_fraction`` of Gaussians with the least blend mass move to high-error texels
+    (off by default: level on average, see docs/BAKING.md "Quality presets").
     loss: "mse" (default: equal PSNR and 1.6x faster in bench/bench_recipe.py, see
     docs/BAKING.md) or "l1-ssim" (the
     Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
@@ -55,6 +58,8 @@ class BakeConfig:
     color_bits: int = 8
     hdr_color_bits: int = 10  # log2-encoded HDR channels: 8 bits over ~20 stops is coarse
     qat_fraction: float = 0.25
+    relocate_at: tuple[float, ...] = ()  # fractions of the steps: move the least-used Gaussians
+    relocate_fraction: float = 0.05  # share of the Gaussians each relocation moves
     loss: str = "mse"
     mse_fraction: float = 0.3
     clamp_colors: bool = False  # keep colours inside the target's per-channel range

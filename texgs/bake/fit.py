@@ -251,6 +251,40 @@ class _Fitter:
         idx = self._extra(_sample_texels(err.cpu() + 1e-12, n_add, self.gen), n_add)
         return model.extend(*(p.to(self.dev) for p in self.texel_params(idx, n_total)))
 
+    def blend_mass(self, model: _Model) -> torch.Tensor:
+        """Each Gaussian's blend mass [N]: the sum over every map's texels of its normalized
+        blend weight w_i / den (the gradient of the render of all-ones colours), i.e. how
+        many texels' worth of colour it supplies."""
+        uv, log2s, theta, _ = (p.detach() for p in model.tensors())
+        means, conics = self.geometry(uv, log2s, theta)
+        ones = torch.ones(means.shape[0], 1, device=self.dev, requires_grad=True)
+        zero = torch.zeros(1, device=self.dev)
+        total = 0.0
+        for g in self.groups:
+            m, cn, _, _ = self._in_group(g, means, conics, model.colors.detach())
+            img = render(m, cn, ones, zero, g.width, g.height, self.cfg.top_k, self.cfg.tile,
+                         self.cfg.repeat_x, self.cfg.repeat_y)
+            total = total + img.sum() * (self.W * self.H) / (g.width * g.height)
+        total.backward()
+        return ones.grad[:, 0].detach()
+
+    def relocate(self, model: _Model, images: list[torch.Tensor], fraction: float,
+                 n_total: int) -> _Model:
+        """Move the ``fraction`` of Gaussians with the least blend mass to texels drawn by
+        the current error (as :meth:`grow` places new ones). Each moved Gaussian keeps its
+        slot, so its LOD level and the budget stay as they are."""
+        n_move = int(model.uv.shape[0] * fraction)
+        if n_move < 1:
+            return model
+        low = torch.argsort(self.blend_mass(model).cpu(), stable=True)[:n_move]
+        err = self.error_map(images)
+        err = F.avg_pool2d(err[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
+        idx = self._extra(_sample_texels(err.cpu() + 1e-12, n_move, self.gen), n_move)
+        params = [p.detach().clone() for p in model.tensors()]
+        for dst, src in zip(params, self.texel_params(idx, n_total)):
+            dst[low.to(self.dev)] = src.to(self.dev)
+        return _Model(*params)
+
     def geometry(self, uv, log2s, theta):
         if self.cfg.repeat_x or self.cfg.repeat_y:
             rep = torch.tensor([self.cfg.repeat_x, self.cfg.repeat_y], device=self.dev)
@@ -536,6 +570,7 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
         mse_start = 0 if cfg.loss == "mse" else steps - int(round(steps * cfg.mse_fraction))
         decay_start = max(grow_at[-1] if grow_at else 0, int(steps * 0.6))
         coarse_end = int(round(steps * cfg.coarse_fraction))
+        relocate_at = {int(round(steps * f)) for f in cfg.relocate_at}
         fit.use_coarse(coarse_end > 0)
         spec: QuantSpec | None = None
         level = 1
@@ -544,6 +579,12 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
             if step == coarse_end and coarse_end > 0:  # coarse-to-fine: now the full targets
                 fit.use_coarse(False)
                 images = None
+            if step in relocate_at and level == len(counts):
+                if images is None:
+                    with torch.no_grad():
+                        images = fit.render(model, spec)
+                model = fit.relocate(model, images, cfg.relocate_fraction, total)
+                opt = fit.optimizer(model)
             while level < len(counts) and step >= grow_at[level - 1]:
                 if images is None:
                     with torch.no_grad():
