@@ -159,9 +159,11 @@ def _fitter(img, **kw):
     return _Fitter([pm], BakeConfig(**kw), torch.device("cpu"))
 
 
-def _brute_force_mass(means, conics, W, H, K):
-    """Sum over texel centres of w_i / den (docs/FORMAT.md "Decoding", clamp mode), from every
-    Gaussian's q at every texel: the top-K by (q, index) inside the cutoff."""
+def _brute_force_shares(means, conics, colors, fallback, W, H, K):
+    """(mass [N], contrast [N]) from every Gaussian's q at every texel centre
+    (docs/FORMAT.md "Decoding", clamp mode; top-K by q inside the cutoff): mass sums
+    s_i = w_i / den over texels; contrast sums s_i * sum_c (c_ic - T_c)^2 / texels, with
+    T the blend."""
     ys, xs = torch.meshgrid(torch.arange(H) + 0.5, torch.arange(W) + 0.5, indexing="ij")
     p = torch.stack([xs.reshape(-1), ys.reshape(-1)], 1).double()
     d = p[:, None, :] - means.double()[None]
@@ -171,28 +173,38 @@ def _brute_force_mass(means, conics, W, H, K):
     qk, ik = torch.topk(q, K, dim=1, largest=False, sorted=True)
     w = torch.clamp(torch.exp(-qk / 2) - math.exp(-fmt.CUTOFF_Q / 2), min=0)
     w = torch.where(torch.isfinite(qk), w, torch.zeros_like(w))
-    share = w / (fmt.BLEND_EPS + w.sum(1, keepdim=True))
-    return torch.zeros(means.shape[0], dtype=torch.float64).index_add_(
-        0, ik.reshape(-1), share.reshape(-1))
+    den = fmt.BLEND_EPS + w.sum(1, keepdim=True)
+    share = w / den
+    cols = colors.double()[ik]  # [P, K, C]
+    blend = (fmt.BLEND_EPS * fallback.double() + (w[..., None] * cols).sum(1)) / den
+    contrast = share * ((cols - blend[:, None, :]) ** 2).sum(-1) / (W * H)
+    zeros = torch.zeros(means.shape[0], dtype=torch.float64)
+    return (zeros.clone().index_add_(0, ik.reshape(-1), share.reshape(-1)),
+            zeros.clone().index_add_(0, ik.reshape(-1), contrast.reshape(-1)))
 
 
-def test_blend_mass_is_each_gaussians_share_of_the_texels():
+def test_blend_mass_and_contrast_match_a_brute_force_blend():
     img = sample_crop("bricks", 40)
     fit = _fitter(img)
     model = fit.initial(30)
-    uv, log2s, theta, _ = (t.detach() for t in model.tensors())
+    uv, log2s, theta, colors = (t.detach() for t in model.tensors())
     means, conics = fit.geometry(uv, log2s, theta)
-    want = _brute_force_mass(means, conics, 40, 40, fit.cfg.top_k)
-    got = fit.blend_mass(model).double()
-    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
-    assert float(want.sum()) == pytest.approx(40 * 40, rel=1e-2)  # every texel shared out
+    mass, contrast = _brute_force_shares(means, conics, colors, fit.fallback, 40, 40,
+                                         fit.cfg.top_k)
+    torch.testing.assert_close(fit.blend_mass(model).double(), mass, rtol=1e-4, atol=1e-4)
+    assert float(mass.sum()) == pytest.approx(40 * 40, rel=1e-2)  # every texel shared out
+    # one map: channel weights 1/3 each
+    torch.testing.assert_close(fit.blend_contrast(model).double(), contrast / 3,
+                               rtol=1e-3, atol=1e-9)
+    assert float(contrast.max()) > 10 * float(contrast.min())  # it does tell them apart
 
 
-def test_relocate_moves_only_the_least_used_gaussians():
+@pytest.mark.parametrize("by", ["contrast", "mass"])
+def test_relocate_moves_only_the_least_used_gaussians(by):
     img = sample_crop("bricks", 48)
-    fit = _fitter(img)
+    fit = _fitter(img, relocate_by=by)
     model = fit.initial(60)
-    mass = fit.blend_mass(model)
+    mass = fit.blend_contrast(model) if by == "contrast" else fit.blend_mass(model)
     with torch.no_grad():
         images = fit.render(model, None)
     moved = fit.relocate(model, images, 0.2, 60)

@@ -60,6 +60,7 @@ class BakeConfig:
     qat_fraction: float = 0.25
     relocate_at: tuple[float, ...] = ()  # fractions of the steps: move the least-used Gaussians
     relocate_fraction: float = 0.05  # share of the Gaussians each relocation moves
+    relocate_by: str = "contrast"  # which move: least "contrast" (blend_contrast) or "mass"
     loss: str = "mse"
     mse_fraction: float = 0.3
     clamp_colors: bool = False  # keep colours inside the target's per-channel range
@@ -112,6 +113,12 @@ class BakeConfig:
             raise OptionError(f"--loss {self.loss!r}: expected mse or l1-ssim")
         if self.set_loss not in ("psnr", "mse"):
             raise OptionError(f"set_loss {self.set_loss!r}: expected psnr or mse")
+        if self.relocate_by not in ("contrast", "mass"):
+            raise OptionError(f"relocate_by {self.relocate_by!r}: expected contrast or mass")
+        if not 0.0 <= self.relocate_fraction <= 0.5:
+            raise OptionError(f"relocate_fraction {self.relocate_fraction} outside 0..0.5")
+        if not all(0.0 <= f <= 1.0 for f in self.relocate_at):
+            raise OptionError(f"relocate_at {self.relocate_at}: fractions of the steps, 0..1")
         if self.device not in ("cpu", "auto", "cuda"):
             raise OptionError(f"--device {self.device!r}: expected cpu, cuda or auto")
 

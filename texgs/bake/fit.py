@@ -268,15 +268,44 @@ class _Fitter:
         total.backward()
         return ones.grad[:, 0].detach()
 
+    def blend_contrast(self, model: _Model) -> torch.Tensor:
+        """Each Gaussian's colour contrast [N]: the sum over texels of its normalized blend
+        weight s_i = w_i / den times the squared distance of its colour from the blend there,
+        sum_p s_i(p) * sum_c cweight_c (c_ic - T_c(p))^2, per map as a mean over its texels.
+        A Gaussian that only repeats what its neighbours blend scores low, one that draws an
+        edge scores high. From one extra render: the backward of a render of zero colours,
+        fed 1, T and T^2 as the image gradient, gives sum s_i, sum s_i T and sum s_i T^2."""
+        uv, log2s, theta, colors = (p.detach() for p in model.tensors())
+        means, conics = self.geometry(uv, log2s, theta)
+        n = means.shape[0]
+        total = torch.zeros(n, device=self.dev)
+        cfg = self.cfg
+        for g in self.groups:
+            m, cn, cols, fb = self._in_group(g, means, conics, colors)
+            k = cols.shape[1]
+            with torch.no_grad():
+                blend = render(m, cn, cols, fb, g.width, g.height, cfg.top_k, cfg.tile,
+                               cfg.repeat_x, cfg.repeat_y)
+            x = torch.zeros(n, 1 + 2 * k, device=self.dev, requires_grad=True)
+            img = render(m, cn, x, torch.zeros(1 + 2 * k, device=self.dev), g.width, g.height,
+                         cfg.top_k, cfg.tile, cfg.repeat_x, cfg.repeat_y)
+            img.backward(torch.cat([torch.ones_like(blend[..., :1]), blend, blend * blend], -1))
+            m0, m1, m2 = x.grad[:, :1], x.grad[:, 1:1 + k], x.grad[:, 1 + k:]
+            per = (cols * cols * m0 - 2.0 * cols * m1 + m2).clamp_min(0.0)
+            total += (per * g.cweight).sum(1) / (g.width * g.height)
+        return total
+
     def relocate(self, model: _Model, images: list[torch.Tensor], fraction: float,
                  n_total: int) -> _Model:
-        """Move the ``fraction`` of Gaussians with the least blend mass to texels drawn by
-        the current error (as :meth:`grow` places new ones). Each moved Gaussian keeps its
+        """Move the ``fraction`` of Gaussians with the lowest score (``cfg.relocate_by``:
+        :meth:`blend_contrast` or :meth:`blend_mass`) to texels drawn by the current error (as :meth:`grow` places new ones). Each moved Gaussian keeps its
         slot, so its LOD level and the budget stay as they are."""
         n_move = int(model.uv.shape[0] * fraction)
         if n_move < 1:
             return model
-        low = torch.argsort(self.blend_mass(model).cpu(), stable=True)[:n_move]
+        score = (self.blend_contrast(model) if self.cfg.relocate_by == "contrast"
+                 else self.blend_mass(model))
+        low = torch.argsort(score.cpu(), stable=True)[:n_move]
         err = self.error_map(images)
         err = F.avg_pool2d(err[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
         idx = self._extra(_sample_texels(err.cpu() + 1e-12, n_move, self.gen), n_move)
