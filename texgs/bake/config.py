@@ -12,12 +12,12 @@ from ..errors import OptionError
 
 # What each --quality preset sets (docs/BAKING.md "Quality presets" has the measured time and
 # PSNR): Adam steps in total and the share of them fitted against half-resolution targets
-# (coarse-to-fine). "max" (the default) is the longest; "balanced" is level with it at 512x512
-# and 0.3 to 0.6 dB under at 1024 and 2048, in 2/3 of the time; "fast" trades more.
+# (coarse-to-fine), and when to relocate the least useful Gaussians. "max" (the default) is the
+# longest and relocates; "balanced" has 2/3 of its steps; "fast" trades more.
 QUALITY_PRESETS: dict[str, dict[str, float | int]] = {
-    "fast": {"steps": 600, "coarse_fraction": 0.25},
-    "balanced": {"steps": 1000, "coarse_fraction": 0.0},
-    "max": {"steps": 1500, "coarse_fraction": 0.0},
+    "fast": {"steps": 600, "coarse_fraction": 0.25, "relocate_at": ()},
+    "balanced": {"steps": 1000, "coarse_fraction": 0.0, "relocate_at": ()},
+    "max": {"steps": 1500, "coarse_fraction": 0.0, "relocate_at": (0.3, 0.4, 0.5)},
 }
 
 
@@ -31,13 +31,13 @@ class BakeConfig:
     qat_fraction: last share of the steps with quantization in the loop.
     relocate_at: fractions of the steps at which, once every growth round is done, the
     ``relocate_fraction`` of Gaussians with the least blend mass move to high-error texels
-    (off by default: level on average, see docs/BAKING.md "Quality presets").
+    (the ``max`` preset: at 30, 40 and 50 %; see docs/BAKING.md "Quality presets").
     loss: "mse" (default: equal PSNR and 1.6x faster in bench/bench_recipe.py, see
     docs/BAKING.md) or "l1-ssim" (the
     Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
     quality: "fast", "balanced" or "max" (default), a preset (``QUALITY_PRESETS``) for the
-    settings left as None: ``steps`` and ``coarse_fraction`` (the first share of the steps
-    fitted against half-resolution targets). Settings given explicitly win over the preset;
+    settings left as None: ``steps``, ``coarse_fraction`` (the first share of the steps
+    fitted against half-resolution targets) and ``relocate_at``. Settings given explicitly win over the preset;
     the preset is applied when the config is created.
     """
 
@@ -58,7 +58,7 @@ class BakeConfig:
     color_bits: int = 8
     hdr_color_bits: int = 10  # log2-encoded HDR channels: 8 bits over ~20 stops is coarse
     qat_fraction: float = 0.25
-    relocate_at: tuple[float, ...] = ()  # fractions of the steps: move the least-used Gaussians
+    relocate_at: tuple[float, ...] | None = None  # None: from the quality preset
     relocate_fraction: float = 0.05  # share of the Gaussians each relocation moves
     relocate_by: str = "contrast"  # which move: least "contrast" (blend_contrast) or "mass"
     loss: str = "mse"

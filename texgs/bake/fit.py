@@ -299,7 +299,9 @@ class _Fitter:
                  n_total: int) -> _Model:
         """Move the ``fraction`` of Gaussians with the lowest score (``cfg.relocate_by``:
         :meth:`blend_contrast` or :meth:`blend_mass`) to texels drawn by the current error (as :meth:`grow` places new ones). Each moved Gaussian keeps its
-        slot, so its LOD level and the budget stay as they are."""
+        slot, so its LOD level and the budget stay as they are. The caller starts a fresh
+        optimizer, as after a growth round (keeping the moments of the Gaussians that stayed
+        measured worse: the restart itself is part of what helps)."""
         n_move = int(model.uv.shape[0] * fraction)
         if n_move < 1:
             return model
