@@ -156,7 +156,7 @@ def main() -> None:
             render_cpu.render_loss_cpu(*params, target, weights, W, H, 5, 16,
                                        nthreads=nt)[2].backward()
 
-        t_bin = timed(lambda: render_cpu.bin_tiles(means, conics, W, H, 16, False, False),
+        t_bin = timed(lambda: render_cpu.bin_tiles(means, conics, W, H, 16, False, False, nt),
                       args.repeats)
         t_fwd = timed(fwd_keep, args.repeats)
         t_bwd = timed(bwd, args.repeats)

@@ -243,3 +243,27 @@ def test_keep_freed_memory_switch():
     assert run({"TEXGS_KEEP_HEAP": "0"}) == "False"
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert run({"TEXGS_KEEP_HEAP": "1"}) == "True"
+
+
+@needs_kernel
+@pytest.mark.parametrize("rep", ADDRESS)
+def test_kernel_binning_is_the_runtime_tile_index(rep):
+    """render_cpu.bin_tiles gives exactly runtime.build_tile_index's lists (ascending ids per
+    tile), for every thread count: Gaussians of every size, some wider than the texture and
+    some off its edges, so the repeat mode's wrapped ranges are exercised."""
+    import numpy as np
+    from texgs.runtime import GaussianSet, build_tile_index
+
+    W, H, N = 75, 61, 20000
+    means, conics, colors, fallback = scene(31, W, H, N, 1)
+    g = torch.Generator().manual_seed(4)
+    means = means * 1.4 - 0.2 * torch.tensor([W, H])
+    conics = conics * torch.exp(torch.randn(N, 1, generator=g) * 1.5)
+    gs = GaussianSet(width=W, height=H, means=means.numpy(), conics=conics.numpy(),
+                     colors=colors.numpy(), fallback=fallback.numpy(), repeat_x=rep[0],
+                     repeat_y=rep[1])
+    want = build_tile_index(gs, 16, 0.0)
+    for threads in (1, 2, 3):
+        off, ids = render_cpu.bin_tiles(means, conics, W, H, 16, *rep, nthreads=threads)
+        np.testing.assert_array_equal(off.numpy(), want.offsets)
+        np.testing.assert_array_equal(ids.numpy(), want.ids)

@@ -561,23 +561,46 @@ void reduce_entry_grads(int n, int C, int ntiles, int64_t E, const int32_t* ids,
 extern "C" {
 
 // Bin Gaussians into tiles. Fills offsets [tiles+1]; fills ids only when the total fits in
-// capacity. Returns the total number of entries.
+// capacity. Returns the total number of entries. The Gaussians are split into nthreads
+// consecutive ranges, each counted and filled by one thread; a tile's entries from range r
+// follow those of range r - 1, so every list ascends as a single pass would make it.
 int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, int tile,
-                  int rep_x, int rep_y, int64_t* offsets, int32_t* ids, int64_t capacity) {
+                  int rep_x, int rep_y, int64_t* offsets, int32_t* ids, int64_t capacity,
+                  int nthreads) {
   Grid g = make_grid(W, H, tile, rep_x, rep_y);
   int ntiles = g.tx_n * g.ty_n;
-  std::vector<int64_t> counts(ntiles, 0);
-  for (int i = 0; i < n; ++i)
-    texgs_bake::for_each_tile_of(g, means + 2 * i, conics + 3 * i,
-                                 [&](int t) { counts[t]++; });
+  int T = nthreads < 1 ? 1 : nthreads;
+  if (T > 1 + n / 8192) T = 1 + n / 8192;  // threads cost more than small lists
+  std::vector<std::vector<int64_t>> cur(T, std::vector<int64_t>(ntiles, 0));
+  auto over_ranges = [&](auto f) {
+    std::vector<std::thread> pool;
+    for (int r = 1; r < T; ++r) pool.emplace_back(f, r);
+    f(0);
+    for (auto& th : pool) th.join();
+  };
+  over_ranges([&](int r) {
+    std::vector<int64_t>& c = cur[r];
+    for (int i = (int)((int64_t)n * r / T); i < (int)((int64_t)n * (r + 1) / T); ++i)
+      texgs_bake::for_each_tile_of(g, means + 2 * i, conics + 3 * i, [&](int t) { c[t]++; });
+  });
   offsets[0] = 0;
-  for (int t = 0; t < ntiles; ++t) offsets[t + 1] = offsets[t] + counts[t];
+  for (int t = 0; t < ntiles; ++t) {
+    int64_t start = offsets[t];
+    for (int r = 0; r < T; ++r) {  // the counts become each range's fill position
+      int64_t cnt = cur[r][t];
+      cur[r][t] = start;
+      start += cnt;
+    }
+    offsets[t + 1] = start;
+  }
   int64_t total = offsets[ntiles];
   if (total > capacity) return total;
-  std::vector<int64_t> fill(offsets, offsets + ntiles);
-  for (int i = 0; i < n; ++i)
-    texgs_bake::for_each_tile_of(g, means + 2 * i, conics + 3 * i,
-                                 [&](int t) { ids[fill[t]++] = i; });
+  over_ranges([&](int r) {
+    std::vector<int64_t>& fill = cur[r];
+    for (int i = (int)((int64_t)n * r / T); i < (int)((int64_t)n * (r + 1) / T); ++i)
+      texgs_bake::for_each_tile_of(g, means + 2 * i, conics + 3 * i,
+                                   [&](int t) { ids[fill[t]++] = i; });
+  });
   return total;
 }
 

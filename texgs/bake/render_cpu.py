@@ -98,7 +98,8 @@ def _build() -> ctypes.CDLL:
     lib = ctypes.CDLL(str(build_cached(cxx, _FLAGS + _cpu_vector_flags(), _SRC)))
     lib.texgs_bin.restype = ctypes.c_int64
     lib.texgs_bin.argtypes = [ctypes.c_int, _c_f, _c_f, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                              ctypes.c_int, ctypes.c_int, _c_i64, _c_i32, ctypes.c_int64]
+                              ctypes.c_int, ctypes.c_int, _c_i64, _c_i32, ctypes.c_int64,
+                              ctypes.c_int]
     common = [ctypes.c_int, _c_f, _c_f, _c_f, _c_f, ctypes.c_int, ctypes.c_int, ctypes.c_int,
               ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, _c_i64, _c_i32]
     lib.texgs_forward.restype = ctypes.c_int
@@ -175,8 +176,10 @@ def default_threads() -> int:
 
 
 def bin_tiles(means: torch.Tensor, conics: torch.Tensor, W: int, H: int, tile: int, rep_x: bool,
-              rep_y: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """Tile lists (offsets int64 [tiles+1], ids int32 [E]) exactly as runtime.build_tile_index."""
+              rep_y: bool, nthreads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tile lists (offsets int64 [tiles+1], ids int32 [E]) exactly as runtime.build_tile_index,
+    whatever the thread count (default: :func:`default_threads`)."""
+    nthreads = nthreads or default_threads()
     lib = load_kernel()
     assert lib is not None
     ntiles = (-(-W // tile)) * (-(-H // tile))
@@ -185,11 +188,11 @@ def bin_tiles(means: torch.Tensor, conics: torch.Tensor, W: int, H: int, tile: i
     cap = max(16, n * 8)
     ids = torch.empty(cap, dtype=torch.int32)
     total = lib.texgs_bin(n, _ptr(means, _c_f), _ptr(conics, _c_f), W, H, tile, int(rep_x),
-                          int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32), cap)
+                          int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32), cap, nthreads)
     if total > cap:
         ids = torch.empty(total, dtype=torch.int32)
         lib.texgs_bin(n, _ptr(means, _c_f), _ptr(conics, _c_f), W, H, tile, int(rep_x),
-                      int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32), total)
+                      int(rep_y), _ptr(offsets, _c_i64), _ptr(ids, _c_i32), total, nthreads)
     return offsets, ids[:total]
 
 
@@ -204,7 +207,7 @@ def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, 
     colors = colors.detach().contiguous().float()
     fallback = fallback.detach().contiguous().float()
     C = colors.shape[1]
-    offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
+    offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y, nthreads)
     image = torch.empty(H, W, C, dtype=torch.float32)
     # selected entries per texel, exp(-q/2) of each and 1 / blend denominators, for
     # backward, in the kernel's tile- and lane-blocked layout (render_cpu.cpp header)
@@ -317,7 +320,7 @@ class _RenderLoss(torch.autograd.Function):
         # the image gradient of the loss is gscale * (image - target), as _RenderMSE's
         # backward forms it from d loss / d mse = weights
         gscale = (weights * (2.0 / (W * H))).contiguous()
-        offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y)
+        offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y, nthreads)
         image = torch.empty(H, W, C, dtype=torch.float32)
         sse = torch.empty(C, dtype=torch.float64)
         scratch = torch.empty(ids.shape[0] * (5 + C) + 1, dtype=torch.float32)
