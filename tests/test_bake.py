@@ -191,10 +191,11 @@ def test_blend_mass_and_contrast_match_a_brute_force_blend():
     means, conics = fit.geometry(uv, log2s, theta)
     mass, contrast = _brute_force_shares(means, conics, colors, fit.fallback, 40, 40,
                                          fit.cfg.top_k)
-    torch.testing.assert_close(fit.blend_mass(model).double(), mass, rtol=1e-4, atol=1e-4)
+    got_mass, got_contrast = fit.blend_scores(model)
+    torch.testing.assert_close(got_mass.double(), mass, rtol=1e-4, atol=1e-4)
     assert float(mass.sum()) == pytest.approx(40 * 40, rel=1e-2)  # every texel shared out
     # one map: channel weights 1/3 each
-    torch.testing.assert_close(fit.blend_contrast(model).double(), contrast / 3,
+    torch.testing.assert_close(got_contrast.double(), contrast / 3,
                                rtol=1e-3, atol=1e-9)
     assert float(contrast.max()) > 10 * float(contrast.min())  # it does tell them apart
 
@@ -204,7 +205,7 @@ def test_relocate_moves_only_the_least_used_gaussians(by):
     img = sample_crop("bricks", 48)
     fit = _fitter(img, relocate_by=by)
     model = fit.initial(60)
-    mass = fit.blend_contrast(model) if by == "contrast" else fit.blend_mass(model)
+    mass = fit.blend_scores(model)[0 if by == "mass" else 1]
     with torch.no_grad():
         images = fit.render(model, None)
     moved = fit.relocate(model, images, 0.2, 60)

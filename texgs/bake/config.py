@@ -30,15 +30,16 @@ class BakeConfig:
     each; init_fraction: share of the budget placed before the first step.
     qat_fraction: last share of the steps with quantization in the loop.
     relocate_at: fractions of the steps at which, once every growth round is done, the
-    ``relocate_fraction`` of Gaussians with the least blend mass move to high-error texels
-    (the ``max`` preset: at 30, 40 and 50 %; see docs/BAKING.md "Quality presets").
+    ``relocate_fraction`` of Gaussians with the lowest ``relocate_by`` score (colour
+    contrast by default) move to high-error texels (the ``max`` preset: at 30, 40 and 50 %;
+    see docs/BAKING.md "Quality presets").
     loss: "mse" (default: equal PSNR and 1.6x faster in bench/bench_recipe.py, see
     docs/BAKING.md) or "l1-ssim" (the
     Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
     quality: "fast", "balanced" or "max" (default), a preset (``QUALITY_PRESETS``) for the
     settings left as None: ``steps``, ``coarse_fraction`` (the first share of the steps
-    fitted against half-resolution targets) and ``relocate_at``. Settings given explicitly win over the preset;
-    the preset is applied when the config is created.
+    fitted against half-resolution targets) and ``relocate_at``. Settings given explicitly
+    win over the preset; the preset is applied when the config is created.
     """
 
     bpp: float | None = 1.0
@@ -60,7 +61,7 @@ class BakeConfig:
     qat_fraction: float = 0.25
     relocate_at: tuple[float, ...] | None = None  # None: from the quality preset
     relocate_fraction: float = 0.05  # share of the Gaussians each relocation moves
-    relocate_by: str = "contrast"  # which move: least "contrast" (blend_contrast) or "mass"
+    relocate_by: str = "contrast"  # which move: least "contrast" or "mass" (blend_scores)
     loss: str = "mse"
     mse_fraction: float = 0.3
     clamp_colors: bool = False  # keep colours inside the target's per-channel range

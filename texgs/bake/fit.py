@@ -251,34 +251,20 @@ class _Fitter:
         idx = self._extra(_sample_texels(err.cpu() + 1e-12, n_add, self.gen), n_add)
         return model.extend(*(p.to(self.dev) for p in self.texel_params(idx, n_total)))
 
-    def blend_mass(self, model: _Model) -> torch.Tensor:
-        """Each Gaussian's blend mass [N]: the sum over every map's texels of its normalized
-        blend weight w_i / den (the gradient of the render of all-ones colours), i.e. how
-        many texels' worth of colour it supplies."""
-        uv, log2s, theta, _ = (p.detach() for p in model.tensors())
-        means, conics = self.geometry(uv, log2s, theta)
-        ones = torch.ones(means.shape[0], 1, device=self.dev, requires_grad=True)
-        zero = torch.zeros(1, device=self.dev)
-        total = 0.0
-        for g in self.groups:
-            m, cn, _, _ = self._in_group(g, means, conics, model.colors.detach())
-            img = render(m, cn, ones, zero, g.width, g.height, self.cfg.top_k, self.cfg.tile,
-                         self.cfg.repeat_x, self.cfg.repeat_y)
-            total = total + img.sum() * (self.W * self.H) / (g.width * g.height)
-        total.backward()
-        return ones.grad[:, 0].detach()
-
-    def blend_contrast(self, model: _Model) -> torch.Tensor:
-        """Each Gaussian's colour contrast [N]: the sum over texels of its normalized blend
-        weight s_i = w_i / den times the squared distance of its colour from the blend there,
-        sum_p s_i(p) * sum_c cweight_c (c_ic - T_c(p))^2, per map as a mean over its texels.
-        A Gaussian that only repeats what its neighbours blend scores low, one that draws an
-        edge scores high. From one extra render: the backward of a render of zero colours,
-        fed 1, T and T^2 as the image gradient, gives sum s_i, sum s_i T and sum s_i T^2."""
+    def blend_scores(self, model: _Model) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mass [N], contrast [N]) of every Gaussian, with s_i = w_i / den its normalized
+        blend weight at a texel and T the blend there. mass: sum over texels of s_i, how many
+        texels' worth of colour it supplies (a smaller map's texels count for the asset
+        grid's). contrast: sum_p s_i(p) * sum_c cweight_c (c_ic - T_c(p))^2, per map a mean
+        over its texels; a Gaussian that only repeats what its neighbours blend scores low,
+        one that draws an edge scores high. From one extra render: the backward of a render
+        of zero colours, fed 1, T and T^2 as the image gradient, gives sum s_i, sum s_i T and
+        sum s_i T^2."""
         uv, log2s, theta, colors = (p.detach() for p in model.tensors())
         means, conics = self.geometry(uv, log2s, theta)
         n = means.shape[0]
-        total = torch.zeros(n, device=self.dev)
+        mass = torch.zeros(n, device=self.dev)
+        contrast = torch.zeros(n, device=self.dev)
         cfg = self.cfg
         for g in self.groups:
             m, cn, cols, fb = self._in_group(g, means, conics, colors)
@@ -291,22 +277,24 @@ class _Fitter:
                          cfg.top_k, cfg.tile, cfg.repeat_x, cfg.repeat_y)
             img.backward(torch.cat([torch.ones_like(blend[..., :1]), blend, blend * blend], -1))
             m0, m1, m2 = x.grad[:, :1], x.grad[:, 1:1 + k], x.grad[:, 1 + k:]
+            mass += m0[:, 0] * (self.W * self.H) / (g.width * g.height)
             per = (cols * cols * m0 - 2.0 * cols * m1 + m2).clamp_min(0.0)
-            total += (per * g.cweight).sum(1) / (g.width * g.height)
-        return total
+            contrast += (per * g.cweight).sum(1) / (g.width * g.height)
+        return mass, contrast
 
     def relocate(self, model: _Model, images: list[torch.Tensor], fraction: float,
                  n_total: int) -> _Model:
-        """Move the ``fraction`` of Gaussians with the lowest score (``cfg.relocate_by``:
-        :meth:`blend_contrast` or :meth:`blend_mass`) to texels drawn by the current error (as :meth:`grow` places new ones). Each moved Gaussian keeps its
-        slot, so its LOD level and the budget stay as they are. The caller starts a fresh
+        """Move the ``fraction`` of Gaussians with the lowest score (``cfg.relocate_by``: the
+        contrast or the mass of :meth:`blend_scores`) to texels drawn by the current error
+        (as :meth:`grow` places new ones). Each moved Gaussian keeps its slot, so its LOD
+        level and the budget stay as they are. The caller starts a fresh
         optimizer, as after a growth round (keeping the moments of the Gaussians that stayed
         measured worse: the restart itself is part of what helps)."""
         n_move = int(model.uv.shape[0] * fraction)
         if n_move < 1:
             return model
-        score = (self.blend_contrast(model) if self.cfg.relocate_by == "contrast"
-                 else self.blend_mass(model))
+        mass, contrast = self.blend_scores(model)
+        score = contrast if self.cfg.relocate_by == "contrast" else mass
         low = torch.argsort(score.cpu(), stable=True)[:n_move]
         err = self.error_map(images)
         err = F.avg_pool2d(err[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
@@ -386,8 +374,7 @@ class _Fitter:
         differentiated in one kernel pass per group where the renderer has one. The same
         values and gradients as :meth:`render_mse` then :meth:`loss`."""
         cfg = self.cfg
-        images, total = [], 0.0
-        mse = 0.0
+        images, mse, total = [], 0.0, 0.0
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
                                                   g.width, g.height, cfg.top_k, cfg.tile,

@@ -116,6 +116,25 @@ inline vf exp_vf(vf x) {
   return e * scale;
 }
 
+// The texels of tile t: [x0, x1) x [y0, y1), clipped to the texture.
+struct TileRect {
+  int x0, y0, x1, y1;
+};
+
+inline TileRect tile_rect(const Grid& g, int t) {
+  const int x0 = (t % g.tx_n) * g.tile, y0 = (t / g.tx_n) * g.tile;
+  return TileRect{x0, y0, x0 + g.tile < g.W ? x0 + g.tile : g.W,
+                  y0 + g.tile < g.H ? y0 + g.tile : g.H};
+}
+
+// Texel centres of the row of lanes starting at texel (xs, y).
+inline void lane_centres(int xs, int y, vf& px, vf& py) {
+  for (int l = 0; l < kLanes; ++l) {
+    px[l] = (float)(xs + l) + 0.5f;
+    py[l] = (float)y + 0.5f;
+  }
+}
+
 // A tile's candidates, copied tile-locally (structure of arrays) for the ranking; L + 1 rows:
 // row L belongs to empty slots (zero colour, zero mean and conic), so gathers need no branch.
 struct TileCands {
@@ -218,15 +237,17 @@ inline vf masked(vf v, int n) {
   return v;
 }
 
-// Channel c of the blend on every lane: (BLEND_EPS fallback + sum_k w_k col_k) / den.
+// Channel c of the blend on every lane: (BLEND_EPS fallback + sum_k w_k col_k) / den. With
+// colk given, each slot's gathered colour col_k is kept there too.
 inline vf blend_channel(const TileCands& tc, const LaneBlend& b, int K, int C, int c,
-                        float fallback_c) {
+                        float fallback_c, vf* colk = nullptr) {
   const vf v_zero = {};
   vf acc = v_zero + kBlendEps * fallback_c;
   for (int k = 0; k < K; ++k) {
     vf col;
     for (int l = 0; l < kLanes; ++l) col[l] = tc.col[(int64_t)b.j[k][l] * C + c];
     acc += b.w[k] * col;
+    if (colk) colk[k] = col;
   }
   return acc / b.den;
 }
@@ -240,12 +261,9 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
                   float* expq, float* inv_dens, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
   const int K = KK > 0 ? KK : K_rt;
-  const int W = g.W, H = g.H, tile = g.tile;
-  int tx = t % g.tx_n, ty = t / g.tx_n;
+  const int W = g.W, tile = g.tile;
   const int64_t e0 = offsets[t];
-  int x0 = tx * tile, y0 = ty * tile;
-  int x1 = x0 + tile < W ? x0 + tile : W;
-  int y1 = y0 + tile < H ? y0 + tile : H;
+  const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
   const int gpr = (tile + kLanes - 1) / kLanes;  // lane groups per tile row
   const int64_t tblk = (int64_t)t * tile * gpr * kLanes;  // this tile's block
@@ -255,10 +273,7 @@ void forward_tile(int t, const Grid& g, const float* means, const float* conics,
   for (int y = y0; y < y1; ++y) {
     for (int xs = x0; xs < x1; xs += kLanes) {
       vf px, py;
-      for (int l = 0; l < kLanes; ++l) {
-        px[l] = (float)(xs + l) + 0.5f;
-        py[l] = (float)y + 0.5f;
-      }
+      lane_centres(xs, y, px, py);
       rank_lanes<KK>(tc, K, px, py, g, b);
       int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
       int64_t p0 = (int64_t)y * W + xs;
@@ -298,11 +313,8 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
   const int C = CC > 0 ? CC : C_rt;
   const int K = KK > 0 ? KK : K_rt;
   const int P = 5 + C;
-  const int W = g.W, H = g.H, tile = g.tile;
-  int tx = t % g.tx_n, ty = t / g.tx_n;
-  int x0 = tx * tile, y0 = ty * tile;
-  int x1 = x0 + tile < W ? x0 + tile : W;
-  int y1 = y0 + tile < H ? y0 + tile : H;
+  const int W = g.W, H = g.H;
+  const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
   // per channel: the blend and the image gradient of the current row of lanes
   buf.v.resize((size_t)K * C * kLanes);
@@ -329,10 +341,7 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
   for (int y = y0; y < y1; ++y) {
     for (int xs = x0; xs < x1; xs += kLanes) {
       vf px, py;
-      for (int l = 0; l < kLanes; ++l) {
-        px[l] = (float)(xs + l) + 0.5f;
-        py[l] = (float)y + 0.5f;
-      }
+      lane_centres(xs, y, px, py);
       rank_lanes<KK>(tc, K, px, py, g, b);
       const int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
       const int64_t p0 = (int64_t)y * W + xs;
@@ -340,20 +349,14 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
       vf gw[kMaxK];
       for (int k = 0; k < K; ++k) gw[k] = v_zero;
       for (int c = 0; c < C; ++c) {
-        // the blend (as blend_channel), keeping each slot's colour for the gradient
-        vf colk[kMaxK];
-        vf acc = v_zero + kBlendEps * fallback[c];
-        for (int k = 0; k < K; ++k) {
-          for (int l = 0; l < kLanes; ++l) colk[k][l] = tc.col[(int64_t)b.j[k][l] * C + c];
-          acc += b.w[k] * colk[k];
-        }
-        const vf v = acc / b.den;
+        vf colk[kMaxK];  // each slot's colour, for the gradient
+        const vf v = blend_channel(tc, b, K, C, c, fallback[c], colk);
         vf tv = v_zero;
         for (int l = 0; l < xe; ++l) {
           tv[l] = target[(p0 + l) * C + c];
           image[(p0 + l) * C + c] = v[l];
         }
-        const vf gT = xe == kLanes ? gscale[c] * (v - tv) : masked(gscale[c] * (v - tv), xe);
+        const vf gT = masked(gscale[c] * (v - tv), xe);
         const vf fbv = kBlendEps * inv * gT;
         double ss = sse_acc[c], fs = fb_acc[c];
         for (int l = 0; l < xe; ++l) {
@@ -434,10 +437,7 @@ void backward_tile(int t, const Grid& g, const float* means, const float* conics
     gTl = gT_heap.data();
   }
   const int W = g.W, H = g.H, tile = g.tile;
-  int tx = t % g.tx_n, ty = t / g.tx_n;
-  int x0 = tx * tile, y0 = ty * tile;
-  int x1 = x0 + tile < W ? x0 + tile : W;
-  int y1 = y0 + tile < H ? y0 + tile : H;
+  const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const int64_t e0 = offsets[t];
   const int64_t L = offsets[t + 1] - e0;
   buf.f.resize((size_t)L * P + 1);
@@ -608,10 +608,7 @@ int64_t texgs_bin(int n, const float* means, const float* conics, int W, int H, 
 // Sum of squared differences image - target per channel over one tile, in double.
 void tile_sse(int t, const Grid& g, int C, const float* image, const float* target,
               double* out) {
-  int tx = t % g.tx_n, ty = t / g.tx_n;
-  int x0 = tx * g.tile, y0 = ty * g.tile;
-  int x1 = x0 + g.tile < g.W ? x0 + g.tile : g.W;
-  int y1 = y0 + g.tile < g.H ? y0 + g.tile : g.H;
+  const auto [x0, y0, x1, y1] = tile_rect(g, t);
   for (int c = 0; c < C; ++c) out[c] = 0.0;
   for (int y = y0; y < y1; ++y) {
     const float* a = image + ((int64_t)y * g.W + x0) * C;

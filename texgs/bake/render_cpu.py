@@ -341,10 +341,7 @@ class _RenderLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, _grad_image, _grad_mse, grad_loss):
-        gm, gc, gcol, gfb = ctx.saved_tensors
-        if not torch.equal(grad_loss, torch.ones_like(grad_loss)):
-            gm, gc, gcol, gfb = gm * grad_loss, gc * grad_loss, gcol * grad_loss, gfb * grad_loss
-        return (gm, gc, gcol, gfb) + (None,) * 9
+        return tuple(g * grad_loss for g in ctx.saved_tensors) + (None,) * 9
 
 
 def render_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
