@@ -15,6 +15,10 @@ evaluation); such rows are marked ``~`` and show no PSNR.
     python bench/bench_speed.py --sizes 512 --presets balanced   # a subset
     python bench/bench_speed.py --paths kernel                   # skip the reference path
     python bench/bench_speed.py --paths kernel two-pass          # one-pass loss vs two passes
+    python bench/bench_speed.py --sizes 2048 --presets max --set sparse_fraction=0.65
+                                         # BakeConfig settings over the preset, every bake
+    python bench/bench_speed.py --image ../shared/textures/single/canyon_water.png \
+        --presets max --set 'relocate_at=()' --set sparse_fraction=0.65   # a whole image
 """
 
 from __future__ import annotations
@@ -41,9 +45,11 @@ PATHS = ["kernel", "reference"]
 ALL_PATHS = ["kernel", "two-pass", "reference"]
 
 
-def texture(size: int) -> np.ndarray:
+def texture(size: int, image: str | None = None) -> np.ndarray:
     """float32 [size, size, 3]: centre crop when the texture is larger, Lanczos resize when
-    it is smaller."""
+    it is smaller; ``image``: that whole image instead (``size`` unused)."""
+    if image:
+        return np.asarray(Image.open(image).convert("RGB"), np.float32) / 255.0
     img = Image.open(TEXTURE).convert("RGB")
     w, h = img.size
     if w >= size and h >= size:
@@ -75,15 +81,30 @@ class LoopTimer:
         return (self.last - self.first) if self.first is not None and self.last else 0.0
 
 
-def child(size: int, preset: str, steps: int | None) -> dict:
+def parse_sets(items: list[str]) -> dict:
+    """``["key=value", ...]`` (values as Python literals) -> BakeConfig keyword arguments."""
+    import ast  # noqa: PLC0415
+
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        try:
+            out[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            out[key.strip()] = value.strip()
+    return out
+
+
+def child(size: int, preset: str, steps: int | None, sets: dict | None = None) -> dict:
     """One bake in this process; returns its measurements."""
     from texgs.bake import BakeConfig, bake_array
     from texgs.bake.render import backend_name
     from texgs.eval.metrics import psnr
     from texgs.images import channel_infos_for, to_uint8
 
-    target = texture(size)
-    cfg = BakeConfig(quality=preset, steps=steps)
+    sets = dict(sets or {})
+    target = texture(size, sets.pop("_image", None))
+    cfg = BakeConfig(**{"quality": preset, "steps": steps, **sets})
     timer = LoopTimer()
     t0 = time.perf_counter()
     res = bake_array(target, channel_infos_for(3), cfg, timer)
@@ -95,14 +116,15 @@ def child(size: int, preset: str, steps: int | None) -> dict:
             "renderer": backend_name()}
 
 
-def run_child(size: int, preset: str, path: str, steps: int | None) -> dict:
+def run_child(size: int, preset: str, path: str, steps: int | None,
+              sets: dict | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if path == "reference":
         env["TEXGS_NO_KERNEL"] = "1"
     else:
         env.pop("TEXGS_NO_KERNEL", None)
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", str(size), preset,
-           str(steps or 0), path]
+           str(steps or 0), path, "--child-sets", json.dumps(sets or {})]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -118,6 +140,11 @@ def main() -> int:
                          "PyTorch")
     ap.add_argument("--ref-steps", type=int, default=20,
                     help="steps the reference path runs before extrapolating (0: all)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a BakeConfig setting over the preset for every bake (repeatable), "
+                         "e.g. sparse_fraction=0.65 or 'relocate_at=()'")
+    ap.add_argument("--image", help="bake this whole image (RGB) instead of the WoodF sizes")
+    ap.add_argument("--child-sets", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--child", nargs=4, metavar=("SIZE", "PRESET", "STEPS", "PATH"),
                     help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -126,23 +153,31 @@ def main() -> int:
         if path == "two-pass":  # the fitter's one-pass loss off: forward, then backward
             from texgs.bake import fit  # noqa: PLC0415
             fit._Fitter.loss_is_linear = property(lambda self: False)
-        print(json.dumps(child(int(size), preset, int(steps) or None)))
+        print(json.dumps(child(int(size), preset, int(steps) or None,
+                               json.loads(args.child_sets))))
         return 0
 
     from texgs.bake.config import QUALITY_PRESETS
 
-    print(f"1 bpp RGB bakes of {TEXTURE.name} (512: centre crop, 1024: whole, 2048: Lanczos "
-          f"2x upscale); {os.cpu_count()} CPUs; PSNR on 8-bit output", flush=True)
+    sets = parse_sets(args.set)
+    what = (f"{Path(args.image).name} (whole)" if args.image else
+            f"{TEXTURE.name} (512: centre crop, 1024: whole, 2048: Lanczos 2x upscale)")
+    if args.image:
+        args.sizes = [0]
+        sets["_image"] = str(Path(args.image).resolve())
+    print(f"1 bpp RGB bakes of {what}; {os.cpu_count()} CPUs; PSNR on 8-bit output"
+          + (f"; settings over the preset: {shown}" if (shown := {
+              k: v for k, v in sets.items() if k != "_image"}) else ""), flush=True)
     print(f"{'size':>5s} {'path':10s} {'preset':9s} {'steps':>5s} {'time s':>9s} "
           f"{'PSNR dB':>8s} {'peak MiB':>9s}", flush=True)
     for size in args.sizes:
         for path in args.paths:
             for preset in args.presets:
-                full = int(QUALITY_PRESETS[preset]["steps"])
+                full = int(sets.get("steps", QUALITY_PRESETS[preset]["steps"]))
                 steps = None
                 if path == "reference" and args.ref_steps and args.ref_steps < full:
                     steps = args.ref_steps
-                r = run_child(size, preset, path, steps)
+                r = run_child(size, preset, path, steps, sets)
                 if steps is None:
                     time_txt, psnr_txt = f"{r['wall_s']:9.1f}", f"{r['psnr']:8.2f}"
                 else:
@@ -150,7 +185,7 @@ def main() -> int:
                     fixed = r["wall_s"] - per_step * r["steps"]
                     est = fixed + per_step * full
                     time_txt, psnr_txt = f"~{est:8.0f}", f"{'-':>8s}"
-                print(f"{size:5d} {path:10s} {preset:9s} {full:5d} {time_txt} {psnr_txt} "
+                print(f"{size or 'image':>5} {path:10s} {preset:9s} {full:5d} {time_txt} {psnr_txt} "
                       f"{r['maxrss_mib']:9.0f}", flush=True)
     if "reference" in args.paths and args.ref_steps:
         print(f"~: reference path run for {args.ref_steps} steps (same phase proportions: "

@@ -108,12 +108,15 @@ def test_quality_presets_fill_unset_settings_and_validate():
         cfg.validate()
         assert cfg.steps == preset["steps"]
         assert cfg.coarse_fraction == preset["coarse_fraction"]
+        assert cfg.sparse_fraction == preset["sparse_fraction"]
     assert BakeConfig(quality="fast", steps=77).steps == 77  # explicit settings win
     assert BakeConfig(quality="max").coarse_fraction == 0.0  # max: the full recipe
     with pytest.raises(OptionError):
         BakeConfig(quality="ultra")
     with pytest.raises(OptionError):
         BakeConfig(coarse_fraction=1.5).validate()
+    with pytest.raises(OptionError):
+        BakeConfig(sparse_fraction=-0.1).validate()
 
 
 def test_coarse_to_fine_bake_is_deterministic_and_fits():
@@ -150,6 +153,24 @@ def test_cli_rejects_an_unknown_quality_preset():
     res = run_cli("bake", "samples/bricks.png", "-o", "/tmp/never.tgs", "--quality", "ultra")
     assert res.returncode == 1
     assert "--quality" in res.stderr
+
+
+def test_cli_sparse_steps_are_checked_and_used(tmp_path, crop_png):
+    from conftest import run_cli
+
+    res = run_cli("bake", "samples/bricks.png", "-o", str(tmp_path / "x.tgs"),
+                  "--sparse-steps", "1.5")
+    assert res.returncode == 1 and "--sparse-steps" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.tgs").exists()
+    src = crop_png("bricks", 64)
+    outs = []
+    for frac in ("0", "0.5"):
+        out = tmp_path / f"s{frac}.tgs"
+        res = run_cli("bake", str(src), "-o", str(out), "--steps", "40", "--sparse-steps",
+                      frac, "--quiet")
+        assert res.returncode == 0, res.stderr
+        outs.append(out.read_bytes())
+    assert outs[0] != outs[1] and len(outs[0]) == len(outs[1])
 
 
 def _fitter(img, **kw):
@@ -229,3 +250,40 @@ def test_bake_with_relocation_is_deterministic_and_fits():
     assert a.data == b.data and a.data != plain.data
     assert len(a.data) == len(plain.data)
     assert abs(a.psnr - plain.psnr) < 1.5, (a.psnr, plain.psnr)
+
+
+@pytest.mark.parametrize("repeat", [False, True])
+def test_each_texel_lattice_renders_the_full_images_texels(repeat):
+    """A sparse step's lattice (one texel of each 2x2 block, its own grid at half the tile
+    size) sees exactly the full render's texels (px + 2i, py + 2j), and its target is the
+    full target's."""
+    img = sample_crop("bricks", 64)
+    fit = _fitter(img, repeat_x=repeat, repeat_y=repeat, tile=16)
+    assert fit.can_sparse
+    model = fit.initial(200)
+    with torch.no_grad():
+        full = fit.render(model, None)[0]
+        for phase in range(4):
+            fit.use_lattice(phase)
+            px, py = phase % 2, phase // 2
+            sub = fit.render(model, None)[0]
+            assert sub.shape == (32, 32, 3)
+            torch.testing.assert_close(sub, full[py::2, px::2], rtol=0, atol=2e-5)
+            assert torch.equal(fit.groups[0].target, fit.full_groups[0].target[py::2, px::2])
+        fit.use_coarse(False)
+        assert torch.equal(fit.render(model, None)[0], full)
+
+
+def test_odd_sized_repeat_textures_take_no_sparse_steps():
+    img = np.ascontiguousarray(sample_crop("bricks", 64)[:, :63])
+    assert not _fitter(img, repeat_x=True).can_sparse  # no periodic lattice on 63 wide
+    assert _fitter(img).can_sparse
+
+
+def test_sparse_bake_is_deterministic_and_fits():
+    img = sample_crop("sign", 64, 96, 96)
+    a = _bake(img, bpp=2.0, steps=120, sparse_fraction=0.5)
+    b = _bake(img, bpp=2.0, steps=120, sparse_fraction=0.5)
+    full = _bake(img, bpp=2.0, steps=120, sparse_fraction=0.0)
+    assert a.data == b.data and a.data != full.data
+    assert abs(a.psnr - full.psnr) < 1.0, (a.psnr, full.psnr)

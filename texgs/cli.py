@@ -143,6 +143,11 @@ def bake(
                                 "presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from "
                                         "--quality)."),
+    sparse_steps: Optional[float] = typer.Option(None, "--sparse-steps", help="Share of the "
+                                                 "steps (0..1, default 0) that fit one texel "
+                                                 "of each 2x2 block: faster, for smooth or "
+                                                 "upscaled textures; costs quality on "
+                                                 "detailed ones (docs/BAKING.md)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     device: str = typer.Option("auto", help="auto (default: the GPU when PyTorch sees a CUDA "
                               "GPU, else the CPU), cpu or cuda."),
@@ -180,7 +185,8 @@ def bake(
     rep_x, rep_y = WRAP_MODES[wrap]
     cfg = BakeConfig(bpp=bpp if gaussians is None else None, gaussians=gaussians, steps=steps,
                      seed=seed, top_k=top_k, lod_levels=lod_levels, device=device, loss=loss,
-                     repeat_x=rep_x, repeat_y=rep_y, threads=threads, quality=quality)
+                     repeat_x=rep_x, repeat_y=rep_y, threads=threads, quality=quality,
+                     sparse_fraction=sparse_steps)
     if cfg.bpp is None and cfg.gaussians is None:
         cfg.bpp = 1.0
     cfg.validate()

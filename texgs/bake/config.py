@@ -11,13 +11,16 @@ from ..errors import OptionError
 
 
 # What each --quality preset sets (docs/BAKING.md "Quality presets" has the measured time and
-# PSNR): Adam steps in total and the share of them fitted against half-resolution targets
-# (coarse-to-fine), and when to relocate the least useful Gaussians. "max" (the default) is the
-# longest and relocates; "balanced" has 2/3 of its steps; "fast" trades more.
-QUALITY_PRESETS: dict[str, dict[str, float | int]] = {
-    "fast": {"steps": 600, "coarse_fraction": 0.25, "relocate_at": ()},
-    "balanced": {"steps": 1000, "coarse_fraction": 0.0, "relocate_at": ()},
-    "max": {"steps": 1500, "coarse_fraction": 0.0, "relocate_at": (0.3, 0.4, 0.5)},
+# PSNR): Adam steps in total, the share of them fitted against half-resolution targets
+# (coarse-to-fine) and on 2x2 lattices (sparse steps), and when to relocate the least useful
+# Gaussians. "max" (the default) is the longest and relocates; "balanced" has 2/3 of its
+# steps; "fast" trades more.
+QUALITY_PRESETS: dict[str, dict[str, float | int | tuple]] = {
+    "fast": {"steps": 600, "coarse_fraction": 0.25, "sparse_fraction": 0.0, "relocate_at": ()},
+    "balanced": {"steps": 1000, "coarse_fraction": 0.0, "sparse_fraction": 0.0,
+                 "relocate_at": ()},
+    "max": {"steps": 1500, "coarse_fraction": 0.0, "sparse_fraction": 0.0,
+            "relocate_at": (0.3, 0.4, 0.5)},
 }
 
 
@@ -36,9 +39,13 @@ class BakeConfig:
     loss: "mse" (default: equal PSNR and 1.6x faster in bench/bench_recipe.py, see
     docs/BAKING.md) or "l1-ssim" (the
     Image-GS loss, L1 + ssim_weight * (1 - SSIM), with MSE for the last ``mse_fraction``).
+    sparse_fraction: the share of the steps, after the coarse ones, that each render one
+    texel of every 2x2 block (the four lattices in turn, a quarter of the texels per step;
+    each lattice's error is an unbiased sample of the full one). Off in every preset: it
+    pays only on smooth content (docs/BAKING.md "Sparse steps").
     quality: "fast", "balanced" or "max" (default), a preset (``QUALITY_PRESETS``) for the
     settings left as None: ``steps``, ``coarse_fraction`` (the first share of the steps
-    fitted against half-resolution targets) and ``relocate_at``. Settings given explicitly
+    fitted against half-resolution targets), ``sparse_fraction`` and ``relocate_at``. Settings given explicitly
     win over the preset; the preset is applied when the config is created.
     """
 
@@ -47,6 +54,7 @@ class BakeConfig:
     quality: str = "max"  # quality first; see docs/BAKING.md "Quality presets"
     steps: int | None = None  # None: from the quality preset
     coarse_fraction: float | None = None  # None: from the quality preset
+    sparse_fraction: float | None = None  # None: from the quality preset
     seed: int = 0
     top_k: int = 5
     tile: int = 16
@@ -98,6 +106,8 @@ class BakeConfig:
             raise OptionError(f"--gaussians {self.gaussians} outside 1..{fmt.MAX_GAUSSIANS}")
         if self.steps < 0 or self.steps > 1_000_000:
             raise OptionError(f"--steps {self.steps} outside 0..1000000")
+        if not 0.0 <= self.sparse_fraction <= 1.0:
+            raise OptionError(f"--sparse-steps {self.sparse_fraction} outside 0..1")
         if not 0.0 <= self.coarse_fraction <= 1.0:
             raise OptionError(f"coarse_fraction {self.coarse_fraction} outside 0..1")
         if not 1 <= self.top_k <= 32:

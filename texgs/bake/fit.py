@@ -115,6 +115,9 @@ class _Group:
     cweight: torch.Tensor
     sx: float
     sy: float
+    ox: float = 0.0  # the group grid's texel x = asset x * sx + ox
+    oy: float = 0.0
+    tile: int = 0  # the renderer's tile size here (0: the bake's)
 
 
 def _half_resolution(g: _Group) -> _Group:
@@ -130,6 +133,17 @@ def _half_resolution(g: _Group) -> _Group:
         small = F.interpolate(img, size=(h, w), mode="area")
     target = small[0].permute(1, 2, 0).contiguous()
     return _Group(w, h, g.chans, target, g.cweight, g.sx * w / g.width, g.sy * h / g.height)
+
+
+def _lattice(g: _Group, px: int, py: int, tile: int) -> _Group:
+    """The texels (px + 2i, py + 2j) of group ``g``: one texel of each 2x2 block, as a grid of
+    its own (for sparse steps). Its texel centre i + 0.5 is the full grid's px + 2i + 0.5, so
+    x_sub = (x - px + 0.5) / 2 (offset (0.5 - px) / 2, scale 1/2); ``tile``: its tile size
+    (half the bake's, so a tile covers the same texture area and about the same Gaussians)."""
+    w, h = (g.width - px + 1) // 2, (g.height - py + 1) // 2
+    target = g.target[py::2, px::2].contiguous()
+    return _Group(w, h, g.chans, target, g.cweight, g.sx * 0.5, g.sy * 0.5,
+                  (0.5 - px) * 0.5, (0.5 - py) * 0.5, tile)
 
 
 class _Fitter:
@@ -175,6 +189,14 @@ class _Fitter:
                                       w / self.W, h / self.H))
         self.full_groups = self.groups
         self.coarse_groups = [_half_resolution(g) for g in self.groups]
+        # sparse steps: one of the four 2x2 lattices (a repeating axis needs even sizes so the
+        # lattice is itself periodic)
+        self.can_sparse = all(min(g.width, g.height) >= 2 * cfg.tile
+                              and (not cfg.repeat_x or g.width % 2 == 0)
+                              and (not cfg.repeat_y or g.height % 2 == 0)
+                              for g in self.groups)
+        self.lattices = [[_lattice(g, px, py, max(4, cfg.tile // 2)) for g in self.groups]
+                         for py in (0, 1) for px in (0, 1)] if self.can_sparse else []
         self.fallback = torch.cat([t.reshape(-1, t.shape[-1]).mean(0) for t in self.targets])
         # colours stay inside each channel's range in the target (a blend is a weighted mean,
         # so values outside it buy little, and the quantization range stays tight)
@@ -194,6 +216,15 @@ class _Fitter:
         """Fit against half-resolution targets (coarse-to-fine: a quarter of the texels per
         step) or the full ones. The Gaussians stay in the asset grid either way."""
         self.groups = self.coarse_groups if coarse else self.full_groups
+
+    def use_lattice(self, phase: int) -> None:
+        """Fit against one texel of every 2x2 block (lattice ``phase`` 0..3: offsets
+        (phase % 2, phase // 2)): a quarter of the texels per step, each an unbiased sample
+        of the full-resolution error. ``use_coarse(False)`` returns to every texel."""
+        self.groups = self.lattices[phase]
+
+    def tile_of(self, g: _Group) -> int:
+        return g.tile or self.cfg.tile
 
     def _to_grid(self, img: torch.Tensor) -> torch.Tensor:
         """A [h, w] map resampled to the asset grid [H, W] (bilinear)."""
@@ -270,11 +301,11 @@ class _Fitter:
             m, cn, cols, fb = self._in_group(g, means, conics, colors)
             k = cols.shape[1]
             with torch.no_grad():
-                blend = render(m, cn, cols, fb, g.width, g.height, cfg.top_k, cfg.tile,
+                blend = render(m, cn, cols, fb, g.width, g.height, cfg.top_k, self.tile_of(g),
                                cfg.repeat_x, cfg.repeat_y)
             x = torch.zeros(n, 1 + 2 * k, device=self.dev, requires_grad=True)
             img = render(m, cn, x, torch.zeros(1 + 2 * k, device=self.dev), g.width, g.height,
-                         cfg.top_k, cfg.tile, cfg.repeat_x, cfg.repeat_y)
+                         cfg.top_k, self.tile_of(g), cfg.repeat_x, cfg.repeat_y)
             img.backward(torch.cat([torch.ones_like(blend[..., :1]), blend, blend * blend], -1))
             m0, m1, m2 = x.grad[:, :1], x.grad[:, 1:1 + k], x.grad[:, 1 + k:]
             mass += m0[:, 0] * (self.W * self.H) / (g.width * g.height)
@@ -315,7 +346,7 @@ class _Fitter:
                count: int | None = None) -> list[torch.Tensor]:
         """One image per group, [h, w, k] each."""
         cfg = self.cfg
-        return [render(*inputs, g.width, g.height, cfg.top_k, cfg.tile, cfg.repeat_x,
+        return [render(*inputs, g.width, g.height, cfg.top_k, self.tile_of(g), cfg.repeat_x,
                        cfg.repeat_y)
                 for g, inputs in zip(self.groups, self._group_inputs(model, spec, count))]
 
@@ -337,6 +368,8 @@ class _Fitter:
         m, cn = means, conics
         if g.sx != 1.0 or g.sy != 1.0:
             m = means * torch.tensor([g.sx, g.sy], device=self.dev)
+            if g.ox != 0.0 or g.oy != 0.0:
+                m = m + torch.tensor([g.ox, g.oy], device=self.dev)
             cn = conics * torch.tensor([1 / (g.sx * g.sx), 1 / (g.sx * g.sy),
                                         1 / (g.sy * g.sy)], device=self.dev)
         cols = colors if len(g.chans) == self.C else colors[:, g.chans]
@@ -356,7 +389,7 @@ class _Fitter:
         images, chan = [], []
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             img, mse = render_mse(m, cn, cols, fb, g.target, g.width, g.height, cfg.top_k,
-                                  cfg.tile, cfg.repeat_x, cfg.repeat_y)
+                                  self.tile_of(g), cfg.repeat_x, cfg.repeat_y)
             images.append(img)
             chan.append(mse)
         return images, chan
@@ -377,7 +410,8 @@ class _Fitter:
         images, mse, total = [], 0.0, 0.0
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
-                                                  g.width, g.height, cfg.top_k, cfg.tile,
+                                                  g.width, g.height, cfg.top_k,
+                                                  self.tile_of(g),
                                                   cfg.repeat_x, cfg.repeat_y)
             images.append(img)
             mse = mse + (chan * g.cweight).sum()
@@ -588,6 +622,9 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
         mse_start = 0 if cfg.loss == "mse" else steps - int(round(steps * cfg.mse_fraction))
         decay_start = max(grow_at[-1] if grow_at else 0, int(steps * 0.6))
         coarse_end = int(round(steps * cfg.coarse_fraction))
+        # sparse steps (after the coarse ones): one 2x2 lattice each, the four in turn
+        sparse_end = coarse_end + int(round(steps * cfg.sparse_fraction)) \
+            if fit.can_sparse else coarse_end
         relocate_at = {int(round(steps * f)) for f in cfg.relocate_at}
         fit.use_coarse(coarse_end > 0)
         spec: QuantSpec | None = None
@@ -595,6 +632,10 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
         images = None
         for step in range(steps):
             if step == coarse_end and coarse_end > 0:  # coarse-to-fine: now the full targets
+                fit.use_coarse(False)
+                images = None
+            sparse = coarse_end <= step < sparse_end
+            if sparse or step == sparse_end:  # grow and relocate read full-resolution errors
                 fit.use_coarse(False)
                 images = None
             if step in relocate_at and level == len(counts):
@@ -610,6 +651,8 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
                 model = fit.grow(model, images, counts[level], sum(counts[:level + 1]))
                 level += 1
                 opt = fit.optimizer(model)
+            if sparse:  # diagonal neighbours in turn: (0, 0), (1, 1), (1, 0), (0, 1)
+                fit.use_lattice((0, 3, 1, 2)[(step - coarse_end) % 4])
             if spec is None and step >= qat_start:
                 spec = make_spec(model.log2s.detach(), model.colors.detach(), cfg.pos_bits,
                                  cfg.scale_bits, cfg.rot_bits, tuple(fit_bits))
@@ -690,11 +733,11 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
     decoded: list[np.ndarray] = []
     on_gpu = dev.type == "cuda"
     for lod in range(1, len(counts) + 1):
-        # On the CPU: the whole asset through the reference decoder, coarser prefixes
-        # through the renderer (the same math, equal to float rounding) when it is the
-        # compiled kernel. On a GPU: every prefix through the GPU renderer (the NumPy decoder
-        # would take longer than the fit at 2048x2048).
-        fast = on_gpu or (lod < len(counts) and backend_name() == "cpu-kernel")
+        # Every prefix through the compiled renderer (CPU or GPU) where there is one: the
+        # decoder's math on the dequantized records, equal to float rounding (tested against
+        # texgs.decode); the NumPy decoder took 11 s of a 2048x2048 bake. Without a compiled
+        # kernel, the NumPy decoder (faster than the PyTorch renderer).
+        fast = on_gpu or backend_name() == "cpu-kernel"
         decoded = (_decode_maps_with_kernel(asset, lod, dev) if fast
                    else decode_maps(asset, lod=lod))
         for i, (m, img) in enumerate(zip(maps, decoded)):
