@@ -287,3 +287,36 @@ def test_sparse_bake_is_deterministic_and_fits():
     full = _bake(img, bpp=2.0, steps=120, sparse_fraction=0.0)
     assert a.data == b.data and a.data != full.data
     assert abs(a.psnr - full.psnr) < 1.0, (a.psnr, full.psnr)
+
+
+@pytest.mark.parametrize("name", ["sign", "bricks"])
+def test_colour_search_keeps_the_best_of_the_widths_it_bakes(name):
+    """The search's asset is byte for byte the best-PSNR one of plain bakes at 8, 10 and
+    12-bit colours, as far as the search went (it stops at the first width that does not
+    gain). On this sign crop each wider width gains, on the bricks the first does not."""
+    img = sample_crop(name, 64)
+    kw = dict(bpp=2.0, steps=150, relocate_at=())
+    plain = {b: _bake(img, color_bits=b, color_search=False, **kw) for b in (8, 10, 12)}
+    got = _bake(img, color_search=True, color_search_above=0.0, **kw)
+    tried = [8]
+    for b in (10, 12):
+        tried.append(b)
+        if plain[b].psnr <= max(plain[t].psnr for t in tried[:-1]):
+            break
+    best = max(tried, key=lambda b: plain[b].psnr)
+    assert got.color_search == ("colour widths tried: " + ", ".join(
+        f"{b}-bit {plain[b].psnr:.2f} dB" for b in tried) + f"; kept {best}-bit")
+    assert got.data == plain[best].data
+    assert len(got.data) <= math.floor(2.0 * 64 * 64 / 8)  # the budget holds at any width
+    if name == "sign":
+        assert best == 12, {b: r.psnr for b, r in plain.items()}
+
+
+def test_colour_search_stays_off_below_its_thresholds():
+    img = sample_crop("bricks", 64)
+    kw = dict(bpp=1.0, steps=60)
+    got = _bake(img, color_search=True, color_search_above=99.0, color_search_loss=99.0, **kw)
+    assert got.color_search == ""
+    assert got.data == _bake(img, color_search=False, **kw).data
+    assert BakeConfig(quality="max").color_search is True
+    assert BakeConfig(quality="balanced").color_search is False

@@ -213,8 +213,9 @@ def bake(
             task = bar.add_task(label, total=cfg.steps, info="")
 
             def on_progress(p):
-                bar.update(task, completed=p.step,
-                           info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB")
+                extra = "" if p.phase == "fit" else f"  ({p.phase})"
+                bar.update(task, completed=p.step, total=p.total_steps,
+                           info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB{extra}")
 
             result = bake_maps(sources, output, cfg, on_progress)
     _print_bake(result, output, src, wrap, as_json)
@@ -267,8 +268,9 @@ def _bake_rate(sources, output, cfg, target, max_bpp, label, src, wrap, quiet, a
             task = bar.add_task(label, total=cfg.steps, info="")
 
             def on_progress(p):
-                bar.update(task, completed=p.step,
-                           info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB")
+                extra = "" if p.phase == "fit" else f"  ({p.phase})"
+                bar.update(task, completed=p.step, total=p.total_steps,
+                           info=f"{p.gaussians} Gaussians  PSNR {_fmt_db(p.psnr)} dB{extra}")
 
             def on_try(i, b, tr):
                 if tr is None:
@@ -303,6 +305,8 @@ def _print_bake(result, output, src, wrap, as_json, rate=None, seconds=None):
         "lod_psnr_db": result.lod_psnr, "seconds": seconds,
         "renderer": result.renderer, "wrap": wrap, "maps": map_rows,
     }
+    if result.color_search:
+        summary["color_search"] = result.color_search
     if rate is not None:
         summary["rate"] = rate
     if as_json:
@@ -311,6 +315,8 @@ def _print_bake(result, output, src, wrap, as_json, rate=None, seconds=None):
     for r in map_rows:
         if "note" in r:
             err.print(f"[yellow]note:[/] {r['input']}: {r['note']}")
+    if result.color_search:
+        err.print(f"[yellow]note:[/] {result.color_search}", highlight=False)
     extras = ("angular_mean_deg", "alpha_flip_fraction", "relative_error")
     if len(result.maps) > 1 or any(k in map_rows[0] for k in extras):
         for r in map_rows:

@@ -16,12 +16,16 @@ from ..errors import OptionError
 # Gaussians. "max" (the default) is the longest and relocates; "balanced" has 2/3 of its
 # steps; "fast" trades more.
 QUALITY_PRESETS: dict[str, dict[str, float | int | tuple]] = {
-    "fast": {"steps": 600, "coarse_fraction": 0.25, "sparse_fraction": 0.0, "relocate_at": ()},
+    "fast": {"steps": 600, "coarse_fraction": 0.25, "sparse_fraction": 0.0, "relocate_at": (),
+             "color_search": False},
     "balanced": {"steps": 1000, "coarse_fraction": 0.0, "sparse_fraction": 0.0,
-                 "relocate_at": ()},
+                 "relocate_at": (), "color_search": False},
     "max": {"steps": 1500, "coarse_fraction": 0.0, "sparse_fraction": 0.0,
-            "relocate_at": (0.3, 0.4, 0.5)},
+            "relocate_at": (0.3, 0.4, 0.5), "color_search": True},
 }
+
+# Colour widths the colour search tries, in turn, above ``BakeConfig.color_bits``.
+WIDE_COLOR_BITS = (10, 12)
 
 
 @dataclass
@@ -43,9 +47,13 @@ class BakeConfig:
     texel of every 2x2 block (the four lattices in turn, a quarter of the texels per step;
     each lattice's error is an unbiased sample of the full one). Off in every preset: it
     pays only on smooth content (docs/BAKING.md "Sparse steps").
+    color_search: bake again with wider colours (``WIDE_COLOR_BITS``) when the first bake
+    reaches ``color_search_above`` dB or loses ``color_search_loss`` dB to quantization,
+    and keep the best (the ``max`` preset; see :func:`texgs.bake.fit.bake_set`).
     quality: "fast", "balanced" or "max" (default), a preset (``QUALITY_PRESETS``) for the
     settings left as None: ``steps``, ``coarse_fraction`` (the first share of the steps
-    fitted against half-resolution targets), ``sparse_fraction`` and ``relocate_at``. Settings given explicitly
+    fitted against half-resolution targets), ``sparse_fraction``, ``relocate_at`` and
+    ``color_search``. Settings given explicitly
     win over the preset; the preset is applied when the config is created.
     """
 
@@ -70,6 +78,9 @@ class BakeConfig:
     relocate_at: tuple[float, ...] | None = None  # None: from the quality preset
     relocate_fraction: float = 0.05  # share of the Gaussians each relocation moves
     relocate_by: str = "contrast"  # which move: least "contrast" or "mass" (blend_scores)
+    color_search: bool | None = None  # None: from the quality preset (max: on)
+    color_search_above: float = 46.0  # dB: a first bake this good starts the search
+    color_search_loss: float = 1.0  # dB lost from float fit to stored asset: starts it too
     loss: str = "mse"
     mse_fraction: float = 0.3
     clamp_colors: bool = False  # keep colours inside the target's per-channel range

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -22,7 +22,7 @@ from ..errors import OptionError
 from ..material import MapSource, PreparedMap, prepare_map
 from ..quality import MapQuality, map_quality
 from ..runtime import dequantize
-from .config import BakeConfig, Progress, plan_budget
+from .config import WIDE_COLOR_BITS, BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
 from .quantize import QuantSpec, fake_quantize, make_spec, to_fields
 from . import render_cpu
@@ -48,6 +48,7 @@ class BakeResult:
     decoded: np.ndarray = field(repr=False, default=None)
     maps: list = field(default_factory=list)
     renderer: str = ""  # the fit's renderer: cpu-kernel, cuda-kernel or torch
+    color_search: str = ""  # what the colour width search measured, where it ran
 
     @property
     def size_bytes(self) -> int:
@@ -590,8 +591,50 @@ def bake_array(target: np.ndarray, channels: list[fmt.ChannelInfo], cfg: BakeCon
 
 def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
              progress: Callable[[Progress], None] | None = None) -> BakeResult:
-    """Fit one Gaussian geometry to every map of a set and build the asset bytes."""
+    """Fit one Gaussian geometry to every map of a set and build the asset bytes.
+
+    With ``cfg.color_search`` (the ``max`` preset), a bake that reaches
+    ``cfg.color_search_above`` dB, or loses ``cfg.color_search_loss`` dB or more from its
+    float fit to the stored asset, is baked again with wider colours (``WIDE_COLOR_BITS``
+    in turn: fewer Gaussians in the same file size) while that gains, and the best by PSNR
+    is kept: flat, cartoon-like textures are limited by 8-bit colour steps, not by the
+    Gaussian count (docs/BAKING.md "Colour width")."""
     cfg.validate()
+    t0 = time.perf_counter()
+    best = _bake_once(maps, cfg, progress)
+    ldr = any(comp in m.fitted and ch.encoding != fmt.ENCODING_LOG2
+              for m in maps for comp, ch in enumerate(m.channels))
+    if not (cfg.color_search and ldr and
+            (best.psnr >= cfg.color_search_above or
+             best.psnr_float - best.psnr >= cfg.color_search_loss)):
+        return best
+    tried = [f"{cfg.color_bits}-bit {_fmt_db(best.psnr)} dB"]
+    kept = cfg.color_bits
+    for n, bits in enumerate(b for b in WIDE_COLOR_BITS if b > cfg.color_bits):
+        def on_wide(p: Progress, k: int = n + 1, bits: int = bits) -> None:
+            # each try continues the progress of the ones before it
+            progress(Progress(p.step + k * cfg.steps, (k + 1) * cfg.steps, p.gaussians,
+                              p.psnr, f"{bits}-bit colours"))
+
+        wide = _bake_once(maps, replace(cfg, color_bits=bits),
+                          on_wide if progress is not None else None)
+        tried.append(f"{bits}-bit {_fmt_db(wide.psnr)} dB")
+        if wide.psnr <= best.psnr:
+            break
+        best, kept = wide, bits
+    best.color_search = f"colour widths tried: {', '.join(tried)}; kept {kept}-bit"
+    best.seconds = time.perf_counter() - t0
+    return best
+
+
+def _fmt_db(v: float) -> str:
+    return "inf" if math.isinf(v) else f"{v:.2f}"
+
+
+def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
+               progress: Callable[[Progress], None] | None = None) -> BakeResult:
+    """One fit of ``maps`` with ``cfg`` and its asset (:func:`bake_set` without the colour
+    width search)."""
     t0 = time.perf_counter()
     W = max(m.width for m in maps)
     H = max(m.height for m in maps)
