@@ -616,8 +616,12 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
             progress(Progress(p.step + k * cfg.steps, (k + 1) * cfg.steps, p.gaussians,
                               p.psnr, f"{bits}-bit colours"))
 
-        wide = _bake_once(maps, replace(cfg, color_bits=bits),
-                          on_wide if progress is not None else None)
+        try:
+            wide = _bake_once(maps, replace(cfg, color_bits=bits),
+                              on_wide if progress is not None else None)
+        except OptionError:  # the wider records leave too few Gaussians for the LOD levels
+            tried.append(f"{bits}-bit: budget too small")
+            break
         tried.append(f"{bits}-bit {_fmt_db(wide.psnr)} dB")
         if wide.psnr <= best.psnr:
             break
