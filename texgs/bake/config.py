@@ -79,7 +79,7 @@ class BakeConfig:
     relocate_fraction: float = 0.05  # share of the Gaussians each relocation moves
     relocate_by: str = "contrast"  # which move: least "contrast" or "mass" (blend_scores)
     color_search: bool | None = None  # None: from the quality preset (max: on)
-    color_search_above: float = 46.0  # dB: a first bake this good starts the search
+    color_search_above: float = 45.0  # dB: a first bake this good starts the search
     color_search_loss: float = 1.0  # dB lost from float fit to stored asset: starts it too
     loss: str = "mse"
     mse_fraction: float = 0.3
