@@ -20,7 +20,7 @@ on the same image. The last lines give the means, texgs's BD-rate against the AS
 
     python bench/bench_quant.py [--rates 0.5 1 2] [--quality max] [--only NAME]
                                 [--json OUT.json] [--keep-assets DIR]
-                                [--layout NAME=P,S,R,C ...]   # more layouts beside them
+                                [--layout NAME=P,S,R,C ...]   # fixed layouts beside them
     python bench/bench_quant.py --rows OUT.txt   # the summary of rows printed before
 """
 
@@ -101,7 +101,9 @@ def main() -> int:
             p, sc, r, c = (int(v) for v in widths.split(","))
         except ValueError:
             ap.error(f"--layout {spec!r}: expected NAME=P,S,R,C")
-        SCHEMES[name] = {"pos_bits": p, "scale_bits": sc, "rot_bits": r, "color_bits": c}
+        # a fixed layout: no colour-width search (the preset's "texgs" row has it)
+        SCHEMES[name] = {"pos_bits": p, "scale_bits": sc, "rot_bits": r, "color_bits": c,
+                         "color_search": False}
     files = sorted(SHARED.glob("*.png"))
     if args.only:
         files = [f for f in files if args.only in f.name]

@@ -30,6 +30,7 @@ from . import format as fmt
 from .bake.config import BakeConfig
 from .errors import InputError, OptionError, OutputError, TexgsError, UnsupportedError
 from .material import WRAP_MODES
+from .quality import format_db as _fmt_db
 
 EXIT_OK = 0
 EXIT_USAGE = 1
@@ -60,10 +61,6 @@ def _parse_size(size: str | None) -> tuple[int, int] | None:
 
 def _emit_json(obj: dict) -> None:
     sys.stdout.write(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-
-
-def _fmt_db(v: float) -> str:
-    return "inf" if v == float("inf") else f"{v:.2f}"
 
 
 MAX_THREADS = 1024

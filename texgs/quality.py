@@ -51,6 +51,11 @@ def alpha_flip_fraction(ref: np.ndarray, test: np.ndarray, threshold: float = 0.
     return float(np.mean((ref >= threshold) != (test >= threshold)))
 
 
+def format_db(v: float) -> str:
+    """A PSNR for people: two decimals, "inf" for an exact match."""
+    return "inf" if math.isinf(v) else f"{v:.2f}"
+
+
 def map_quality(kind: int, ref: np.ndarray, test: np.ndarray, informative: list[int],
                 alpha_component: int | None = None, hdr: bool = False) -> MapQuality:
     """Quality of ``test`` against ``ref`` (both float [h, w, c] in the map's encoding)."""

@@ -20,7 +20,7 @@ from .. import format as fmt
 from ..decode import decode_maps, finish_map
 from ..errors import OptionError
 from ..material import MapSource, PreparedMap, prepare_map
-from ..quality import MapQuality, map_quality
+from ..quality import MapQuality, format_db, map_quality
 from ..runtime import dequantize
 from .config import WIDE_COLOR_BITS, BakeConfig, Progress, plan_budget
 from .loss import l1_ssim_loss
@@ -116,9 +116,9 @@ class _Group:
     cweight: torch.Tensor
     sx: float
     sy: float
+    tile: int  # the renderer's tile size here
     ox: float = 0.0  # the group grid's texel x = asset x * sx + ox
     oy: float = 0.0
-    tile: int = 0  # the renderer's tile size here (0: the bake's)
 
 
 def _half_resolution(g: _Group) -> _Group:
@@ -133,7 +133,8 @@ def _half_resolution(g: _Group) -> _Group:
     else:
         small = F.interpolate(img, size=(h, w), mode="area")
     target = small[0].permute(1, 2, 0).contiguous()
-    return _Group(w, h, g.chans, target, g.cweight, g.sx * w / g.width, g.sy * h / g.height)
+    return _Group(w, h, g.chans, target, g.cweight, g.sx * w / g.width, g.sy * h / g.height,
+                  g.tile)
 
 
 def _lattice(g: _Group, px: int, py: int, tile: int) -> _Group:
@@ -143,8 +144,8 @@ def _lattice(g: _Group, px: int, py: int, tile: int) -> _Group:
     (half the bake's, so a tile covers the same texture area and about the same Gaussians)."""
     w, h = (g.width - px + 1) // 2, (g.height - py + 1) // 2
     target = g.target[py::2, px::2].contiguous()
-    return _Group(w, h, g.chans, target, g.cweight, g.sx * 0.5, g.sy * 0.5,
-                  (0.5 - px) * 0.5, (0.5 - py) * 0.5, tile)
+    return _Group(w, h, g.chans, target, g.cweight, g.sx * 0.5, g.sy * 0.5, tile,
+                  (0.5 - px) * 0.5, (0.5 - py) * 0.5)
 
 
 class _Fitter:
@@ -187,7 +188,7 @@ class _Fitter:
                 cw += [maps[i].weight / wsum / nf] * nf
             target = torch.cat([self.targets[i] for i in idx], -1)
             self.groups.append(_Group(w, h, chans, target, torch.tensor(cw, device=device),
-                                      w / self.W, h / self.H))
+                                      w / self.W, h / self.H, cfg.tile))
         self.full_groups = self.groups
         self.coarse_groups = [_half_resolution(g) for g in self.groups]
         # sparse steps: one of the four 2x2 lattices (a repeating axis needs even sizes so the
@@ -223,9 +224,6 @@ class _Fitter:
         (phase % 2, phase // 2)): a quarter of the texels per step, each an unbiased sample
         of the full-resolution error. ``use_coarse(False)`` returns to every texel."""
         self.groups = self.lattices[phase]
-
-    def tile_of(self, g: _Group) -> int:
-        return g.tile or self.cfg.tile
 
     def _to_grid(self, img: torch.Tensor) -> torch.Tensor:
         """A [h, w] map resampled to the asset grid [H, W] (bilinear)."""
@@ -302,11 +300,11 @@ class _Fitter:
             m, cn, cols, fb = self._in_group(g, means, conics, colors)
             k = cols.shape[1]
             with torch.no_grad():
-                blend = render(m, cn, cols, fb, g.width, g.height, cfg.top_k, self.tile_of(g),
+                blend = render(m, cn, cols, fb, g.width, g.height, cfg.top_k, g.tile,
                                cfg.repeat_x, cfg.repeat_y)
             x = torch.zeros(n, 1 + 2 * k, device=self.dev, requires_grad=True)
             img = render(m, cn, x, torch.zeros(1 + 2 * k, device=self.dev), g.width, g.height,
-                         cfg.top_k, self.tile_of(g), cfg.repeat_x, cfg.repeat_y)
+                         cfg.top_k, g.tile, cfg.repeat_x, cfg.repeat_y)
             img.backward(torch.cat([torch.ones_like(blend[..., :1]), blend, blend * blend], -1))
             m0, m1, m2 = x.grad[:, :1], x.grad[:, 1:1 + k], x.grad[:, 1 + k:]
             mass += m0[:, 0] * (self.W * self.H) / (g.width * g.height)
@@ -347,7 +345,7 @@ class _Fitter:
                count: int | None = None) -> list[torch.Tensor]:
         """One image per group, [h, w, k] each."""
         cfg = self.cfg
-        return [render(*inputs, g.width, g.height, cfg.top_k, self.tile_of(g), cfg.repeat_x,
+        return [render(*inputs, g.width, g.height, cfg.top_k, g.tile, cfg.repeat_x,
                        cfg.repeat_y)
                 for g, inputs in zip(self.groups, self._group_inputs(model, spec, count))]
 
@@ -369,10 +367,10 @@ class _Fitter:
         m, cn = means, conics
         if g.sx != 1.0 or g.sy != 1.0:
             m = means * torch.tensor([g.sx, g.sy], device=self.dev)
-            if g.ox != 0.0 or g.oy != 0.0:
-                m = m + torch.tensor([g.ox, g.oy], device=self.dev)
             cn = conics * torch.tensor([1 / (g.sx * g.sx), 1 / (g.sx * g.sy),
                                         1 / (g.sy * g.sy)], device=self.dev)
+        if g.ox != 0.0 or g.oy != 0.0:  # a sparse step's lattice
+            m = m + torch.tensor([g.ox, g.oy], device=self.dev)
         cols = colors if len(g.chans) == self.C else colors[:, g.chans]
         fb = self.fallback if len(g.chans) == self.C else self.fallback[g.chans]
         return m, cn, cols, fb
@@ -390,7 +388,7 @@ class _Fitter:
         images, chan = [], []
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             img, mse = render_mse(m, cn, cols, fb, g.target, g.width, g.height, cfg.top_k,
-                                  self.tile_of(g), cfg.repeat_x, cfg.repeat_y)
+                                  g.tile, cfg.repeat_x, cfg.repeat_y)
             images.append(img)
             chan.append(mse)
         return images, chan
@@ -412,7 +410,7 @@ class _Fitter:
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
                                                   g.width, g.height, cfg.top_k,
-                                                  self.tile_of(g),
+                                                  g.tile,
                                                   cfg.repeat_x, cfg.repeat_y)
             images.append(img)
             mse = mse + (chan * g.cweight).sum()
@@ -608,7 +606,7 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
             (best.psnr >= cfg.color_search_above or
              best.psnr_float - best.psnr >= cfg.color_search_loss)):
         return best
-    tried = [f"{cfg.color_bits}-bit {_fmt_db(best.psnr)} dB"]
+    tried = [f"{cfg.color_bits}-bit {format_db(best.psnr)} dB"]
     kept = cfg.color_bits
     for n, bits in enumerate(b for b in WIDE_COLOR_BITS if b > cfg.color_bits):
         def on_wide(p: Progress, k: int = n + 1, bits: int = bits) -> None:
@@ -622,17 +620,13 @@ def bake_set(maps: list[PreparedMap], cfg: BakeConfig,
         except OptionError:  # the wider records leave too few Gaussians for the LOD levels
             tried.append(f"{bits}-bit: budget too small")
             break
-        tried.append(f"{bits}-bit {_fmt_db(wide.psnr)} dB")
+        tried.append(f"{bits}-bit {format_db(wide.psnr)} dB")
         if wide.psnr <= best.psnr:
             break
         best, kept = wide, bits
     best.color_search = f"colour widths tried: {', '.join(tried)}; kept {kept}-bit"
     best.seconds = time.perf_counter() - t0
     return best
-
-
-def _fmt_db(v: float) -> str:
-    return "inf" if math.isinf(v) else f"{v:.2f}"
 
 
 def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
@@ -682,7 +676,9 @@ def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
                 fit.use_coarse(False)
                 images = None
             sparse = coarse_end <= step < sparse_end
-            if sparse or step == sparse_end:  # grow and relocate read full-resolution errors
+            # sparse steps: grow and relocate read full-resolution errors; after the last
+            # one, back to the full targets
+            if sparse or (step == sparse_end and sparse_end > coarse_end):
                 fit.use_coarse(False)
                 images = None
             if step in relocate_at and level == len(counts):
