@@ -34,7 +34,9 @@ META_LOG2_SMIN = 13
 META_LOG2_SMAX = 14
 META_ID_BITS = 15
 META_FILTER_MAX_VAR = 16  # f32: largest footprint variance (texels^2) the tile index covers
-META_CHANNEL_BASE = 20  # words 17..19 reserved (zero)
+META_INDEX_CODING = 17  # how tile_offsets / tile_ids hold the lists (INDEX_CODING_*)
+META_COUNT_BITS = 18  # Rice coding: bits of each list's length field
+META_CHANNEL_BASE = 20  # word 19 reserved (zero)
 META_CHANNEL_STRIDE = 4
 # Words of one channel entry, at META_CHANNEL_BASE + META_CHANNEL_STRIDE * c.
 CH_BITS_OFFSET = 0  # bits | (bit offset of the field inside the record) << 8
@@ -51,6 +53,11 @@ LIMIT_GAUSSIANS = MAX_GAUSSIANS
 LIMIT_FIELD_BITS = MAX_FIELD_BITS
 LIMIT_TOP_K = 32  # texgs.format.read_asset accepts top-K 1..32
 ADDRESS_MODE_REPEAT = ADDRESS_REPEAT  # per-axis mode in META_ADDRESS (bits 0-1 x, 2-3 y)
+
+# Tile-list codings (docs/RUNTIME.md "Tile index"; texgs.index_coding).
+INDEX_CODING_FIXED = 0  # ID_BITS-wide ids; tile_offsets count entries
+INDEX_CODING_RICE = 1  # Rice-coded gaps; tile_offsets count bits
+RICE_K_BITS = 5  # width of a Rice-coded list's parameter k (0..31)
 
 W_CUT = float(np.exp(np.float32(-0.5) * np.float32(CUTOFF_Q)))
 
@@ -72,6 +79,11 @@ CONSTANTS = {
     "TEXGS_META_LOG2_SMAX": META_LOG2_SMAX,
     "TEXGS_META_ID_BITS": META_ID_BITS,
     "TEXGS_META_FILTER_MAX_VAR": META_FILTER_MAX_VAR,
+    "TEXGS_META_INDEX_CODING": META_INDEX_CODING,
+    "TEXGS_META_COUNT_BITS": META_COUNT_BITS,
+    "TEXGS_INDEX_CODING_FIXED": INDEX_CODING_FIXED,
+    "TEXGS_INDEX_CODING_RICE": INDEX_CODING_RICE,
+    "TEXGS_RICE_K_BITS": RICE_K_BITS,
     "TEXGS_META_CHANNEL_BASE": META_CHANNEL_BASE,
     "TEXGS_META_CHANNEL_STRIDE": META_CHANNEL_STRIDE,
     "TEXGS_CH_BITS_OFFSET": CH_BITS_OFFSET,

@@ -13,6 +13,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .format import (ADDRESS_REPEAT, BIN_PAD_ABS, BIN_PAD_REL, CUTOFF_Q, Asset)
+from .index_coding import encode_rice_lists
+from .layout import INDEX_CODING_FIXED, INDEX_CODING_RICE  # noqa: F401
+
+# How build_gpu_buffers stores the tile lists unless asked otherwise: Rice-coded gaps, about
+# a fifth of the fixed-width index at tile 16 and a third at tile 32 smaller
+# (docs/RUNTIME.md "Rice-coded lists").
+DEFAULT_INDEX_CODING = INDEX_CODING_FIXED  # Rice once every decoder reads it
 
 
 @dataclass
@@ -245,8 +252,11 @@ class GpuBuffers:
 
     meta: uint32 [16 + 4 C] (texgs.layout); records: uint32 words of the loaded chunks'
     record bitstream plus one zero word of padding; tile_offsets: uint32 [tiles + 1];
-    tile_ids: uint32 words holding the Gaussian ids of every tile's list, ``id_bits`` (1..32)
-    bits each, as a little-endian bitstream plus one zero word (:func:`pack_tile_ids`).
+    tile_ids: uint32 words holding every tile's list as a little-endian bitstream plus one
+    zero word, in the ``coding`` of texgs.index_coding: ``INDEX_CODING_FIXED`` (ids of
+    ``id_bits`` bits each, :func:`pack_tile_ids`; tile_offsets count entries) or
+    ``INDEX_CODING_RICE`` (Rice-coded gaps; tile_offsets count bits). ``index``: the lists
+    themselves.
     """
 
     meta: np.ndarray
@@ -256,6 +266,7 @@ class GpuBuffers:
     id_bits: int
     index: TileIndex
     filter_max_var: float = 0.0
+    coding: int = 0  # texgs.layout.INDEX_CODING_*
 
     @property
     def record_bytes(self) -> int:
@@ -274,17 +285,21 @@ class GpuBuffers:
         from . import layout as L
 
         self.meta[L.META_ID_BITS] = 32
+        self.meta[L.META_INDEX_CODING] = L.INDEX_CODING_FIXED
+        self.meta[L.META_COUNT_BITS] = 0
         self.tile_offsets, self.tile_ids, self.id_bits = offsets, ids, 32
+        self.coding = L.INDEX_CODING_FIXED
 
 
 def decode_buffers(asset: Asset, lod: int | None = None, size: tuple[int, int] | None = None,
                    tile: int | None = None, id_bits: int | None = None,
-                   filtered: bool = False) -> tuple[GpuBuffers, tuple[int, int], float]:
+                   filtered: bool = False, coding: int | None = None,
+                   ) -> tuple[GpuBuffers, tuple[int, int], float]:
     """What a whole-texture GPU decode to ``size`` (default native) needs: the buffers, the
     output size (W', H') and the footprint variance (0 unless ``filtered`` and minifying)."""
     w, h = size or (asset.width, asset.height)
     fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) if filtered else 0.0
-    return build_gpu_buffers(asset, lod, tile, id_bits, fvar), (w, h), fvar
+    return build_gpu_buffers(asset, lod, tile, id_bits, fvar, coding=coding), (w, h), fvar
 
 
 def default_id_bits(count: int) -> int:
@@ -305,7 +320,7 @@ def pack_tile_ids(ids: np.ndarray, id_bits: int) -> np.ndarray:
 
 def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = None,
                       id_bits: int | None = None, filter_max_var: float = 0.0,
-                      prune: bool = True) -> GpuBuffers:
+                      prune: bool = True, coding: int | None = None) -> GpuBuffers:
     """Buffers for the first ``lod`` chunks (all by default) of ``asset``.
 
     ``tile``: tile size of the index (default the asset's); ``id_bits``: width of one tile-list
@@ -314,6 +329,8 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     minified sampling may add (docs/RUNTIME.md "Filtering"); ``prune``: drop from the lists
     the Gaussians no point of the tile selects (:func:`prune_tile_index`; only for an
     unfiltered index, ``filter_max_var == 0``). The decoded result is the same either way.
+    ``coding``: how the lists are stored (texgs.layout ``INDEX_CODING_*``; default
+    ``DEFAULT_INDEX_CODING``, Rice-coded): the same lists either way.
     """
     from . import layout as L
     from .format import pack_fields
@@ -357,6 +374,14 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
         off += ch.bits
     words = pack_fields(asset.fields[:n], lay.field_bits)
     records = np.concatenate([words, np.zeros(1, np.uint32)])
-    offsets = index.offsets.astype(np.uint32)
-    ids = pack_tile_ids(index.ids, id_bits)
-    return GpuBuffers(meta, records, offsets, ids, id_bits, index, filter_max_var)
+    coding = DEFAULT_INDEX_CODING if coding is None else coding
+    meta[L.META_INDEX_CODING] = coding
+    if coding == L.INDEX_CODING_RICE:
+        offsets, ids, count_bits = encode_rice_lists(index.offsets, index.ids, id_bits)
+        meta[L.META_COUNT_BITS] = count_bits
+    elif coding == L.INDEX_CODING_FIXED:
+        offsets = index.offsets.astype(np.uint32)
+        ids = pack_tile_ids(index.ids, id_bits)
+    else:
+        raise ValueError(f"unknown index coding {coding}")
+    return GpuBuffers(meta, records, offsets, ids, id_bits, index, filter_max_var, coding)
