@@ -5,8 +5,9 @@ Modes, per texture:
 - decode: texgs_decode_grid_kernel, the whole texture at its own size (every texel), one
           thread per texel, each dequantizing its tile's candidates;
 - decode tiles: texgs_decode_tiles_kernel, the same texels (bit-identical, checked), one
-          block per tile dequantizing the tile's candidates once (what
-          CudaDecoder.decode_texture runs at the asset's own size);
+          thread block per --block x --block texels (default 8, or the index tile when
+          smaller) dequantizing its tile's candidates once and keeping those that can reach
+          the block (what CudaDecoder.decode_texture runs at the asset's own size);
 - uv:     texgs_decode_uv_kernel at --points random UV points (one lookup = one texel);
 - index:  the tile index built on the GPU (memset + count, scan and fill kernels).
 
@@ -223,7 +224,8 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     t0 = time.perf_counter()
     bufs = build_gpu_buffers(asset)
     prep_ms = (time.perf_counter() - t0) * 1e3
-    facts.update(prep_ms=prep_ms, id_bits=bufs.id_bits, buffer_bytes=bufs.total_bytes)
+    facts.update(prep_ms=prep_ms, id_bits=bufs.id_bits, buffer_bytes=bufs.total_bytes,
+                 index_tile=int(bufs.meta[L.META_TILE]))
     rows: list[Row] = []
     rep, warm = args.repeats, args.warmup
 
@@ -250,19 +252,25 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     cnt = np.empty((h, w), np.uint32)
     cuda.memcpy_dtoh(vals, out)
     cuda.memcpy_dtoh(cnt, cand)
-    e2e = median_wall_ms(cuda, lambda: dec.decode_buffers(bufs, (w, h), 0.0), rep, 1)
+    try:  # the tile-cooperative decode's block (None: the default does not divide the tile)
+        blk = cd.tiles_block(int(bufs.meta[L.META_TILE]), args.block)
+    except ValueError as e:  # --block does not divide this texture's index tile
+        print(f"{PROG}: {case.label}: --block: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    facts["block"] = blk
+    e2e = median_wall_ms(cuda, lambda: dec.decode_buffers(bufs, (w, h), 0.0, block=blk),
+                         rep, 1)
     # e2e: decode_buffers, which runs the tile-cooperative kernel at this size (row below)
     rows.append(Row(case.label, "decode", "cuda", texels, k_ms, None,
                     {"kernel_ms_all": k_all, "candidates_mean": float(cnt.mean()),
                      "candidates_p99": float(np.percentile(cnt, 99)),
                      "candidates_max": int(cnt.max())}))
-    tile = int(bufs.meta[L.META_TILE])
-    if tile * tile <= cd.TILES_MAX_THREADS:
-        ntiles = int(bufs.meta[L.META_TILES_X]) * int(bufs.meta[L.META_TILES_Y])
+    if blk is not None:
+        grid_b = ((w + blk - 1) // blk, (h + blk - 1) // blk)
 
         def launch_tiles():
             fn["texgs_decode_tiles_kernel"](*args8, *zero4, out, cand, status,
-                                            block=(tile * tile, 1, 1), grid=(ntiles, 1))
+                                            block=(blk, blk, 1), grid=grid_b)
 
         cuda.memset_d32(out, 0xFFFFFFFF, texels * c)  # NaN: every texel must be rewritten
         t_ms, t_all = median_event_ms(cuda, launch_tiles, rep, warm)
@@ -273,7 +281,8 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
             raise SystemExit(f"{case.label}: the tile-cooperative decode differs from the "
                              f"per-texel decode (max {np.nanmax(np.abs(tvals - vals))})")
         rows.append(Row(case.label, "decode tiles", "cuda", texels, t_ms, e2e,
-                        {"kernel_ms_all": t_all, "equal_to_per_texel": True}))
+                        {"kernel_ms_all": t_all, "equal_to_per_texel": True,
+                         "block": blk}))
     out.free()
     cand.free()
 
@@ -415,6 +424,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="NumPy baseline: decode a centred crop this wide (0: skip)")
     ap.add_argument("--ref-points", type=int, default=65536,
                     help="NumPy baseline: UV points (0: skip)")
+    ap.add_argument("--block", type=int, default=None,
+                    help="decode tiles: blocks of BLOCK x BLOCK texels (1..32, dividing the "
+                    "index tile; default 8, or the index tile when smaller)")
     ap.add_argument("--lanes-per-sm", type=int, default=LANES_PER_SM)
     ap.add_argument("--ops-per-texel", type=int, default=OPS_PER_TEXEL)
     ap.add_argument("--seed", type=int, default=0)
@@ -434,6 +446,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("warmup", "ref_crop", "ref_points"):
         if getattr(args, name) < 0:
             ap.error(f"--{name.replace('_', '-')} must not be negative")
+    if args.block is not None and not 1 <= args.block <= cd.TILES_MAX_BLOCK:
+        ap.error(f"--block must lie in 1..{cd.TILES_MAX_BLOCK}")
     if any(not 1 <= s <= fmt.MAX_DIMENSION for s in args.sizes):
         ap.error(f"--sizes must lie in 1..{fmt.MAX_DIMENSION}")
     if args.points >= 2**32:
@@ -486,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         rows += r
         facts.append(f)
         print(f"{case.label}: {f['gaussians']} Gaussians (LODs {f['lod_counts']}), top_k "
-              f"{f['top_k']}, tile {f['tile']}, {f['id_bits']}-bit ids, "
+              f"{f['top_k']}, tile {f['tile']} (index tile {f['index_tile']}, decode "
+              f"block {f['block']}), {f['id_bits']}-bit ids, "
               f"{f['buffer_bytes'] / 2**20:.1f} MiB of buffers; prep (NumPy buffers) "
               f"{f['prep_ms'] / 1e3:.2f} s; checks {f['checks']}"
               + ("" if f["ok"] else "  MISMATCH"), flush=True)

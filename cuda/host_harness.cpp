@@ -9,8 +9,8 @@
 //
 // A CASE file is "TGSC", four little-endian u32 word counts (meta, records, tile_offsets,
 // tile_ids), then those buffers' words. For each case the program prints one line:
-//   <path> ok <checksum>           buffers valid; decoded (grid, filtered grid, UV points)
-//                                  and the tile index rebuilt
+//   <path> ok <checksum>           buffers valid; decoded (grid, filtered grid, tiles, UV
+//                                  points), every tile list walked, the tile index rebuilt
 //   <path> rejected <code> <text>  texgs_validate_buffers refused the buffers
 // and exits 0 once every case is done (2 on an unreadable case file).
 #include <math.h>
@@ -91,53 +91,108 @@ int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t ou
     return TEXGS_OK;
 }
 
-// texgs_decode_tiles_kernel on the CPU, tile by tile, with batches of `batch` candidates
-// (1..TEXGS_TILE_BATCH; small values exercise the batch boundaries) and a colour cache of
-// `color_cache` floats (0..TEXGS_TILE_COLOR_CACHE; 0: colours always from the records):
-// out float32 [H, W, C], candidates uint32 [H, W] (may be null), finish uint32 [4] (may be
-// null).
-int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t batch, uint32_t color_cache,
-                               const uint32_t* finish, float* out, uint32_t* candidates) {
+// texgs_decode_tiles_kernel on the CPU, block by block of `block` x `block` texels (1..32,
+// dividing the index's TILE; else -1), with batches of `batch` ids (1..TEXGS_TILE_BATCH;
+// small values exercise the batch boundaries) and a colour cache of `color_cache` floats
+// (0..TEXGS_TILE_COLOR_CACHE; 0: colours always from the records): out float32 [H, W, C],
+// candidates uint32 [H, W] (may be null), finish uint32 [4] (may be null); kept uint32
+// [H, W] (may be null): the candidates each texel's block kept, over all batches (the
+// kernel does not report these). The group is
+// emulated in sequence, step for step: thread 0 reads a Rice-coded batch, the threads cull
+// their strided entries (each round's atomic appends land in reverse thread order here, so
+// the kept order is not the list's, as on a GPU), then every texel ranks the kept ones.
+int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t batch,
+                               uint32_t color_cache, const uint32_t* finish, float* out,
+                               uint32_t* candidates, uint32_t* kept) {
     const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
     const int status = texgs_validate_buffers(b, true);
     if (status != TEXGS_OK) return status;
-    if (batch < 1u || batch > TEXGS_TILE_BATCH || color_cache > TEXGS_TILE_COLOR_CACHE) return -1;
+    const uint32_t tile = meta[TEXGS_META_TILE], tiles_x = meta[TEXGS_META_TILES_X];
+    if (batch < 1u || batch > TEXGS_TILE_BATCH || color_cache > TEXGS_TILE_COLOR_CACHE ||
+        block < 1u || block > 32u || tile % block != 0u)
+        return -1;
     texgs_finish fin = {0u, 0u, 0u, 0u};
     if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
+    uint32_t sid[TEXGS_TILE_BATCH];
     float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
     float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
-    uint32_t sid[TEXGS_TILE_BATCH];
+    uint32_t kid[TEXGS_TILE_BATCH];
     std::vector<float> scol(TEXGS_TILE_COLOR_CACHE);
-    const texgs_batch s = {sx, sy, sa, sb, sc, sid, scol.data()};
-    const uint32_t tile = meta[TEXGS_META_TILE], tiles_x = meta[TEXGS_META_TILES_X];
+    const texgs_batch s = {sx, sy, sa, sb, sc, kid, scol.data()};
     const uint32_t w = meta[TEXGS_META_WIDTH], h = meta[TEXGS_META_HEIGHT];
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
-    const uint32_t tiles = tiles_x * meta[TEXGS_META_TILES_Y];
-    std::vector<texgs_topk> ranks(tile * tile);
-    for (uint32_t t = 0; t < tiles; ++t) {
-        uint64_t e0, e1;
-        texgs_tile_range(b, t, &e0, &e1);
-        for (auto& r : ranks) r.cnt = 0u;
-        const bool cached = texgs_tile_colors_cached(b, e0, e1, batch, color_cache);
-        const uint32_t tx = t % tiles_x, ty = t / tiles_x;
-        for (uint64_t base = e0; base < e1; base += batch) {
-            const uint32_t n = (uint32_t)(e1 - base < batch ? e1 - base : batch);
-            for (uint32_t j = 0; j < n; ++j) texgs_batch_load(b, base + j, j, s, cached);
-            for (uint32_t k = 0; k < tile * tile; ++k) {
-                const uint32_t x = tx * tile + k % tile, y = ty * tile + k / tile;
-                if (x < w && y < h) texgs_batch_rank(b, x + 0.5f, y + 0.5f, s, n, &ranks[k]);
+    const uint32_t nbx = (w + block - 1u) / block, nby = (h + block - 1u) / block;
+    const uint32_t nthreads = block * block;
+    std::vector<texgs_topk> ranks(nthreads);
+    for (uint32_t by = 0; by < nby; ++by)
+        for (uint32_t bx = 0; bx < nbx; ++bx) {
+            const uint32_t t = (by * block / tile) * tiles_x + bx * block / tile;
+            texgs_list list = texgs_list_begin(b, t);  // the kernel's shared cursor
+            const texgs_list head = list;               // and each thread's copy of its header
+            const uint32_t total = head.n;
+            for (auto& r : ranks) r.cnt = 0u;
+            uint32_t kept_total = 0u;
+            const bool cached = texgs_tile_colors_cached(b, total, batch, color_cache);
+            for (uint64_t base = 0; base < total; base += batch) {  // 64-bit: no wrap
+                const uint32_t n = (uint32_t)(total - base < batch ? total - base : batch);
+                uint32_t nkeep = 0u;
+                if (head.rice)  // thread 0 decodes the batch's ids
+                    for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
+                for (uint32_t j0 = 0; j0 < n; j0 += nthreads)  // thread lid: j0 + lid
+                    for (uint32_t lid = nthreads; lid-- > 0u;) {
+                        const uint32_t j = j0 + lid;
+                        if (j >= n) continue;
+                        const uint32_t id =
+                            head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
+                        texgs_gaussian g;
+                        if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
+                        texgs_batch_store(b, id, g, nkeep++, s, cached);
+                    }
+                kept_total += nkeep;
+                for (uint32_t k = 0; k < nthreads; ++k) {
+                    const uint32_t x = bx * block + k % block, y = by * block + k / block;
+                    if (x < w && y < h)
+                        texgs_batch_rank(b, x + 0.5f, y + 0.5f, s, nkeep, &ranks[k]);
+                }
+            }
+            for (uint32_t k = 0; k < nthreads; ++k) {
+                const uint32_t x = bx * block + k % block, y = by * block + k / block;
+                if (x >= w || y >= h) continue;
+                const uint64_t texel = (uint64_t)y * w + x;
+                texgs_topk_blend(b, &ranks[k], total == 0u, out + texel * nch,
+                                 cached ? scol.data() : nullptr);
+                texgs_finish_channels(out + texel * nch, nch, fin);
+                if (candidates) candidates[texel] = total;
+                if (kept) kept[texel] = kept_total;
             }
         }
-        for (uint32_t k = 0; k < tile * tile; ++k) {
-            const uint32_t x = tx * tile + k % tile, y = ty * tile + k / tile;
-            if (x >= w || y >= h) continue;
-            const uint64_t texel = (uint64_t)y * w + x;
-            texgs_topk_blend(b, &ranks[k], e0 == e1, out + texel * nch,
-                             cached ? scol.data() : nullptr);
-            texgs_finish_channels(out + texel * nch, nch, fin);
-            if (candidates) candidates[texel] = (uint32_t)(e1 - e0);
-        }
+    return TEXGS_OK;
+}
+
+// texgs_axis_meets (the block cull's test of one axis), for the tests.
+int texgs_harness_axis_meets(float lo, float hi, float size, uint32_t block, uint32_t blk,
+                             int repeat) {
+    return texgs_axis_meets(lo, hi, size, block, blk, repeat != 0) ? 1 : 0;
+}
+
+// Walk tile t's list (texgs_list_begin / texgs_list_next, either coding): header[0] = the
+// list's length n, header[1] = the values texgs_list_next returned (up to n; written to ids
+// while below `capacity`; 0xffffffff where a corrupt list ended).
+int texgs_harness_tile_list(TEXGS_HARNESS_BUFFERS, uint32_t t, uint32_t* ids, uint32_t capacity,
+                            uint32_t* header) {
+    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
+    const int status = texgs_validate_buffers(b, true);
+    if (status != TEXGS_OK) return status;
+    if ((uint64_t)t >= (uint64_t)meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y]) return -1;
+    texgs_list list = texgs_list_begin(b, t);
+    header[0] = list.n;
+    uint32_t got = 0u;
+    while (list.left > 0u) {
+        const uint32_t id = texgs_list_next(b, &list);
+        if (got < capacity) ids[got] = id;
+        ++got;
     }
+    header[1] = got;
     return TEXGS_OK;
 }
 
@@ -238,16 +293,23 @@ int main(int argc, char** argv) {
         const float fvar = texgs_footprint_variance(4.0f);
         texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, fw, fh, fvar, 0, out.data(), 0);
         for (size_t k = 0; k < (size_t)fw * fh * nch; ++k) checksum += out[k];
-        // the tile-cooperative decode of the whole texture (small textures), in batches of 5
-        // (colours from the records) and of 256 (colours kept where the list fits)
-        if ((uint64_t)w * h <= 65536u && meta[TEXGS_META_TILE] <= 64u) {
+        // the tile-cooperative decode of the whole texture (small textures), in blocks of
+        // min(8, TILE) and of 4 texels where they divide the tile, in batches of 5 (colours
+        // from the records) and of 256 (colours kept where the list fits)
+        const uint32_t tile = meta[TEXGS_META_TILE];
+        if ((uint64_t)w * h <= 65536u && tile <= 64u) {
             std::vector<float> full((size_t)w * h * nch);
-            texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, 5u, TEXGS_TILE_COLOR_CACHE, finish,
-                                       full.data(), 0);
-            for (float v : full) checksum += v;
-            texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, TEXGS_TILE_BATCH,
-                                       TEXGS_TILE_COLOR_CACHE, finish, full.data(), 0);
-            for (float v : full) checksum += v;
+            const uint32_t blocks[2] = {tile < 8u ? tile : 8u, 4u};
+            for (uint32_t blk : blocks) {
+                if (tile % blk != 0u) continue;
+                texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, blk, 5u, TEXGS_TILE_COLOR_CACHE,
+                                           finish, full.data(), 0, 0);
+                for (float v : full) checksum += v;
+                texgs_harness_decode_tiles(TEXGS_HARNESS_ARGS, blk, TEXGS_TILE_BATCH,
+                                           TEXGS_TILE_COLOR_CACHE, finish, full.data(), 0,
+                                           0);
+                for (float v : full) checksum += v;
+            }
         }
         // UV points inside, outside and not finite
         const double uv[] = {0.5, 0.5, 0.0, 0.0, 1.0, 1.0, -0.25, 1.75, 3.5, -2.0, 1e30, -1e30,
@@ -256,6 +318,15 @@ int main(int argc, char** argv) {
         std::vector<float> pts((size_t)npts * nch);
         texgs_harness_decode_uv(TEXGS_HARNESS_ARGS, uv, npts, pts.data());
         for (uint32_t k = 0; k < 6u * nch; ++k) checksum += pts[k];  // finite inputs
+        // every tile's list walked to its end (ids skipped past COUNT, corrupt lists ended)
+        const uint64_t ntiles = (uint64_t)meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y];
+        if (ntiles <= 65536u) {
+            uint32_t head[2];
+            for (uint32_t t = 0; t < ntiles; ++t) {
+                texgs_harness_tile_list(TEXGS_HARNESS_ARGS, t, 0, 0u, head);
+                checksum += head[0] + head[1];
+            }
+        }
         // the tile index, rebuilt from the records
         const size_t tiles = (size_t)meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y];
         std::vector<uint32_t> offsets(tiles + 1u);

@@ -74,27 +74,46 @@ __global__ void texgs_decode_grid_kernel(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
     if (candidates) candidates[texel] = cand;
 }
 
-// Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: one block per
-// tile of the index (tile_size^2 threads, at most 1024), one thread per texel. The block
-// dequantizes its tile's candidates once per batch of TEXGS_TILE_BATCH into shared memory
-// (texgs_batch_load), then each thread ranks the batch for its texel (texgs_batch_rank);
-// results equal texgs_decode_grid_kernel's at the same size. out, candidates as there.
+// Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: a 2D grid of
+// ceil(WIDTH / B) x ceil(HEIGHT / B) blocks of B x B threads (blockDim (B, B, 1), B at most
+// 32 and dividing the index's TILE, so that a block of texels lies inside one tile), one
+// thread per texel. Block (bx, by) reads tile ((by B) / TILE) TILES_X + (bx B) / TILE's list
+// TEXGS_TILE_BATCH ids at a time (a Rice-coded list by thread 0, in order, its cursor kept
+// from batch to batch; fixed-width entries by every thread), dequantizes each candidate once
+// and keeps it only when its padded 3-sigma box meets the block (texgs_block_keeps, the
+// index's rule at the block's size), appending it to compact shared arrays through an
+// atomic counter (its colours too when the whole list fits one batch and the colour cache);
+// then each thread ranks the kept ones for its texel (texgs_batch_rank) and blends. Results
+// equal texgs_decode_grid_kernel's at the same size, bit for bit (a candidate left out
+// reaches no texel of the block; ranking is by (q, id) whatever the order). out as there;
+// candidates: the tile list's length. A launch that breaks the shape above (blockDim not
+// square, over 32, or not dividing TILE) decodes nothing and stores status -2.
 __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_first,
                                           uint32_t finish_count, uint32_t finish_flags,
                                           uint32_t finish_log2_mask, float *out,
                                           uint32_t *candidates, int *status) {
+    __shared__ uint32_t sid[TEXGS_TILE_BATCH];  // the batch's ids, in list order (Rice)
     __shared__ float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
     __shared__ float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
-    __shared__ uint32_t sid[TEXGS_TILE_BATCH];
+    __shared__ uint32_t kid[TEXGS_TILE_BATCH];  // the kept candidates, in any order
     __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
+    __shared__ uint32_t nkeep;
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
     if (!texgs_block_valid(b, true, status)) return;
-    const uint32_t tile = meta[TEXGS_META_TILE];
-    const uint32_t t = blockIdx.x;
-    const uint32_t tx = t % meta[TEXGS_META_TILES_X], ty = t / meta[TEXGS_META_TILES_X];
-    const uint32_t x = tx * tile + threadIdx.x % tile, y = ty * tile + threadIdx.x / tile;
-    const bool inside = threadIdx.x < tile * tile && x < meta[TEXGS_META_WIDTH] &&
-                        y < meta[TEXGS_META_HEIGHT];
+    const uint32_t block = blockDim.x, tile = meta[TEXGS_META_TILE];
+    const uint32_t nthreads = block * block;
+    const uint32_t lid = threadIdx.y * block + threadIdx.x;
+    if (block != blockDim.y || blockDim.z != 1u || block > 32u || tile % block != 0u) {
+        if (lid == 0u && blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && status)
+            *status = -2;
+        return;
+    }
+    const uint32_t width = meta[TEXGS_META_WIDTH], height = meta[TEXGS_META_HEIGHT];
+    const uint32_t bx = blockIdx.x, by = blockIdx.y;
+    if (bx >= (width + block - 1u) / block || by >= (height + block - 1u) / block) return;
+    const uint32_t x = bx * block + threadIdx.x, y = by * block + threadIdx.y;
+    const bool inside = x < width && y < height;
+    const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
     const float px = (float)x + 0.5f, py = (float)y + 0.5f;
     texgs_batch s;
     s.x = sx;
@@ -102,32 +121,53 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     s.a = sa;
     s.b = sb;
     s.c = sc;
-    s.id = sid;
+    s.id = kid;
     s.col = scol;
-    uint64_t e0, e1;
-    texgs_tile_range(b, t, &e0, &e1);
-    const bool cached = texgs_tile_colors_cached(b, e0, e1, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
+    // The tile's list: thread 0 starts the walk; every thread copies its header (length,
+    // coding, fixed-coded first entry) before thread 0 advances the shared cursor.
+    __shared__ texgs_list list;
+    if (lid == 0u) list = texgs_list_begin(b, t);
+    __syncthreads();
+    const texgs_list head = list;
+    __syncthreads();
+    const uint32_t total = head.n;
+    const bool cached =
+        texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
     texgs_topk r;
     r.cnt = 0u;
-    for (uint64_t base = e0; base < e1; base += TEXGS_TILE_BATCH) {
-        const uint32_t n = (uint32_t)(e1 - base < TEXGS_TILE_BATCH ? e1 - base : TEXGS_TILE_BATCH);
-        for (uint32_t j = threadIdx.x; j < n; j += blockDim.x) texgs_batch_load(b, base + j, j, s, cached);
+    for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {  // 64-bit: no wrap
+        const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH ? total - base
+                                                                       : TEXGS_TILE_BATCH);
+        // Rice: each id depends on the previous one; thread 0 decodes the batch's ids (the
+        // cursor carries over to the next batch). Fixed width: each thread reads its entries.
+        if (lid == 0u) {
+            nkeep = 0u;
+            if (head.rice)
+                for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
+        }
         __syncthreads();
-        if (inside) texgs_batch_rank(b, px, py, s, n, &r);
+        for (uint32_t j = lid; j < n; j += nthreads) {
+            const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
+            texgs_gaussian g;
+            if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
+            texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
+        }
+        __syncthreads();
+        if (inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
         __syncthreads();
     }
     if (!inside) return;
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
-    const uint64_t texel = (uint64_t)y * meta[TEXGS_META_WIDTH] + x;
+    const uint64_t texel = (uint64_t)y * width + x;
     float *o = out + texel * nch;
-    texgs_topk_blend(b, &r, e0 == e1, o, cached ? scol : nullptr);
+    texgs_topk_blend(b, &r, total == 0u, o, cached ? scol : nullptr);
     texgs_finish fin;
     fin.first = finish_first;
     fin.count = finish_count;
     fin.flags = finish_flags;
     fin.log2_mask = finish_log2_mask;
     texgs_finish_channels(o, nch, fin);
-    if (candidates) candidates[texel] = (uint32_t)(e1 - e0);
+    if (candidates) candidates[texel] = total;
 }
 
 // Decode at UV points: one thread per point (1D grid). uv: float64 [n, 2]; out: float32

@@ -15,7 +15,8 @@
 // sizes; call it before anything else (the kernels and the harness do, and refuse to decode
 // when it fails). After it passes, every read is inside the buffers: record and tile-list
 // reads are also bounds-guarded per access, so a corrupt tile index (offsets out of order,
-// ids >= COUNT) degrades to skipped candidates instead of out-of-bounds reads.
+// ids >= COUNT, Rice codes that run past the stream or over 32 bits) degrades to skipped
+// candidates or a list ended early instead of out-of-bounds reads.
 #ifndef TEXGS_MATH_CUH
 #define TEXGS_MATH_CUH
 
@@ -48,7 +49,9 @@
     X(11, TEXGS_ERR_FLOAT, "a float word is NaN or infinite, or FILTER_MAX_VAR is negative") \
     X(12, TEXGS_ERR_ID_BITS, "ID_BITS is not in 1..32, or too narrow for COUNT Gaussians")\
     X(13, TEXGS_ERR_OFFSETS_SHORT, "tile_offsets shorter than TILES_X * TILES_Y + 1 words")  \
-    X(14, TEXGS_ERR_IDS_SHORT, "the last tile offset is past the end of tile_ids (or its padding word is missing)")
+    X(14, TEXGS_ERR_IDS_SHORT, "the last tile offset is past the end of tile_ids (or its padding word is missing)")\
+    X(15, TEXGS_ERR_INDEX_CODING, "INDEX_CODING is neither FIXED (0) nor RICE (1)")           \
+    X(16, TEXGS_ERR_COUNT_BITS, "COUNT_BITS is not in 1..32 (Rice-coded tile lists)")
 
 #define TEXGS_STATUS_ENUM_ENTRY(code, name, msg) name = code,
 enum texgs_status { TEXGS_STATUS_LIST(TEXGS_STATUS_ENUM_ENTRY) };
@@ -102,6 +105,12 @@ TEXGS_HD inline uint64_t texgs_id_capacity(const texgs_buffers& b) {
     if (ib == 32u) return (uint64_t)b.id_words;
     if (ib == 0u || ib > 32u || b.id_words == 0u) return 0ull;
     return ((uint64_t)b.id_words - 1u) * 32ull / ib;
+}
+
+// Bits of Rice-coded lists the tile_ids buffer holds: every word but the padding word that
+// ends it (a 32-bit window read at any bit below this stays inside the buffer).
+TEXGS_HD inline uint64_t texgs_rice_capacity(const texgs_buffers& b) {
+    return b.id_words == 0u ? 0ull : ((uint64_t)b.id_words - 1u) * 32ull;
 }
 
 // The one validation routine: checks the meta words against the limits of docs/FORMAT.md
@@ -161,10 +170,18 @@ TEXGS_HD inline int texgs_validate_buffers(const texgs_buffers& b, bool with_ind
     if (id_bits < 1u || id_bits > 32u || (id_bits < 32u && (uint64_t)count > (1ull << id_bits)))
         return TEXGS_ERR_ID_BITS;
     const uint64_t tiles = (uint64_t)m[TEXGS_META_TILES_X] * m[TEXGS_META_TILES_Y];
+    const uint32_t coding = m[TEXGS_META_INDEX_CODING];
+    if (coding != TEXGS_INDEX_CODING_FIXED && coding != TEXGS_INDEX_CODING_RICE)
+        return TEXGS_ERR_INDEX_CODING;
+    if (coding == TEXGS_INDEX_CODING_RICE &&
+        (m[TEXGS_META_COUNT_BITS] < 1u || m[TEXGS_META_COUNT_BITS] > 32u))
+        return TEXGS_ERR_COUNT_BITS;
     if (b.tile_offsets == 0 || (uint64_t)b.offset_words < tiles + 1u)
         return TEXGS_ERR_OFFSETS_SHORT;
-    if (b.tile_offsets[tiles] > texgs_id_capacity(b) || (b.tile_ids == 0 && b.tile_offsets[tiles] > 0u))
-        return TEXGS_ERR_IDS_SHORT;
+    const uint64_t last = b.tile_offsets[tiles];
+    const uint64_t room = coding == TEXGS_INDEX_CODING_RICE ? texgs_rice_capacity(b)
+                                                            : texgs_id_capacity(b);
+    if (last > room || (b.tile_ids == 0 && last > 0u)) return TEXGS_ERR_IDS_SHORT;
     return TEXGS_OK;
 }
 
@@ -243,6 +260,151 @@ TEXGS_HD inline uint32_t texgs_tile_id(const texgs_buffers& b, uint64_t j) {
     return v & ((1u << ib) - 1u);
 }
 
+// ---- tile lists, either coding (docs/RUNTIME.md "Tile index"; texgs/index_coding.py) -----
+// FIXED: tile_offsets[t] is tile t's first entry, each entry an ID_BITS-bit id
+// (texgs_tile_id). RICE: tile_offsets[t] is the bit offset of tile t's list in the tile_ids
+// bitstream (tile_offsets[tiles]: its length in bits): the list's length n (COUNT_BITS bits),
+// then, when n > 0, k (TEXGS_RICE_K_BITS bits), the first id (ID_BITS bits) and per later id
+// the gap g = id - previous - 1 as (g >> k) zero bits, a one bit and the low k bits of g, each
+// code at most 32 bits. texgs_list_begin(b, t) starts a walk (n: the list's length, from its
+// header), texgs_list_next returns its ids in order. Corrupt lists end early, never read out
+// of bounds: a header or code past the stream, a window with no set bit, a code over 32
+// bits, or an id >= COUNT ends the walk (texgs_list_next returns 0xffffffff); a header's n
+// is limited to the ids the rest of the stream could hold (one bit per later code).
+struct texgs_list {
+    uint64_t pos;   // FIXED: the list's next entry; RICE: the bit of its next field
+    uint64_t end;   // RICE: the end of the stream (bits); reads stay below it
+    uint32_t n;     // the list's length (FIXED: its entries, limited to the buffer)
+    uint32_t left;  // ids not returned yet
+    uint32_t id;    // RICE: the id returned last
+    uint32_t k;     // RICE: the list's Rice parameter
+    uint32_t rice;  // 1: Rice-coded, 0: fixed-width entries
+    uint32_t first; // RICE: the next id is the list's first
+};
+
+// Index of the lowest set bit of v (v != 0): the Rice quotient of a 32-bit window.
+TEXGS_HD inline uint32_t texgs_lowest_set_bit(uint32_t v) {
+#ifdef __CUDA_ARCH__
+    return (uint32_t)(__ffs((int)v) - 1);
+#elif defined(__GNUC__) || defined(__clang__)
+    return (uint32_t)__builtin_ctz(v);
+#else
+    uint32_t q = 0u;
+    while (!(v & 1u)) {
+        v >>= 1;
+        ++q;
+    }
+    return q;
+#endif
+}
+
+TEXGS_HD inline uint32_t texgs_id_word(const texgs_buffers& b, uint64_t i) {
+    return i < b.id_words ? b.tile_ids[i] : 0u;
+}
+
+// Bits [pos, pos + 32) of the tile_ids bitstream (words past the buffer read as zero).
+TEXGS_HD inline uint32_t texgs_ids_window(const texgs_buffers& b, uint64_t pos) {
+    const uint64_t w = pos >> 5;
+    const uint32_t s = (uint32_t)(pos & 31u);
+    uint32_t v = texgs_id_word(b, w) >> s;
+    if (s != 0u) v |= texgs_id_word(b, w + 1u) << (32u - s);
+    return v;
+}
+
+// Field of `width` (1..32) bits at bit `pos` of the tile_ids bitstream.
+TEXGS_HD inline uint32_t texgs_ids_field(const texgs_buffers& b, uint64_t pos, uint32_t width) {
+    const uint32_t v = texgs_ids_window(b, pos);
+    return width >= 32u ? v : v & ((1u << width) - 1u);
+}
+
+// Start walking tile t's list. The buffers must have passed texgs_validate_buffers(b, true).
+TEXGS_HD inline texgs_list texgs_list_begin(const texgs_buffers& b, uint32_t t) {
+    const uint32_t* m = b.meta;
+    texgs_list c;
+    c.rice = m[TEXGS_META_INDEX_CODING] == TEXGS_INDEX_CODING_RICE ? 1u : 0u;
+    c.first = 1u;
+    c.id = 0u;
+    c.k = 0u;
+    c.n = 0u;
+    c.left = 0u;
+    if (!c.rice) {  // entries [lo, hi), limited to the id buffer
+        uint64_t lo = b.tile_offsets[t], hi = b.tile_offsets[t + 1u];
+        const uint64_t cap = texgs_id_capacity(b);
+        if (hi > cap) hi = cap;
+        if (lo > hi) lo = hi;
+        c.pos = lo;
+        c.end = hi;
+        c.n = c.left = (uint32_t)(hi - lo);
+        return c;
+    }
+    const uint64_t tiles = (uint64_t)m[TEXGS_META_TILES_X] * m[TEXGS_META_TILES_Y];
+    uint64_t end = b.tile_offsets[tiles];
+    const uint64_t cap = texgs_rice_capacity(b);
+    if (end > cap) end = cap;
+    c.end = end;
+    uint64_t pos = b.tile_offsets[t];
+    c.pos = pos;
+    const uint32_t cb = m[TEXGS_META_COUNT_BITS], ib = m[TEXGS_META_ID_BITS];
+    if (pos + cb > end) return c;  // no room for the header: an empty list
+    uint32_t n = texgs_ids_field(b, pos, cb);
+    pos += cb;
+    if (n > 0u) {
+        if (pos + TEXGS_RICE_K_BITS + ib > end) {
+            n = 0u;  // no room for k and the first id
+        } else {
+            c.k = texgs_ids_field(b, pos, TEXGS_RICE_K_BITS);
+            pos += TEXGS_RICE_K_BITS;
+            const uint64_t room = 1u + (end - pos - ib);  // the first id, then >= 1 bit each
+            if (n > room) n = (uint32_t)room;
+        }
+    }
+    c.pos = pos;
+    c.n = c.left = n;
+    return c;
+}
+
+// Entry j of a fixed-coded list (random access, for parallel loads): texgs_tile_id of it.
+TEXGS_HD inline uint32_t texgs_list_entry(const texgs_buffers& b, const texgs_list& c,
+                                          uint64_t j) {
+    return texgs_tile_id(b, c.pos + j);
+}
+
+// The next id of the walk (0xffffffff once it has ended or the list turns out corrupt; a
+// fixed-coded entry may be >= COUNT, which callers skip).
+TEXGS_HD inline uint32_t texgs_list_next(const texgs_buffers& b, texgs_list* c) {
+    if (c->left == 0u) return 0xffffffffu;
+    --c->left;
+    if (!c->rice) return texgs_tile_id(b, c->pos++);
+    const uint32_t count = b.meta[TEXGS_META_COUNT];
+    if (c->first) {  // texgs_list_begin checked that it lies inside the stream
+        const uint32_t ib = b.meta[TEXGS_META_ID_BITS];
+        c->first = 0u;
+        c->id = texgs_ids_field(b, c->pos, ib);
+        c->pos += ib;
+        if (c->id >= count) {
+            c->left = 0u;
+            return 0xffffffffu;
+        }
+        return c->id;
+    }
+    const uint32_t v = texgs_ids_window(b, c->pos);
+    const uint32_t q = v != 0u ? texgs_lowest_set_bit(v) : 32u;
+    const uint32_t len = q + 1u + c->k;
+    if (len > 32u || c->pos + len > c->end) {  // no stop bit, too long, or past the stream
+        c->left = 0u;
+        return 0xffffffffu;
+    }
+    const uint32_t r = c->k == 0u ? 0u : (v >> (q + 1u)) & ((1u << c->k) - 1u);  // q + 1 < 32
+    const uint64_t id = (uint64_t)c->id + 1u + (((uint64_t)q << c->k) | r);
+    if (id >= count) {  // ascending: every later id is past COUNT too
+        c->left = 0u;
+        return 0xffffffffu;
+    }
+    c->pos += len;
+    c->id = (uint32_t)id;
+    return c->id;
+}
+
 // ---- sampling -----------------------------------------------------------------------------
 
 TEXGS_HD inline bool texgs_repeat_x(const texgs_buffers& b) {
@@ -309,12 +471,9 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
     const uint32_t tx = texgs_tile_coord(px, tile, tiles_x);
     const uint32_t ty = texgs_tile_coord(py, tile, m[TEXGS_META_TILES_Y]);
     const uint32_t t = ty * tiles_x + tx;
-    uint64_t e0 = b.tile_offsets[t], e1 = b.tile_offsets[t + 1u];
-    const uint64_t cap = texgs_id_capacity(b);
-    if (e1 > cap) e1 = cap;
-    if (e0 > e1) e0 = e1;
+    texgs_list list = texgs_list_begin(b, t);
     const uint32_t nch = m[TEXGS_META_CHANNELS];
-    if (e0 == e1) {  // no candidate: the fallback, exactly as the reference
+    if (list.n == 0u) {  // no candidate: the fallback, exactly as the reference
         for (uint32_t c = 0; c < nch; ++c)
             out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
         return 0u;
@@ -325,8 +484,8 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
     float kk[TEXGS_LIMIT_TOP_K], qk[TEXGS_LIMIT_TOP_K], ak[TEXGS_LIMIT_TOP_K];
     uint32_t ik[TEXGS_LIMIT_TOP_K];
     uint32_t cnt = 0;
-    for (uint64_t e = e0; e < e1; ++e) {
-        const uint32_t id = texgs_tile_id(b, e);
+    while (list.left > 0u) {
+        const uint32_t id = texgs_list_next(b, &list);
         if (id >= count) continue;  // corrupt index entry
         texgs_gaussian g = texgs_geometry(b, id);
         float amp = 1.0f;
@@ -371,7 +530,7 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
         num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
         out[c] = num / den;
     }
-    return (uint32_t)(e1 - e0);
+    return list.n;
 }
 
 // ---- finishing a map (texgs.decode.finish_map) -------------------------------------------
@@ -439,19 +598,22 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 }
 
 // ---- tile-cooperative decode at the asset's own size (docs/RUNTIME.md "CUDA decoder") ----
-// The unfiltered decode of every texel of a tile: the tile's candidates are dequantized once
-// per tile into a batch (shared memory on the GPU, texgs_decode_tiles_kernel) instead of
-// once per texel, and each texel of the tile ranks the batch. Same operations, same order,
-// same results as texgs_sample_point at the texel centre (x + 0.5, y + 0.5), which is its own
-// tile's texel: the functions below split texgs_sample_point's loop at the batch boundary.
+// The unfiltered decode of every texel of a block of B x B texels lying inside one tile of
+// the index (B divides TILE): the tile's list is read once per batch of ids; a candidate is
+// dequantized once per block (shared memory on the GPU, texgs_decode_tiles_kernel) instead of
+// once per texel, and kept only when its padded 3-sigma box meets the block
+// (texgs_block_keeps, the index's rule at the block's size); each texel of the block ranks
+// the kept ones. A candidate left out reaches no texel of the block, and ranking is by
+// (q, id) whatever the order of the kept ones, so the results are those of
+// texgs_sample_point at the texel centre (x + 0.5, y + 0.5), bit for bit: the functions
+// below split texgs_sample_point's loop at the batch boundary.
 
-#define TEXGS_TILE_BATCH 256u  // candidates dequantized per batch (shared memory: 6 KiB)
+#define TEXGS_TILE_BATCH 256u  // ids read per batch (shared memory: 7 KiB, ids and kept ones)
 #define TEXGS_TILE_COLOR_CACHE 2048u  // colour floats a block keeps (shared memory: 8 KiB)
 
-// Dequantized candidates of one batch (arrays of TEXGS_TILE_BATCH entries); id 0xffffffff
-// marks a corrupt index entry, skipped as texgs_sample_point skips it. col: CHANNELS floats
-// per slot (slot j at j * CHANNELS), filled only for a tile whose colours are cached
-// (texgs_tile_colors_cached).
+// The kept candidates of one batch, dequantized (arrays of TEXGS_TILE_BATCH entries, in any
+// order). col: CHANNELS floats per slot (slot j at j * CHANNELS), filled only for a tile
+// whose colours are cached (texgs_tile_colors_cached).
 struct texgs_batch {
     float* x;
     float* y;
@@ -470,36 +632,66 @@ struct texgs_topk {
     uint32_t cnt;
 };
 
-// Whether a tile's colours are kept with its candidates: its whole list [e0, e1) fits one
-// batch of ``batch`` and every channel of it fits ``cap`` floats. Then the blend reads the
-// selected colours from the batch (texgs_topk_blend's ``cached``), the same values
-// texgs_color gives.
-TEXGS_HD inline bool texgs_tile_colors_cached(const texgs_buffers& b, uint64_t e0, uint64_t e1,
+// Whether a tile's colours are kept with its candidates: its whole list of n (the header's
+// length, texgs_list n) fits one batch of ``batch`` and every channel of it fits ``cap``
+// floats. Then the blend reads the selected colours from the batch (texgs_topk_blend's
+// ``cached``), the same values texgs_color gives.
+TEXGS_HD inline bool texgs_tile_colors_cached(const texgs_buffers& b, uint32_t n,
                                               uint32_t batch, uint32_t cap) {
-    const uint64_t n = e1 - e0;
-    return n <= batch && n * b.meta[TEXGS_META_CHANNELS] <= cap;
+    return n <= batch && (uint64_t)n * b.meta[TEXGS_META_CHANNELS] <= cap;
 }
 
-// Entries [e0, e1) of tile t's list, limited to the id buffer as in texgs_sample_point.
-TEXGS_HD inline void texgs_tile_range(const texgs_buffers& b, uint32_t t, uint64_t* e0,
-                                      uint64_t* e1) {
-    uint64_t lo = b.tile_offsets[t], hi = b.tile_offsets[t + 1u];
-    const uint64_t cap = texgs_id_capacity(b);
-    if (hi > cap) hi = cap;
-    if (lo > hi) lo = hi;
-    *e0 = lo;
-    *e1 = hi;
+// Whether the interval [lo, hi] of one axis meets block `blk` (of `block` texels) of the
+// axis, by the index's rule (docs/RUNTIME.md "Tile index"): clamped to the grid, or taken
+// modulo `size` on a repeating axis. The float32 operations of the GLSL texgs_axis_meets
+// (texgs_decode_tiles.comp), which converts each floor(...) to int or uint, clips it to the
+// blocks [0, nb - 1] and compares it with the block; here the floats are compared with
+// (float)blk instead: the same answer wherever the GLSL conversion is defined (blk < 2^24 is
+// exact in float; blk lies in [0, nb - 1], so the clipping changes no comparison), and no
+// undefined conversion of a huge, infinite or NaN bound (NaN meets nothing: such a box comes
+// from a NaN conic, whose q the per-texel decode skips too).
+TEXGS_HD inline bool texgs_axis_meets(float lo, float hi, float size, uint32_t block,
+                                      uint32_t blk, bool repeat) {
+    const float bf = (float)block, k = (float)blk;
+    if (!repeat) return k >= floorf(lo / bf) && k <= floorf(hi / bf);
+    if (hi - lo >= size) return true;
+    const float lo2 = lo - size * floorf(lo / size);
+    const float hi2 = lo2 + (hi - lo);
+    const float t0 = floorf(lo2 / bf);
+    if (hi2 < size) return k >= t0 && k <= floorf(hi2 / bf);
+    return k >= t0 || k <= floorf((hi2 - size) / bf);
 }
 
-// Entry e of the tile list into slot j of the batch (and its colours when ``cached``).
-TEXGS_HD inline void texgs_batch_load(const texgs_buffers& b, uint64_t e, uint32_t j,
-                                      texgs_batch s, bool cached) {
-    const uint32_t id = texgs_tile_id(b, e);
-    if (id >= b.meta[TEXGS_META_COUNT]) {
-        s.id[j] = 0xffffffffu;
-        return;
-    }
-    const texgs_gaussian g = texgs_geometry(b, id);
+// Tile-list entry `id` for block (bx, by) of `block` x `block` texels: false for a corrupt
+// entry (id >= COUNT) and for a Gaussian whose padded 3-sigma box misses the block, else
+// true with its centre and conic in *g. The box is the GLSL's (texgs_decode_tiles.comp,
+// float32): det = (a c - b^2) less a bound on its rounding error, 2^-22 (a c + b^2); the
+// cutoff 9 raised by a bound on q's relative rounding error, 2^-20 (a + c)^2 / det; rx =
+// sqrt(cut c / det) * 1.001 + 0.01, ry likewise with a. Both margins are negligible unless
+// the Gaussian is needle-thin; a Gaussian with det <= 0 or (a + c)^2 / det >= 1e12 after
+// rounding is kept, so the cull stays conservative whatever the conic.
+TEXGS_HD inline bool texgs_block_keeps(const texgs_buffers& b, uint32_t id, uint32_t block,
+                                       uint32_t bx, uint32_t by, texgs_gaussian* g) {
+    if (id >= b.meta[TEXGS_META_COUNT]) return false;
+    *g = texgs_geometry(b, id);
+    const float ac = g->a * g->c;
+    const float bb = g->b * g->b;
+    const float det = (ac - bb) - (ac + bb) * 2.384185791e-7f;
+    const float cond = (g->a + g->c) * (g->a + g->c) / det;
+    if (!(det > 0.0f && cond < 1e12f)) return true;
+    const float cut = TEXGS_F_CUTOFF_Q * (1.0f + 9.536743164e-7f * cond);
+    const float rx = sqrtf(cut * g->c / det) * 1.001f + 0.01f;
+    const float ry = sqrtf(cut * g->a / det) * 1.001f + 0.01f;
+    const float w = (float)b.meta[TEXGS_META_WIDTH], h = (float)b.meta[TEXGS_META_HEIGHT];
+    return texgs_axis_meets(g->x - rx, g->x + rx, w, block, bx, texgs_repeat_x(b)) &&
+           texgs_axis_meets(g->y - ry, g->y + ry, h, block, by, texgs_repeat_y(b));
+}
+
+// A kept candidate (Gaussian `id`, dequantized in g) into slot j of the batch, with its
+// colours when ``cached``.
+TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
+                                       const texgs_gaussian& g, uint32_t j, texgs_batch s,
+                                       bool cached) {
     s.x[j] = g.x;
     s.y[j] = g.y;
     s.a[j] = g.a;
@@ -512,7 +704,8 @@ TEXGS_HD inline void texgs_batch_load(const texgs_buffers& b, uint64_t e, uint32
     }
 }
 
-// Rank the n candidates of a batch for the texel centre (px, py) (inside the texture).
+// Rank the n kept candidates of a batch for the texel centre (px, py) (inside the
+// texture); ties by id, so the order of the kept ones does not matter.
 TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
                                       texgs_batch s, uint32_t n, texgs_topk* r) {
     const uint32_t* m = b.meta;

@@ -132,23 +132,39 @@ class Harness:
         assert st == 0, self.message(st)
         return out, cand
 
-    def decode_tiles(self, bufs: GpuBuffers, batch: int = 256, finish=None,
-                     color_cache: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-        """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) with batches of
-        ``batch`` candidates and a colour cache of ``color_cache`` floats -> (float32
-        [H, W, C], candidates uint32 [H, W])."""
+    def decode_tiles_status(self, bufs: GpuBuffers, block: int, batch: int = 256,
+                            finish=None, color_cache: int = 2048):
+        """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) in blocks of
+        ``block`` x ``block`` texels, with batches of ``batch`` ids and a colour cache of
+        ``color_cache`` floats -> (status, float32 [H, W, C], candidates uint32 [H, W],
+        candidates kept per texel's block uint32 [H, W])."""
         w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
         c = int(bufs.meta[L.META_CHANNELS])
         out = np.full((h, w, c), np.nan, np.float32)  # poisoned: every texel must be written
         cand = np.full((h, w), 0xFFFFFFFF, np.uint32)
+        kept = np.full((h, w), 0xFFFFFFFF, np.uint32)
         fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
         args, _keep = self._args(bufs)
         st = self.lib.texgs_harness_decode_tiles(
-            *args, ctypes.c_uint32(batch), ctypes.c_uint32(color_cache),
+            *args, ctypes.c_uint32(block), ctypes.c_uint32(batch), ctypes.c_uint32(color_cache),
             None if fin is None else self._ptr(fin),
-            self._ptr(out), self._ptr(cand))
+            self._ptr(out), self._ptr(cand), self._ptr(kept))
+        return st, out, cand, kept
+
+    def decode_tiles(self, bufs: GpuBuffers, batch: int = 256, finish=None,
+                     color_cache: int = 2048, block: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`decode_tiles_status`, which must succeed -> (float32 [H, W, C], candidates
+        uint32 [H, W])."""
+        st, out, cand, _kept = self.decode_tiles_status(bufs, block, batch, finish, color_cache)
         assert st == 0, self.message(st)
         return out, cand
+
+    def axis_meets(self, lo: float, hi: float, size: float, block: int, blk: int,
+                   repeat: bool) -> bool:
+        f = self.lib.texgs_harness_axis_meets
+        f.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_uint32,
+                      ctypes.c_uint32, ctypes.c_int]
+        return bool(f(lo, hi, size, block, blk, int(repeat)))
 
     def decode_uv(self, bufs: GpuBuffers, uv: np.ndarray) -> np.ndarray:
         uv = np.ascontiguousarray(uv, np.float64)
@@ -172,10 +188,25 @@ class Harness:
         assert f(*base, self._ptr(ids), ctypes.c_uint64(ids.size)) == 0
         return offsets, ids[:int(offsets[-1])]
 
+    def tile_list(self, bufs: GpuBuffers, t: int) -> tuple[int, np.ndarray]:
+        """Walk tile ``t``'s list (texgs_list_begin / texgs_list_next) -> (the length its
+        header gives, uint32 [what texgs_list_next returned])."""
+        args, _keep = self._args(bufs)
+        head = np.zeros(2, np.uint32)
+        st = self.lib.texgs_harness_tile_list(*args, ctypes.c_uint32(t), None,
+                                              ctypes.c_uint32(0), self._ptr(head))
+        assert st == 0, self.message(st)
+        ids = np.zeros(max(int(head[1]), 1), np.uint32)
+        st = self.lib.texgs_harness_tile_list(*args, ctypes.c_uint32(t), self._ptr(ids),
+                                              ctypes.c_uint32(ids.size), self._ptr(head))
+        assert st == 0, self.message(st)
+        return int(head[0]), ids[:int(head[1])]
+
     def decode_texture(self, asset: fmt.Asset, lod=None, size=None, filtered=False, tile=None,
-                       id_bits=None, finish=None) -> np.ndarray:
-        """As texgs.decode.decode_texture, through the harness."""
-        bufs, wh, fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
+                       id_bits=None, finish=None, coding=None) -> np.ndarray:
+        """As texgs.decode.decode_texture, through the harness (``coding``: the tile lists'
+        coding, default the runtime's)."""
+        bufs, wh, fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered, coding)
         return self.decode_grid(bufs, wh, fvar, finish)[0]
 
 
@@ -200,7 +231,7 @@ def test_status_codes_are_one_list_shared_by_python_and_cpp(harness):
     from texgs.cuda_decoder import status_messages
 
     msgs = status_messages()
-    assert sorted(msgs) == list(range(15))
+    assert sorted(msgs) == list(range(17))
     for code, text in msgs.items():
         assert harness.message(code) == text
 
@@ -216,7 +247,7 @@ def test_harness_matches_golden_vectors_at_every_lod(harness, name):
         _note("golden", err)
         assert err <= FLOAT_TOL, (lod, err)
         # candidates per texel = the length of the texel's tile list
-        t = asset.tile_size
+        t = int(bufs.meta[L.META_TILE])
         counts = bufs.index.counts()
         np.testing.assert_array_equal(
             cand, np.repeat(np.repeat(counts, t, 0), t, 1)[:asset.height, :asset.width])
@@ -379,31 +410,175 @@ def test_harness_matches_reference_on_random_assets(harness, seed):
         assert_matches_reference(got, ref, "random")
 
 
-@pytest.mark.parametrize("batch, color_cache", [(1, 2048), (3, 2048), (256, 2048), (256, 0),
-                                                (256, 24)])
-def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch, color_cache):
-    """texgs_decode_tiles_kernel's math (candidates dequantized once per tile, in batches;
-    the colours kept with them where the tile's list fits one batch and the cache) gives bit
-    for bit the per-texel kernel's values and candidate counts at the asset's size: golden
-    vectors at every LOD, random assets (both address modes, sets, finished maps), other
-    tile sizes and id widths."""
+def _blocks(tile: int) -> list[int]:
+    """Decode blocks to try over an index of ``tile`` texels: the default (8, or the tile when
+    smaller), 4, and the whole tile (up to 32), where they divide it."""
+    return sorted({b for b in (min(8, tile), 4, tile) if b <= 32 and tile % b == 0})
+
+
+def _tile_cases() -> list[tuple[fmt.Asset, GpuBuffers, object]]:
+    """(asset, buffers, finish words) for the tile-cooperative tests, every index tile given
+    explicitly: golden vectors at every LOD (tiles 16 and 32), random assets (both address
+    modes, sets with finished maps; tiles 4, 8, 12, 16 and 32, 16- and 32-bit ids) and an
+    unpruned index covering a filter footprint (longer lists: more to cull)."""
     cases = []
     for name in GOLDEN_NAMES:
         asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
         for lod in range(1, len(asset.lod_counts) + 1):
-            cases.append((asset, build_gpu_buffers(asset, lod), None))
+            for tile in (16, 32):
+                cases.append((asset, build_gpu_buffers(asset, lod, tile=tile), None))
+        cases.append((asset, build_gpu_buffers(asset, tile=16, filter_max_var=2.5,
+                                               prune=False), None))
     for seed in range(12):
         asset = random_asset(seed)
-        cases.append((asset, build_gpu_buffers(asset), None))
+        cases.append((asset, build_gpu_buffers(asset, tile=16), None))
         for i in range(len(asset.map_table())):
-            cases.append((asset, build_gpu_buffers(asset), L.map_finish_words(asset, i)))
-        for tile, id_bits in ((8, 32), (32, 16)):
+            cases.append((asset, build_gpu_buffers(asset, tile=32),
+                          L.map_finish_words(asset, i)))
+        for tile, id_bits in ((8, 32), (32, 16), (4, None), (12, None)):
             cases.append((asset, build_gpu_buffers(asset, tile=tile, id_bits=id_bits), None))
-    for asset, bufs, fin in cases:
+    return cases
+
+
+@pytest.mark.parametrize("batch, color_cache", [(1, 2048), (3, 2048), (256, 2048), (256, 0),
+                                                (256, 24)])
+def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch, color_cache):
+    """texgs_decode_tiles_kernel's math (a block of B x B texels inside one index tile reads
+    the tile's list in batches, keeps the candidates whose padded box meets the block, in an
+    order other than the list's, with their colours where the list fits one batch and the
+    cache) gives bit for bit the per-texel kernel's values and candidate counts at the
+    asset's size, for blocks of 8, 4 and the whole tile: golden vectors at every LOD, random
+    assets (both address modes, sets, finished maps), several tiles and id widths."""
+    for asset, bufs, fin in _tile_cases():
         ref, ref_cand = harness.decode_grid(bufs, (asset.width, asset.height), 0.0, fin)
-        got, cand = harness.decode_tiles(bufs, batch, fin, color_cache)
-        np.testing.assert_array_equal(got, ref)
-        np.testing.assert_array_equal(cand, ref_cand)
+        for block in _blocks(int(bufs.meta[L.META_TILE])):
+            got, cand = harness.decode_tiles(bufs, batch, fin, color_cache, block)
+            np.testing.assert_array_equal(got, ref)
+            np.testing.assert_array_equal(cand, ref_cand)
+
+
+def test_tile_cooperative_decode_culls_candidates_by_block(harness):
+    """The block cull keeps the candidates of a tile list whose padded 3-sigma box meets the
+    block: over an unpruned index of 32-texel tiles, a block of 8 (or 4) keeps what an
+    unpruned index of 8-texel (4-texel) tiles lists for the same square (the same rule, in
+    float32 here against float64 there), far fewer than the tile's list, and never more;
+    the whole tile as the block keeps the whole list."""
+    ratios = {}
+    for name in GOLDEN_NAMES:
+        asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+        big = build_gpu_buffers(asset, tile=32, prune=False)
+        w, h = asset.width, asset.height
+        for block in (8, 4):
+            st, _got, cand, kept = harness.decode_tiles_status(big, block)
+            assert st == 0
+            small = build_gpu_buffers(asset, tile=block, prune=False)
+            want = np.repeat(np.repeat(small.index.counts(), block, 0), block, 1)[:h, :w]
+            np.testing.assert_array_equal(kept, want)
+            assert np.all(kept <= cand)
+            ratios[name, block] = float(kept.sum() / cand.sum())
+        st, _got, cand, kept = harness.decode_tiles_status(big, 32)
+        np.testing.assert_array_equal(kept, cand)
+    assert max(ratios.values()) < 0.8, ratios
+
+
+def test_block_cull_axis_test_is_the_glsl_one(harness):
+    """texgs_axis_meets against a float32 port of the GLSL texgs_axis_meets
+    (texgs_decode_tiles.comp), on random intervals of both address modes, wrapped or not,
+    where the GLSL's float-to-int conversions are defined."""
+    f32 = np.float32
+
+    def glsl(lo, hi, size, block, nb, b, repeat):
+        lo, hi, size, fb = f32(lo), f32(hi), f32(size), f32(block)
+        if not repeat:
+            t0 = max(0, int(np.floor(lo / fb)))
+            t1 = min(nb - 1, int(np.floor(hi / fb)))
+            return t0 <= b <= t1
+        if f32(hi - lo) >= size:
+            return True
+        lo2 = f32(lo - f32(size * np.floor(lo / size)))
+        hi2 = f32(lo2 + f32(hi - lo))
+        t0 = max(0, int(np.floor(lo2 / fb)))  # uint(-1.0) is undefined; GPUs give 0
+        if hi2 < size:
+            return b >= t0 and b <= min(nb - 1, int(np.floor(hi2 / fb)))
+        return b >= t0 or b <= min(nb - 1, int(np.floor(f32(hi2 - size) / fb)))
+
+    rng = np.random.default_rng(9)
+    seen = set()
+    for _ in range(4000):
+        size = int(rng.integers(1, 100))
+        block = int(rng.choice([1, 2, 4, 8, 16, 32]))
+        nb = -(-size // block)
+        mu = f32(rng.uniform(0, size))
+        r = f32(rng.choice([rng.uniform(0, 3), rng.uniform(0, size), rng.uniform(0, 3 * size)]))
+        lo, hi = f32(mu - r), f32(mu + r)
+        repeat = bool(rng.integers(0, 2))
+        for b in range(nb):
+            want = glsl(lo, hi, size, block, nb, b, repeat)
+            assert harness.axis_meets(lo, hi, size, block, b, repeat) == want, \
+                (lo, hi, size, block, b, repeat)
+            seen.add((repeat, want))
+    assert seen == {(False, False), (False, True), (True, False), (True, True)}
+    # bounds no integer holds: culled when NaN, kept when infinite
+    assert not harness.axis_meets(np.nan, np.nan, 16.0, 8, 0, False)
+    assert not harness.axis_meets(np.nan, np.nan, 16.0, 8, 1, True)
+    assert harness.axis_meets(-np.inf, np.inf, 16.0, 8, 1, False)
+    assert harness.axis_meets(-np.inf, np.inf, 16.0, 8, 1, True)
+    assert harness.axis_meets(-3e38, 3e38, 16.0, 8, 1, False)
+
+
+def test_tile_cooperative_decode_refuses_a_block_that_does_not_fit(harness):
+    """The block must divide the index tile (a block of texels inside one tile) and be 1..32
+    wide (at most 1024 threads): the harness returns -1, the decoder raises ValueError."""
+    from texgs.cuda_decoder import tiles_block
+
+    asset = fmt.read_asset_file(GOLDEN / "rgb_clamp.tgs")
+    for tile, block in ((16, 3), (16, 32), (12, 8), (64, 64), (16, 0)):
+        bufs = build_gpu_buffers(asset, tile=tile)
+        assert harness.decode_tiles_status(bufs, block)[0] == -1, (tile, block)
+        with pytest.raises(ValueError):
+            tiles_block(tile, block)
+    assert [tiles_block(t) for t in (4, 8, 12, 16, 32, 64, 5)] == [4, 8, None, 8, 8, 8, 5]
+    assert tiles_block(16, 16) == 16 and tiles_block(32, 4) == 4
+
+
+@pytest.mark.parametrize("name", GOLDEN_NAMES)
+def test_both_index_codings_decode_identically_on_golden_vectors(harness, name):
+    """The fixed and Rice codings of the same lists (docs/RUNTIME.md "Tile index"): every
+    tile's walk gives the index's ids in order, and the per-texel and tile-cooperative paths
+    (blocks of 8 and 4 in 16-texel tiles, batches across and within a list) give the same
+    bits and candidate counts under either coding, equal to the golden vectors, at every LOD
+    prefix; UV points too."""
+    asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+    uv = np.random.default_rng(4).uniform(-1, 2, (200, 2))
+    for lod in range(1, len(asset.lod_counts) + 1):
+        ref = np.load(GOLDEN / f"{name}.lod{lod}.npy")
+        bufs = {c: build_gpu_buffers(asset, lod, tile=16, coding=c) for c in CODINGS}
+        rice = bufs[L.INDEX_CODING_RICE]
+        assert int(rice.meta[L.META_INDEX_CODING]) == L.INDEX_CODING_RICE
+        for c, b in bufs.items():
+            for t in range(b.tile_offsets.size - 1):
+                n, ids = harness.tile_list(b, t)
+                want = b.index.candidates(t)
+                assert n == want.size, (c, t)
+                np.testing.assert_array_equal(ids.astype(np.int64), want)
+        outs = {}
+        for c, b in bufs.items():
+            grid, cand = harness.decode_grid(b, (asset.width, asset.height))
+            assert float(np.abs(grid - ref).max()) <= FLOAT_TOL, (c, lod)
+            t = int(b.meta[L.META_TILE])
+            np.testing.assert_array_equal(
+                cand, np.repeat(np.repeat(b.index.counts(), t, 0), t, 1)[:asset.height,
+                                                                          :asset.width])
+            for batch, cache in ((3, 2048), (256, 2048), (256, 0)):
+                for block in (8, 4):  # blocks inside the 16-texel tiles
+                    tiles, tiles_cand = harness.decode_tiles(b, batch, None, cache, block)
+                    np.testing.assert_array_equal(tiles, grid)
+                    np.testing.assert_array_equal(tiles_cand, cand)
+            outs[c] = (grid, cand, harness.decode_uv(b, uv))
+        for a, b in zip(outs[L.INDEX_CODING_FIXED], outs[L.INDEX_CODING_RICE]):
+            np.testing.assert_array_equal(a, b)
+        assert np.abs(outs[L.INDEX_CODING_RICE][2] - decode_uv(asset, uv, lod=lod)).max() \
+            <= FLOAT_TOL
 
 
 def test_random_assets_cover_both_address_modes_sets_and_prefixes():
@@ -415,8 +590,13 @@ def test_random_assets_cover_both_address_modes_sets_and_prefixes():
 
 # --- validation -------------------------------------------------------------------------------
 
-def _golden_buffers(name: str = "set_mixed") -> GpuBuffers:
-    return build_gpu_buffers(fmt.read_asset_file(GOLDEN / f"{name}.tgs"))
+CODINGS = (L.INDEX_CODING_FIXED, L.INDEX_CODING_RICE)
+
+
+def _golden_buffers(name: str = "set_mixed", coding: int | None = None,
+                   tile: int | None = None) -> GpuBuffers:
+    return build_gpu_buffers(fmt.read_asset_file(GOLDEN / f"{name}.tgs"), tile=tile,
+                             coding=coding)
 
 
 def meta_mutations(bufs: GpuBuffers) -> list[tuple[str, dict[int, int], str]]:
@@ -459,6 +639,12 @@ def meta_mutations(bufs: GpuBuffers) -> list[tuple[str, dict[int, int], str]]:
         ("1-bit ids for more than 2 Gaussians", {L.META_ID_BITS: 1}, "ID_BITS"),
         ("16-bit ids for 2^17 Gaussians", {L.META_ID_BITS: 16, L.META_COUNT: 1 << 17},
          "ID_BITS"),
+        ("index coding 2", {L.META_INDEX_CODING: 2}, "INDEX_CODING"),
+        ("index coding 2^32 - 1", {L.META_INDEX_CODING: 0xFFFFFFFF}, "INDEX_CODING"),
+        ("Rice, count bits 0", {L.META_INDEX_CODING: L.INDEX_CODING_RICE, L.META_COUNT_BITS: 0},
+         "COUNT_BITS"),
+        ("Rice, count bits 33", {L.META_INDEX_CODING: L.INDEX_CODING_RICE,
+                                 L.META_COUNT_BITS: 33}, "COUNT_BITS"),
     ]
 
 
@@ -478,8 +664,9 @@ def test_validation_rejects_each_inconsistent_meta_word(harness):
         assert text.startswith(f"TEXGS_ERR_{expect}:"), (what, text)
 
 
-def test_validation_checks_buffer_lengths(harness):
-    bufs = _golden_buffers()
+@pytest.mark.parametrize("coding", CODINGS)
+def test_validation_checks_buffer_lengths(harness, coding):
+    bufs = _golden_buffers(coding=coding)
     m, r, o, i = bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids
     msg = lambda *a, **k: harness.message(harness.validate(*a, **k))  # noqa: E731
     assert msg(m[:19], r, o, i).startswith("TEXGS_ERR_META_SHORT")
@@ -490,20 +677,71 @@ def test_validation_checks_buffer_lengths(harness):
     assert msg(m, r, o, i[:-1]).startswith("TEXGS_ERR_IDS_SHORT")
     assert msg(m, r, o, i[:0]).startswith("TEXGS_ERR_IDS_SHORT")
     assert msg(m, r, o[:0], i[:0], with_index=False) == "TEXGS_OK: buffers are consistent"
+    o2 = o.copy()  # the last offset one entry (fixed) or bit (Rice) past the buffer
+    ib = int(m[L.META_ID_BITS])
+    o2[-1] = (32 * (i.size - 1) if coding == L.INDEX_CODING_RICE else
+              i.size if ib == 32 else (i.size - 1) * 32 // ib) + 1
+    assert msg(m, r, o2, i).startswith("TEXGS_ERR_IDS_SHORT")
+    if coding == L.INDEX_CODING_FIXED:  # COUNT_BITS means nothing to fixed-width lists
+        m2 = m.copy()
+        m2[L.META_COUNT_BITS] = 99
+        assert msg(m2, r, o, i) == "TEXGS_OK: buffers are consistent"
 
 
-def test_corrupt_tile_lists_are_skipped_not_read_out_of_bounds(harness):
-    """Offsets out of order and ids >= COUNT pass the O(1) header checks; the per-access
-    guards skip them (the sanitizer test runs the same cases under ASan)."""
-    for case in _index_corruptions(_golden_buffers("rgb_clamp")):
+def test_validation_of_rice_lists_checks_the_stream_not_the_lists(harness):
+    """Rice: the last offset is a bit count within every word but the padding word; the lists
+    themselves are walked with per-read guards (below), not scanned here."""
+    bufs = _golden_buffers(coding=L.INDEX_CODING_RICE)
+    m, r, o, i = bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids
+    msg = lambda *a, **k: harness.message(harness.validate(*a, **k))  # noqa: E731
+    o2 = o.copy()
+    o2[-1] = 32 * (i.size - 1)  # the whole stream but the padding word: still valid
+    assert msg(m, r, o2, i) == "TEXGS_OK: buffers are consistent"
+    for cb in (1, 32):
+        m2 = m.copy()
+        m2[L.META_COUNT_BITS] = cb
+        assert msg(m2, r, o, i) == "TEXGS_OK: buffers are consistent"
+
+
+@pytest.mark.parametrize("coding", CODINGS)
+def test_corrupt_tile_lists_are_skipped_not_read_out_of_bounds(harness, coding):
+    """Offsets out of order or past the stream, ids >= COUNT, truncated or garbage Rice
+    streams and wrong COUNT_BITS pass the O(1) header checks; the per-access guards skip the
+    entries or end the lists (the sanitizer test runs the same cases under ASan). The
+    per-texel and tile-cooperative paths (blocks of 8 and 4 inside 16-texel tiles, a block
+    of 8 inside one 32-texel tile) still agree bit for bit."""
+    cases = [(16, c) for c in _index_corruptions(_golden_buffers("rgb_clamp", coding, 16))]
+    cases += [(32, c) for c in _index_corruptions(_golden_buffers("rgb_clamp", coding, 32))]
+    for k, (tile, case) in enumerate(cases):
+        assert int(case.meta[L.META_TILE]) == tile
+        assert harness.validate(case.meta, case.records, case.tile_offsets,
+                                case.tile_ids) == 0, k
         got, cand = harness.decode_grid(case, (32, 24))
-        assert np.isfinite(got).all()
-        tiles, tiles_cand = harness.decode_tiles(case, 3)  # the tile-cooperative path too
-        np.testing.assert_array_equal(tiles, got)
-        np.testing.assert_array_equal(tiles_cand, cand)
+        assert np.isfinite(got).all(), k
+        for batch in (3, 256):  # the tile-cooperative path too
+            for block in ((8, 4) if tile == 16 else (8,)):
+                tiles, tiles_cand = harness.decode_tiles(case, batch, block=block)
+                np.testing.assert_array_equal(tiles, got, err_msg=f"{k} {block} {batch}")
+                np.testing.assert_array_equal(tiles_cand, cand)
+        count = int(case.meta[L.META_COUNT])
+        for t in range(case.tile_offsets.size - 1):
+            n, ids = harness.tile_list(case, t)
+            assert n <= 32 * case.tile_ids.size, (k, t)  # at most one id per bit of the stream
+            if coding == L.INDEX_CODING_FIXED:
+                assert ids.size == n, (k, t)
+                continue
+            # Rice: ascending ids < COUNT, then (a corrupt list) one end marker
+            ok = ids[ids != 0xFFFFFFFF].astype(np.int64)
+            assert ids.size == n or ids.size == ok.size + 1 <= n, (k, t)
+            assert np.all(ids[ok.size:] == 0xFFFFFFFF), (k, t)
+            assert np.all(ok < count) and np.all(np.diff(ok) > 0), (k, t)
 
 
 def _index_corruptions(bufs: GpuBuffers) -> list[GpuBuffers]:
+    """Corrupt tile indexes that texgs_validate_buffers accepts (it checks only the last
+    offset against the buffer): each must decode without an out-of-bounds read."""
+    rice = int(bufs.meta[L.META_INDEX_CODING]) == L.INDEX_CODING_RICE
+    rng = np.random.default_rng(7)
     out = []
     off = bufs.tile_offsets.copy()
     off[1:-1] = off[1:-1][::-1]  # decreasing
@@ -512,9 +750,48 @@ def _index_corruptions(bufs: GpuBuffers) -> list[GpuBuffers]:
     ids[::2] = 0xFFFFFFFF  # all-ones ids (>= COUNT unless COUNT is a power of two)
     out.append(dataclasses.replace(bufs, tile_ids=ids))
     meta = bufs.meta.copy()
-    meta[L.META_ID_BITS] = 32  # packed narrow ids read as 32-bit ids: huge ids, fewer entries
-    off = np.minimum(bufs.tile_offsets, bufs.tile_ids.size).astype(np.uint32)
-    out.append(dataclasses.replace(bufs, meta=meta, tile_offsets=off))
+    meta[L.META_COUNT] = max(1, int(meta[L.META_COUNT]) // 2)  # lists name ids past COUNT
+    out.append(dataclasses.replace(bufs, meta=meta))
+    if not rice:
+        meta = bufs.meta.copy()
+        meta[L.META_ID_BITS] = 32  # packed narrow ids read as 32-bit: huge ids, fewer entries
+        off = np.minimum(bufs.tile_offsets, bufs.tile_ids.size).astype(np.uint32)
+        out.append(dataclasses.replace(bufs, meta=meta, tile_offsets=off))
+        return out
+    last = int(bufs.tile_offsets[-1])
+    size = bufs.tile_ids.size
+    meta = bufs.meta.copy()
+    meta[L.META_ID_BITS] = 32  # the first ids read 32 bits wide: every later field misaligned
+    out.append(dataclasses.replace(bufs, meta=meta))
+    for cb in (1, 32):  # list lengths read too narrow / too wide (garbage counts)
+        meta = bufs.meta.copy()
+        meta[L.META_COUNT_BITS] = cb
+        out.append(dataclasses.replace(bufs, meta=meta))
+    # truncated: half the words and the padding word, the last offset at the new end
+    cut = np.concatenate([bufs.tile_ids[:size // 2], np.zeros(1, np.uint32)])
+    off = np.minimum(bufs.tile_offsets, 32 * (cut.size - 1)).astype(np.uint32)
+    out.append(dataclasses.replace(bufs, tile_offsets=off, tile_ids=cut))
+    off = bufs.tile_offsets.copy()
+    off[-1] = last // 2  # the stream said to end halfway: later lists run past it
+    out.append(dataclasses.replace(bufs, tile_offsets=off))
+    off = bufs.tile_offsets.copy()  # offsets anywhere in the stream, one past its end
+    off[:-1] = rng.integers(0, last, off.size - 1)
+    off[-2] = last + 3
+    out.append(dataclasses.replace(bufs, tile_offsets=off.astype(np.uint32)))
+    garbage = rng.integers(0, 1 << 32, size, dtype=np.uint64).astype(np.uint32)
+    out.append(dataclasses.replace(bufs, tile_ids=garbage))  # random words, padding too
+    out.append(dataclasses.replace(bufs, tile_ids=np.full(size, 0xFFFFFFFF, np.uint32)))
+    ids = bufs.tile_ids.copy()
+    ids[size // 3:] = 0  # windows with no set bit (no stop bit within 32 bits)
+    out.append(dataclasses.replace(bufs, tile_ids=ids))
+    ids = bufs.tile_ids.copy()
+    ids[1:-1] &= rng.integers(0, 1 << 32, size - 2, dtype=np.uint64).astype(np.uint32)
+    out.append(dataclasses.replace(bufs, tile_ids=ids))  # bits cleared: long codes, big k
+    # a list that claims the whole stream: the first header's count all ones
+    ids = bufs.tile_ids.copy()
+    cb = int(bufs.meta[L.META_COUNT_BITS])
+    ids[0] |= np.uint32((1 << min(cb, 32)) - 1)
+    out.append(dataclasses.replace(bufs, tile_ids=ids))
     return out
 
 
@@ -599,9 +876,10 @@ def corpus_cases(out: Path) -> tuple[list[Path], dict[str, str]]:
             meta[key] = v
         add(f"meta_mutation_{k}", _case_bytes(meta, bufs.records, bufs.tile_offsets,
                                               bufs.tile_ids), "rejected")
-    for k, b in enumerate(_index_corruptions(_golden_buffers("rgb_clamp"))):
-        add(f"index_corruption_{k}", _case_bytes(b.meta, b.records, b.tile_offsets,
-                                                 b.tile_ids), "ok")
+    for coding in CODINGS:  # 16-texel tiles: the harness decodes blocks of 8 and 4 in them
+        for k, b in enumerate(_index_corruptions(_golden_buffers("rgb_clamp", coding, 16))):
+            add(f"index_corruption_{coding}_{k}", _case_bytes(b.meta, b.records, b.tile_offsets,
+                                                              b.tile_ids), "ok")
     return paths, expect
 
 
@@ -697,6 +975,62 @@ def test_gpu_rejects_inconsistent_buffers(gpu):
         gpu.decode_buffers(bufs, (8, 8))
 
 
+def _gpu_launch(gpu, name: str, bufs: GpuBuffers, block, grid, *extra):
+    """Launch a whole-texture decode kernel at the asset's size (no finish) -> (status,
+    float32 [H, W, C], candidates uint32 [H, W]); the output is poisoned (NaN) first."""
+    from texgs import cuda_decoder as cd
+
+    cuda = gpu.cuda
+    w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
+    c = int(bufs.meta[L.META_CHANNELS])
+    args, keep = gpu._buffer_args(bufs)
+    status, host = gpu._status()
+    out, _ = gpu._upload(np.full(w * h * c, np.nan, np.float32))
+    cand = cuda.mem_alloc(4 * w * h)
+    zero4 = [np.uint32(0)] * 4
+    gpu._fn[name](*args, *extra, *zero4, out, cand, status, block=block, grid=grid)
+    if name == "texgs_decode_grid_kernel":
+        assert block == cd.GRID_BLOCK
+    cuda.memcpy_dtoh(host, status)
+    vals = np.empty((h, w, c), np.float32)
+    cnt = np.empty((h, w), np.uint32)
+    cuda.memcpy_dtoh(vals, out)
+    cuda.memcpy_dtoh(cnt, cand)
+    del keep
+    return int(host[0]), vals, cnt
+
+
+@pytest.mark.parametrize("tile, block", [(16, 8), (16, 4), (32, 8), (32, 4), (32, 32), (12, 6)])
+def test_gpu_tile_cooperative_kernel_equals_the_per_texel_kernel(gpu, tile, block):
+    """On the GPU, texgs_decode_tiles_kernel (blocks of B x B texels inside one index tile,
+    candidates culled by block, appended by atomics in any order) gives the bits and counts
+    of texgs_decode_grid_kernel at the asset's size, both index codings; a launch whose block
+    does not divide the tile decodes nothing and stores status -2."""
+    from texgs import cuda_decoder as cd
+
+    assets = [fmt.read_asset_file(GOLDEN / f"{n}.tgs") for n in GOLDEN_NAMES]
+    assets += [random_asset(s) for s in range(6)]
+    for asset in assets:
+        w, h = asset.width, asset.height
+        bx, by, _ = cd.GRID_BLOCK
+        for coding in CODINGS:
+            bufs = build_gpu_buffers(asset, tile=tile, coding=coding)
+            st, ref, ref_cand = _gpu_launch(
+                gpu, "texgs_decode_grid_kernel", bufs, cd.GRID_BLOCK,
+                ((w + bx - 1) // bx, (h + by - 1) // by), np.uint32(w), np.uint32(h),
+                np.float32(0.0))
+            assert st == 0
+            got, cand = gpu.decode_buffers(bufs, (w, h), block=block)
+            np.testing.assert_array_equal(got, ref)
+            np.testing.assert_array_equal(cand, ref_cand)
+    bufs = build_gpu_buffers(assets[0], tile=tile)
+    for bad in (5, 7):  # valid launches (at most 1024 threads), blocks not dividing TILE
+        if tile % bad:
+            st, vals, _ = _gpu_launch(gpu, "texgs_decode_tiles_kernel", bufs, (bad, bad, 1),
+                                      (1, 1))
+            assert st == -2 and np.isnan(vals).all(), bad
+
+
 # --- the pycuda front, on a stand-in pycuda that runs the kernels' math on the CPU -------------
 
 class _FakeMem:
@@ -710,13 +1044,15 @@ class _FakeMem:
         return v if count is None else v[:count]
 
 
-def _fake_pycuda(harness: Harness, launched: list | None = None):
+def _fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | None = None):
     """Modules pycuda, pycuda.driver, pycuda.autoprimaryctx, pycuda.compiler whose kernels
     call the CPU harness with the arguments texgs.cuda_decoder passes (checks the front's
-    argument order, sizes and read-back; not the GPU)."""
+    argument order, sizes and read-back; not the GPU). ``launched``: the kernels' short
+    names, in order; ``blocks``: (index tile, block) of each tile-cooperative launch."""
     import types
 
     launched = [] if launched is None else launched
+    blocks = [] if blocks is None else blocks
     drv = types.ModuleType("pycuda.driver")
     drv.init = lambda: None
     drv.Device = types.SimpleNamespace(count=lambda: 1)
@@ -744,14 +1080,16 @@ def _fake_pycuda(harness: Harness, launched: list | None = None):
     def tiles(*a, block, grid):
         meta, rec, off, ids = buffers(a)
         bufs = GpuBuffers(meta, rec, off, ids, 32, None)
-        vals, cand = harness.decode_tiles(bufs, 256, np.array(a[8:12], np.uint32))
+        b = block[0]  # B x B threads, one per texel of a block inside one index tile
+        assert block == (b, b, 1) and int(meta[L.META_TILE]) % b == 0
+        w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
+        assert grid == ((w + b - 1) // b, (h + b - 1) // b)
+        vals, cand = harness.decode_tiles(bufs, 256, np.array(a[8:12], np.uint32), block=b)
         a[12].view(np.float32, vals.size)[:] = vals.reshape(-1)
         a[13].view(np.uint32, cand.size)[:] = cand.reshape(-1)
         a[14].view(np.int32, 1)[0] = 0
-        tile = int(meta[L.META_TILE])
-        assert block == (tile * tile, 1, 1)
-        assert grid == (int(meta[L.META_TILES_X]) * int(meta[L.META_TILES_Y]), 1)
         launched.append("tiles")
+        blocks.append((int(meta[L.META_TILE]), b))
 
     def uv(*a, block, grid):
         meta, rec, off, ids = buffers(a)
@@ -812,7 +1150,8 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
     from texgs import cuda_decoder
 
     launched: list = []
-    for name, mod in _fake_pycuda(harness, launched).items():
+    blocks: list = []
+    for name, mod in _fake_pycuda(harness, launched, blocks).items():
         monkeypatch.setitem(sys.modules, name, mod)
     cuda_decoder._compiled_module.cache_clear()
     try:
@@ -825,6 +1164,23 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
         decode_texture(asset, lod=2, stats_out=ref_stats, prune=True)  # its lists
         assert stats == ref_stats
         assert launched == ["tiles"]  # the asset's own size: the tile-cooperative kernel
+        assert blocks[-1][1] == min(8, blocks[-1][0])  # blocks of 8 (or the tile) by default
+        # the default (Rice) and fixed codings of the lists: the same bits
+        np.testing.assert_array_equal(
+            dec.decode_texture(asset, lod=2, coding=L.INDEX_CODING_FIXED), got)
+        # the block: given (dividing the index tile), or 8 unless that does not divide it
+        for tile, block, kernel in ((16, 4, "tiles"), (32, 8, "tiles"), (16, 16, "tiles"),
+                                    (12, None, "grid"), (12, 4, "tiles"), (4, None, "tiles")):
+            np.testing.assert_array_equal(
+                dec.decode_texture(asset, lod=2, tile=tile, block=block), got)
+            assert launched[-1] == kernel, (tile, block)
+            if kernel == "tiles":
+                assert blocks[-1] == (tile, block or min(8, tile))
+        n = len(launched)
+        for tile, block in ((16, 3), (12, 8), (32, 64)):
+            with pytest.raises(ValueError, match="decode block"):
+                dec.decode_texture(asset, lod=2, tile=tile, block=block)
+        assert len(launched) == n  # refused before any launch
         got = dec.decode_texture(asset, gpu_index=True, size=(20, 9), filtered=True)
         ref = decode_texture(asset, size=(20, 9), filtered=True)
         assert np.abs(got - ref).max() <= FLOAT_TOL
@@ -834,6 +1190,8 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
             assert np.abs(dec.decode_map(asset, i) - ref).max() <= FLOAT_TOL
         uv = np.random.default_rng(2).uniform(-1, 2, (50, 2))
         assert np.abs(dec.decode_uv(asset, uv) - decode_uv(asset, uv)).max() <= FLOAT_TOL
+        np.testing.assert_array_equal(dec.decode_uv(asset, uv, coding=L.INDEX_CODING_FIXED),
+                                      dec.decode_uv(asset, uv))
         assert dec.decode_uv(asset, np.zeros((0, 2))).shape == (0, asset.channel_count)
     finally:
         cuda_decoder._compiled_module.cache_clear()
@@ -885,3 +1243,19 @@ def test_importing_texgs_does_not_import_pycuda():
 def test_report_max_errors():
     """Prints the largest errors measured above (run with -s to see them)."""
     print("max abs error vs NumPy:", {k: f"{v:.3g}" for k, v in sorted(MAX_ERR.items())})
+
+
+def test_block_cull_is_conservative_for_needle_thin_gaussians(harness):
+    """Sigmas up to 2^12 apart (format-valid: log2 scales -9..3), where a c - b^2 cancels in
+    float32 and texgs_block_keeps relies on its margins for the rounding of det and of q:
+    the tile decode equals the per-texel decode bit for bit, at two block sizes, clamp and
+    repeat."""
+    from test_decode import _random_asset
+
+    for seed in range(6):
+        asset = _random_asset(seed, 64, 64, 1000, seed % 2, 32, smin=-9.0, smax=3.0)
+        bufs = build_gpu_buffers(asset, tile=32)
+        per_texel, _ = harness.decode_grid(bufs, (64, 64))
+        for block in (8, 4):
+            got, _ = harness.decode_tiles(bufs, block=block)
+            np.testing.assert_array_equal(got, per_texel)

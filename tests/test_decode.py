@@ -188,6 +188,8 @@ def test_pruned_index_is_used_by_the_decoders_and_shrinks_the_gpu_index():
     """decode_texture(prune=True) and build_gpu_buffers use the pruned lists (fewer
     candidates, a smaller index) and the texels are unchanged; a filtered index is not
     pruned."""
+    from texgs.runtime import DEFAULT_INDEX_TILE
+
     asset = _random_asset(7, 64, 48, 600, 0, 5, smin=-0.5, smax=2.5)
     g = dequantize(asset)
     full = build_tile_index(g, asset.tile_size)
@@ -196,13 +198,20 @@ def test_pruned_index_is_used_by_the_decoders_and_shrinks_the_gpu_index():
     xs = np.tile(np.arange(64, dtype=np.float32) + 0.5, 48)
     ys = np.repeat(np.arange(48, dtype=np.float32) + 0.5, 64)
     np.testing.assert_array_equal(out.reshape(-1, 3), eval_points(g, full, xs, ys, 5))
-    per_texel = np.repeat(np.repeat(full.counts(), 16, 0), 16, 1)[:48, :64]
+    # the pruned walk is the runtime's: its default index tile, fewer candidates than the
+    # conservative lists of the same tiles
+    t = DEFAULT_INDEX_TILE
+    runtime_full = build_tile_index(g, t)
+    per_texel = np.repeat(np.repeat(runtime_full.counts(), t, 0), t, 1)[:48, :64]
     assert stats[0].mean_candidates < per_texel.mean()
-    pruned_bufs = build_gpu_buffers(asset)
-    full_bufs = build_gpu_buffers(asset, prune=False)
+    pruned = build_gpu_buffers(asset).index.counts()
+    assert stats[0].mean_candidates == pytest.approx(
+        np.repeat(np.repeat(pruned, t, 0), t, 1)[:48, :64].mean())
+    pruned_bufs = build_gpu_buffers(asset, tile=asset.tile_size)
+    full_bufs = build_gpu_buffers(asset, tile=asset.tile_size, prune=False)
     assert pruned_bufs.index_bytes < full_bufs.index_bytes
     np.testing.assert_array_equal(full_bufs.index.ids, full.ids)
-    filt = build_gpu_buffers(asset, filter_max_var=1.0)
+    filt = build_gpu_buffers(asset, tile=asset.tile_size, filter_max_var=1.0)
     assert filt.index.offsets[-1] >= full.offsets[-1]
 
 

@@ -68,8 +68,9 @@ def test_candidates_reported_by_the_shader_match_the_tile_index(gl):
 
     asset = fmt.read_asset_file(GOLDEN / "rgb_clamp.tgs")
     _, cand = gl.decode_compute(asset)
-    counts = build_gpu_buffers(asset).index.counts()
-    tile = asset.tile_size
+    bufs = build_gpu_buffers(asset)
+    counts = bufs.index.counts()
+    tile = int(bufs.meta[layout.META_TILE])
     expect = np.repeat(np.repeat(counts, tile, 0), tile, 1)[:asset.height, :asset.width]
     np.testing.assert_array_equal(cand, expect)
 
@@ -303,3 +304,39 @@ def test_tile_cooperative_decode_equals_per_texel_decode(gl, name):
 def test_tile_cooperative_decode_of_a_bake_and_a_finished_map(gl):
     """texgs_decode_tiles.comp: see tile_decode_checks.check_bake_and_finished_map."""
     tile_decode_checks.check_bake_and_finished_map(gl)
+
+
+@pytest.mark.parametrize("name", tile_decode_checks.GOLDEN_NAMES)
+def test_rice_and_fixed_lists_decode_the_same_bits(gl, name):
+    """The two codings of the tile lists (docs/RUNTIME.md "Tile index") hold the same ids, so
+    the per-texel and the tile-cooperative decodes give the same bits with either, at every
+    LOD prefix; small tiles and batches of 3 make a Rice list span several batches."""
+    asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+    for lod in range(1, len(asset.lod_counts) + 1):
+        ref = np.load(GOLDEN / f"{name}.lod{lod}.npy")
+        for tile in (16, 4):
+            got = [gl.decode_compute(asset, lod=lod, tile=tile, coding=c)
+                   for c in (layout.INDEX_CODING_RICE, layout.INDEX_CODING_FIXED)]
+            np.testing.assert_array_equal(got[0][0], got[1][0])
+            np.testing.assert_array_equal(got[0][1], got[1][1])
+            assert np.abs(got[0][0] - ref).max() < 1e-4
+        for tile, batch in ((16, 256), (8, 3)):
+            per_texel, _ = gl.decode_compute(asset, lod=lod, tile=tile,
+                                             coding=layout.INDEX_CODING_FIXED)
+            for c in (layout.INDEX_CODING_RICE, layout.INDEX_CODING_FIXED):
+                vals, _ = gl.decode_tiles(asset, lod=lod, tile=tile, batch=batch, coding=c)
+                np.testing.assert_array_equal(vals, per_texel)
+
+
+def test_tile_decode_cull_is_conservative_for_needle_thin_gaussians(gl):
+    """Sigmas 2^-9 to 2^3 texels (format-valid), where a c - b^2 cancels in float32 and the
+    block cull's box relies on its margins for the rounding of det and of q: the tile decode
+    equals the per-texel decode bit for bit, at two block sizes, clamp and repeat."""
+    from test_decode import _random_asset
+
+    for seed in range(4):
+        asset = _random_asset(seed, 64, 64, 300, seed % 2, 8, smin=-9.0, smax=3.0)
+        per_texel, _ = gl.decode_compute(asset, tile=32)
+        for block in (8, 4):
+            vals, _ = gl.decode_tiles(asset, tile=32, block=block)
+            np.testing.assert_array_equal(vals, per_texel)

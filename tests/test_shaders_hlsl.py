@@ -3,7 +3,8 @@ through wgpu, against the NumPy reference: compute and pixel-shader paths, plain
 grey, repeat and clamp, LOD prefixes, resized output, 16- and 32-bit tile ids, candidate
 counts, filtered minification, the UV entry point, a real baked texture, the GPU tile-index
 builder, material-set maps decoded at their own size and finished in the shader, the
-colour/normal helpers, and every HLSL file compiling to valid SPIR-V.
+colour/normal helpers, both codings of the tile lists (fixed-width and Rice) giving the same
+bits, and every HLSL file compiling to valid SPIR-V.
 
 Without wgpu, a Vulkan device, glslangValidator or spirv-val the tests skip, naming what is
 missing; with the environment variable CI set they fail instead."""
@@ -261,10 +262,11 @@ def test_gpu_built_tile_index_with_filter_padding_and_many_tiles(hl):
 
     for name in ("rgb_clamp", "rgba_repeat", "gray_repeat_x"):
         asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
-        padded = build_gpu_buffers(asset, filter_max_var=1.25)
+        padded = build_gpu_buffers(asset, tile=asset.tile_size, filter_max_var=1.25)
         offsets, ids = hl.build_index(padded)
         _assert_same_index(offsets, ids, padded.index)
-        assert offsets[-1] > build_gpu_buffers(asset).index.offsets[-1]  # padding matters
+        plain = build_gpu_buffers(asset, tile=asset.tile_size)
+        assert offsets[-1] > plain.index.offsets[-1]  # padding matters
         fine = build_gpu_buffers(asset, tile=1, prune=False)
         assert fine.index.tiles_x * fine.index.tiles_y > 256
         _assert_same_index(*hl.build_index(fine), fine.index)
@@ -421,3 +423,51 @@ def test_tile_cooperative_decode_equals_per_texel_decode(hl, name):
 def test_tile_cooperative_decode_of_a_bake_and_a_finished_map(hl):
     """texgs_decode_tiles_cs.hlsl: see tile_decode_checks.check_bake_and_finished_map."""
     tile_decode_checks.check_bake_and_finished_map(hl)
+
+
+# (tile, id bits, batch, colour cache, decode block) of the coding comparison: the asset's
+# tile (None) and a small one, a 32-bit first id, batches of 3 (a Rice list spans several
+# batches, thread 0 keeping its cursor across them) with and without the colour cache, and
+# tiles holding several blocks (tile 32 with the default block of 8, tile 16 with blocks of
+# 4: the group culls the tile's list to its block)
+CODING_CASES = [(None, None, 256, 2048, None), (4, None, 256, 2048, None),
+                (4, 32, 256, 2048, None), (8, None, 3, 2048, None), (8, None, 3, 8, None),
+                (32, None, 256, 2048, None), (16, None, 256, 2048, 4)]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.tgs")))
+def test_fixed_and_rice_tile_lists_decode_identically(hl, name):
+    """Both codings of the tile lists (meta INDEX_CODING) through texgs_list_begin/next in
+    the per-texel compute and pixel-shader decodes and through the tile-cooperative decode
+    (FIXED read in parallel, RICE decoded by thread 0 batch by batch, then culled to the
+    group's block): the same bits and candidates, for every LOD prefix, equal to the
+    reference; the tile path equals the per-texel one. A block must divide the tile."""
+    from texgs import layout
+    from texgs.runtime import build_gpu_buffers
+
+    fixed, rice = layout.INDEX_CODING_FIXED, layout.INDEX_CODING_RICE
+    asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+    longest = 0
+    for lod in range(1, len(asset.lod_counts) + 1):
+        ref = np.load(GOLDEN / f"{name}.lod{lod}.npy")
+        frag = {c: hl.decode_fragment(asset, lod=lod, coding=c) for c in (fixed, rice)}
+        np.testing.assert_array_equal(frag[fixed], frag[rice])
+        assert np.abs(frag[rice] - ref).max() < 1e-4
+        for tile, id_bits, batch, cache, block in CODING_CASES:
+            bufs = build_gpu_buffers(asset, lod, tile, id_bits, coding=rice)
+            assert bufs.meta[layout.META_INDEX_CODING] == rice
+            longest = max(longest, int(bufs.index.counts().max()))
+            per = {c: hl.decode_compute(asset, lod=lod, tile=tile, id_bits=id_bits, coding=c)
+                   for c in (fixed, rice)}
+            np.testing.assert_array_equal(per[fixed][0], per[rice][0])
+            np.testing.assert_array_equal(per[fixed][1], per[rice][1])
+            assert np.abs(per[rice][0] - ref).max() < 1e-4
+            for c in (fixed, rice):
+                vals, cand = hl.decode_tiles(asset, lod=lod, tile=tile, id_bits=id_bits,
+                                             batch=batch, color_cache=cache, coding=c,
+                                             block=block)
+                np.testing.assert_array_equal(vals, per[c][0])
+                np.testing.assert_array_equal(cand, per[c][1])
+    assert longest > 3  # the batch-of-3 cases cross batch boundaries mid-list
+    with pytest.raises(ValueError, match="does not divide"):
+        hl.decode_tiles(asset, tile=16, block=3)

@@ -35,7 +35,8 @@ MATH_HEADER = CUDA_DIR / "texgs_math.cuh"
 # no fused multiply-adds: the float32 operations of the NumPy reference, one by one
 NVCC_OPTIONS = ("--fmad=false", "-std=c++14")
 GRID_BLOCK = (16, 16, 1)  # decode: one thread per output texel
-TILES_MAX_THREADS = 1024  # tile-cooperative decode: one block of tile^2 threads per tile
+TILES_BLOCK = 8  # tile-cooperative decode: blocks of 8 x 8 texels (threads) by default
+TILES_MAX_BLOCK = 32  # ... and at most 32 x 32 (1024 threads)
 POINT_BLOCK = 256  # UV decode and index passes: one thread per point / Gaussian
 SCAN_BLOCK = 1024  # index prefix sum: one block
 
@@ -54,6 +55,22 @@ def status_messages() -> dict[int, str]:
     text = MATH_HEADER.read_text()
     pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
     return {int(m.group(1)): f"{m.group(2)}: {m.group(3)}" for m in pat.finditer(text)}
+
+
+def tiles_block(tile: int, block: int | None = None) -> int | None:
+    """The block side B of the tile-cooperative decode over an index of ``tile`` texels:
+    ``block`` (1..32, dividing ``tile``, else ValueError), or by default 8, or the tile when
+    smaller; None when that default does not divide the tile (the per-texel kernel is used)."""
+    tile = int(tile)
+    if block is None:
+        b = min(TILES_BLOCK, tile)
+        return b if b >= 1 and tile % b == 0 else None
+    b = int(block)
+    if not 1 <= b <= TILES_MAX_BLOCK:
+        raise ValueError(f"the decode block {b} is outside 1..{TILES_MAX_BLOCK}")
+    if tile % b:
+        raise ValueError(f"the decode block {b} does not divide the index tile {tile}")
+    return b
 
 
 @lru_cache(maxsize=1)
@@ -168,27 +185,31 @@ class CudaDecoder:
         return off, out_ids
 
     def decode_buffers(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
-                       finish=None) -> tuple[np.ndarray, np.ndarray]:
+                       finish=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole-texture decode of uploaded-form buffers at ``size`` = (W', H') ->
         (float32 [H', W', C], candidates per texel uint32 [H', W']). ``finish``: the map
-        finish words (``layout.map_finish_words``), default none."""
+        finish words (``layout.map_finish_words``), default none. At the asset's own size,
+        unfiltered, the tile-cooperative kernel runs in blocks of ``block`` x ``block``
+        texels (:func:`tiles_block`: default 8, or the index tile when smaller; ValueError
+        when ``block`` does not divide the index tile; where the default does not, the
+        per-texel kernel runs); else the per-texel kernel."""
         w, h = int(size[0]), int(size[1])
         c = int(bufs.meta[L.META_CHANNELS])
         fin = np.zeros(4, np.uint32) if finish is None else np.asarray(finish, np.uint32)
         if fin.shape != (4,):
             raise ValueError(f"finish: 4 words expected, got {fin.shape}")
+        b = tiles_block(int(bufs.meta[L.META_TILE]), block)  # ValueError: a bad block
+        native = (w, h) == (int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT]))
         args, keep = self._buffer_args(bufs)
         status, host = self._status()
         out = self.cuda.mem_alloc(max(4 * w * h * c, 4))
         cand = self.cuda.mem_alloc(max(4 * w * h, 4))
-        tile = int(bufs.meta[L.META_TILE])
-        tiles = int(bufs.meta[L.META_TILES_X]) * int(bufs.meta[L.META_TILES_Y])
-        native = (w, h) == (int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT]))
-        if native and filter_var == 0.0 and tile * tile <= TILES_MAX_THREADS:
-            # the asset's own size, unfiltered: candidates dequantized once per tile
+        if b is not None and native and filter_var == 0.0:
+            # the asset's own size, unfiltered: candidates dequantized once per block of
+            # b x b texels, kept where they can reach it
             self._fn["texgs_decode_tiles_kernel"](
                 *args, *(np.uint32(v) for v in fin), out, cand, status,
-                block=(tile * tile, 1, 1), grid=(tiles, 1))
+                block=(b, b, 1), grid=((w + b - 1) // b, (h + b - 1) // b))
         else:
             bx, by, _ = GRID_BLOCK
             self._fn["texgs_decode_grid_kernel"](
@@ -207,25 +228,32 @@ class CudaDecoder:
     def decode_texture(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, stats_out: list | None = None,
                        filtered: bool = False, gpu_index: bool = False,
-                       finish=None) -> np.ndarray:
+                       finish=None, coding: int | None = None, tile: int | None = None,
+                       block: int | None = None) -> np.ndarray:
         """As ``texgs.decode.decode_texture``: float32 [H', W', C] at ``size`` = (W', H')
         (default the asset's), the first ``lod`` chunks. ``gpu_index``: build the tile index
-        with the CUDA index kernels instead of NumPy. ``finish``: map finish words."""
-        bufs, (w, h), fvar = decode_buffers(asset, lod, size, filtered=filtered)
+        with the CUDA index kernels instead of NumPy (fixed-coded 32-bit ids). ``finish``: map
+        finish words. ``coding``: the tile lists' coding (texgs.layout ``INDEX_CODING_*``;
+        None: the runtime's default); ``tile``: the index tile (default the runtime's);
+        ``block``: the tile-cooperative decode's block, as in :meth:`decode_buffers`."""
+        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, filtered=filtered,
+                                            coding=coding)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
-        vals, cand = self.decode_buffers(bufs, (w, h), fvar, finish)
+        vals, cand = self.decode_buffers(bufs, (w, h), fvar, finish, block)
         if stats_out is not None:
             cnt = cand.reshape(-1).astype(np.int64)
             stats_out.append(DecodeStats(int(cnt.shape[0]), float(cnt.mean()),
                                          float(np.percentile(cnt, 99)), int(cnt.max())))
         return vals
 
-    def decode_uv(self, asset: Asset, uv: np.ndarray, lod: int | None = None) -> np.ndarray:
+    def decode_uv(self, asset: Asset, uv: np.ndarray, lod: int | None = None,
+                  coding: int | None = None) -> np.ndarray:
         """As ``texgs.decode.decode_uv``: uv float [P, 2] ((0, 0) top-left, (1, 1)
-        bottom-right) -> float32 [P, C] in each channel's stored encoding."""
+        bottom-right) -> float32 [P, C] in each channel's stored encoding. ``coding`` as in
+        :meth:`decode_texture`."""
         uv = np.ascontiguousarray(np.asarray(uv, np.float64).reshape(-1, 2))
-        bufs = build_gpu_buffers(asset, lod)
+        bufs = build_gpu_buffers(asset, lod, coding=coding)
         n, c = uv.shape[0], asset.channel_count
         if n == 0:
             return np.zeros((0, c), np.float32)
@@ -242,10 +270,12 @@ class CudaDecoder:
         del keep
         return vals
 
-    def decode_map(self, asset: Asset, index: int, lod: int | None = None) -> np.ndarray:
+    def decode_map(self, asset: Asset, index: int, lod: int | None = None,
+                   coding: int | None = None) -> np.ndarray:
         """Map ``index`` of a set at its own size, finished on the GPU: float32 [h, w, n],
-        as ``texgs.decode.decode_maps(asset, lod)[index]``."""
+        as ``texgs.decode.decode_maps(asset, lod)[index]``. ``coding`` as in
+        :meth:`decode_texture`."""
         m = asset.map_table()[index]
         vals = self.decode_texture(asset, lod, (m.width, m.height),
-                                   finish=L.map_finish_words(asset, index))
+                                   finish=L.map_finish_words(asset, index), coding=coding)
         return vals[..., m.first_channel:m.first_channel + m.channel_count].copy()

@@ -133,14 +133,15 @@ class GlslDecoder:
     def decode_compute(self, asset: Asset, lod: int | None = None,
                        size: tuple[int, int] | None = None, tile: int | None = None,
                        id_bits: int | None = None, gpu_index: bool = False,
-                       filtered: bool = False,
-                       finish=None) -> tuple[np.ndarray, np.ndarray]:
+                       filtered: bool = False, finish=None,
+                       coding: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
         ``gpu_index``: build the tile index with the GLSL index builder instead of NumPy.
         ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``.
         ``finish``: the shader's map finish words (``layout.map_finish_words``); those
-        channels come back finished (default: every channel as blended)."""
-        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
+        channels come back finished (default: every channel as blended). ``coding``: the
+        tile lists' coding (texgs.layout ``INDEX_CODING_*``; default the runtime's)."""
+        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered, coding)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
         self.compute["out_size"] = (w, h)
@@ -168,24 +169,33 @@ class GlslDecoder:
         return vals, cand
 
     @_in_context
-    def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int = 16,
+    def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int | None = None,
                      id_bits: int | None = None, finish=None, prune: bool = True,
-                     batch: int = 256, color_cache: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+                     batch: int = 256, color_cache: int = 2048,
+                     coding: int | None = None,
+                     block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The tile-cooperative decode (texgs_decode_tiles.comp) at the asset's own size,
-        unfiltered: one workgroup of ``tile`` x ``tile`` invocations per tile of an index
-        built with that tile size. ``batch``, ``color_cache``: the shader's
-        TEXGS_TILE_BATCH and TEXGS_COLOR_CACHE (small values exercise the batch boundary
-        and the uncached blend). -> as :meth:`decode_compute`."""
-        key = (tile, batch, color_cache)
+        unfiltered: one workgroup of ``block`` x ``block`` invocations (the shader's
+        TEXGS_DECODE_TILE; default the smaller of 8 and the index tile, which it must divide)
+        per block of texels, over an index of ``tile`` texels (default the runtime's).
+        ``batch``, ``color_cache``: the shader's TEXGS_TILE_BATCH and TEXGS_COLOR_CACHE
+        (small values exercise the batch boundary and the uncached blend); ``coding`` as in
+        :meth:`decode_compute`. -> as :meth:`decode_compute`."""
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune, coding=coding)
+        tile = int(bufs.meta[layout.META_TILE])
+        block = block or min(8, tile)
+        if tile % block:
+            raise ValueError(f"the decode block {block} does not divide the index tile {tile}")
+        key = (block, batch, color_cache)
         if key not in self._tile_programs:
             self._tile_programs[key] = self.ctx.compute_shader(glsl_source(
-                "texgs_decode_tiles.comp", {**self._defines, "TEXGS_DECODE_TILE": tile,
+                "texgs_decode_tiles.comp", {**self._defines, "TEXGS_DECODE_TILE": block,
                                             "TEXGS_TILE_BATCH": batch,
                                             "TEXGS_COLOR_CACHE": color_cache}))
-        bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune)
-        return self._run_decode(self._tile_programs[key], bufs, (asset.width, asset.height),
+        w, h = asset.width, asset.height
+        return self._run_decode(self._tile_programs[key], bufs, (w, h),
                                 asset.channel_count, finish,
-                                (bufs.index.tiles_x, bufs.index.tiles_y))
+                                ((w + block - 1) // block, (h + block - 1) // block))
 
     @_in_context
     def decode_fragment(self, asset: Asset, lod: int | None = None,

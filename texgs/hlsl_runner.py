@@ -301,7 +301,7 @@ class HlslDecoder:
                        size: tuple[int, int] | None = None, tile: int | None = None,
                        id_bits: int | None = None, filtered: bool = False,
                        pipeline=None, gpu_index: bool = False,
-                       finish=None) -> tuple[np.ndarray, np.ndarray]:
+                       finish=None, coding: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """-> (float32 [H', W', C], candidates examined per texel uint32 [H', W']).
 
         ``filtered``: prefiltered minification, as ``decode.decode_texture(filtered=True)``.
@@ -311,8 +311,12 @@ class HlslDecoder:
         ``pipeline``: another compute pipeline with the same bindings and 8x8 thread groups
         (see compute_pipeline); default texgs_decode_cs.hlsl.
         ``finish``: the shader's map finish words (``layout.map_finish_words``); those
-        channels come back finished (default: every channel as blended)."""
-        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered)
+        channels come back finished (default: every channel as blended).
+        ``coding``: how the tile lists are stored (``layout.INDEX_CODING_*``; None: the
+        runtime's default, ``texgs.runtime.DEFAULT_INDEX_CODING``); a GPU-built index is
+        always fixed-width."""
+        bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered,
+                                            coding=coding)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
         return self._run_decode(pipeline or self.compute, bufs, (w, h), asset.channel_count,
@@ -350,35 +354,46 @@ class HlslDecoder:
             b.destroy()
         return vals, cand
 
-    def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int = 16,
+    def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int | None = None,
                      id_bits: int | None = None, finish=None, prune: bool = True,
-                     batch: int = 256, color_cache: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+                     batch: int = 256, color_cache: int = 2048,
+                     coding: int | None = None,
+                     block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The tile-cooperative decode (texgs_decode_tiles_cs.hlsl) at the asset's own size,
-        unfiltered: one group of ``tile`` x ``tile`` threads per tile of an index built with
-        that tile size. ``batch``, ``color_cache``: its TEXGS_TILE_BATCH and
-        TEXGS_COLOR_CACHE. -> as :meth:`decode_compute`."""
-        key = (tile, batch, color_cache)
+        unfiltered: one group of ``block`` x ``block`` threads (the shader's
+        TEXGS_DECODE_TILE; default the smaller of 8 and the index tile, which it must divide)
+        per block of texels, over an index of ``tile`` texels (default the runtime's).
+        ``batch``, ``color_cache``: its TEXGS_TILE_BATCH and TEXGS_COLOR_CACHE (small values
+        exercise the batch boundary and the uncached blend); ``coding``: as in
+        :meth:`decode_compute`. -> as :meth:`decode_compute`."""
+        bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune, coding=coding)
+        tile = int(bufs.meta[layout.META_TILE])
+        block = block or min(8, tile)
+        if tile % block:
+            raise ValueError(f"the decode block {block} does not divide the index tile {tile}")
+        key = (block, batch, color_cache)
         if key not in self._tile_pipelines:
             spirv = compile_hlsl(HLSL_DIR / "texgs_decode_tiles_cs.hlsl", "comp", defines={
-                **self._defines, "TEXGS_DECODE_TILE": tile, "TEXGS_TILE_BATCH": batch,
+                **self._defines, "TEXGS_DECODE_TILE": block, "TEXGS_TILE_BATCH": batch,
                 "TEXGS_COLOR_CACHE": color_cache})
             self._tile_pipelines[key] = self.compute_pipeline(spirv)
-        bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune)
-        return self._run_decode(self._tile_pipelines[key], bufs, (asset.width, asset.height),
+        w, h = asset.width, asset.height
+        return self._run_decode(self._tile_pipelines[key], bufs, (w, h),
                                 asset.channel_count, 0.0, finish,
-                                (bufs.index.tiles_x, bufs.index.tiles_y))
+                                ((w + block - 1) // block, (h + block - 1) // block))
 
     def decode_fragment(self, asset: Asset, lod: int | None = None,
-                        size: tuple[int, int] | None = None, finish=None) -> np.ndarray:
+                        size: tuple[int, int] | None = None, finish=None,
+                        coding: int | None = None) -> np.ndarray:
         """Draw a full-screen triangle into four RGBA32Float targets; -> float32 [H', W', C]
         (row 0 at the top: Vulkan framebuffer row 0 is the top row, no flip).
-        ``finish``: as in :meth:`decode_compute`."""
+        ``finish``, ``coding``: as in :meth:`decode_compute`."""
         wgpu, d = self.wgpu, self.device
         c = asset.channel_count
         if c > 4 * self.n_targets:
             raise ValueError(f"{c} channels; the pixel-shader path writes at most "
                              f"{4 * self.n_targets}")
-        bufs = build_gpu_buffers(asset, lod)
+        bufs = build_gpu_buffers(asset, lod, coding=coding)
         w, h = size or (asset.width, asset.height)
         group = d.create_bind_group(layout=self.ps_layout,
                                     entries=self._input_entries(bufs, w, h, finish=finish))
@@ -419,17 +434,19 @@ class HlslDecoder:
         return np.concatenate(planes, axis=2)[:, :, :c].copy()
 
     def decode_map(self, asset: Asset, index: int, lod: int | None = None,
-                   path: str = "compute") -> np.ndarray:
+                   path: str = "compute", coding: int | None = None) -> np.ndarray:
         """Map ``index`` of a material set at its own size, finished in the shader: float32
         [h, w, n], as ``texgs.decode.decode_maps(asset, lod)[index]``. ``path``: "compute"
-        or "fragment" (the pixel shader)."""
+        or "fragment" (the pixel shader); ``coding``: as in :meth:`decode_compute`."""
         m = asset.map_table()[index]
         words = layout.map_finish_words(asset, index)
         size = (m.width, m.height)
         if path == "compute":
-            vals, _ = self.decode_compute(asset, lod=lod, size=size, finish=words)
+            vals, _ = self.decode_compute(asset, lod=lod, size=size, finish=words,
+                                          coding=coding)
         elif path == "fragment":
-            vals = self.decode_fragment(asset, lod=lod, size=size, finish=words)
+            vals = self.decode_fragment(asset, lod=lod, size=size, finish=words,
+                                        coding=coding)
         else:
             raise ValueError(f"path {path!r}: 'compute' or 'fragment'")
         return vals[..., m.first_channel:m.first_channel + m.channel_count].copy()

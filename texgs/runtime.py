@@ -19,7 +19,11 @@ from .layout import INDEX_CODING_FIXED, INDEX_CODING_RICE  # noqa: F401
 # How build_gpu_buffers stores the tile lists unless asked otherwise: Rice-coded gaps, about
 # a fifth of the fixed-width index at tile 16 and a third at tile 32 smaller
 # (docs/RUNTIME.md "Rice-coded lists").
-DEFAULT_INDEX_CODING = INDEX_CODING_FIXED  # Rice once every decoder reads it
+DEFAULT_INDEX_CODING = INDEX_CODING_RICE
+# The index tile build_gpu_buffers uses unless asked otherwise (the asset header's tile_size
+# is the baker's; results do not depend on it): at 1 bpp a 32-texel index adds about a
+# third to the records, a 16-texel one about nine tenths (docs/RUNTIME.md "Index tile").
+DEFAULT_INDEX_TILE = 32
 
 
 @dataclass
@@ -323,9 +327,9 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
                       prune: bool = True, coding: int | None = None) -> GpuBuffers:
     """Buffers for the first ``lod`` chunks (all by default) of ``asset``.
 
-    ``tile``: tile size of the index (default the asset's); ``id_bits``: width of one tile-list
-    entry, 1..32 (default the smallest that addresses every Gaussian of the prefix, see
-    :func:`default_id_bits`); ``filter_max_var``: the largest footprint variance (texels^2)
+    ``tile``: tile size of the index (default ``DEFAULT_INDEX_TILE``); ``id_bits``: width of
+    an id in the lists, 1..32 (default the smallest that addresses every Gaussian of the
+    prefix, see :func:`default_id_bits`); ``filter_max_var``: the largest footprint variance (texels^2)
     minified sampling may add (docs/RUNTIME.md "Filtering"); ``prune``: drop from the lists
     the Gaussians no point of the tile selects (:func:`prune_tile_index`; only for an
     unfiltered index, ``filter_max_var == 0``). The decoded result is the same either way.
@@ -336,7 +340,7 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     from .format import pack_fields
 
     n = asset.prefix_count(lod)
-    tile = tile or asset.tile_size
+    tile = tile or DEFAULT_INDEX_TILE
     if id_bits is None:
         id_bits = default_id_bits(n)
     if not 1 <= id_bits <= 32 or (id_bits < 32 and n > 1 << id_bits):

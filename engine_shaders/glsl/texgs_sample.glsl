@@ -54,6 +54,83 @@ uint texgs_tile_id(uint j) {
     return v & ((1u << ib) - 1u);
 }
 
+// ---- Tile lists (docs/RUNTIME.md "Tile index"), in either coding of meta INDEX_CODING:
+// FIXED: tile_offsets[t] is tile t's first entry, each entry an ID_BITS-bit id (above);
+// RICE: tile_offsets[t] is the bit offset of tile t's list in the tile_ids bitstream: its
+// length (COUNT_BITS bits), then when not empty k (RICE_K_BITS bits), the first id (ID_BITS
+// bits) and per later id the gap g = id - previous - 1 as (g >> k) zero bits, a one bit and
+// the low k bits of g; every code fits 32 bits. texgs_list_begin(t) starts a walk (`left`:
+// the list's length), texgs_list_next returns the ids in ascending order.
+struct texgs_list {
+    uint pos;   // FIXED: the next entry; RICE: the bit of the next field
+    uint left;  // ids not returned yet
+    uint id;    // RICE: the id returned last
+    uint k;     // RICE: the list's Rice parameter
+    bool rice;
+    bool first;
+};
+
+// Bits [pos, pos + 32) of the tile_ids bitstream (the padding word ends the buffer).
+uint texgs_ids_window(uint pos) {
+    uint w = pos >> 5u;
+    uint s = pos & 31u;
+    uint v = texgs_load_tile_ids(w) >> s;
+    if (s != 0u) {
+        v |= texgs_load_tile_ids(w + 1u) << (32u - s);
+    }
+    return v;
+}
+
+// Field of `width` bits (1..32) at bit `pos` of the tile_ids bitstream.
+uint texgs_ids_field(uint pos, uint width) {
+    uint v = texgs_ids_window(pos);
+    return width == 32u ? v : v & ((1u << width) - 1u);
+}
+
+texgs_list texgs_list_begin(uint t) {
+    texgs_list c;
+    c.rice = texgs_load_meta(TEXGS_META_INDEX_CODING) == TEXGS_INDEX_CODING_RICE;
+    c.first = true;
+    c.id = 0u;
+    c.k = 0u;
+    c.pos = texgs_load_tile_offset(t);
+    if (!c.rice) {
+        c.left = texgs_load_tile_offset(t + 1u) - c.pos;
+        return c;
+    }
+    uint cb = texgs_load_meta(TEXGS_META_COUNT_BITS);
+    c.left = texgs_ids_field(c.pos, cb);
+    c.pos += cb;
+    if (c.left > 0u) {
+        c.k = texgs_ids_field(c.pos, TEXGS_RICE_K_BITS);
+        c.pos += TEXGS_RICE_K_BITS;
+    }
+    return c;
+}
+
+// The next id of the walk (call while c.left > 0).
+uint texgs_list_next(inout texgs_list c) {
+    c.left--;
+    if (!c.rice) {
+        uint id = texgs_tile_id(c.pos);
+        c.pos++;
+        return id;
+    }
+    if (c.first) {
+        uint ib = texgs_load_meta(TEXGS_META_ID_BITS);
+        c.id = texgs_ids_field(c.pos, ib);
+        c.pos += ib;
+        c.first = false;
+        return c.id;
+    }
+    uint v = texgs_ids_window(c.pos);
+    uint q = uint(findLSB(v));  // the zero bits before the stop bit
+    uint r = c.k == 0u ? 0u : (v >> (q + 1u)) & ((1u << c.k) - 1u);  // q + 1 < 32 when k > 0
+    c.id += 1u + ((q << c.k) | r);
+    c.pos += q + 1u + c.k;
+    return c.id;
+}
+
 // Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
 void texgs_geometry(uint i, out vec2 mu, out vec3 conic) {
     uint pb = texgs_load_meta(TEXGS_META_POS_BITS);
@@ -149,8 +226,7 @@ uint texgs_sample_texel_stats(vec2 p_texel, float filter_var,
     uint tx = min(uint(floor(p.x / float(tile))), texgs_load_meta(TEXGS_META_TILES_X) - 1u);
     uint ty = min(uint(floor(p.y / float(tile))), texgs_load_meta(TEXGS_META_TILES_Y) - 1u);
     uint t = ty * texgs_load_meta(TEXGS_META_TILES_X) + tx;
-    uint e0 = texgs_load_tile_offset(t);
-    uint e1 = texgs_load_tile_offset(t + 1u);
+    texgs_list lst = texgs_list_begin(t);
     uint k_max = min(texgs_load_meta(TEXGS_META_TOP_K), uint(TEXGS_MAX_K));
     // rank key: q (unfiltered) or minus the weight (filtered); ties by id
     float kk[TEXGS_MAX_K];
@@ -158,9 +234,9 @@ uint texgs_sample_texel_stats(vec2 p_texel, float filter_var,
     float ak[TEXGS_MAX_K];
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
-    candidates = e1 - e0;
-    for (uint e = e0; e < e1; ++e) {
-        uint id = texgs_tile_id(e);
+    candidates = lst.left;
+    while (lst.left > 0u) {
+        uint id = texgs_list_next(lst);
         vec2 mu;
         vec3 cn;
         texgs_geometry(id, mu, cn);

@@ -9,7 +9,8 @@
 //   meta         the meta words (u32; f32 values as bit patterns)
 //   records      the record bitstream words
 //   tileOffsets  the tile offsets
-//   tileIds      the tile id words (ID_BITS bits per id, packed; see docs/RUNTIME.md)
+//   tileIds      the tile id words (the tile lists in the coding of meta INDEX_CODING,
+//                fixed-width or Rice-coded; see "Tile lists" below and docs/RUNTIME.md)
 //
 // All four are StructuredBuffer<uint> (TEXGS_BUFFER). The compiler inlines these calls (HLSL
 // legalization), so passing buffers costs nothing. (Do not redefine TEXGS_BUFFER as
@@ -31,6 +32,9 @@
 //   uint texgs_sample_grad(meta, records, tileOffsets, tileIds, float2 uv, float2 duv_dx,
 //                          float2 duv_dy, inout float result[TEXGS_MAX_CHANNELS])
 //   float texgs_footprint_variance(float rho)
+// Tile lists (either coding; for decoders that walk a tile's list themselves):
+//   texgs_list texgs_list_begin(meta, tileOffsets, tileIds, uint tile)  (.left: the length)
+//   uint texgs_list_next(meta, tileIds, inout texgs_list cursor)
 // Material sets (docs/RUNTIME.md "Material sets"):
 //   float2 texgs_map_texel_point(meta, uint2 texel, uint2 map_size)
 //   uint texgs_sample_map_texel(meta, records, tileOffsets, tileIds, uint2 texel,
@@ -82,6 +86,89 @@ uint texgs_tile_id(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, uint j) {
         v |= tileIds[w + 1u] << (32u - s);
     }
     return v & ((1u << ib) - 1u);
+}
+
+// ---- Tile lists (docs/RUNTIME.md "Tile index"), in either coding of meta INDEX_CODING:
+// FIXED: tileOffsets[t] is tile t's first entry, each entry an ID_BITS-bit id (above);
+// RICE: tileOffsets[t] is the bit offset of tile t's list in the tileIds bitstream: its
+// length (COUNT_BITS bits), then when not empty k (RICE_K_BITS bits), the first id (ID_BITS
+// bits) and per later id the gap g = id - previous - 1 as (g >> k) zero bits, a one bit and
+// the low k bits of g; every code fits 32 bits. texgs_list_begin(t) starts a walk (`left`:
+// the list's length), texgs_list_next returns the ids in ascending order.
+struct texgs_list {
+    uint pos;   // FIXED: the next entry; RICE: the bit of the next field
+    uint left;  // ids not returned yet
+    uint id;    // RICE: the id returned last
+    uint k;     // RICE: the list's Rice parameter
+    bool rice;
+    bool first;
+};
+
+// Bits [pos, pos + 32) of the tileIds bitstream (the padding word ends the buffer). HLSL
+// masks shift counts to 5 bits, so the shift by 32 - s is taken only when s != 0.
+uint texgs_ids_window(TEXGS_BUFFER tileIds, uint pos) {
+    uint w = pos >> 5u;
+    uint s = pos & 31u;
+    uint v = tileIds[w] >> s;
+    if (s != 0u) {
+        v |= tileIds[w + 1u] << (32u - s);
+    }
+    return v;
+}
+
+// Field of `width` bits (1..32) at bit `pos` of the tileIds bitstream.
+uint texgs_ids_field(TEXGS_BUFFER tileIds, uint pos, uint width) {
+    uint v = texgs_ids_window(tileIds, pos);
+    if (width == 32u) return v;  // if, not ?: (which may evaluate both sides in HLSL)
+    return v & ((1u << width) - 1u);
+}
+
+texgs_list texgs_list_begin(TEXGS_BUFFER meta, TEXGS_BUFFER tileOffsets,
+                            TEXGS_BUFFER tileIds, uint t) {
+    texgs_list c;
+    c.rice = meta[TEXGS_META_INDEX_CODING] == TEXGS_INDEX_CODING_RICE;
+    c.first = true;
+    c.id = 0u;
+    c.k = 0u;
+    c.pos = tileOffsets[t];
+    if (!c.rice) {
+        c.left = tileOffsets[t + 1u] - c.pos;
+        return c;
+    }
+    uint cb = meta[TEXGS_META_COUNT_BITS];
+    c.left = texgs_ids_field(tileIds, c.pos, cb);
+    c.pos += cb;
+    if (c.left > 0u) {
+        c.k = texgs_ids_field(tileIds, c.pos, TEXGS_RICE_K_BITS);
+        c.pos += TEXGS_RICE_K_BITS;
+    }
+    return c;
+}
+
+// The next id of the walk (call while c.left > 0).
+uint texgs_list_next(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, inout texgs_list c) {
+    c.left--;
+    if (!c.rice) {
+        uint id = texgs_tile_id(meta, tileIds, c.pos);
+        c.pos++;
+        return id;
+    }
+    if (c.first) {
+        uint ib = meta[TEXGS_META_ID_BITS];
+        c.id = texgs_ids_field(tileIds, c.pos, ib);
+        c.pos += ib;
+        c.first = false;
+        return c.id;
+    }
+    uint v = texgs_ids_window(tileIds, c.pos);
+    uint q = firstbitlow(v);  // the zero bits before the stop bit
+    uint r = 0u;
+    if (c.k != 0u) {  // q + 1 < 32 when k > 0
+        r = (v >> (q + 1u)) & ((1u << c.k) - 1u);
+    }
+    c.id += 1u + ((q << c.k) | r);
+    c.pos += q + 1u + c.k;
+    return c.id;
 }
 
 // Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
@@ -183,8 +270,7 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     uint tx = min((uint)floor(p.x / (float)tile), meta[TEXGS_META_TILES_X] - 1u);
     uint ty = min((uint)floor(p.y / (float)tile), meta[TEXGS_META_TILES_Y] - 1u);
     uint t = ty * meta[TEXGS_META_TILES_X] + tx;
-    uint e0 = tileOffsets[t];
-    uint e1 = tileOffsets[t + 1u];
+    texgs_list lst = texgs_list_begin(meta, tileOffsets, tileIds, t);
     uint k_max = min(meta[TEXGS_META_TOP_K], (uint)TEXGS_MAX_K);
     // rank key: q (unfiltered) or minus the weight (filtered); ties by id
     float kk[TEXGS_MAX_K];
@@ -192,9 +278,9 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     float ak[TEXGS_MAX_K];
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
-    candidates = e1 - e0;
-    for (uint e = e0; e < e1; ++e) {
-        uint id = texgs_tile_id(meta, tileIds, e);
+    candidates = lst.left;
+    while (lst.left > 0u) {
+        uint id = texgs_list_next(meta, tileIds, lst);
         float2 mu;
         float3 cn;
         texgs_geometry(meta, records, id, mu, cn);
