@@ -68,6 +68,29 @@ def test_info_reports_header_and_lod_table(baked):
     assert text.returncode == 0 and "LOD" in text.stdout and "72 bits" in text.stdout
 
 
+def test_info_gpu_reports_what_an_engine_keeps(baked):
+    """--gpu: records + tile index as texgs.runtime builds them, at the default index tile
+    and at 16, in bits per texel, against the buffers built here."""
+    from texgs.runtime import DEFAULT_INDEX_TILE, build_gpu_buffers
+
+    _, out, _ = baked
+    res = run_cli("info", str(out), "--gpu", "--json")
+    assert res.returncode == 0, res.stderr
+    gpu = json.loads(res.stdout)["gpu"]
+    asset = fmt.read_asset_file(out)
+    assert [g["index_tile"] for g in gpu] == sorted({DEFAULT_INDEX_TILE, 16}, reverse=True)
+    for g in gpu:
+        b = build_gpu_buffers(asset, tile=g["index_tile"])
+        assert g["gpu_bytes"] == b.meta.nbytes + b.records.nbytes + b.index_bytes
+        assert g["gpu_bits_per_texel"] == pytest.approx(g["gpu_bytes"] * 8 / (64 * 64))
+        # the records: every Gaussian's bits in whole words, plus the padding word
+        bits = asset.gaussian_count * asset.layout.record_bits
+        assert g["record_bytes"] == (bits + 31) // 32 * 4 + 4
+        assert g["index_overhead"] == pytest.approx(g["index_bytes"] / g["record_bytes"])
+    text = run_cli("info", str(out), "--gpu")
+    assert text.returncode == 0 and "GPU, 16-texel index" in text.stdout
+
+
 def test_decode_full_prefix_and_resized(tmp_path, baked):
     _, out, summary = baked
     png = tmp_path / "full.png"

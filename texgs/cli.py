@@ -633,12 +633,17 @@ def asset_summary(asset: fmt.Asset, size_bytes: int) -> dict:
 def info(
     asset_path: Path = typer.Argument(..., metavar="ASSET", help="A texgs asset."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    gpu: bool = typer.Option(False, "--gpu", help="Also build the runtime's GPU buffers "
+                             "(docs/RUNTIME.md) and report what an engine keeps: records "
+                             "and tile index, at the default index tile and at 16."),
 ) -> None:
     """Show an asset's header, channels and LOD table."""
     from rich.table import Table
 
     asset = fmt.read_asset_file(asset_path)
     s = asset_summary(asset, asset_path.stat().st_size)
+    if gpu:
+        s["gpu"] = gpu_memory_summary(asset)
     if as_json:
         _emit_json(s)
         return
@@ -665,6 +670,34 @@ def info(
                   str(e["offset"]), f"{e['length']:,}", e["crc32"],
                   f"{e['prefix_bits_per_texel']:.3f}")
     out.print(t)
+    for g in s.get("gpu", []):
+        out.print(f"  GPU, {g['index_tile']}-texel index: {g['gpu_bits_per_texel']:.3f} "
+                  f"bits/texel ({g['record_bytes']:,} bytes of records + "
+                  f"{g['index_bytes']:,} of index, +{100 * g['index_overhead']:.0f} %), "
+                  f"{g['mean_candidates_per_texel']:.1f} candidates per texel sampled at random")
+
+
+def gpu_memory_summary(asset: fmt.Asset) -> list[dict]:
+    """What an engine keeps on the GPU for the whole asset (texgs.runtime.build_gpu_buffers:
+    meta, records, pruned Rice-coded tile index), at the runtime's default index tile and at
+    16 texels, with the candidates a randomly sampled texel walks."""
+    import numpy as np
+
+    from .runtime import DEFAULT_INDEX_TILE, build_gpu_buffers
+
+    w, h = asset.width, asset.height
+    res = []
+    for tile in sorted({DEFAULT_INDEX_TILE, 16}, reverse=True):
+        b = build_gpu_buffers(asset, tile=tile)
+        # every texel of a tile walks the tile's list
+        per_texel = np.repeat(np.repeat(b.index.counts(), tile, 0), tile, 1)[:h, :w].mean()
+        texels = w * h
+        res.append({"index_tile": tile, "gpu_bytes": b.total_bytes,
+                    "record_bytes": b.record_bytes, "index_bytes": b.index_bytes,
+                    "gpu_bits_per_texel": b.total_bytes * 8 / texels,
+                    "index_overhead": b.index_bytes / b.record_bytes,
+                    "mean_candidates_per_texel": float(per_texel)})
+    return res
 
 
 def _read_input_bytes(path: Path) -> bytes:
