@@ -161,6 +161,7 @@ def main() -> int:
                     "p99_candidates": float(np.percentile(per_texel, 99)),
                     "ops": mean_c * OPS_PER_CANDIDATE + blend,
                     "mean_kept": float(kept_texel.mean()),
+                    "p99_kept": float(np.percentile(kept_texel, 99)),
                     "ops_tile": float(kept_texel.mean()) * OPS_RANK + unpack + blend_cached,
                 }
             match = None
@@ -194,7 +195,9 @@ def main() -> int:
               f"+{100 * mean('full16_overhead'):.0f} %), {mean('mean_candidates'):.1f} "
               f"candidates per texel (p99 {mean('p99_candidates'):.0f}), ~{mean('ops'):.0f} "
               f"ops per texel sampled at random; tile-cooperative decode: "
-              f"{mean('mean_kept'):.1f} kept per texel, ~{mean('ops_tile'):.0f} ops per texel")
+              f"{mean('mean_kept'):.1f} kept per texel (p99 {mean('p99_kept'):.0f}), "
+              f"~{mean('ops_tile'):.0f} ops per texel (max "
+              f"{max(r['tiles'][t]['ops_tile'] for r in rows):.0f})")
     matched = [r["astc_match"][1] for r in rows if r["astc_match"]]
     print(f"ASTC rate of equal PSNR: mean {np.mean(matched):.2f} bpp over {len(matched)} of "
           f"{len(rows)} textures (the rest need more than ASTC 4x4's 8 bpp)")

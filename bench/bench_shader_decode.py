@@ -3,8 +3,8 @@ here on Mesa's CPU drivers (GLSL on llvmpipe through moderngl, HLSL as SPIR-V on
 through wgpu), in one run.
 
 Both compute paths decode every texel of an asset at its own size with the same tile index
-(default settings: tile 16, pruned lists) and give the same bits (tests/test_shaders_*.py);
-this measures their wall time. These drivers run the shaders on this machine's CPU, so only
+(default settings: 32-texel tiles, pruned Rice-coded lists; the tile path in 8x8 blocks)
+and give the same bits (tests/test_shaders_*.py); this measures their wall time. These drivers run the shaders on this machine's CPU, so only
 the ratio between the two paths says something about a GPU: the work each avoids (unpacking
 every candidate per texel) is the same arithmetic there. Times are the minimum of
 ``--repeats`` runs after one warm-up, buffer upload and read-back included.
