@@ -9,7 +9,7 @@ the ratio between the two paths says something about a GPU: the work each avoids
 every candidate per texel) is the same arithmetic there. Times are the minimum of
 ``--repeats`` runs after one warm-up, buffer upload and read-back included.
 
-    python bench/bench_shader_decode.py [--asset A.tgs ...] [--repeats 3]
+    python bench/bench_shader_decode.py [--asset A.tgs B.tgs ...] [--repeats 3]
 
 Without --asset it bakes the 512x512 centre crop of
 ../shared/textures/single/stktex_generic_WoodF.png at 1 bpp (`fast` preset).
