@@ -124,6 +124,10 @@ uint texgs_list_next(inout texgs_list c) {
         return c.id;
     }
     uint v = texgs_ids_window(c.pos);
+    if (v == 0u) {  // no stop bit: a corrupt stream ends the walk
+        c.left = 0u;
+        return 0xFFFFFFFFu;
+    }
     uint q = uint(findLSB(v));  // the zero bits before the stop bit
     uint r = c.k == 0u ? 0u : (v >> (q + 1u)) & ((1u << c.k) - 1u);  // q + 1 < 32 when k > 0
     c.id += 1u + ((q << c.k) | r);
@@ -235,8 +239,10 @@ uint texgs_sample_texel_stats(vec2 p_texel, float filter_var,
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
     candidates = lst.left;
+    uint count = texgs_load_meta(TEXGS_META_COUNT);
     while (lst.left > 0u) {
         uint id = texgs_list_next(lst);
+        if (id >= count) continue;  // a corrupt entry
         vec2 mu;
         vec3 cn;
         texgs_geometry(id, mu, cn);

@@ -161,6 +161,10 @@ uint texgs_list_next(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, inout texgs_list c
         return c.id;
     }
     uint v = texgs_ids_window(tileIds, c.pos);
+    if (v == 0u) {  // no stop bit: a corrupt stream ends the walk
+        c.left = 0u;
+        return 0xFFFFFFFFu;
+    }
     uint q = firstbitlow(v);  // the zero bits before the stop bit
     uint r = 0u;
     if (c.k != 0u) {  // q + 1 < 32 when k > 0
@@ -279,8 +283,10 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
     candidates = lst.left;
+    uint count = meta[TEXGS_META_COUNT];
     while (lst.left > 0u) {
         uint id = texgs_list_next(meta, tileIds, lst);
+        if (id >= count) continue;  // a corrupt entry
         float2 mu;
         float3 cn;
         texgs_geometry(meta, records, id, mu, cn);
