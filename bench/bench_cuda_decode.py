@@ -76,7 +76,8 @@ from texgs import layout as L  # noqa: E402
 from texgs.bake.config import BakeConfig, plan_budget  # noqa: E402
 from texgs.decode import decode_uv  # noqa: E402
 from texgs.errors import TexgsError, UnsupportedError  # noqa: E402
-from texgs.runtime import GpuBuffers, build_gpu_buffers  # noqa: E402
+from texgs.runtime import (MAX_DECODE_BLOCK, GpuBuffers, build_gpu_buffers,  # noqa: E402
+                           decode_block)
 
 PROG = "bench_cuda_decode"
 LANES_PER_SM = 128
@@ -253,7 +254,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     cuda.memcpy_dtoh(vals, out)
     cuda.memcpy_dtoh(cnt, cand)
     try:  # the tile-cooperative decode's block (None: the default does not divide the tile)
-        blk = cd.tiles_block(int(bufs.meta[L.META_TILE]), args.block)
+        blk = decode_block(int(bufs.meta[L.META_TILE]), args.block)
     except ValueError as e:  # --block does not divide this texture's index tile
         print(f"{PROG}: {case.label}: --block: {e}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -446,8 +447,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("warmup", "ref_crop", "ref_points"):
         if getattr(args, name) < 0:
             ap.error(f"--{name.replace('_', '-')} must not be negative")
-    if args.block is not None and not 1 <= args.block <= cd.TILES_MAX_BLOCK:
-        ap.error(f"--block must lie in 1..{cd.TILES_MAX_BLOCK}")
+    if args.block is not None and not 1 <= args.block <= MAX_DECODE_BLOCK:
+        ap.error(f"--block must lie in 1..{MAX_DECODE_BLOCK}")
     if any(not 1 <= s <= fmt.MAX_DIMENSION for s in args.sizes):
         ap.error(f"--sizes must lie in 1..{fmt.MAX_DIMENSION}")
     if args.points >= 2**32:

@@ -529,16 +529,16 @@ def test_block_cull_axis_test_is_the_glsl_one(harness):
 def test_tile_cooperative_decode_refuses_a_block_that_does_not_fit(harness):
     """The block must divide the index tile (a block of texels inside one tile) and be 1..32
     wide (at most 1024 threads): the harness returns -1, the decoder raises ValueError."""
-    from texgs.cuda_decoder import tiles_block
+    from texgs.runtime import decode_block
 
     asset = fmt.read_asset_file(GOLDEN / "rgb_clamp.tgs")
     for tile, block in ((16, 3), (16, 32), (12, 8), (64, 64), (16, 0)):
         bufs = build_gpu_buffers(asset, tile=tile)
         assert harness.decode_tiles_status(bufs, block)[0] == -1, (tile, block)
         with pytest.raises(ValueError):
-            tiles_block(tile, block)
-    assert [tiles_block(t) for t in (4, 8, 12, 16, 32, 64, 5)] == [4, 8, None, 8, 8, 8, 5]
-    assert tiles_block(16, 16) == 16 and tiles_block(32, 4) == 4
+            decode_block(tile, block)
+    assert [decode_block(t) for t in (4, 8, 12, 16, 32, 64, 5)] == [4, 8, None, 8, 8, 8, 5]
+    assert decode_block(16, 16) == 16 and decode_block(32, 4) == 4
 
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)

@@ -27,7 +27,7 @@ from . import layout as L
 from .decode import DecodeStats
 from .errors import AssetFormatError, UnsupportedError
 from .format import Asset
-from .runtime import GpuBuffers, build_gpu_buffers, decode_buffers
+from .runtime import GpuBuffers, build_gpu_buffers, decode_block, decode_buffers
 
 CUDA_DIR = Path(__file__).resolve().parents[1] / "cuda"
 KERNEL_SOURCE = CUDA_DIR / "texgs_kernels.cu"
@@ -35,8 +35,6 @@ MATH_HEADER = CUDA_DIR / "texgs_math.cuh"
 # no fused multiply-adds: the float32 operations of the NumPy reference, one by one
 NVCC_OPTIONS = ("--fmad=false", "-std=c++14")
 GRID_BLOCK = (16, 16, 1)  # decode: one thread per output texel
-TILES_BLOCK = 8  # tile-cooperative decode: blocks of 8 x 8 texels (threads) by default
-TILES_MAX_BLOCK = 32  # ... and at most 32 x 32 (1024 threads)
 POINT_BLOCK = 256  # UV decode and index passes: one thread per point / Gaussian
 SCAN_BLOCK = 1024  # index prefix sum: one block
 
@@ -55,22 +53,6 @@ def status_messages() -> dict[int, str]:
     text = MATH_HEADER.read_text()
     pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
     return {int(m.group(1)): f"{m.group(2)}: {m.group(3)}" for m in pat.finditer(text)}
-
-
-def tiles_block(tile: int, block: int | None = None) -> int | None:
-    """The block side B of the tile-cooperative decode over an index of ``tile`` texels:
-    ``block`` (1..32, dividing ``tile``, else ValueError), or by default 8, or the tile when
-    smaller; None when that default does not divide the tile (the per-texel kernel is used)."""
-    tile = int(tile)
-    if block is None:
-        b = min(TILES_BLOCK, tile)
-        return b if b >= 1 and tile % b == 0 else None
-    b = int(block)
-    if not 1 <= b <= TILES_MAX_BLOCK:
-        raise ValueError(f"the decode block {b} is outside 1..{TILES_MAX_BLOCK}")
-    if tile % b:
-        raise ValueError(f"the decode block {b} does not divide the index tile {tile}")
-    return b
 
 
 @lru_cache(maxsize=1)
@@ -190,7 +172,7 @@ class CudaDecoder:
         (float32 [H', W', C], candidates per texel uint32 [H', W']). ``finish``: the map
         finish words (``layout.map_finish_words``), default none. At the asset's own size,
         unfiltered, the tile-cooperative kernel runs in blocks of ``block`` x ``block``
-        texels (:func:`tiles_block`: default 8, or the index tile when smaller; ValueError
+        texels (:func:`texgs.runtime.decode_block`: default 8, or the index tile when smaller; ValueError
         when ``block`` does not divide the index tile; where the default does not, the
         per-texel kernel runs); else the per-texel kernel."""
         w, h = int(size[0]), int(size[1])
@@ -198,7 +180,7 @@ class CudaDecoder:
         fin = np.zeros(4, np.uint32) if finish is None else np.asarray(finish, np.uint32)
         if fin.shape != (4,):
             raise ValueError(f"finish: 4 words expected, got {fin.shape}")
-        b = tiles_block(int(bufs.meta[L.META_TILE]), block)  # ValueError: a bad block
+        b = decode_block(int(bufs.meta[L.META_TILE]), block)  # ValueError: a bad block
         native = (w, h) == (int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT]))
         args, keep = self._buffer_args(bufs)
         status, host = self._status()

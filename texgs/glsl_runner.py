@@ -16,7 +16,7 @@ import numpy as np
 
 from . import layout
 from .format import Asset
-from .runtime import GpuBuffers, build_gpu_buffers, decode_buffers
+from .runtime import GpuBuffers, build_gpu_buffers, decode_block, decode_buffers
 
 SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.M)
@@ -183,9 +183,9 @@ class GlslDecoder:
         :meth:`decode_compute`. -> as :meth:`decode_compute`."""
         bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune, coding=coding)
         tile = int(bufs.meta[layout.META_TILE])
-        block = block or min(8, tile)
-        if tile % block:
-            raise ValueError(f"the decode block {block} does not divide the index tile {tile}")
+        block = decode_block(tile, block)
+        if block is None:
+            raise ValueError(f"the default decode block does not divide the index tile {tile}")
         key = (block, batch, color_cache)
         if key not in self._tile_programs:
             self._tile_programs[key] = self.ctx.compute_shader(glsl_source(

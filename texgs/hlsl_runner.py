@@ -35,7 +35,7 @@ import numpy as np
 
 from . import layout
 from .format import Asset
-from .runtime import GpuBuffers, build_gpu_buffers, decode_buffers
+from .runtime import GpuBuffers, build_gpu_buffers, decode_block, decode_buffers
 
 SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
 HLSL_DIR = SHADER_DIR / "hlsl"
@@ -368,9 +368,9 @@ class HlslDecoder:
         :meth:`decode_compute`. -> as :meth:`decode_compute`."""
         bufs = build_gpu_buffers(asset, lod, tile, id_bits, prune=prune, coding=coding)
         tile = int(bufs.meta[layout.META_TILE])
-        block = block or min(8, tile)
-        if tile % block:
-            raise ValueError(f"the decode block {block} does not divide the index tile {tile}")
+        block = decode_block(tile, block)
+        if block is None:
+            raise ValueError(f"the default decode block does not divide the index tile {tile}")
         key = (block, batch, color_cache)
         if key not in self._tile_pipelines:
             spirv = compile_hlsl(HLSL_DIR / "texgs_decode_tiles_cs.hlsl", "comp", defines={

@@ -192,8 +192,9 @@ def decode_tile_lists(tile_offsets: np.ndarray, tile_ids: np.ndarray, coding: in
                 qq = (win & -win).bit_length() - 1
                 if qq + 1 + k > MAX_CODE_BITS:
                     raise ValueError(f"tile {t}: a Rice code longer than 32 bits")
+                if pos + qq + 1 + k > limit:
+                    raise ValueError(f"a tile list runs past the end of tile_ids (tile {t})")
                 rem = (win >> (qq + 1)) & ((1 << k) - 1)
-                bits.field(pos, qq + 1 + k)  # bounds check
                 pos += qq + 1 + k
                 cur += 1 + ((qq << k) | rem)
                 out_ids.append(cur)

@@ -24,6 +24,10 @@ DEFAULT_INDEX_CODING = INDEX_CODING_RICE
 # is the baker's; results do not depend on it): at 1 bpp a 32-texel index adds about a
 # third to the records, a 16-texel one about nine tenths (docs/RUNTIME.md "Index tile").
 DEFAULT_INDEX_TILE = 32
+# The tile-cooperative decodes' block of texels per workgroup (docs/RUNTIME.md
+# "Tile-cooperative decode"), and the largest (32 x 32 = 1024 invocations).
+DEFAULT_DECODE_BLOCK = 8
+MAX_DECODE_BLOCK = 32
 
 
 @dataclass
@@ -293,6 +297,23 @@ class GpuBuffers:
         self.meta[L.META_COUNT_BITS] = 0
         self.tile_offsets, self.tile_ids, self.id_bits = offsets, ids, 32
         self.coding = L.INDEX_CODING_FIXED
+
+
+def decode_block(tile: int, block: int | None = None) -> int | None:
+    """The block side B of the tile-cooperative decode over an index of ``tile`` texels:
+    ``block`` (1..MAX_DECODE_BLOCK, dividing ``tile``, else ValueError), or by default
+    DEFAULT_DECODE_BLOCK, or the tile when smaller; None when that default does not divide
+    the tile."""
+    tile = int(tile)
+    if block is None:
+        b = min(DEFAULT_DECODE_BLOCK, tile)
+        return b if b >= 1 and tile % b == 0 else None
+    b = int(block)
+    if not 1 <= b <= MAX_DECODE_BLOCK:
+        raise ValueError(f"the decode block {b} is outside 1..{MAX_DECODE_BLOCK}")
+    if tile % b:
+        raise ValueError(f"the decode block {b} does not divide the index tile {tile}")
+    return b
 
 
 def decode_buffers(asset: Asset, lod: int | None = None, size: tuple[int, int] | None = None,

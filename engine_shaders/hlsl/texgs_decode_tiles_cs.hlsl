@@ -62,22 +62,13 @@ groupshared float texgs_scol[TEXGS_COLOR_CACHE];
 groupshared uint texgs_nkeep;
 
 // Whether the interval [lo, hi] of one axis meets block `b` of `nb` blocks of `block`
-// texels, by the index's rule (docs/RUNTIME.md "Tile index"; texgs_build_index_cs.hlsl's
-// texgs_axis_ranges): clamped to the grid, or taken modulo `size` on a repeating axis. No
-// side effects, so HLSL's evaluation of both sides of && and || changes nothing.
+// texels: the index's rule at the block's size (texgs_axis_ranges).
 bool texgs_axis_meets(float lo, float hi, float size, uint block, uint nb, uint b,
                       bool repeat_axis) {
-    if (!repeat_axis) {
-        int t0 = max(0, (int)floor(lo / (float)block));
-        int t1 = min((int)nb - 1, (int)floor(hi / (float)block));
-        return (int)b >= t0 && (int)b <= t1;
-    }
-    if (hi - lo >= size) return true;
-    float lo2 = lo - size * floor(lo / size);
-    float hi2 = lo2 + (hi - lo);
-    uint t0 = (uint)floor(lo2 / (float)block);
-    if (hi2 < size) return b >= t0 && b <= min(nb - 1u, (uint)floor(hi2 / (float)block));
-    return b >= t0 || b <= min(nb - 1u, (uint)floor((hi2 - size) / (float)block));
+    uint2 r0;
+    uint2 r1;
+    uint n = texgs_axis_ranges(lo, hi, size, block, nb, repeat_axis, r0, r1);
+    return (n >= 1u && b >= r0.x && b <= r0.y) || (n == 2u && b >= r1.x && b <= r1.y);
 }
 
 [numthreads(TEXGS_DECODE_TILE, TEXGS_DECODE_TILE, 1)]

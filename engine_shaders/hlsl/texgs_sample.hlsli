@@ -175,6 +175,41 @@ uint texgs_list_next(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, inout texgs_list c
     return c.id;
 }
 
+// The index rule on one axis (docs/RUNTIME.md "Tile index"), shared by the index builders
+// and the tile decode's block cull: the tiles of `tile` texels (of `n`) that [lo, hi] meets,
+// clipped to the grid, or modulo `size` on a repeating axis, where a wrapped interval gives
+// two ranges (one over every tile when its pieces meet). Returns the number of ranges (0, 1
+// or 2) in r0 and r1 (inclusive start, inclusive end).
+uint texgs_axis_ranges(float lo, float hi, float size, uint tile, uint n, bool repeat_axis,
+                       out uint2 r0, out uint2 r1) {
+    r1 = uint2(1u, 0u);
+    if (!repeat_axis) {
+        int t0 = max(0, (int)floor(lo / (float)tile));
+        int t1 = min((int)n - 1, (int)floor(hi / (float)tile));
+        r0 = uint2((uint)t0, (uint)max(t0, t1));
+        return t1 >= t0 ? 1u : 0u;
+    }
+    if (hi - lo >= size) {
+        r0 = uint2(0u, n - 1u);
+        return 1u;
+    }
+    float lo2 = lo - size * floor(lo / size);
+    float hi2 = lo2 + (hi - lo);
+    uint t0 = (uint)floor(lo2 / (float)tile);
+    if (hi2 < size) {
+        r0 = uint2(t0, min(n - 1u, (uint)floor(hi2 / (float)tile)));
+        return 1u;
+    }
+    uint t1 = min(n - 1u, (uint)floor((hi2 - size) / (float)tile));
+    if (t1 + 1u >= t0) {  // the two pieces meet: every tile once
+        r0 = uint2(0u, n - 1u);
+        return 1u;
+    }
+    r0 = uint2(t0, n - 1u);
+    r1 = uint2(0u, t1);
+    return 2u;
+}
+
 // Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
 void texgs_geometry(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i,
                     out float2 mu, out float3 conic) {
