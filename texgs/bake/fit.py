@@ -7,6 +7,7 @@ Target images are float32 [H, W, C] in each channel's stored encoding, about [0,
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field, replace
@@ -652,7 +653,12 @@ def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
     prev_threads = torch.get_num_threads()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    threads = contextlib.ExitStack()
     try:
+        if dev.type == "cpu" and backend_name() == "cpu-kernel":
+            # the kernels on every thread, PyTorch's small per-step operations on one (its
+            # idle OpenMP workers spin and took a core from the kernels)
+            threads.enter_context(render_cpu.kernel_threads(torch.get_num_threads()))
         fit = _Fitter(maps, cfg, dev)
         model = fit.initial(counts[0])
         opt = fit.optimizer(model)
@@ -743,6 +749,7 @@ def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
             rep = torch.tensor([cfg.repeat_x, cfg.repeat_y])
             uv = torch.where(rep, torch.remainder(uv, 1.0), uv)
     finally:
+        threads.close()
         torch.set_num_threads(prev_threads)
     fitted_fields = to_fields(spec, uv.numpy(), log2s.numpy(), theta.numpy(), colors.numpy())
     n_all = sum(len(m.channels) for m in maps)

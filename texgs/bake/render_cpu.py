@@ -10,6 +10,7 @@ by non-torch code. The cache key is a hash of the source, the flags and the comp
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -17,6 +18,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -171,8 +173,35 @@ def _ptr(t: torch.Tensor, kind):
     return ctypes.cast(t.data_ptr(), kind)
 
 
+_kernel_threads: int | None = None  # set by kernel_threads(); None: PyTorch's count
+
+
 def default_threads() -> int:
-    return max(1, torch.get_num_threads())
+    """Threads the kernels run on: those set by :func:`kernel_threads`, else PyTorch's
+    intra-op count."""
+    return max(1, _kernel_threads or torch.get_num_threads())
+
+
+@contextlib.contextmanager
+def kernel_threads(n: int) -> Iterator[None]:
+    """Run the kernels on ``n`` threads and PyTorch's own operations on one, inside the
+    block (a CPU bake's fit loop).
+
+    Why: after each parallel operation, PyTorch's OpenMP workers (libgomp) spin for a while
+    waiting for the next one. The kernels start their own threads right after such an
+    operation, so on a 2-core machine a spinning worker took a core from them: `perf`
+    put 23 % of a 512x512 bake's CPU samples in libgomp's spin loop. The small tensors of a
+    fit step (Adam over the Gaussians) gain nothing from a second PyTorch thread. Restores
+    both counts on exit."""
+    global _kernel_threads
+    prev_kernel, prev_torch = _kernel_threads, torch.get_num_threads()
+    _kernel_threads = max(1, int(n))
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        _kernel_threads = prev_kernel
+        torch.set_num_threads(prev_torch)
 
 
 def bin_tiles(means: torch.Tensor, conics: torch.Tensor, W: int, H: int, tile: int, rep_x: bool,
