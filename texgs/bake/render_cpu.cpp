@@ -317,8 +317,15 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
   const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
   // per channel: the blend and the image gradient of the current row of lanes
-  buf.v.resize((size_t)K * C * kLanes);
+  buf.v.resize((size_t)(K + 2) * C * kLanes);
   float* cgs = buf.v.data();  // [K, C, kLanes]: each slot's colour gradient on every lane
+  // [C, kLanes] each: the row's target and blend by channel. The target is read into it
+  // texel by texel before the channel loop and each channel loaded as one vector; the blend
+  // is stored as vectors and written out texel by texel after it. Building a vector lane by
+  // lane from the interleaved target made the compiler assemble it in a stack slot half by
+  // half and read it back whole, a store-forwarding stall that perf put at 16 % of the pass.
+  float* trow = cgs + (size_t)K * C * kLanes;
+  float* vrow = trow + (size_t)C * kLanes;
   // The tile's sums, in locals (kept in registers for C <= 4; the outputs may alias as far
   // as the compiler knows, and a store per texel made each add wait on the last one).
   double sse_s[kMaxStackC], fb_s[kMaxStackC];
@@ -348,14 +355,14 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
       const vf inv = 1.0f / b.den;
       vf gw[kMaxK];
       for (int k = 0; k < K; ++k) gw[k] = v_zero;
+      for (int l = 0; l < kLanes; ++l)
+        for (int c = 0; c < C; ++c) trow[c * kLanes + l] = l < xe ? target[(p0 + l) * C + c] : 0.0f;
       for (int c = 0; c < C; ++c) {
         vf colk[kMaxK];  // each slot's colour, for the gradient
         const vf v = blend_channel(tc, b, K, C, c, fallback[c], colk);
-        vf tv = v_zero;
-        for (int l = 0; l < xe; ++l) {
-          tv[l] = target[(p0 + l) * C + c];
-          image[(p0 + l) * C + c] = v[l];
-        }
+        vf tv;
+        std::memcpy(&tv, trow + c * kLanes, sizeof(tv));
+        std::memcpy(vrow + c * kLanes, &v, sizeof(v));
         const vf gT = masked(gscale[c] * (v - tv), xe);
         const vf fbv = kBlendEps * inv * gT;
         double ss = sse_acc[c], fs = fb_acc[c];
@@ -372,6 +379,8 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
           std::memcpy(cgs + ((size_t)k * C + c) * kLanes, &cg, sizeof(cg));
         }
       }
+      for (int l = 0; l < xe; ++l)
+        for (int c = 0; c < C; ++c) image[(p0 + l) * C + c] = vrow[c * kLanes + l];
       for (int k = 0; k < K; ++k) {
         vf mx, my, ca, cb, cc;
         for (int l = 0; l < kLanes; ++l) {
