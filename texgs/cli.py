@@ -136,7 +136,7 @@ def bake(
                                             "--psnr / --match may try (bits per texel, "
                                             "default 16)."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
-                                "balanced or max (default; docs/BAKING.md \"Quality "
+                                "balanced (default) or max (docs/BAKING.md \"Quality "
                                 "presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from "
                                         "--quality)."),
@@ -353,7 +353,7 @@ def bake_dir(
                                         "when --gaussians is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Gaussians per asset instead of --bpp."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
-                                "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
+                                "balanced (default) or max (docs/BAKING.md \"Quality presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     top_k: int = typer.Option(BakeConfig.top_k, "--top-k", help="Gaussians blended per texel (K)."),
@@ -816,7 +816,7 @@ def gltf_cmd(
                                         "--gaussians is not given)."),
     gaussians: Optional[int] = typer.Option(None, help="Gaussians per set instead of --bpp."),
     quality: str = typer.Option(BakeConfig.quality, help="Speed / quality preset: fast, "
-                                "balanced or max (default; docs/BAKING.md \"Quality presets\")."),
+                                "balanced (default) or max (docs/BAKING.md \"Quality presets\")."),
     steps: Optional[int] = typer.Option(None, help="Optimization steps per set (default: from --quality)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same bytes."),
     device: str = typer.Option("auto", help="auto (default: the GPU when PyTorch sees a CUDA "
@@ -909,7 +909,7 @@ def eval_report(
                                 "index.html, results.json, results.md, plots/, crops/."),
     bpp: str = typer.Option("0.25,0.5,1,2,4", help="Comma-separated rates in bits per texel "
                             "for texgs and the download codecs."),
-    steps: Optional[int] = typer.Option(None, help="texgs optimization steps per bake (default 1500, the max preset)."),
+    steps: Optional[int] = typer.Option(None, help="texgs optimization steps per bake (default 1500, from the default preset)."),
     codecs: Optional[str] = typer.Option(None, help="Comma-separated subset of texgs, "
                                          "astc4x4..astc12x12, bc1, bc7, jpeg, webp, avif, "
                                          "jxl (default: all)."),

@@ -214,17 +214,27 @@ class _Fitter:
         # positions are optimized in UV; their step is set in texels (spacing is about the
         # same at any texture size for a given bits-per-texel budget)
         self.lr_uv = cfg.lr_pos / max(self.W, self.H)
+        # the CPU kernel's kept rankings, per group (cfg.rank_every; render_cpu.RankReuse)
+        self.rankings: dict[tuple[int, int], render_cpu.RankReuse] = {}
+
+    def reset_ranking(self) -> None:
+        """Rank afresh at the next step: Gaussians were added or moved, or the texels
+        changed."""
+        for r in self.rankings.values():
+            r.reset()
 
     def use_coarse(self, coarse: bool) -> None:
         """Fit against half-resolution targets (coarse-to-fine: a quarter of the texels per
         step) or the full ones. The Gaussians stay in the asset grid either way."""
         self.groups = self.coarse_groups if coarse else self.full_groups
+        self.reset_ranking()
 
     def use_lattice(self, phase: int) -> None:
         """Fit against one texel of every 2x2 block (lattice ``phase`` 0..3: offsets
         (phase % 2, phase // 2)): a quarter of the texels per step, each an unbiased sample
         of the full-resolution error. ``use_coarse(False)`` returns to every texel."""
         self.groups = self.lattices[phase]
+        self.reset_ranking()
 
     def _to_grid(self, img: torch.Tensor) -> torch.Tensor:
         """A [h, w] map resampled to the asset grid [H, W] (bilinear)."""
@@ -276,6 +286,7 @@ class _Fitter:
 
     def grow(self, model: _Model, images: list[torch.Tensor], n_add: int,
              n_total: int) -> _Model:
+        self.reset_ranking()
         err = self.error_map(images)
         err = F.avg_pool2d(err[None, None], 5, stride=1, padding=2, count_include_pad=False)[0, 0]
         # sampled on the host with the fit's generator: the same draws on any device
@@ -321,6 +332,7 @@ class _Fitter:
         level and the budget stay as they are. The caller starts a fresh
         optimizer, as after a growth round (keeping the moments of the Gaussians that stayed
         measured worse: the restart itself is part of what helps)."""
+        self.reset_ranking()
         n_move = int(model.uv.shape[0] * fraction)
         if n_move < 1:
             return model
@@ -409,10 +421,12 @@ class _Fitter:
         cfg = self.cfg
         images, mse, total = [], 0.0, 0.0
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
+            reuse = self.rankings.setdefault((g.width, g.height),
+                                             render_cpu.RankReuse(cfg.rank_every))
             img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
                                                   g.width, g.height, cfg.top_k,
                                                   g.tile,
-                                                  cfg.repeat_x, cfg.repeat_y)
+                                                  cfg.repeat_x, cfg.repeat_y, reuse=reuse)
             images.append(img)
             mse = mse + (chan * g.cweight).sum()
             total = total + loss

@@ -73,16 +73,18 @@ def render_mse(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
 def render_weighted_mse(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
                         fallback: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
                         W: int, H: int, k: int, tile: int = 16, rep_x: bool = False,
-                        rep_y: bool = False
+                        rep_y: bool = False, reuse: "render_cpu.RankReuse | None" = None
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(the render [H, W, C] and its per-channel MSE [C] against ``target``, both without
     gradient; the loss sum_c weights[c] * mse[c], a scalar with gradient) for a loss whose
     channel weights are fixed before the render. The CPU kernel forms the gradients in the
     same pass as the render (``render_cpu.render_loss_cpu``: the same bits as
-    :func:`render_mse` and a weighted sum); other renderers go through :func:`render_mse`."""
+    :func:`render_mse` and a weighted sum); other renderers go through :func:`render_mse`.
+    ``reuse``: the CPU kernel keeps its ranking between calls (``render_cpu.RankReuse``);
+    other renderers rank on every call."""
     if means.device.type == "cpu" and render_cpu.load_kernel() is not None:
         return render_cpu.render_loss_cpu(means, conics, colors, fallback, target, weights, W,
-                                          H, k, tile, rep_x, rep_y)
+                                          H, k, tile, rep_x, rep_y, reuse=reuse)
     img, mse = render_mse(means, conics, colors, fallback, target, W, H, k, tile, rep_x, rep_y)
     return img, mse.detach(), (mse * weights).sum()
 

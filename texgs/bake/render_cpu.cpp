@@ -46,6 +46,9 @@ using texgs_bake::kMaxK;
 using texgs_bake::make_grid;
 using texgs_bake::wrap_delta;
 constexpr int kMaxStackC = 64;  // channel counts up to this use stack buffers
+// texgs_forward_loss's sel_mode: rank and keep nothing; rank and keep each texel's ranking
+// in sel; reuse the ranking kept in sel (with the offsets and ids it was made with).
+constexpr int kSelNone = 0, kSelKeep = 1, kSelReuse = 2;
 
 // Per-thread buffers reused from tile to tile.
 struct TileScratch {
@@ -179,7 +182,7 @@ struct LaneBlend {
 // sorted top-K by (q, entry), see the note above kLanes) and fills b.
 template <int KK>
 inline void rank_lanes(const TileCands& tc, int K_rt, vf px, vf py, const Grid& g,
-                       LaneBlend& b) {
+                       LaneBlend& b, const int32_t* list = nullptr, int64_t n_list = 0) {
   const int K = KK > 0 ? KK : K_rt;
   const float fW = (float)g.W, fH = (float)g.H;
   const float w_cut = std::exp(-0.5f * kCutoffQ);
@@ -192,7 +195,10 @@ inline void rank_lanes(const TileCands& tc, int K_rt, vf px, vf py, const Grid& 
     qk[k] = v_zero + kCutoffQ;
     ek[k] = v_none;
   }
-  for (int64_t j = 0; j < tc.L; ++j) {
+  // every candidate of the tile, or only the ascending entries of list
+  const int64_t n = list ? n_list : tc.L;
+  for (int64_t u = 0; u < n; ++u) {
+    const int64_t j = list ? list[u] : u;
     vf dx = px - tc.mx[j], dy = py - tc.my[j];
     if (g.rep_x || g.rep_y) {
       for (int l = 0; l < kLanes; ++l) {
@@ -229,6 +235,29 @@ inline void rank_lanes(const TileCands& tc, int K_rt, vf px, vf py, const Grid& 
     b.j[k] = b.valid[k] ? ek[k] : v_izero + (int32_t)tc.L;
     b.den += b.w[k];
   }
+}
+
+// Rank reuse (texgs_forward_loss's sel_mode): a row of lanes keeps, in its block of sel
+// (1 + K * kLanes int32), the count and then the ascending distinct tile-local entries its
+// lanes selected; a later call ranks only those. That ranking holds every lane's previous
+// top K, so with unchanged parameters it selects exactly what a full ranking selects, in
+// the same order: the same bits.
+inline void keep_row_cands(const LaneBlend& b, int K, int32_t* blk) {
+  int32_t* list = blk + 1;
+  int n = 0;
+  for (int k = 0; k < K; ++k) {
+    for (int l = 0; l < kLanes; ++l) {
+      if (!b.valid[k][l]) continue;
+      const int32_t j = b.j[k][l];
+      int p = n;  // insertion into the ascending list, skipping duplicates
+      while (p > 0 && list[p - 1] > j) --p;
+      if (p > 0 && list[p - 1] == j) continue;
+      for (int q = n; q > p; --q) list[q] = list[q - 1];
+      list[p] = j;
+      ++n;
+    }
+  }
+  blk[0] = n;
 }
 
 // v with lanes n and up set to zero.
@@ -309,10 +338,12 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
                const float* colors, const float* fallback, int C_rt, int K_rt,
                const int64_t* offsets, const int32_t* ids, const float* target,
                const float* gscale, float* image, double* sse_tile, float* gtile,
-               double* fb_tile, TileScratch& buf) {
+               double* fb_tile, int32_t* sel, int sel_mode, TileScratch& buf) {
   const int C = CC > 0 ? CC : C_rt;
   const int K = KK > 0 ? KK : K_rt;
   const int P = 5 + C;
+  const int gpr = (g.tile + kLanes - 1) / kLanes;  // lane groups per tile row
+  const int64_t tblk = (int64_t)t * g.tile * gpr * kLanes;  // this tile's block of sel
   const int W = g.W, H = g.H;
   const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
@@ -349,7 +380,16 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
     for (int xs = x0; xs < x1; xs += kLanes) {
       vf px, py;
       lane_centres(xs, y, px, py);
-      rank_lanes<KK>(tc, K, px, py, g, b);
+      // this row of lanes' block of sel (keep_row_cands)
+      int32_t* sel_blk = sel == nullptr ? nullptr :
+          sel + (tblk / kLanes + (int64_t)(y - y0) * gpr + (xs - x0) / kLanes) *
+                (1 + (int64_t)K * kLanes);
+      if (sel_mode == kSelReuse) {
+        rank_lanes<KK>(tc, K, px, py, g, b, sel_blk + 1, sel_blk[0]);
+      } else {
+        rank_lanes<KK>(tc, K, px, py, g, b);
+        if (sel_mode == kSelKeep) keep_row_cands(b, K, sel_blk);
+      }
       const int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
       const int64_t p0 = (int64_t)y * W + xs;
       const vf inv = 1.0f / b.den;
@@ -569,6 +609,9 @@ void reduce_entry_grads(int n, int C, int ntiles, int64_t E, const int32_t* ids,
 
 extern "C" {
 
+// Lanes per row group of this build (8 with AVX, else 4): the per-texel layouts depend on it.
+int texgs_lanes() { return kLanes; }
+
 // Bin Gaussians into tiles. Fills offsets [tiles+1]; fills ids only when the total fits in
 // capacity. Returns the total number of entries. The Gaussians are split into nthreads
 // consecutive ranges, each counted and filled by one thread; a tile's entries from range r
@@ -708,15 +751,20 @@ int texgs_backward(int n, const float* means, const float* conics, const float* 
 // the render (a fixed weighted sum of per-channel MSEs): writes the image [H,W,C], the
 // per-channel sums of squared error sse [C] (as texgs_forward with a target) and the
 // gradients of that loss (as texgs_backward with target and gscale: the same bits), with no
-// per-texel hand-over buffers. scratch: float [E * (5 + C)]. Returns 0, or -1 on bad
-// arguments.
+// per-texel hand-over buffers. scratch: float [E * (5 + C)]. Rank reuse: with sel_mode
+// kSelKeep, sel (int32 [tiles * tile * GPR * (1 + K * kLanes)]) receives, per row of
+// lanes, the entries its texels selected (keep_row_cands); with kSelReuse each row ranks
+// only those, and offsets and ids must be the ones they were kept with. Returns 0, or -1
+// on bad arguments.
 int texgs_forward_loss(int n, const float* means, const float* conics, const float* colors,
                        const float* fallback, int C, int W, int H, int tile, int K, int rep_x,
                        int rep_y, const int64_t* offsets, const int32_t* ids, int nthreads,
                        const float* target, const float* gscale, float* image, double* sse,
                        float* scratch, float* grad_means, float* grad_conics,
-                       float* grad_colors, float* grad_fallback) {
+                       float* grad_colors, float* grad_fallback, int32_t* sel,
+                       int sel_mode) {
   if (K < 1 || K > kMaxK || C < 1 || target == nullptr || gscale == nullptr) return -1;
+  if (sel_mode < kSelNone || sel_mode > kSelReuse || (sel_mode != kSelNone && !sel)) return -1;
   Grid g = make_grid(W, H, tile, rep_x, rep_y);
   int ntiles = g.tx_n * g.ty_n;
   const int P = 5 + C;
@@ -733,16 +781,16 @@ int texgs_forward_loss(int n, const float* means, const float* conics, const flo
       const bool rep = rep_x || rep_y;
       if (K == 5 && rep)
         loss_tile<CC, 5, true>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
-                               target, gscale, image, st, gt, ft, buf);
+                               target, gscale, image, st, gt, ft, sel, sel_mode, buf);
       else if (K == 5)
         loss_tile<CC, 5, false>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
-                                target, gscale, image, st, gt, ft, buf);
+                                target, gscale, image, st, gt, ft, sel, sel_mode, buf);
       else if (rep)
         loss_tile<CC, 0, true>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
-                               target, gscale, image, st, gt, ft, buf);
+                               target, gscale, image, st, gt, ft, sel, sel_mode, buf);
       else
         loss_tile<CC, 0, false>(t, g, means, conics, colors, fallback, C, K, offsets, ids,
-                                target, gscale, image, st, gt, ft, buf);
+                                target, gscale, image, st, gt, ft, sel, sel_mode, buf);
     });
   });
   for (int c = 0; c < C; ++c) {

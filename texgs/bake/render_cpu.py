@@ -109,9 +109,11 @@ def _build() -> ctypes.CDLL:
     lib.texgs_backward.restype = ctypes.c_int
     lib.texgs_backward.argtypes = common + [_c_f, _c_f, _c_i32, _c_f, _c_f, ctypes.c_int,
                                             _c_f, _c_f, _c_f, _c_f, _c_f, _c_f, _c_f]
+    lib.texgs_lanes.restype = ctypes.c_int
+    lib.texgs_lanes.argtypes = []
     lib.texgs_forward_loss.restype = ctypes.c_int
     lib.texgs_forward_loss.argtypes = common + [ctypes.c_int, _c_f, _c_f, _c_f, _c_d, _c_f,
-                                                _c_f, _c_f, _c_f, _c_f]
+                                                _c_f, _c_f, _c_f, _c_f, _c_i32, ctypes.c_int]
     return lib
 
 
@@ -225,6 +227,71 @@ def bin_tiles(means: torch.Tensor, conics: torch.Tensor, W: int, H: int, tile: i
     return offsets, ids[:total]
 
 
+_SEL_NONE, _SEL_KEEP, _SEL_REUSE = 0, 1, 2  # texgs_forward_loss's sel_mode
+
+
+def _slots(W: int, H: int, tile: int) -> int:
+    """Texel slots of the kernel's tile- and lane-blocked per-texel layout (render_cpu.cpp
+    header; a multiple of 8 lanes per tile row covers both builds)."""
+    return (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
+
+
+class RankReuse:
+    """Keeps the one-pass kernel's per-texel top-K ranking from one call to the next, so
+    that ``every - 1`` calls out of ``every`` weigh each texel's kept Gaussians at their
+    current parameters instead of ranking the tile's candidates again (about a third of
+    the pass). Between rankings the tile lists and the choice of Gaussians per texel are
+    frozen; values and gradients are exact for that choice. A call ranks afresh after
+    ``every`` calls, when the Gaussian count, size, K, tile or address modes differ, or
+    after :meth:`reset` (the fit calls it whenever Gaussians are added or moved).
+    ``every = 1`` ranks on every call.
+    """
+
+    def __init__(self, every: int) -> None:
+        if every < 1:
+            raise ValueError(f"rank reuse every {every}: at least 1")
+        self.every = every
+        self.calls = 0  # calls since the last ranking
+        self.key: tuple | None = None
+        self.offsets: torch.Tensor | None = None
+        self.ids: torch.Tensor | None = None
+        self.sel: torch.Tensor | None = None
+
+    def reset(self) -> None:
+        self.key = None
+
+    def mode(self, key: tuple) -> int:
+        """The kernel's sel_mode for the next call with ``key``; counts the call."""
+        if self.every == 1:
+            return _SEL_NONE
+        if key != self.key or self.calls >= self.every:
+            self.key, self.calls = key, 1
+            return _SEL_KEEP
+        self.calls += 1
+        return _SEL_REUSE
+
+    def candidates(self, W: int, H: int, tile: int) -> list[list[list[int]]]:
+        """The kept candidates of every texel (those of its row of lanes), as Gaussian ids
+        ascending: ``[y][x] -> list``; for tests and inspection."""
+        if self.sel is None or self.offsets is None or self.ids is None or self.key is None:
+            raise ValueError("no ranking kept yet")
+        k = self.key[4]
+        lanes = load_kernel().texgs_lanes()
+        gpr = -(-tile // lanes)
+        tx_n = -(-W // tile)
+        sel, ids, offsets = self.sel.tolist(), self.ids.tolist(), self.offsets.tolist()
+        out = []
+        for y in range(H):
+            row = []
+            for x in range(W):
+                t = (y // tile) * tx_n + x // tile
+                grp = t * tile * gpr + (y % tile) * gpr + (x % tile) // lanes
+                blk = grp * (1 + k * lanes)
+                row.append([ids[offsets[t] + e] for e in sel[blk + 1:blk + 1 + sel[blk]]])
+            out.append(row)
+        return out
+
+
 def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, nthreads,
              target=None):
     """Run texgs_forward and keep what the backward needs on ``ctx``. Returns the image
@@ -240,7 +307,7 @@ def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, 
     image = torch.empty(H, W, C, dtype=torch.float32)
     # selected entries per texel, exp(-q/2) of each and 1 / blend denominators, for
     # backward, in the kernel's tile- and lane-blocked layout (render_cpu.cpp header)
-    slots = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
+    slots = _slots(W, H, tile)
     sel = torch.empty(slots * k, dtype=torch.int32)
     expq = torch.empty(slots * k, dtype=torch.float32)
     inv_dens = torch.empty(slots, dtype=torch.float32)
@@ -337,7 +404,7 @@ class _RenderLoss(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, means, conics, colors, fallback, target, weights, W, H, k, tile, rep_x,
-                rep_y, nthreads):
+                rep_y, nthreads, reuse):
         lib = load_kernel()
         means = means.detach().contiguous().float()
         conics = conics.detach().contiguous().float()
@@ -349,7 +416,21 @@ class _RenderLoss(torch.autograd.Function):
         # the image gradient of the loss is gscale * (image - target), as _RenderMSE's
         # backward forms it from d loss / d mse = weights
         gscale = (weights * (2.0 / (W * H))).contiguous()
-        offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y, nthreads)
+        mode = _SEL_NONE if reuse is None else \
+            reuse.mode((means.shape[0], C, W, H, k, tile, bool(rep_x), bool(rep_y)))
+        if mode == _SEL_REUSE:
+            offsets, ids, sel = reuse.offsets, reuse.ids, reuse.sel
+        else:
+            offsets, ids = bin_tiles(means, conics, W, H, tile, rep_x, rep_y, nthreads)
+            sel = None
+            if mode == _SEL_KEEP:
+                sel = reuse.sel
+                lanes = load_kernel().texgs_lanes()  # a block per row of lanes
+                size = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // lanes)) * \
+                    (1 + k * lanes)
+                if sel is None or sel.numel() != size:
+                    sel = torch.empty(size, dtype=torch.int32)
+                reuse.offsets, reuse.ids, reuse.sel = offsets, ids, sel
         image = torch.empty(H, W, C, dtype=torch.float32)
         sse = torch.empty(C, dtype=torch.float64)
         scratch = torch.empty(ids.shape[0] * (5 + C) + 1, dtype=torch.float32)
@@ -360,7 +441,8 @@ class _RenderLoss(torch.autograd.Function):
             _ptr(fallback, _c_f), C, W, H, tile, k, int(rep_x), int(rep_y),
             _ptr(offsets, _c_i64), _ptr(ids, _c_i32), nthreads, _ptr(target, _c_f),
             _ptr(gscale, _c_f), _ptr(image, _c_f), _ptr(sse, _c_d), _ptr(scratch, _c_f),
-            _ptr(gm, _c_f), _ptr(gc, _c_f), _ptr(gcol, _c_f), _ptr(gfb, _c_f))
+            _ptr(gm, _c_f), _ptr(gc, _c_f), _ptr(gcol, _c_f), _ptr(gfb, _c_f),
+            None if sel is None else _ptr(sel, _c_i32), mode)
         if rc != 0:
             raise ValueError(f"texgs_forward_loss rejected its arguments (K={k})")
         ctx.save_for_backward(gm, gc, gcol, gfb)
@@ -370,7 +452,7 @@ class _RenderLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, _grad_image, _grad_mse, grad_loss):
-        return tuple(g * grad_loss for g in ctx.saved_tensors) + (None,) * 9
+        return tuple(g * grad_loss for g in ctx.saved_tensors) + (None,) * 10
 
 
 def render_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
@@ -400,14 +482,16 @@ def render_mse_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tens
 def render_loss_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
                     fallback: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
                     W: int, H: int, k: int, tile: int = 16, rep_x: bool = False,
-                    rep_y: bool = False, nthreads: int | None = None
+                    rep_y: bool = False, nthreads: int | None = None,
+                    reuse: RankReuse | None = None
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(image [H, W, C] and per-channel MSE [C] against ``target``, both without gradient;
     loss = sum_c weights[c] * mse[c], a scalar with gradient) from one kernel pass that also
     forms the gradients. The same values and gradients, to the bit, as ``render_mse_cpu``
     followed by ``(mse * weights).sum()``, without its per-texel hand-over buffers
-    (about 44 bytes per texel at K = 5) or its second pass."""
+    (about 44 bytes per texel at K = 5) or its second pass. ``reuse``: keep the ranking
+    between calls (:class:`RankReuse`; 20 bytes per texel at K = 5)."""
     if load_kernel() is None:
         raise RuntimeError(f"compiled kernel unavailable: {status()}")
     return _RenderLoss.apply(means, conics, colors, fallback, target, weights, W, H, k, tile,
-                             rep_x, rep_y, nthreads or default_threads())
+                             rep_x, rep_y, nthreads or default_threads(), reuse)
