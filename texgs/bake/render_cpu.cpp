@@ -53,6 +53,7 @@ constexpr int kSelNone = 0, kSelKeep = 1, kSelReuse = 2;
 // Per-thread buffers reused from tile to tile.
 struct TileScratch {
   std::vector<float> f, v;
+  std::vector<uint64_t> bits;  // rank reuse: one bit per tile-local entry (keep_row_cands)
 };
 
 // Runs f(tile, scratch) for every tile; tiles are handed out one at a time to nthreads
@@ -242,19 +243,37 @@ inline void rank_lanes(const TileCands& tc, int K_rt, vf px, vf py, const Grid& 
 // lanes selected; a later call ranks only those. That ranking holds every lane's previous
 // top K, so with unchanged parameters it selects exactly what a full ranking selects, in
 // the same order: the same bits.
-inline void keep_row_cands(const LaneBlend& b, int K, int32_t* blk) {
+inline void keep_row_cands(const LaneBlend& b, int K, int64_t L, uint64_t* bits,
+                           int32_t* blk) {
+  // a bit per selected entry (empty slots hold L), then the set bits in ascending order;
+  // bits is all zero again on return. Up to 256 entries the four words stay in registers
+  // (a store per bit made each wait on the last).
+  const int64_t words = (L >> 6) + 1;  // through bit L
+  if (words <= 4) {
+    uint64_t r[4] = {0, 0, 0, 0};
+    for (int k = 0; k < K; ++k)
+      for (int l = 0; l < kLanes; ++l) {
+        const uint32_t j = (uint32_t)b.j[k][l];
+        const uint64_t bit = 1ull << (j & 63);
+        for (int w = 0; w < 4; ++w) r[w] |= (j >> 6) == (uint32_t)w ? bit : 0;
+      }
+    for (int w = 0; w < 4; ++w) bits[w] = r[w];  // bits has at least 4 words
+  } else {
+    for (int k = 0; k < K; ++k)
+      for (int l = 0; l < kLanes; ++l) {
+        const uint32_t j = (uint32_t)b.j[k][l];
+        bits[j >> 6] |= 1ull << (j & 63);
+      }
+  }
   int32_t* list = blk + 1;
-  int n = 0;
-  for (int k = 0; k < K; ++k) {
-    for (int l = 0; l < kLanes; ++l) {
-      if (!b.valid[k][l]) continue;
-      const int32_t j = b.j[k][l];
-      int p = n;  // insertion into the ascending list, skipping duplicates
-      while (p > 0 && list[p - 1] > j) --p;
-      if (p > 0 && list[p - 1] == j) continue;
-      for (int q = n; q > p; --q) list[q] = list[q - 1];
-      list[p] = j;
-      ++n;
+  int32_t n = 0;
+  for (int64_t w = 0; w < words; ++w) {
+    uint64_t m = bits[w];
+    bits[w] = 0;
+    while (m) {
+      const int32_t j = (int32_t)(w * 64 + __builtin_ctzll(m));
+      m &= m - 1;
+      if (j < L) list[n++] = j;
     }
   }
   blk[0] = n;
@@ -347,6 +366,7 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
   const int W = g.W, H = g.H;
   const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
+  if (sel_mode == kSelKeep) buf.bits.assign((size_t)(tc.L >> 6) + 4, 0);
   // per channel: the blend and the image gradient of the current row of lanes
   buf.v.resize((size_t)(K + 2) * C * kLanes);
   float* cgs = buf.v.data();  // [K, C, kLanes]: each slot's colour gradient on every lane
@@ -388,7 +408,7 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
         rank_lanes<KK>(tc, K, px, py, g, b, sel_blk + 1, sel_blk[0]);
       } else {
         rank_lanes<KK>(tc, K, px, py, g, b);
-        if (sel_mode == kSelKeep) keep_row_cands(b, K, sel_blk);
+        if (sel_mode == kSelKeep) keep_row_cands(b, K, tc.L, buf.bits.data(), sel_blk);
       }
       const int xe = x1 - xs < kLanes ? x1 - xs : kLanes;
       const int64_t p0 = (int64_t)y * W + xs;
