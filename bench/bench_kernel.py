@@ -13,6 +13,7 @@ function the fitter calls).
     python bench/bench_kernel.py --size 1024 --threads 2
     python bench/bench_kernel.py --bake-split 400   # where a bake's step time goes
     python bench/bench_kernel.py --bake-split 300 --size 2048 [--default-malloc]
+    python bench/bench_kernel.py --rank-reuse --size 2048 --repeats 15   # rank reuse
 
 The "one pass" column is what a bake step calls: the render, its MSE against a target and
 every gradient in one kernel pass (``render_cpu.render_loss_cpu``), against the forward plus
@@ -48,7 +49,7 @@ def scene(size: int):
     from texgs.images import channel_infos_for  # noqa: PLC0415
     from texgs.runtime import dequantize  # noqa: PLC0415
     res = bake_array(texture(size), channel_infos_for(3),
-                     BakeConfig(bpp=1.0, steps=300, device="cpu"))
+                     BakeConfig(bpp=1.0, steps=300, device="cpu", quality="max"))
     g = dequantize(res.asset, res.asset.prefix_count(len(res.asset.lod_counts)))
     return tuple(torch.from_numpy(a).float() for a in (g.means, g.conics, g.colors,
                                                          g.fallback))
@@ -103,6 +104,36 @@ def bake_split(size: int, steps: int) -> None:
         print(f"  {name:<16} {v:7.2f} s  {v / total * 100:5.1f} %  {v / steps * 1e3:6.2f} ms/step")
 
 
+def rank_reuse(size: int, repeats: int) -> None:
+    """One-pass kernel calls (forward only, no autograd) on the scene: a plain pass, a
+    pass that ranks and keeps each row's candidates, and a pass that reuses them
+    (render_cpu.RankReuse), minimum and median ms, two rounds in alternation."""
+    from texgs.bake import render_cpu  # noqa: PLC0415
+    means, conics, colors, fallback = scene(size)
+    W = H = size
+    target = torch.rand(H, W, 3, generator=torch.Generator().manual_seed(1))
+    weights = torch.full((3,), 1.0 / 3.0)
+    times: dict[str, list[tuple[float, float]]] = {}
+    with render_cpu.kernel_threads(torch.get_num_threads()), torch.no_grad():
+        for _ in range(2):
+            for mode in ("plain", "keeping", "reusing"):
+                reuse = render_cpu.RankReuse(1 << 30)
+                render_cpu.render_loss_cpu(means, conics, colors, fallback, target, weights,
+                                           W, H, 5, 16, reuse=reuse)
+
+                def call(mode=mode, reuse=reuse):
+                    if mode == "keeping":
+                        reuse.reset()
+                    render_cpu.render_loss_cpu(means, conics, colors, fallback, target,
+                                               weights, W, H, 5, 16,
+                                               reuse=None if mode == "plain" else reuse)
+                times.setdefault(mode, []).append(timed(call, repeats))
+    print(f"{size}x{size}, {means.shape[0]} Gaussians, one-pass kernel, "
+          f"{render_cpu.default_threads()} threads: ms (min / median), two rounds")
+    for mode, ts in times.items():
+        print(f"  {mode:<8} " + "   ".join(f"{a:7.2f} / {b:7.2f}" for a, b in ts))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=512)
@@ -110,6 +141,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--ref-repeats", type=int, default=3)
     ap.add_argument("--bake-split", type=int, metavar="STEPS", default=None)
+    ap.add_argument("--rank-reuse", action="store_true",
+                    help="time plain, keeping and reusing one-pass calls (rank reuse)")
     ap.add_argument("--default-malloc", action="store_true",
                     help="leave glibc's malloc thresholds as they are (TEXGS_KEEP_HEAP=0; "
                          "the baker otherwise keeps freed heap memory)")
@@ -120,6 +153,9 @@ def main() -> None:
     print(f"malloc: {'glibc defaults' if args.default_malloc else 'freed heap memory kept'}")
     if args.bake_split:
         bake_split(args.size, args.bake_split)
+        return
+    if args.rank_reuse:
+        rank_reuse(args.size, args.repeats)
         return
 
     from texgs.bake.render_ref import _render_tiled_torch  # noqa: PLC0415

@@ -273,7 +273,10 @@ def test_set_maps_decode_at_their_own_size_and_encoding():
     maps = decode_maps(asset)
     assert [m.shape for m in maps] == [(24, 32, 4), (12, 16, 4), (24, 32, 3)]
     for i, img in enumerate(maps):
-        np.testing.assert_array_equal(img, np.load(GOLDEN / f"set_mixed.map{i}.npy"))
+        # as the other golden checks: NumPy's exp differs by an ulp between its AVX2 and
+        # AVX-512 code paths, so the files hold to 1e-6, not to the bit
+        np.testing.assert_allclose(img, np.load(GOLDEN / f"set_mixed.map{i}.npy"), atol=1e-6,
+                                   rtol=0)
     n = maps[1][..., :3] * 2 - 1
     np.testing.assert_allclose(np.linalg.norm(n, axis=-1), 1.0, atol=1e-5)
     assert (n[..., 2] >= 0).all()

@@ -16,8 +16,8 @@ from ..errors import OptionError
 # Gaussians, whether to search the colour width, and how often the CPU kernel ranks each
 # texel's top K afresh (``rank_every``; between rankings it reuses the candidates each row of
 # texels selected, render_cpu.RankReuse). "max" ranks on every step; "balanced" (the
-# default) is max's recipe with a ranking every 4th step (a sixth less time on the CPU,
-# PSNR within 0.2 dB of max); "fast" has 600 steps and no relocation.
+# default) is max's recipe with a ranking every 4th step (2 to 12 % less time on the
+# CPU in bench/bench_speed.py, PSNR within 0.2 dB of max); "fast" has 600 steps and no relocation.
 QUALITY_PRESETS: dict[str, dict[str, float | int | tuple]] = {
     "fast": {"steps": 600, "coarse_fraction": 0.25, "sparse_fraction": 0.0, "relocate_at": (),
              "color_search": False, "rank_every": 4},
