@@ -416,7 +416,8 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
       vf gw[kMaxK];
       for (int k = 0; k < K; ++k) gw[k] = v_zero;
       for (int l = 0; l < kLanes; ++l)
-        for (int c = 0; c < C; ++c) trow[c * kLanes + l] = l < xe ? target[(p0 + l) * C + c] : 0.0f;
+        for (int c = 0; c < C; ++c)
+          trow[c * kLanes + l] = l < xe ? target[(p0 + l) * C + c] : 0.0f;
       for (int c = 0; c < C; ++c) {
         vf colk[kMaxK];  // each slot's colour, for the gradient
         const vf v = blend_channel(tc, b, K, C, c, fallback[c], colk);
