@@ -128,8 +128,16 @@ def rank_reuse(size: int, repeats: int) -> None:
                                                weights, W, H, 5, 16,
                                                reuse=None if mode == "plain" else reuse)
                 times.setdefault(mode, []).append(timed(call, repeats))
+    # candidates a reusing row ranks: the count at the head of every row's block (sizes
+    # that are multiples of the tile and the lanes: every block belongs to the texture)
+    lanes, _, block = render_cpu._reuse_blocks(16, 5)
+    kept = reuse.sel.view(-1, block)[:, 0].double().mean().item()
+    off, _ = render_cpu.bin_tiles(means, conics, W, H, 16, False, False)
+    per_tile = (off[-1] / (off.shape[0] - 1)).item()
     print(f"{size}x{size}, {means.shape[0]} Gaussians, one-pass kernel, "
-          f"{render_cpu.default_threads()} threads: ms (min / median), two rounds")
+          f"{render_cpu.default_threads()} threads: ms (min / median), two rounds; "
+          f"a reusing row of {lanes} texels ranks {kept:.1f} candidates, a full ranking "
+          f"{per_tile:.1f} (its tile's)")
     for mode, ts in times.items():
         print(f"  {mode:<8} " + "   ".join(f"{a:7.2f} / {b:7.2f}" for a, b in ts))
 

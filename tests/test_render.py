@@ -272,7 +272,7 @@ def test_rank_reuse_after_a_move_ranks_only_the_kept_candidates(rep):
     reuse = render_cpu.RankReuse(4)
     render_cpu.render_loss_cpu(m0, c0, col, fb, target, weights, W, H, k, 16, *rep,
                                reuse=reuse)
-    kept = reuse.candidates(W, H, 16)
+    kept = reuse.candidates()
     dense0 = _quad(*_centres(W, H), m0[None], c0[None], W, H, *rep)  # [P, N]
     for p in range(W * H):
         q = dense0[p]

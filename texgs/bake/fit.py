@@ -421,8 +421,9 @@ class _Fitter:
         cfg = self.cfg
         images, mse, total = [], 0.0, 0.0
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
-            reuse = self.rankings.setdefault((g.width, g.height),
-                                             render_cpu.RankReuse(cfg.rank_every))
+            reuse = self.rankings.get((g.width, g.height))
+            if reuse is None:
+                reuse = self.rankings[g.width, g.height] = render_cpu.RankReuse(cfg.rank_every)
             img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
                                                   g.width, g.height, cfg.top_k,
                                                   g.tile,

@@ -73,7 +73,7 @@ def render_mse(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
 def render_weighted_mse(means: torch.Tensor, conics: torch.Tensor, colors: torch.Tensor,
                         fallback: torch.Tensor, target: torch.Tensor, weights: torch.Tensor,
                         W: int, H: int, k: int, tile: int = 16, rep_x: bool = False,
-                        rep_y: bool = False, reuse: "render_cpu.RankReuse | None" = None
+                        rep_y: bool = False, reuse: render_cpu.RankReuse | None = None
                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(the render [H, W, C] and its per-channel MSE [C] against ``target``, both without
     gradient; the loss sum_c weights[c] * mse[c], a scalar with gradient) for a loss whose

@@ -46,8 +46,8 @@ using texgs_bake::kMaxK;
 using texgs_bake::make_grid;
 using texgs_bake::wrap_delta;
 constexpr int kMaxStackC = 64;  // channel counts up to this use stack buffers
-// texgs_forward_loss's sel_mode: rank and keep nothing; rank and keep each texel's ranking
-// in sel; reuse the ranking kept in sel (with the offsets and ids it was made with).
+// texgs_forward_loss's sel_mode: rank and keep nothing; rank and keep in sel the entries
+// each row of lanes selected; rank only those (with the offsets and ids they were kept with).
 constexpr int kSelNone = 0, kSelKeep = 1, kSelReuse = 2;
 
 // Per-thread buffers reused from tile to tile.
@@ -362,7 +362,7 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
   const int K = KK > 0 ? KK : K_rt;
   const int P = 5 + C;
   const int gpr = (g.tile + kLanes - 1) / kLanes;  // lane groups per tile row
-  const int64_t tblk = (int64_t)t * g.tile * gpr * kLanes;  // this tile's block of sel
+  const int64_t tgrp = (int64_t)t * g.tile * gpr;  // this tile's first row group in sel
   const int W = g.W, H = g.H;
   const auto [x0, y0, x1, y1] = tile_rect(g, t);
   const TileCands tc = load_tile_cands(buf, offsets, ids, t, means, conics, colors, C);
@@ -402,7 +402,7 @@ void loss_tile(int t, const Grid& g, const float* means, const float* conics,
       lane_centres(xs, y, px, py);
       // this row of lanes' block of sel (keep_row_cands)
       int32_t* sel_blk = sel == nullptr ? nullptr :
-          sel + (tblk / kLanes + (int64_t)(y - y0) * gpr + (xs - x0) / kLanes) *
+          sel + (tgrp + (int64_t)(y - y0) * gpr + (xs - x0) / kLanes) *
                 (1 + (int64_t)K * kLanes);
       if (sel_mode == kSelReuse) {
         rank_lanes<KK>(tc, K, px, py, g, b, sel_blk + 1, sel_blk[0]);

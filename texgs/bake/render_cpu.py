@@ -230,21 +230,23 @@ def bin_tiles(means: torch.Tensor, conics: torch.Tensor, W: int, H: int, tile: i
 _SEL_NONE, _SEL_KEEP, _SEL_REUSE = 0, 1, 2  # texgs_forward_loss's sel_mode
 
 
-def _slots(W: int, H: int, tile: int) -> int:
-    """Texel slots of the kernel's tile- and lane-blocked per-texel layout (render_cpu.cpp
-    header; a multiple of 8 lanes per tile row covers both builds)."""
-    return (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
+def _reuse_blocks(tile: int, k: int) -> tuple[int, int, int]:
+    """(lanes, row groups per tile row, int32 per block) of the kept-candidate layout: one
+    block of 1 + k * lanes per row of lanes of every tile (render_cpu.cpp
+    texgs_forward_loss)."""
+    lanes = load_kernel().texgs_lanes()
+    return lanes, -(-tile // lanes), 1 + k * lanes
 
 
 class RankReuse:
-    """Keeps the one-pass kernel's per-texel top-K ranking from one call to the next, so
-    that ``every - 1`` calls out of ``every`` weigh each texel's kept Gaussians at their
-    current parameters instead of ranking the tile's candidates again (about a third of
-    the pass). Between rankings the tile lists and the choice of Gaussians per texel are
-    frozen; values and gradients are exact for that choice. A call ranks afresh after
-    ``every`` calls, when the Gaussian count, size, K, tile or address modes differ, or
-    after :meth:`reset` (the fit calls it whenever Gaussians are added or moved).
-    ``every = 1`` ranks on every call.
+    """Keeps, from one one-pass kernel call to the next, the Gaussians each row of lanes
+    (texels ranked together) selected, so that ``every - 1`` calls out of ``every`` rank
+    each texel's top K among those few instead of among all of its tile's candidates.
+    Between full rankings the tile lists and the candidate sets are frozen; values and
+    gradients are exact for them. A call ranks afresh after ``every`` calls, when the
+    Gaussian count, channels, size, K, tile or address modes differ, or after
+    :meth:`reset` (the fit calls it whenever Gaussians are added or moved). ``every = 1``
+    ranks on every call.
     """
 
     def __init__(self, every: int) -> None:
@@ -270,14 +272,14 @@ class RankReuse:
         self.calls += 1
         return _SEL_REUSE
 
-    def candidates(self, W: int, H: int, tile: int) -> list[list[list[int]]]:
-        """The kept candidates of every texel (those of its row of lanes), as Gaussian ids
-        ascending: ``[y][x] -> list``; for tests and inspection."""
+    def candidates(self) -> list[list[list[int]]]:
+        """The kept candidates of every texel (those of its row of lanes) as ascending
+        Gaussian ids, ``[y][x] -> list``, for the size and tile they were kept at; for
+        tests and inspection."""
         if self.sel is None or self.offsets is None or self.ids is None or self.key is None:
             raise ValueError("no ranking kept yet")
-        k = self.key[4]
-        lanes = load_kernel().texgs_lanes()
-        gpr = -(-tile // lanes)
+        _, _, W, H, k, tile = self.key[:6]
+        lanes, gpr, block = _reuse_blocks(tile, k)
         tx_n = -(-W // tile)
         sel, ids, offsets = self.sel.tolist(), self.ids.tolist(), self.offsets.tolist()
         out = []
@@ -285,8 +287,7 @@ class RankReuse:
             row = []
             for x in range(W):
                 t = (y // tile) * tx_n + x // tile
-                grp = t * tile * gpr + (y % tile) * gpr + (x % tile) // lanes
-                blk = grp * (1 + k * lanes)
+                blk = (t * tile * gpr + (y % tile) * gpr + (x % tile) // lanes) * block
                 row.append([ids[offsets[t] + e] for e in sel[blk + 1:blk + 1 + sel[blk]]])
             out.append(row)
         return out
@@ -307,7 +308,7 @@ def _forward(ctx, means, conics, colors, fallback, W, H, k, tile, rep_x, rep_y, 
     image = torch.empty(H, W, C, dtype=torch.float32)
     # selected entries per texel, exp(-q/2) of each and 1 / blend denominators, for
     # backward, in the kernel's tile- and lane-blocked layout (render_cpu.cpp header)
-    slots = _slots(W, H, tile)
+    slots = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // 8) * 8)
     sel = torch.empty(slots * k, dtype=torch.int32)
     expq = torch.empty(slots * k, dtype=torch.float32)
     inv_dens = torch.empty(slots, dtype=torch.float32)
@@ -425,9 +426,8 @@ class _RenderLoss(torch.autograd.Function):
             sel = None
             if mode == _SEL_KEEP:
                 sel = reuse.sel
-                lanes = load_kernel().texgs_lanes()  # a block per row of lanes
-                size = (-(-W // tile)) * (-(-H // tile)) * tile * (-(-tile // lanes)) * \
-                    (1 + k * lanes)
+                _, gpr, block = _reuse_blocks(tile, k)
+                size = (-(-W // tile)) * (-(-H // tile)) * tile * gpr * block
                 if sel is None or sel.numel() != size:
                     sel = torch.empty(size, dtype=torch.int32)
                 reuse.offsets, reuse.ids, reuse.sel = offsets, ids, sel
@@ -490,7 +490,7 @@ def render_loss_cpu(means: torch.Tensor, conics: torch.Tensor, colors: torch.Ten
     forms the gradients. The same values and gradients, to the bit, as ``render_mse_cpu``
     followed by ``(mse * weights).sum()``, without its per-texel hand-over buffers
     (about 44 bytes per texel at K = 5) or its second pass. ``reuse``: keep the ranking
-    between calls (:class:`RankReuse`; 20 bytes per texel at K = 5)."""
+    between calls (:class:`RankReuse`; about 21 bytes per texel at K = 5)."""
     if load_kernel() is None:
         raise RuntimeError(f"compiled kernel unavailable: {status()}")
     return _RenderLoss.apply(means, conics, colors, fallback, target, weights, W, H, k, tile,
