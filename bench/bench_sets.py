@@ -42,7 +42,8 @@ from astc_sets import astc_map_options, choose_under_budget  # noqa: E402
 from texgs import format as fmt  # noqa: E402
 from texgs.bake import BakeConfig, bake_set  # noqa: E402
 from texgs.images import to_uint8  # noqa: E402
-from texgs.material import discover_maps, load_map_image, prepare_map  # noqa: E402
+from texgs.material import (discover_maps, load_map_image, parse_weight_option,
+                            prepare_map)  # noqa: E402
 from texgs.quality import map_quality  # noqa: E402
 
 SETS = ROOT.parent / "shared" / "textures" / "sets"
@@ -50,10 +51,13 @@ BLOCKS = ((12, 12), (10, 10), (8, 8), (6, 6), (5, 5), (4, 4))
 SCALES = (1.0, 0.5, 0.25)
 
 
-def load_set(folder: Path, scale: float):
-    """Prepared maps (texgs) with their 8-bit images (ASTC input), both from the same texels."""
+def load_set(folder: Path, scale: float, weights: dict[int, float] | None = None):
+    """Prepared maps (texgs) with their 8-bit images (ASTC input), both from the same texels.
+    ``weights``: loss weight by map kind, for the kinds given (others: the default)."""
     out = []
     for src in discover_maps(folder):
+        if weights and src.kind in weights:
+            src.weight = weights[src.kind]
         img, hdr = load_map_image(src.path)
         u8 = to_uint8(img)
         if scale != 1.0:
@@ -87,21 +91,26 @@ def main() -> int:
     ap.add_argument("--variant", action="append", default=[],
                     help="bake settings to compare, e.g. \"set_loss='mse'\" (repeat; each is "
                          "a list of BakeConfig keyword arguments; default: the defaults)")
+    ap.add_argument("--weight", action="append", default=[],
+                    help="loss weight of a map kind, KIND=NUMBER as texgs bake --weight "
+                         "(repeat)")
     ap.add_argument("--no-astc", action="store_true", help="texgs only (recipe comparisons)")
     ap.add_argument("--separate", action="store_true",
                     help="also bake every map alone, all at the same bits per texel of its own "
                          "texels, together the joint asset's bits: joint vs separate geometry")
     args = ap.parse_args()
     variants = args.variant or [""]
+    weights = dict(parse_weight_option(w) for w in args.weight)
     sets = sorted(p for p in SETS.iterdir() if p.is_dir())
     if args.only:
         sets = [p for p in sets if p.name == args.only]
     rows = []
     t_start = time.time()
     print(f"# bench_sets: maps scaled by {args.scale}, texgs steps "
-          f"{args.steps or BakeConfig().steps}, ASTC quality {args.quality}", flush=True)
+          f"{args.steps or BakeConfig().steps}, ASTC quality {args.quality}"
+          + (f", map weights {' '.join(args.weight)}" if args.weight else ""), flush=True)
     for folder in sets:
-        maps = load_set(folder, args.scale)
+        maps = load_set(folder, args.scale, weights)
         W = max(pm.width for pm, _ in maps)
         H = max(pm.height for pm, _ in maps)
         astc12 = sum(astc_bytes(pm.width, pm.height, (12, 12), 1.0) for pm, _ in maps)
