@@ -106,6 +106,21 @@ def test_manifest_errors_name_the_file(tmp_path, text, needle):
     assert str(e.value).startswith(str(p))
 
 
+def test_normal_maps_weigh_two_by_default_everywhere_a_set_is_built(tmp_path):
+    (tmp_path / "m.toml").write_text('[maps]\nbasecolor = "c.png"\nnormal = "n.png"\n'
+                                     'gloss = { path = "g.png", weight = 3 }\n')
+    maps, _ = read_manifest(tmp_path / "m.toml")
+    assert [m.weight for m in maps] == [1.0, 2.0, 3.0]
+    for name in ("c.png", "c_Normal.png", "c_rough.png"):
+        Image.new("RGB", (4, 4)).save(tmp_path / name)
+    assert [(m.kind, m.weight) for m in discover_maps(tmp_path)] == [
+        (fmt.MAP_BASECOLOR, 1.0), (fmt.MAP_NORMAL, 2.0), (fmt.MAP_ROUGHNESS, 1.0)]
+    assert parse_map_option("normal=n.png").weight == 2.0
+    assert MapSource(fmt.MAP_NORMAL, "n.png").weight == 2.0  # the API, glTF and batch paths
+    assert MapSource(fmt.MAP_NORMAL, "n.png", 0.5).weight == 0.5
+    assert MapSource(fmt.MAP_GLOSS, "g.png").weight == 1.0
+
+
 def test_map_and_weight_options():
     assert parse_map_option("normal=a=b.png").path == "a=b.png"
     assert parse_weight_option("Roughness=0.5") == (fmt.MAP_ROUGHNESS, 0.5)
@@ -382,3 +397,48 @@ def test_shared_goat_skull_normal_map_is_stored_with_all_three_channels():
     for normal in sorted((SHARED / "sets").glob("*/*_Normal.png")):
         assert prepare_map(MapSource(fmt.MAP_NORMAL, str(normal))).flags == \
             fmt.MAP_FLAG_NORMAL_Z, normal
+
+
+@needs_shared
+def test_psnr_set_loss_in_one_pass_has_the_log_loss_gradient():
+    """A set's loss in PSNR form (sum_m w_m log MSE_m) is not a fixed weighted sum of channel
+    MSEs, so its first step takes two passes; afterwards the one-pass kernel weights each
+    channel by 1 / its map's MSE at the step before. With the same parameters that gives the
+    log loss's gradient (autograd through ``_Fitter.loss``), maps of two sizes (two groups)."""
+    import torch
+
+    from texgs.bake import BakeConfig
+    from texgs.bake.fit import _Fitter
+
+    src = SETS / "stk_generic_brickA"
+    maps = [prepare_map(MapSource(kind, "array", weight), _shared_crop(src / name, size, 4)
+                        .astype(np.float32) / 255.0, False)
+            for kind, name, size, weight in (
+                (fmt.MAP_BASECOLOR, "stk_generic_brickA.png", 48, 1.0),
+                (fmt.MAP_NORMAL, "stk_generic_brickA_Normal.png", 48, 2.0),
+                (fmt.MAP_GLOSS, "stk_generic_brickA_gloss.png", 24, 1.0))]
+    fit = _Fitter(maps, BakeConfig(), torch.device("cpu"))
+    assert len(fit.groups) == 2 and not fit.loss_is_linear
+    model = fit.initial(60)
+
+    def grads(loss):
+        for t in model.tensors():
+            t.grad = None
+        loss.backward()
+        return [t.grad.clone() for t in model.tensors()]
+
+    images, chan = fit.render_mse(model, None)
+    want = grads(fit.loss(images, chan))
+    fit.note_map_mse(chan)
+    assert fit.loss_is_linear
+    _, mse, loss = fit.render_loss(model, None)
+    got = grads(loss)
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, rtol=2e-4, atol=1e-7)
+    # the three maps' MSEs differ, so the weights really change the gradient
+    e = [float(x) for x in fit.last_map_mse]
+    assert max(e) > 2 * min(e)
+    # a sum with the fixed weights (set_loss="mse") has another gradient
+    plain = _Fitter(maps, BakeConfig(set_loss="mse"), torch.device("cpu"))
+    other = grads(plain.render_loss(model, None)[2])
+    assert not torch.allclose(other[3], want[3], rtol=1e-2)

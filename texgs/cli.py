@@ -118,7 +118,8 @@ def bake(
                                    "(basecolor, normal, roughness, gloss, metalness, "
                                    "occlusion, orm, emissive, alpha, mask, generic); repeat."),
     weights: list[str] = typer.Option([], "--weight", help="Loss weight of a map kind as "
-                                      "KIND=NUMBER (default 1 for every map); repeat."),
+                                      "KIND=NUMBER (default 2 for normal maps, 1 for the "
+                                      "others); repeat."),
     kind: Optional[str] = typer.Option(None, help="What a single input image is "
                                        "(default basecolor), e.g. normal."),
     bpp: Optional[float] = typer.Option(None, help="Bits per texel of the whole file over the "

@@ -216,6 +216,12 @@ class _Fitter:
         self.lr_uv = cfg.lr_pos / max(self.W, self.H)
         # the CPU kernel's kept rankings, per group (cfg.rank_every; render_cpu.RankReuse)
         self.rankings: dict[tuple[int, int], render_cpu.RankReuse] = {}
+        # a set's loss in PSNR form: each map's MSE at the last step (detached; None before
+        # the first step on the current targets), which linearizes the loss (render_loss)
+        self.last_map_mse: list[torch.Tensor] | None = None
+        self.map_of_chan = [next(i for i in range(len(maps)) if self.first[i] <= c
+                                 < self.first[i] + len(maps[i].fitted))
+                            for c in range(self.C)]
 
     def reset_ranking(self) -> None:
         """Rank afresh at the next step: Gaussians were added or moved, or the texels
@@ -228,6 +234,7 @@ class _Fitter:
         step) or the full ones. The Gaussians stay in the asset grid either way."""
         self.groups = self.coarse_groups if coarse else self.full_groups
         self.reset_ranking()
+        self.last_map_mse = None  # other targets: another error level
 
     def use_lattice(self, phase: int) -> None:
         """Fit against one texel of every 2x2 block (lattice ``phase`` 0..3: offsets
@@ -408,29 +415,54 @@ class _Fitter:
 
     @property
     def loss_is_linear(self) -> bool:
-        """Whether the loss is a fixed weighted sum of channel MSEs (one map, or a set with
-        ``set_loss == "mse"``), so :meth:`render_loss` can form it in one pass."""
-        return len(self.maps) == 1 or self.cfg.set_loss == "mse"
+        """Whether :meth:`render_loss` can form the loss's gradient in one pass: the loss is a
+        weighted sum of channel MSEs (one map, or a set with ``set_loss == "mse"``), or a
+        set's PSNR-form loss once a step has measured every map's MSE
+        (:meth:`linear_weights`)."""
+        return (len(self.maps) == 1 or self.cfg.set_loss == "mse"
+                or self.last_map_mse is not None)
+
+    def linear_weights(self, g: _Group) -> torch.Tensor:
+        """Per-channel weights [k] of group ``g`` whose weighted sum of channel MSEs has the
+        gradient of :meth:`loss`. For a set's PSNR-form loss, sum_m w_m log(MSE_m), that
+        gradient is sum_m w_m / MSE_m * dMSE_m: each channel's weight divided by its map's
+        MSE, taken from the step before (a one-step lag; equal gradients when the MSEs are
+        the same)."""
+        if len(self.maps) == 1 or self.cfg.set_loss == "mse":
+            return g.cweight
+        inv = torch.stack([1.0 / (self.last_map_mse[self.map_of_chan[c]] + 1e-10)
+                           for c in g.chans])
+        return g.cweight * inv
+
+    def note_map_mse(self, chan: list[torch.Tensor]) -> None:
+        """Keep every map's MSE from this step's channel MSEs (:meth:`linear_weights`)."""
+        if len(self.maps) > 1 and self.cfg.set_loss != "mse":
+            self.last_map_mse = [e.detach() for e in self.map_mse(None, chan)]
 
     def render_loss(self, model: _Model, spec: QuantSpec | None
                     ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
-        """(:meth:`render` images without gradient, :meth:`mse` without gradient, :meth:`loss`
-        with gradient) for a linear loss (:attr:`loss_is_linear`), rendered and
+        """(:meth:`render` images without gradient, :meth:`mse` without gradient, a loss
+        with :meth:`loss`'s gradient) when :attr:`loss_is_linear`, rendered and
         differentiated in one kernel pass per group where the renderer has one. The same
-        values and gradients as :meth:`render_mse` then :meth:`loss`."""
+        values and gradients as :meth:`render_mse` then :meth:`loss`; for a set's PSNR-form
+        loss the returned loss is its linearization (:meth:`linear_weights`), whose value
+        is not the log loss's."""
         cfg = self.cfg
-        images, mse, total = [], 0.0, 0.0
+        images, mse, total, chans = [], 0.0, 0.0, []
         for g, (m, cn, cols, fb) in zip(self.groups, self._group_inputs(model, spec)):
             reuse = self.rankings.get((g.width, g.height))
             if reuse is None:
                 reuse = self.rankings[g.width, g.height] = render_cpu.RankReuse(cfg.rank_every)
-            img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target, g.cweight,
+            img, chan, loss = render_weighted_mse(m, cn, cols, fb, g.target,
+                                                  self.linear_weights(g),
                                                   g.width, g.height, cfg.top_k,
                                                   g.tile,
                                                   cfg.repeat_x, cfg.repeat_y, reuse=reuse)
             images.append(img)
+            chans.append(chan)
             mse = mse + (chan * g.cweight).sum()
             total = total + loss
+        self.note_map_mse(chans)
         return images, mse, total
 
     def map_mse(self, images: list[torch.Tensor],
@@ -732,6 +764,7 @@ def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
                 images, chan = fit.render_mse(model, spec)
                 mse = fit.mse(images, chan)
                 loss = fit.loss(images, chan)
+                fit.note_map_mse(chan)
             else:
                 images = fit.render(model, spec)
                 mse = fit.mse(images)
