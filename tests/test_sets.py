@@ -218,6 +218,7 @@ def test_set_bake_reports_every_map(small_set):
     d, out, summary = small_set
     maps = {m["map"]: m for m in summary["maps"]}
     assert list(maps) == ["basecolor", "normal", "gloss"]
+    assert [m["loss_weight"] for m in maps.values()] == [1.0, 2.0, 1.0]  # the defaults
     assert (maps["gloss"]["width"], maps["gloss"]["height"]) == (32, 32)
     assert (maps["normal"]["width"], maps["normal"]["height"]) == (64, 64)
     assert summary["bits_per_texel"] <= 6.0
@@ -351,6 +352,13 @@ def test_map_options_build_a_set_with_per_map_weights(tmp_path, crop_png):
                   "--map", f"roughness={rough}", "--map", f"emissive={emis}", "--weight",
                   "roughness=0.25", "--steps", "5", "--bpp", "16", "--json")
     assert res.returncode == 0, res.stderr
+    assert [m["loss_weight"] for m in json.loads(res.stdout)["maps"]] == [1.0, 0.25, 1.0]
+    text = run_cli("bake", "-o", str(tmp_path / "t.tgs"), "--map", f"basecolor={base}",
+                   "--map", f"roughness={rough}", "--weight", "roughness=0.25", "--steps", "5",
+                   "--bpp", "16").stdout
+    lines = {ln.split()[0]: ln for ln in text.splitlines() if ln.startswith("  ")}
+    assert lines["roughness"].endswith("(loss weight 0.25)")
+    assert "loss weight" not in lines["basecolor"]
     info = json.loads(run_cli("info", str(tmp_path / "s.tgs"), "--json").stdout)
     assert [m["map"] for m in info["maps"]] == ["basecolor", "roughness", "emissive"]
     assert [c["encoding"] for c in info["channels"]] == ["srgb"] * 3 + ["linear"] + ["srgb"] * 3

@@ -289,7 +289,7 @@ def _bake_rate(sources, output, cfg, target, max_bpp, label, src, wrap, quiet, a
 def _print_bake(result, output, src, wrap, as_json, rate=None, seconds=None):
     """The summary of a bake: one line (and one per map of a set), or JSON."""
     map_rows = [{"map": m.name, "input": m.path, "width": m.width, "height": m.height,
-                 "psnr_db": m.psnr, "lod_psnr_db": m.lod_psnr,
+                 "psnr_db": m.psnr, "lod_psnr_db": m.lod_psnr, "loss_weight": m.weight,
                  **{k: v for k, v in m.quality.as_dict().items() if k != "psnr"},
                  **({"note": m.note} if m.note else {})}
                 for m in result.maps]
@@ -326,7 +326,10 @@ def _print_bake(result, output, src, wrap, as_json, rate=None, seconds=None):
                 extra_txt += f", alpha-test flips {100 * r['alpha_flip_fraction']:.2f} %"
             if "relative_error" in r:
                 extra_txt += f", mean relative error {100 * r['relative_error']:.2f} %"
-            out.print(f"  {r['map']:10s} {r['width']}x{r['height']}  PSNR "
+            if len(result.maps) > 1 and r["loss_weight"] != 1.0:
+                extra_txt += f" (loss weight {r['loss_weight']:g})"
+            size = f"{r['width']}x{r['height']}"
+            out.print(f"  {r['map']:10s} {size:>9s}  PSNR "
                       f"{_fmt_db(r['psnr_db'])} dB{extra_txt}")
     what = "mean map PSNR" if len(result.maps) > 1 else "PSNR"
     search = ""

@@ -585,6 +585,7 @@ class MapResult:
     lod_psnr: list[float]
     decoded: np.ndarray = field(repr=False, default=None)
     note: str = ""  # how the map was stored, where that is worth telling (PreparedMap.note)
+    weight: float = 1.0  # its loss weight in the set (material.DEFAULT_WEIGHTS, --weight)
 
     @property
     def psnr(self) -> float:
@@ -845,7 +846,7 @@ def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
     for i, (m, img) in enumerate(zip(maps, decoded)):
         q = map_quality(m.kind, m.reference, img, m.informative, m.alpha_component, m.hdr)
         results.append(MapResult(m.name, m.kind, m.path, m.width, m.height, q, lod_psnr[i],
-                                 img, m.note))
+                                 img, m.note, m.weight))
     mean_lod = [float(np.mean([lp[j] for lp in lod_psnr])) for j in range(len(counts))]
     return BakeResult(data=data, asset=asset, width=W, height=H, channels=n_all,
                       gaussians=total, lod_counts=counts, psnr=mean_lod[-1],
