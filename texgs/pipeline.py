@@ -72,7 +72,9 @@ def bake_material(maps: str | Path | Mapping[str, str | Path], dst: str | Path,
 
     maps: a folder (maps found by file name, like ``texgs bake FOLDER``), a ``.toml``
     manifest (its ``wrap`` applies unless ``cfg`` repeats), or a mapping kind -> path
-    (``{"basecolor": "brick.png", "normal": "brick_n.png"}``). weights: loss weight per kind.
+    (``{"basecolor": "brick.png", "normal": "brick_n.png"}``). weights: loss weight per kind
+    for the kinds given (the others: ``material.DEFAULT_WEIGHTS``, 2 for a normal map, 1
+    for every other map).
     """
     if isinstance(maps, Mapping):
         sources = [MapSource(kind_from_name(k, "maps"), str(p)) for k, p in maps.items()]
