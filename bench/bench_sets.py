@@ -106,8 +106,9 @@ def main() -> int:
         sets = [p for p in sets if p.name == args.only]
     rows = []
     t_start = time.time()
-    print(f"# bench_sets: maps scaled by {args.scale}, texgs steps "
-          f"{args.steps or BakeConfig().steps}, ASTC quality {args.quality}"
+    print(f"# bench_sets: maps scaled by {args.scale}, texgs preset {BakeConfig().quality} "
+          f"({args.steps or BakeConfig().steps} steps) unless a variant says otherwise, "
+          f"ASTC quality {args.quality}"
           + (f", map weights {' '.join(args.weight)}" if args.weight else ""), flush=True)
     for folder in sets:
         maps = load_set(folder, args.scale, weights)
