@@ -218,10 +218,9 @@ class _Fitter:
         self.rankings: dict[tuple[int, int], render_cpu.RankReuse] = {}
         # a set's loss in PSNR form: each map's MSE at the last step (detached; None before
         # the first step on the current targets), which linearizes the loss (render_loss)
-        self.last_map_mse: list[torch.Tensor] | None = None
-        self.map_of_chan = [next(i for i in range(len(maps)) if self.first[i] <= c
-                                 < self.first[i] + len(maps[i].fitted))
-                            for c in range(self.C)]
+        self.last_map_mse: torch.Tensor | None = None  # [maps]
+        self.map_of_chan = torch.tensor([i for i, m in enumerate(maps) for _ in m.fitted],
+                                        device=device)
 
     def reset_ranking(self) -> None:
         """Rank afresh at the next step: Gaussians were added or moved, or the texels
@@ -419,8 +418,13 @@ class _Fitter:
         weighted sum of channel MSEs (one map, or a set with ``set_loss == "mse"``), or a
         set's PSNR-form loss once a step has measured every map's MSE
         (:meth:`linear_weights`)."""
-        return (len(self.maps) == 1 or self.cfg.set_loss == "mse"
-                or self.last_map_mse is not None)
+        return self.loss_is_fixed_sum or self.last_map_mse is not None
+
+    @property
+    def loss_is_fixed_sum(self) -> bool:
+        """Whether :meth:`loss` is the fixed weighted sum of channel MSEs (:meth:`mse`): one
+        map, or a set with ``set_loss == "mse"``; otherwise the set's PSNR form."""
+        return len(self.maps) == 1 or self.cfg.set_loss == "mse"
 
     def linear_weights(self, g: _Group) -> torch.Tensor:
         """Per-channel weights [k] of group ``g`` whose weighted sum of channel MSEs has the
@@ -428,16 +432,14 @@ class _Fitter:
         gradient is sum_m w_m / MSE_m * dMSE_m: each channel's weight divided by its map's
         MSE, taken from the step before (a one-step lag; equal gradients when the MSEs are
         the same)."""
-        if len(self.maps) == 1 or self.cfg.set_loss == "mse":
+        if self.loss_is_fixed_sum:
             return g.cweight
-        inv = torch.stack([1.0 / (self.last_map_mse[self.map_of_chan[c]] + 1e-10)
-                           for c in g.chans])
-        return g.cweight * inv
+        return g.cweight * (1.0 / (self.last_map_mse[self.map_of_chan[g.chans]] + 1e-10))
 
     def note_map_mse(self, chan: list[torch.Tensor]) -> None:
         """Keep every map's MSE from this step's channel MSEs (:meth:`linear_weights`)."""
-        if len(self.maps) > 1 and self.cfg.set_loss != "mse":
-            self.last_map_mse = [e.detach() for e in self.map_mse(None, chan)]
+        if not self.loss_is_fixed_sum:
+            self.last_map_mse = torch.stack(self.map_mse(None, chan)).detach()
 
     def render_loss(self, model: _Model, spec: QuantSpec | None
                     ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -493,7 +495,7 @@ class _Fitter:
         (a map that is already good still counts: its errors are relatively expensive);
         ``"mse"``: the weighted mean of per-map MSEs."""
         chan = self.channel_mse(images) if chan is None else chan
-        if len(self.maps) == 1 or self.cfg.set_loss == "mse":
+        if self.loss_is_fixed_sum:
             return self.mse(images, chan)
         wsum = sum(m.weight for m in self.maps)
         total = 0.0
