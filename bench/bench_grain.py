@@ -93,12 +93,10 @@ def detail_layer(ref: np.ndarray, dec: np.ndarray, block: int = 4, codes: int = 
 def at_rate(points: list[tuple[float, float]], bpp: float) -> float | None:
     """PSNR at ``bpp`` on a curve of (bpp, PSNR) points, linear over log2(bpp); None outside
     the measured range."""
-    pts = sorted(points)
-    for (r0, q0), (r1, q1) in zip(pts, pts[1:]):
-        if r0 <= bpp <= r1:
-            t = (np.log2(bpp) - np.log2(r0)) / (np.log2(r1) - np.log2(r0))
-            return float(q0 + t * (q1 - q0))
-    return None
+    rates, psnrs = zip(*sorted(points))
+    if not rates[0] <= bpp <= rates[-1]:
+        return None
+    return float(np.interp(np.log2(bpp), np.log2(rates), psnrs))
 
 
 def main() -> int:

@@ -2,11 +2,16 @@
 download codecs), the mean bits per texel and mean PSNR over the textures that have it, and
 the mean BD-rates; a Markdown table for the README.
 
-    python bench/eval_table.py REPORT_DIR/results.json
+    python bench/eval_table.py REPORT_DIR/results.json [--without TEXTURE ...]
+
+``--without`` leaves a texture (its name as in results.json, e.g.
+stkflag_blueStartingLine_a) out of the means; the BD-rate table, which the report computed
+over every texture, is then not printed.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections import defaultdict
@@ -14,17 +19,25 @@ from pathlib import Path
 
 
 def main() -> int:
-    if len(sys.argv) != 2:
-        print(__doc__, file=sys.stderr)
-        return 1
-    doc = json.loads(Path(sys.argv[1]).read_text())
-    n_tex = len(doc["textures"])
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results", type=Path)
+    ap.add_argument("--without", action="append", default=[], metavar="TEXTURE",
+                    help="leave this texture out of the means (repeat)")
+    args = ap.parse_args()
+    doc = json.loads(args.results.read_text())
+    names = {m["texture"] for m in doc["measurements"]}
+    unknown = sorted(set(args.without) - names)
+    if unknown:
+        ap.error(f"--without {unknown[0]}: no such texture in {args.results}")
+    n_tex = len(names - set(args.without))
     groups: dict[tuple[str, float | None], list[dict]] = defaultdict(list)
     for m in doc["measurements"]:
-        groups[(m["codec"], m["target_bpp"])].append(m)
+        if m["texture"] not in args.without:
+            groups[(m["codec"], m["target_bpp"])].append(m)
     order = ["texgs", "astc4x4", "astc5x5", "astc6x6", "astc8x8", "astc10x10", "astc12x12",
              "bc7", "bc1", "jpeg", "webp", "avif", "jxl"]
-    print(f"{n_tex} textures; mean over the textures each row has (n)\n")
+    left_out = f" (without {', '.join(args.without)})" if args.without else ""
+    print(f"{n_tex} textures{left_out}; mean over the textures each row has (n)\n")
     print("| codec | target bpt | n | mean bpt | mean PSNR dB | mean SSIM |")
     print("|---|---:|---:|---:|---:|---:|")
     for codec in order:
@@ -39,6 +52,8 @@ def main() -> int:
             tgt = "" if target is None else f"{target:g}"
             note = f" ({lossless} lossless left out)" if lossless else ""
             print(f"| {c} | {tgt} | {len(rows)} | {bpp:.3f} | {psnr:.2f}{note} | {ssim} |")
+    if args.without:
+        return 0
     print("\n| BD-rate of texgs against | mean | textures with a PSNR overlap |")
     print("|---|---:|---:|")
     for anchor, v in doc["bd_rate_mean_percent"].items():
