@@ -11,6 +11,11 @@ Modes, per texture:
 - uv:     texgs_decode_uv_kernel at --points random UV points (one lookup = one texel);
 - index:  the tile index built on the GPU (memset + count, scan and fill kernels).
 
+Each decode mode runs the kernel build of the asset's top-K (K 1..8: the K best held in
+registers, `<kernel>_k<K>`; what CudaDecoder runs). Where that is an exact build, the same
+mode also runs the generic build (`... generic K` rows: capacity 32, K read at run time), as
+a baseline in the same run; its results must equal the exact build's bit for bit.
+
 "ms" of a cuda row is the median of --repeats runs timed with CUDA events around the
 launches alone, after --warmup runs, with the buffers already on the device. "e2e ms" is the
 median wall time of the same work through the decoder's host path: uploading the four
@@ -242,11 +247,29 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     grid2 = ((w + bx - 1) // bx, (h + by - 1) // by)
     zero4 = [np.uint32(0)] * 4
 
-    def launch_grid():
-        fn["texgs_decode_grid_kernel"](*args8, np.uint32(w), np.uint32(h), np.float32(0.0),
-                                       *zero4, out, cand, status, block=cd.GRID_BLOCK,
-                                       grid=grid2)
+    k = asset.top_k
+    generic = cd.decode_kernel("texgs_decode_grid_kernel", k) == "texgs_decode_grid_kernel"
+    builds = [(k, "")] + ([] if generic else [(0, " generic K")])  # k 0: the generic build
 
+    def launch_grid(kb=k):
+        fn[cd.decode_kernel("texgs_decode_grid_kernel", kb)](
+            *args8, np.uint32(w), np.uint32(h), np.float32(0.0), *zero4, out, cand, status,
+            block=cd.GRID_BLOCK, grid=grid2)
+
+    def timed_equal(launch, ref: np.ndarray, n_out: int, what: str):
+        """Time ``launch`` (output poisoned with NaN first) and check its output equals
+        ``ref`` bit for bit -> (median ms, all ms)."""
+        cuda.memset_d32(out_mem[0], 0xFFFFFFFF, n_out)
+        t_ms, t_all = median_event_ms(cuda, launch, rep, warm)
+        dec._check(status, host_status)
+        got = np.empty_like(ref)
+        cuda.memcpy_dtoh(got, out_mem[0])
+        if not np.array_equal(got, ref):
+            raise SystemExit(f"{case.label}: {what} differs from the exact build's decode "
+                             f"(max {np.nanmax(np.abs(got - ref))})")
+        return t_ms, t_all
+
+    out_mem = [out]
     k_ms, k_all = median_event_ms(cuda, launch_grid, rep, warm)
     dec._check(status, host_status)
     vals = np.empty((h, w, c), np.float32)
@@ -265,25 +288,28 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     rows.append(Row(case.label, "decode", "cuda", texels, k_ms, None,
                     {"kernel_ms_all": k_all, "candidates_mean": float(cnt.mean()),
                      "candidates_p99": float(np.percentile(cnt, 99)),
-                     "candidates_max": int(cnt.max())}))
+                     "candidates_max": int(cnt.max()),
+                     "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
+    if not generic:
+        g_ms, g_all = timed_equal(lambda: launch_grid(0), vals, texels * c,
+                                  "the generic per-texel build")
+        rows.append(Row(case.label, "decode generic K", "cuda", texels, g_ms, None,
+                        {"kernel_ms_all": g_all, "kernel": "texgs_decode_grid_kernel"}))
     if blk is not None:
         grid_b = ((w + blk - 1) // blk, (h + blk - 1) // blk)
+        for kb, suffix in builds:
+            name = cd.decode_kernel("texgs_decode_tiles_kernel", kb)
 
-        def launch_tiles():
-            fn["texgs_decode_tiles_kernel"](*args8, *zero4, out, cand, status,
-                                            block=(blk, blk, 1), grid=grid_b)
+            def launch_tiles(name=name):
+                fn[name](*args8, *zero4, out, cand, status, block=(blk, blk, 1), grid=grid_b)
 
-        cuda.memset_d32(out, 0xFFFFFFFF, texels * c)  # NaN: every texel must be rewritten
-        t_ms, t_all = median_event_ms(cuda, launch_tiles, rep, warm)
-        dec._check(status, host_status)
-        tvals = np.empty((h, w, c), np.float32)
-        cuda.memcpy_dtoh(tvals, out)
-        if not np.array_equal(tvals, vals):
-            raise SystemExit(f"{case.label}: the tile-cooperative decode differs from the "
-                             f"per-texel decode (max {np.nanmax(np.abs(tvals - vals))})")
-        rows.append(Row(case.label, "decode tiles", "cuda", texels, t_ms, e2e,
-                        {"kernel_ms_all": t_all, "equal_to_per_texel": True,
-                         "block": blk}))
+            # NaN first: every texel must be rewritten, equal to the per-texel decode
+            t_ms, t_all = timed_equal(launch_tiles, vals, texels * c,
+                                      f"the tile-cooperative decode ({name})")
+            rows.append(Row(case.label, "decode tiles" + suffix, "cuda", texels, t_ms,
+                            None if suffix else e2e,
+                            {"kernel_ms_all": t_all, "equal_to_per_texel": True,
+                             "block": blk, "kernel": name}))
     out.free()
     cand.free()
 
@@ -295,22 +321,30 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     d_out = cuda.mem_alloc(4 * pts * c)
     grid1 = ((pts + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
 
-    def launch_uv():
-        fn["texgs_decode_uv_kernel"](*args8, d_uv, np.uint32(pts), d_out, status,
-                                     block=(cd.POINT_BLOCK, 1, 1), grid=grid1)
+    def launch_uv(kb=k):
+        fn[cd.decode_kernel("texgs_decode_uv_kernel", kb)](
+            *args8, d_uv, np.uint32(pts), d_out, status, block=(cd.POINT_BLOCK, 1, 1),
+            grid=grid1)
 
     k_ms, k_all = median_event_ms(cuda, launch_uv, rep, warm)
     dec._check(status, host_status)
     uv_vals = np.empty((pts, c), np.float32)
     cuda.memcpy_dtoh(uv_vals, d_out)
+    uv_generic = None
+    if not generic:
+        out_mem[0] = d_out
+        g_ms, g_all = timed_equal(lambda: launch_uv(0), uv_vals, pts * c,
+                                  "the generic UV build")
+        uv_generic = Row(case.label, f"uv {pts:,} generic K", "cuda", pts, g_ms, None,
+                         {"kernel_ms_all": g_all, "kernel": "texgs_decode_uv_kernel"})
 
     def e2e_uv():  # the decoder's decode_uv without its NumPy buffer build
         a8, k8 = dec._buffer_args(bufs)
         st, hst = dec._status()
         du, _ = dec._upload(uv)
         do = cuda.mem_alloc(4 * pts * c)
-        fn["texgs_decode_uv_kernel"](*a8, du, np.uint32(pts), do, st,
-                                     block=(cd.POINT_BLOCK, 1, 1), grid=grid1)
+        fn[cd.decode_kernel("texgs_decode_uv_kernel", k)](
+            *a8, du, np.uint32(pts), do, st, block=(cd.POINT_BLOCK, 1, 1), grid=grid1)
         dec._check(st, hst)
         res = np.empty((pts, c), np.float32)
         cuda.memcpy_dtoh(res, do)
@@ -318,7 +352,10 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
 
     e2e = median_wall_ms(cuda, e2e_uv, rep, 1)
     rows.append(Row(case.label, f"uv {pts:,}", "cuda", pts, k_ms, e2e,
-                    {"kernel_ms_all": k_all}))
+                    {"kernel_ms_all": k_all,
+                     "kernel": cd.decode_kernel("texgs_decode_uv_kernel", k)}))
+    if uv_generic is not None:
+        rows.append(uv_generic)
     d_uv.free()
     d_out.free()
 
@@ -331,7 +368,10 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     iargs, ikeep = dec._buffer_args(noidx)
     offsets = cuda.mem_alloc(4 * (tiles + 1))
     cursors = cuda.mem_alloc(4 * max(tiles, 1))
-    total = int(bufs.index.offsets[-1])
+    # the GPU index kernels build the full lists, which the NumPy index equals before its
+    # pruning (build_gpu_buffers prunes by default)
+    full_index = build_gpu_buffers(asset, prune=False).index
+    total = int(full_index.offsets[-1])
     ids = cuda.mem_alloc(4 * max(total, 1))
     gridn = ((n + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
     pblock = (cd.POINT_BLOCK, 1, 1)
@@ -356,7 +396,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
 
     # the NumPy reference, on a crop and a subset, index prebuilt
     checks: dict = {"index_offsets_equal": bool(np.array_equal(
-        gpu_off.astype(np.int64), bufs.index.offsets))}
+        gpu_off.astype(np.int64), full_index.offsets))}
     if args.ref_crop > 0:
         x0, y0, cw, chh = _region(w, h, args.ref_crop)
         xs = (np.arange(x0, x0 + cw) + 0.5) / w

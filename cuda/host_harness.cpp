@@ -53,57 +53,69 @@ struct FillVisit {
     void operator()(uint32_t t) { ids[(*cursors)[t]++] = id; }
 };
 
-}  // namespace
+// Run f.template run<CAP>() with CAP = texgs_topk_capacity(k): the top-K build a kernel
+// launch for top-K k uses (an exact build for K 1..TEXGS_TOPK_EXACT_MAX, else the generic
+// one), so every build's math is run here.
+bool g_generic_build = false;  // texgs_harness_use_generic_build: every K takes the generic build
 
-extern "C" {
-
-// The message of a texgs_status code ("NAME: text").
-const char* texgs_harness_status_message(int code) {
-    switch (code) {
-        TEXGS_STATUS_LIST(TEXGS_HARNESS_MESSAGE)
-        default:
-            return "unknown status";
+template <class F>
+int with_topk_build(uint32_t k, F& f) {
+    switch (g_generic_build ? TEXGS_LIMIT_TOP_K : texgs_topk_capacity(k)) {
+        case 1u: return f.template run<1u>();
+        case 2u: return f.template run<2u>();
+        case 3u: return f.template run<3u>();
+        case 4u: return f.template run<4u>();
+        case 5u: return f.template run<5u>();
+        case 6u: return f.template run<6u>();
+        case 7u: return f.template run<7u>();
+        case 8u: return f.template run<8u>();
+        default: return f.template run<TEXGS_LIMIT_TOP_K>();
     }
 }
 
-int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {
-    return texgs_validate_buffers(make_buffers(TEXGS_HARNESS_ARGS), with_index != 0);
-}
+static_assert(TEXGS_TOPK_EXACT_MAX == 8u, "with_topk_build lists the exact builds 1..8");
 
-// The grid decode of texgs_decode_grid_kernel on the CPU: out float32 [out_h, out_w, C],
-// candidates uint32 [out_h, out_w] (may be null), finish uint32 [4] (may be null).
-int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t out_h,
-                              float filter_var, const uint32_t* finish, float* out,
-                              uint32_t* candidates) {
-    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
-    const int status = texgs_validate_buffers(b, true);
-    if (status != TEXGS_OK) return status;
-    texgs_finish fin = {0u, 0u, 0u, 0u};
-    if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
-    const uint32_t nch = meta[TEXGS_META_CHANNELS];
-    for (uint32_t j = 0; j < out_h; ++j)
-        for (uint32_t i = 0; i < out_w; ++i) {
-            const uint64_t texel = (uint64_t)j * out_w + i;
-            const uint32_t cand =
-                texgs_decode_grid_texel(b, i, j, out_w, out_h, filter_var, fin, out + texel * nch);
-            if (candidates) candidates[texel] = cand;
-        }
-    return TEXGS_OK;
-}
+// texgs_decode_grid_kernel's texels, one after another.
+struct GridDecode {
+    const texgs_buffers& b;
+    uint32_t out_w, out_h;
+    float filter_var;
+    texgs_finish fin;
+    float* out;
+    uint32_t* candidates;
+    template <uint32_t CAP>
+    int run() {
+        const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
+        for (uint32_t j = 0; j < out_h; ++j)
+            for (uint32_t i = 0; i < out_w; ++i) {
+                const uint64_t texel = (uint64_t)j * out_w + i;
+                const uint32_t cand = texgs_decode_grid_texel<CAP>(
+                    b, i, j, out_w, out_h, filter_var, fin, out + texel * nch);
+                if (candidates) candidates[texel] = cand;
+            }
+        return TEXGS_OK;
+    }
+};
 
-// texgs_decode_tiles_kernel on the CPU, block by block of `block` x `block` texels (1..32,
-// dividing the index's TILE; else -1), with batches of `batch` ids (1..TEXGS_TILE_BATCH;
-// small values exercise the batch boundaries) and a colour cache of `color_cache` floats
-// (0..TEXGS_TILE_COLOR_CACHE; 0: colours always from the records): out float32 [H, W, C],
-// candidates uint32 [H, W] (may be null), finish uint32 [4] (may be null); kept uint32
-// [H, W] (may be null): the candidates each texel's block kept, over all batches (the
-// kernel does not report these). The group is
-// emulated in sequence, step for step: thread 0 reads a Rice-coded batch, the threads cull
-// their strided entries (each round's atomic appends land in reverse thread order here, so
-// the kept order is not the list's, as on a GPU), then every texel ranks the kept ones.
-int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t batch,
-                               uint32_t color_cache, const uint32_t* finish, float* out,
-                               uint32_t* candidates, uint32_t* kept) {
+// texgs_decode_uv_kernel's points, one after another.
+struct PointDecode {
+    const texgs_buffers& b;
+    const double* uv;
+    uint32_t n;
+    float* out;
+    template <uint32_t CAP>
+    int run() {
+        const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
+        for (uint32_t p = 0; p < n; ++p)
+            texgs_decode_uv_point<CAP>(b, uv[2u * p], uv[2u * p + 1u], out + (uint64_t)p * nch);
+        return TEXGS_OK;
+    }
+};
+
+template <uint32_t CAP>
+int decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t batch,
+                        uint32_t color_cache, const uint32_t* finish, float* out,
+                        uint32_t* candidates, uint32_t* kept) {
     const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
     const int status = texgs_validate_buffers(b, true);
     if (status != TEXGS_OK) return status;
@@ -123,14 +135,14 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t b
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
     const uint32_t nbx = (w + block - 1u) / block, nby = (h + block - 1u) / block;
     const uint32_t nthreads = block * block;
-    std::vector<texgs_topk> ranks(nthreads);
+    std::vector<texgs_topk<CAP>> ranks(nthreads);
     for (uint32_t by = 0; by < nby; ++by)
         for (uint32_t bx = 0; bx < nbx; ++bx) {
             const uint32_t t = (by * block / tile) * tiles_x + bx * block / tile;
             texgs_list list = texgs_list_begin(b, t);  // the kernel's shared cursor
             const texgs_list head = list;               // and each thread's copy of its header
             const uint32_t total = head.n;
-            for (auto& r : ranks) r.cnt = 0u;
+            for (auto& r : ranks) texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
             uint32_t kept_total = 0u;
             const bool cached = texgs_tile_colors_cached(b, total, batch, color_cache);
             for (uint64_t base = 0; base < total; base += batch) {  // 64-bit: no wrap
@@ -159,7 +171,7 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t b
                 const uint32_t x = bx * block + k % block, y = by * block + k / block;
                 if (x >= w || y >= h) continue;
                 const uint64_t texel = (uint64_t)y * w + x;
-                texgs_topk_blend(b, &ranks[k], total == 0u, out + texel * nch,
+                texgs_topk_blend(b, &ranks[k], false, total == 0u, out + texel * nch,
                                  cached ? scol.data() : nullptr);
                 texgs_finish_channels(out + texel * nch, nch, fin);
                 if (candidates) candidates[texel] = total;
@@ -167,6 +179,83 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t b
             }
         }
     return TEXGS_OK;
+}
+
+// decode_tiles for the build of the buffers' K.
+struct TilesDecode {
+    const uint32_t* meta;
+    uint32_t meta_words;
+    const uint32_t* records;
+    uint32_t record_words;
+    const uint32_t* tile_offsets;
+    uint32_t offset_words;
+    const uint32_t* tile_ids;
+    uint32_t id_words;
+    uint32_t block, batch, color_cache;
+    const uint32_t* finish;
+    float* out;
+    uint32_t *candidates, *kept;
+    template <uint32_t CAP>
+    int run() {
+        return decode_tiles<CAP>(TEXGS_HARNESS_ARGS, block, batch, color_cache, finish, out,
+                                 candidates, kept);
+    }
+};
+
+}  // namespace
+
+extern "C" {
+
+// The message of a texgs_status code ("NAME: text").
+const char* texgs_harness_status_message(int code) {
+    switch (code) {
+        TEXGS_STATUS_LIST(TEXGS_HARNESS_MESSAGE)
+        default:
+            return "unknown status";
+    }
+}
+
+// From now on decode every K with the generic build (capacity TEXGS_LIMIT_TOP_K, K read at
+// run time) when `generic` is non-zero, else with the build texgs_topk_capacity picks (the
+// default): the tests compare the two builds bit for bit.
+void texgs_harness_use_generic_build(int generic) { g_generic_build = generic != 0; }
+
+int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {
+    return texgs_validate_buffers(make_buffers(TEXGS_HARNESS_ARGS), with_index != 0);
+}
+
+// The grid decode of texgs_decode_grid_kernel on the CPU: out float32 [out_h, out_w, C],
+// candidates uint32 [out_h, out_w] (may be null), finish uint32 [4] (may be null).
+int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t out_h,
+                              float filter_var, const uint32_t* finish, float* out,
+                              uint32_t* candidates) {
+    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
+    const int status = texgs_validate_buffers(b, true);
+    if (status != TEXGS_OK) return status;
+    texgs_finish fin = {0u, 0u, 0u, 0u};
+    if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
+    GridDecode grid = {b, out_w, out_h, filter_var, fin, out, candidates};
+    return with_topk_build(meta[TEXGS_META_TOP_K], grid);
+}
+
+// texgs_decode_tiles_kernel on the CPU, block by block of `block` x `block` texels (1..32,
+// dividing the index's TILE; else -1), with batches of `batch` ids (1..TEXGS_TILE_BATCH;
+// small values exercise the batch boundaries) and a colour cache of `color_cache` floats
+// (0..TEXGS_TILE_COLOR_CACHE; 0: colours always from the records): out float32 [H, W, C],
+// candidates uint32 [H, W] (may be null), finish uint32 [4] (may be null); kept uint32
+// [H, W] (may be null): the candidates each texel's block kept, over all batches (the
+// kernel does not report these). The group is
+// emulated in sequence, step for step: thread 0 reads a Rice-coded batch, the threads cull
+// their strided entries (each round's atomic appends land in reverse thread order here, so
+// the kept order is not the list's, as on a GPU), then every texel ranks the kept ones.
+int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t batch,
+                               uint32_t color_cache, const uint32_t* finish, float* out,
+                               uint32_t* candidates, uint32_t* kept) {
+    if (!meta || meta_words <= TEXGS_META_TOP_K) return TEXGS_ERR_META_SHORT;
+    TilesDecode tiles = {meta,  meta_words, records, record_words, tile_offsets, offset_words,
+                         tile_ids, id_words, block,  batch,  color_cache,  finish,
+                         out,      candidates, kept};
+    return with_topk_build(meta[TEXGS_META_TOP_K], tiles);
 }
 
 // texgs_axis_meets (the block cull's test of one axis), for the tests.
@@ -201,10 +290,8 @@ int texgs_harness_decode_uv(TEXGS_HARNESS_BUFFERS, const double* uv, uint32_t n,
     const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
     const int status = texgs_validate_buffers(b, true);
     if (status != TEXGS_OK) return status;
-    const uint32_t nch = meta[TEXGS_META_CHANNELS];
-    for (uint32_t p = 0; p < n; ++p)
-        texgs_decode_uv_point(b, uv[2u * p], uv[2u * p + 1u], out + (uint64_t)p * nch);
-    return TEXGS_OK;
+    PointDecode points = {b, uv, n, out};
+    return with_topk_build(meta[TEXGS_META_TOP_K], points);
 }
 
 // The tile index from meta and records (the three index kernels, run serially, so lists

@@ -6,6 +6,12 @@
 // Every kernel takes the four runtime buffers with their lengths in words and an int
 // `status`: thread 0 of each block runs texgs_validate_buffers; if it fails, the block
 // writes nothing, and block 0 stores the status code (0 = ok) for the host to read.
+//
+// The three decode kernels come in builds per top-K (texgs_math.cuh "the K best
+// candidates"): `<name>` serves any K of 1..TEXGS_LIMIT_TOP_K (capacity 32, K read from the
+// meta words) and `<name>_k1` .. `<name>_k8` exactly that K, with the K best held in
+// registers; texgs_topk_capacity(K) says which build a K takes (texgs.cuda_decoder does the
+// same). An exact build launched on buffers of another K decodes nothing and stores -3.
 #include "texgs_math.cuh"
 
 #define TEXGS_BUFFER_PARAMS                                                                    \
@@ -29,12 +35,18 @@ __device__ inline texgs_buffers texgs_make_buffers(TEXGS_BUFFER_PARAMS) {
 #define TEXGS_BUFFER_ARGS \
     meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words
 
-// Validation once per block; every thread of the block gets the result.
-__device__ inline bool texgs_block_valid(const texgs_buffers &b, bool with_index, int *status) {
+// Validation once per block; every thread of the block gets the result. cap: the top-K
+// build of a decode kernel (0: not a decode kernel); a build that does not serve the asset's
+// K stores -3.
+__device__ inline bool texgs_block_valid(const texgs_buffers &b, bool with_index, int *status,
+                                         uint32_t cap = 0u) {
     __shared__ int block_status;
     const bool first = threadIdx.x == 0 && threadIdx.y == 0 && threadIdx.z == 0;
     if (first) {
         block_status = texgs_validate_buffers(b, with_index);
+        if (block_status == TEXGS_OK && cap != 0u &&
+            texgs_topk_capacity(b.meta[TEXGS_META_TOP_K]) != cap)
+            block_status = -3;
         if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && status) *status = block_status;
     }
     __syncthreads();
@@ -49,17 +61,20 @@ __global__ void texgs_validate_kernel(TEXGS_BUFFER_PARAMS, int with_index, int *
         *status = texgs_validate_buffers(texgs_make_buffers(TEXGS_BUFFER_ARGS), with_index != 0);
 }
 
+}  // extern "C"
+
 // Whole-texture decode: one thread per output texel of out_w x out_h (2D grid, e.g. 16x16
 // blocks). out: float32 [out_h, out_w, CHANNELS] row 0 at the top; candidates (may be null):
 // uint32 [out_h, out_w], the tile-list length of each texel. filter_var: footprint variance
 // (texels^2, 0 = unfiltered); finish_*: map finish words (count 0: every channel as blended).
-__global__ void texgs_decode_grid_kernel(TEXGS_BUFFER_PARAMS, uint32_t out_w, uint32_t out_h,
+template <uint32_t CAP>
+__device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, uint32_t out_h,
                                          float filter_var, uint32_t finish_first,
                                          uint32_t finish_count, uint32_t finish_flags,
                                          uint32_t finish_log2_mask, float *out,
                                          uint32_t *candidates, int *status) {
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
-    if (!texgs_block_valid(b, true, status)) return;
+    if (!texgs_block_valid(b, true, status, CAP)) return;
     const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
     const uint32_t j = blockIdx.y * blockDim.y + threadIdx.y;
     if (i >= out_w || j >= out_h) return;
@@ -69,7 +84,7 @@ __global__ void texgs_decode_grid_kernel(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
     fin.flags = finish_flags;
     fin.log2_mask = finish_log2_mask;
     const uint64_t texel = (uint64_t)j * out_w + i;
-    const uint32_t cand = texgs_decode_grid_texel(b, i, j, out_w, out_h, filter_var, fin,
+    const uint32_t cand = texgs_decode_grid_texel<CAP>(b, i, j, out_w, out_h, filter_var, fin,
                                                   out + texel * meta[TEXGS_META_CHANNELS]);
     if (candidates) candidates[texel] = cand;
 }
@@ -88,7 +103,8 @@ __global__ void texgs_decode_grid_kernel(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 // reaches no texel of the block; ranking is by (q, id) whatever the order). out as there;
 // candidates: the tile list's length. A launch that breaks the shape above (blockDim not
 // square, over 32, or not dividing TILE) decodes nothing and stores status -2.
-__global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_first,
+template <uint32_t CAP>
+__device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_first,
                                           uint32_t finish_count, uint32_t finish_flags,
                                           uint32_t finish_log2_mask, float *out,
                                           uint32_t *candidates, int *status) {
@@ -99,7 +115,7 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
     __shared__ uint32_t nkeep;
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
-    if (!texgs_block_valid(b, true, status)) return;
+    if (!texgs_block_valid(b, true, status, CAP)) return;
     const uint32_t block = blockDim.x, tile = meta[TEXGS_META_TILE];
     const uint32_t nthreads = block * block;
     const uint32_t lid = threadIdx.y * block + threadIdx.x;
@@ -133,8 +149,8 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     const uint32_t total = head.n;
     const bool cached =
         texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
-    texgs_topk r;
-    r.cnt = 0u;
+    texgs_topk<CAP> r;
+    texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
     for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {  // 64-bit: no wrap
         const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH ? total - base
                                                                        : TEXGS_TILE_BATCH);
@@ -160,7 +176,7 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
     const uint64_t texel = (uint64_t)y * width + x;
     float *o = out + texel * nch;
-    texgs_topk_blend(b, &r, total == 0u, o, cached ? scol : nullptr);
+    texgs_topk_blend(b, &r, false, total == 0u, o, cached ? scol : nullptr);
     texgs_finish fin;
     fin.first = finish_first;
     fin.count = finish_count;
@@ -172,15 +188,51 @@ __global__ void texgs_decode_tiles_kernel(TEXGS_BUFFER_PARAMS, uint32_t finish_f
 
 // Decode at UV points: one thread per point (1D grid). uv: float64 [n, 2]; out: float32
 // [n, CHANNELS].
-__global__ void texgs_decode_uv_kernel(TEXGS_BUFFER_PARAMS, const double *uv, uint32_t n,
+template <uint32_t CAP>
+__device__ inline void texgs_decode_uv(TEXGS_BUFFER_PARAMS, const double *uv, uint32_t n,
                                        float *out, int *status) {
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
-    if (!texgs_block_valid(b, true, status)) return;
+    if (!texgs_block_valid(b, true, status, CAP)) return;
     const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
     if (p >= n) return;
-    texgs_decode_uv_point(b, uv[2u * p], uv[2u * p + 1u],
-                          out + (uint64_t)p * meta[TEXGS_META_CHANNELS]);
+    texgs_decode_uv_point<CAP>(b, uv[2u * p], uv[2u * p + 1u],
+                               out + (uint64_t)p * meta[TEXGS_META_CHANNELS]);
 }
+
+extern "C" {
+
+// The extern "C" entry points of the decode builds (names as in the header comment).
+#define TEXGS_DECODE_PARAMS_GRID                                                            \
+    TEXGS_BUFFER_PARAMS, uint32_t out_w, uint32_t out_h, float filter_var,                   \
+        uint32_t finish_first, uint32_t finish_count, uint32_t finish_flags,                 \
+        uint32_t finish_log2_mask, float *out, uint32_t *candidates, int *status
+#define TEXGS_DECODE_PARAMS_TILES                                                           \
+    TEXGS_BUFFER_PARAMS, uint32_t finish_first, uint32_t finish_count, uint32_t finish_flags, \
+        uint32_t finish_log2_mask, float *out, uint32_t *candidates, int *status
+#define TEXGS_DECODE_KERNELS(SUFFIX, CAP)                                                    \
+    __global__ void texgs_decode_grid_kernel##SUFFIX(TEXGS_DECODE_PARAMS_GRID) {             \
+        texgs_decode_grid<CAP>(TEXGS_BUFFER_ARGS, out_w, out_h, filter_var, finish_first,    \
+                               finish_count, finish_flags, finish_log2_mask, out,            \
+                               candidates, status);                                          \
+    }                                                                                        \
+    __global__ void texgs_decode_tiles_kernel##SUFFIX(TEXGS_DECODE_PARAMS_TILES) {           \
+        texgs_decode_tiles<CAP>(TEXGS_BUFFER_ARGS, finish_first, finish_count, finish_flags, \
+                                finish_log2_mask, out, candidates, status);                  \
+    }                                                                                        \
+    __global__ void texgs_decode_uv_kernel##SUFFIX(TEXGS_BUFFER_PARAMS, const double *uv,    \
+                                                   uint32_t n, float *out, int *status) {    \
+        texgs_decode_uv<CAP>(TEXGS_BUFFER_ARGS, uv, n, out, status);                         \
+    }
+
+TEXGS_DECODE_KERNELS(, TEXGS_LIMIT_TOP_K)
+TEXGS_DECODE_KERNELS(_k1, 1u)
+TEXGS_DECODE_KERNELS(_k2, 2u)
+TEXGS_DECODE_KERNELS(_k3, 3u)
+TEXGS_DECODE_KERNELS(_k4, 4u)
+TEXGS_DECODE_KERNELS(_k5, 5u)
+TEXGS_DECODE_KERNELS(_k6, 6u)
+TEXGS_DECODE_KERNELS(_k7, 7u)
+TEXGS_DECODE_KERNELS(_k8, 8u)
 
 // ---- tile index: count, scan, fill (ids written as 32-bit words, any order per tile) ----
 

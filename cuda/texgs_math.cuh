@@ -22,8 +22,10 @@
 
 #ifdef __CUDACC__
 #define TEXGS_HD __host__ __device__
+#define TEXGS_UNROLL _Pragma("unroll")
 #else
 #define TEXGS_HD
+#define TEXGS_UNROLL
 #endif
 
 #include <math.h>
@@ -451,11 +453,133 @@ TEXGS_HD inline float texgs_footprint_variance(float rho) {
     return fmaxf(0.0f, (rho * rho - 1.0f) / 12.0f);
 }
 
+// ---- the K best candidates of one texel (docs/RUNTIME.md "Top-K in registers") ---------
+// A texel keeps its K best candidates sorted by (key, id): key = q, or minus the weight when
+// filtered. The arrays have a compile-time capacity CAP and are only ever indexed by
+// compile-time indices (every loop over them is unrolled), so a GPU holds them in registers,
+// not in local memory. The kernels come in one build per K of 1..TEXGS_TOPK_EXACT_MAX (CAP =
+// K: the K of the asset is a constant) and one of capacity TEXGS_LIMIT_TOP_K that reads K
+// from the meta words (texgs_topk_capacity picks; cuda/texgs_kernels.cu, texgs.cuda_decoder).
+
+#define TEXGS_TOPK_EXACT_MAX 8u
+
+// The capacity of the build that serves top-K `k`: k itself up to TEXGS_TOPK_EXACT_MAX, else
+// TEXGS_LIMIT_TOP_K.
+TEXGS_HD inline uint32_t texgs_topk_capacity(uint32_t k) {
+    return k >= 1u && k <= TEXGS_TOPK_EXACT_MAX ? k : TEXGS_LIMIT_TOP_K;
+}
+
+// (ka, ia) ranks before (kb, ib): smaller key, ties by smaller id. A NaN key ranks before
+// nothing, so it is never kept.
+TEXGS_HD inline bool texgs_before(float ka, uint32_t ia, float kb, uint32_t ib) {
+    return ka < kb || (ka == kb && ia < ib);
+}
+
+// key[0 .. cnt - 1]: the kept candidates, ascending by (key, id); the slots after them hold
+// (+inf, 0xffffffff), which every candidate ranks before. slot: the candidate's batch slot
+// (the tile-cooperative decode; 0 otherwise). k: the asset's K (<= CAP).
+template <uint32_t CAP>
+struct texgs_topk {
+    float key[CAP];
+    uint32_t id[CAP];
+    uint32_t slot[CAP];
+    uint32_t cnt;
+    uint32_t k;
+};
+
+// An empty list for top-K `k`: the build's CAP when it is an exact build, else k (<= CAP).
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
+    r->cnt = 0u;
+    r->k = CAP <= TEXGS_TOPK_EXACT_MAX ? CAP : (k < CAP ? k : CAP);
+TEXGS_UNROLL
+    for (uint32_t s = 0; s < CAP; ++s) {
+        r->key[s] = texgs_as_float(0x7f800000u);  // +inf
+        r->id[s] = 0xffffffffu;
+        r->slot[s] = 0u;
+    }
+}
+
+// Keep candidate (key, id) from batch slot `slot` if it ranks among the K best so far: it is
+// inserted in order and the K-th is dropped once K are kept.
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t id,
+                                       uint32_t slot) {
+    // the K-th slot: a candidate that does not rank before it cannot enter
+    float lk = r->key[CAP - 1u];
+    uint32_t li = r->id[CAP - 1u];
+    if (r->k != CAP) {
+TEXGS_UNROLL
+        for (uint32_t s = 0; s + 1u < CAP; ++s)
+            if (s + 1u == r->k) {
+                lk = r->key[s];
+                li = r->id[s];
+            }
+    }
+    if (!texgs_before(key, id, lk, li)) return;
+    // insertion by compare-exchange down the first K slots: the candidate takes the first slot
+    // it ranks before, and each displaced entry moves one slot down
+TEXGS_UNROLL
+    for (uint32_t s = 0; s < CAP; ++s) {
+        if (s < r->k && texgs_before(key, id, r->key[s], r->id[s])) {
+            const float tk = r->key[s];
+            const uint32_t ti = r->id[s], ts = r->slot[s];
+            r->key[s] = key;
+            r->id[s] = id;
+            r->slot[s] = slot;
+            key = tk;
+            id = ti;
+            slot = ts;
+        }
+    }
+    if (r->cnt < r->k) ++r->cnt;
+}
+
+// The blended channels of a ranked texel (out: CHANNELS floats): weights
+// max(exp(-q / 2) - W_CUT, 0) from key = q, or -key when `filtered` (the key is minus the
+// weight); a tile with no entries gives the fallback exactly. ``cached``: the batch colours of
+// a tile whose colours are cached (texgs_tile_colors_cached; slot j at j * CHANNELS), else
+// null (colours read from the records).
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<CAP>* r,
+                                      bool filtered, bool no_entries, float* out,
+                                      const float* cached) {
+    const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
+    if (no_entries) {
+        for (uint32_t c = 0; c < nch; ++c)
+            out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
+        return;
+    }
+    float wk[CAP];
+    float den = 0.0f;
+TEXGS_UNROLL
+    for (uint32_t s = 0; s < CAP; ++s) {
+        wk[s] = 0.0f;
+        if (s < r->cnt) {
+            wk[s] = filtered ? -r->key[s] : fmaxf(expf(-0.5f * r->key[s]) - TEXGS_F_W_CUT, 0.0f);
+            den += wk[s];
+        }
+    }
+    den += TEXGS_F_BLEND_EPS;
+    for (uint32_t c = 0; c < nch; ++c) {
+        float num = 0.0f;
+TEXGS_UNROLL
+        for (uint32_t s = 0; s < CAP; ++s)
+            if (s < r->cnt)
+                num += wk[s] * (cached ? cached[r->slot[s] * nch + c] : texgs_color(b, r->id[s], c));
+        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
+        num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
+        out[c] = num / den;
+    }
+}
+
 // Sample every channel at the point (px, py) in texel units of the asset (not yet wrapped),
 // every Gaussian widened by `filter_var` texels^2 (0: unfiltered; limited to the meta
 // FILTER_MAX_VAR the index covers): texgs.decode.eval_points for one point. Writes CHANNELS
 // floats to out[0 .. C-1]; returns the candidates of the point's tile list. The buffers must
-// have passed texgs_validate_buffers(b, true).
+// have passed texgs_validate_buffers(b, true). CAP: the top-K build
+// (texgs_topk_capacity of the asset's K).
+template <uint32_t CAP>
 TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, float py,
                                             float filter_var, float* out) {
     const uint32_t* m = b.meta;
@@ -472,18 +596,9 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
     const uint32_t ty = texgs_tile_coord(py, tile, m[TEXGS_META_TILES_Y]);
     const uint32_t t = ty * tiles_x + tx;
     texgs_list list = texgs_list_begin(b, t);
-    const uint32_t nch = m[TEXGS_META_CHANNELS];
-    if (list.n == 0u) {  // no candidate: the fallback, exactly as the reference
-        for (uint32_t c = 0; c < nch; ++c)
-            out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
-        return 0u;
-    }
     const uint32_t count = m[TEXGS_META_COUNT];
-    const uint32_t k_max = m[TEXGS_META_TOP_K];
-    // the K best so far, sorted by (key, id): key = q, or minus the weight when filtered
-    float kk[TEXGS_LIMIT_TOP_K], qk[TEXGS_LIMIT_TOP_K], ak[TEXGS_LIMIT_TOP_K];
-    uint32_t ik[TEXGS_LIMIT_TOP_K];
-    uint32_t cnt = 0;
+    texgs_topk<CAP> r;
+    texgs_topk_init(&r, m[TEXGS_META_TOP_K]);
     while (list.left > 0u) {
         const uint32_t id = texgs_list_next(b, &list);
         if (id >= count) continue;  // corrupt index entry
@@ -496,40 +611,11 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
         if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
         const float q = g.a * dx * dx + 2.0f * g.b * dx * dy + g.c * dy * dy;
         if (!(q < TEXGS_F_CUTOFF_Q)) continue;
+        // filtered: rank by weight, amplitude included; the blend takes the weight back
         const float key = filtered ? -(amp * fmaxf(expf(-0.5f * q) - TEXGS_F_W_CUT, 0.0f)) : q;
-        if (cnt == k_max &&
-            (key > kk[k_max - 1u] || (key == kk[k_max - 1u] && id > ik[k_max - 1u])))
-            continue;
-        uint32_t pos = cnt < k_max ? cnt : k_max - 1u;
-        if (cnt < k_max) ++cnt;
-        while (pos > 0u && (kk[pos - 1u] > key || (kk[pos - 1u] == key && ik[pos - 1u] > id))) {
-            kk[pos] = kk[pos - 1u];
-            qk[pos] = qk[pos - 1u];
-            ak[pos] = ak[pos - 1u];
-            ik[pos] = ik[pos - 1u];
-            --pos;
-        }
-        kk[pos] = key;
-        qk[pos] = q;
-        ak[pos] = amp;
-        ik[pos] = id;
+        texgs_topk_insert(&r, key, id, 0u);
     }
-    float wk[TEXGS_LIMIT_TOP_K];
-    float den = 0.0f;
-    for (uint32_t k = 0; k < cnt; ++k) {
-        float wt = fmaxf(expf(-0.5f * qk[k]) - TEXGS_F_W_CUT, 0.0f);
-        if (filtered) wt = ak[k] * wt;
-        wk[k] = wt;
-        den += wt;
-    }
-    den += TEXGS_F_BLEND_EPS;
-    for (uint32_t c = 0; c < nch; ++c) {
-        float num = 0.0f;
-        for (uint32_t k = 0; k < cnt; ++k) num += wk[k] * texgs_color(b, ik[k], c);
-        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
-        num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
-        out[c] = num / den;
-    }
+    texgs_topk_blend(b, &r, filtered, list.n == 0u, out, nullptr);  // no entries: fallback
     return list.n;
 }
 
@@ -575,7 +661,8 @@ TEXGS_HD inline void texgs_finish_channels(float* v, uint32_t channels, texgs_fi
 
 // Output texel (i, j) of a W' x H' decode: sampled at ((i + 0.5) W / W', (j + 0.5) H / H')
 // (computed in double and rounded once, as texgs.decode.decode_texture), then finished.
-// Writes CHANNELS floats to out; returns the candidates examined.
+// Writes CHANNELS floats to out; returns the candidates examined. CAP as texgs_sample_point.
+template <uint32_t CAP>
 TEXGS_HD inline uint32_t texgs_decode_grid_texel(const texgs_buffers& b, uint32_t i, uint32_t j,
                                                  uint32_t out_w, uint32_t out_h,
                                                  float filter_var, texgs_finish fin, float* out) {
@@ -583,18 +670,19 @@ TEXGS_HD inline uint32_t texgs_decode_grid_texel(const texgs_buffers& b, uint32_
     const double sy = (double)b.meta[TEXGS_META_HEIGHT] / (double)out_h;
     const float px = (float)(((double)i + 0.5) * sx);
     const float py = (float)(((double)j + 0.5) * sy);
-    const uint32_t cand = texgs_sample_point(b, px, py, filter_var, out);
+    const uint32_t cand = texgs_sample_point<CAP>(b, px, py, filter_var, out);
     texgs_finish_channels(out, b.meta[TEXGS_META_CHANNELS], fin);
     return cand;
 }
 
 // A UV point ((0, 0) top-left corner, (1, 1) bottom-right): texgs.decode.decode_uv, which
-// scales float64 UVs to texels and rounds once to float32.
+// scales float64 UVs to texels and rounds once to float32. CAP as texgs_sample_point.
+template <uint32_t CAP>
 TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u, double v,
                                                float* out) {
     const float px = (float)(u * (double)b.meta[TEXGS_META_WIDTH]);
     const float py = (float)(v * (double)b.meta[TEXGS_META_HEIGHT]);
-    return texgs_sample_point(b, px, py, 0.0f, out);
+    return texgs_sample_point<CAP>(b, px, py, 0.0f, out);
 }
 
 // ---- tile-cooperative decode at the asset's own size (docs/RUNTIME.md "CUDA decoder") ----
@@ -608,8 +696,12 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 // texgs_sample_point at the texel centre (x + 0.5, y + 0.5), bit for bit: the functions
 // below split texgs_sample_point's loop at the batch boundary.
 
-#define TEXGS_TILE_BATCH 256u  // ids read per batch (shared memory: 7 KiB, ids and kept ones)
-#define TEXGS_TILE_COLOR_CACHE 2048u  // colour floats a block keeps (shared memory: 8 KiB)
+// Ids read per batch: one per thread of an 8x8 block (shared memory: 1.8 KiB, ids and kept
+// ones), and the colour floats a block keeps (2 KiB: 64 entries of up to 8 channels). The
+// block's shared memory, 3.9 KiB, leaves occupancy to the registers on sm_75 to sm_90
+// (bench/bench_cuda_resources.py; 256 and 2048, 15 KiB, held sm_75/86/89 to a quarter).
+#define TEXGS_TILE_BATCH 64u
+#define TEXGS_TILE_COLOR_CACHE 512u
 
 // The kept candidates of one batch, dequantized (arrays of TEXGS_TILE_BATCH entries, in any
 // order). col: CHANNELS floats per slot (slot j at j * CHANNELS), filled only for a tile
@@ -622,14 +714,6 @@ struct texgs_batch {
     float* c;
     uint32_t* id;
     float* col;
-};
-
-// The K best candidates of one texel so far, sorted by (q, id); jk: their batch slots.
-struct texgs_topk {
-    float qk[TEXGS_LIMIT_TOP_K];
-    uint32_t ik[TEXGS_LIMIT_TOP_K];
-    uint32_t jk[TEXGS_LIMIT_TOP_K];
-    uint32_t cnt;
 };
 
 // Whether a tile's colours are kept with its candidates: its whole list of n (the header's
@@ -705,14 +789,16 @@ TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
 }
 
 // Rank the n kept candidates of a batch for the texel centre (px, py) (inside the
-// texture); ties by id, so the order of the kept ones does not matter.
+// texture) into r (key = q; each candidate's batch slot kept for the blend's cached colours);
+// ties by id, so the order of the kept ones does not matter. The blend is texgs_topk_blend
+// (unfiltered).
+template <uint32_t CAP>
 TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
-                                      texgs_batch s, uint32_t n, texgs_topk* r) {
+                                      texgs_batch s, uint32_t n, texgs_topk<CAP>* r) {
     const uint32_t* m = b.meta;
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
     const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
     const uint32_t count = m[TEXGS_META_COUNT];
-    const uint32_t k_max = m[TEXGS_META_TOP_K];
     for (uint32_t j = 0; j < n; ++j) {
         const uint32_t id = s.id[j];
         if (id >= count) continue;
@@ -722,49 +808,7 @@ TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py
         if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
         const float q = s.a[j] * dx * dx + 2.0f * s.b[j] * dx * dy + s.c[j] * dy * dy;
         if (!(q < TEXGS_F_CUTOFF_Q)) continue;
-        const uint32_t last = k_max - 1u;
-        if (r->cnt == k_max && (q > r->qk[last] || (q == r->qk[last] && id > r->ik[last])))
-            continue;
-        uint32_t pos = r->cnt < k_max ? r->cnt : last;
-        if (r->cnt < k_max) ++r->cnt;
-        while (pos > 0u && (r->qk[pos - 1u] > q || (r->qk[pos - 1u] == q && r->ik[pos - 1u] > id))) {
-            r->qk[pos] = r->qk[pos - 1u];
-            r->ik[pos] = r->ik[pos - 1u];
-            r->jk[pos] = r->jk[pos - 1u];
-            --pos;
-        }
-        r->qk[pos] = q;
-        r->ik[pos] = id;
-        r->jk[pos] = j;
-    }
-}
-
-// The blended channels of a ranked texel (out: CHANNELS floats); a tile with no entries
-// gives the fallback exactly, as texgs_sample_point. ``cached``: the batch colours of a tile
-// whose colours are cached (texgs_tile_colors_cached), else null (read from the records).
-TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk* r,
-                                      bool no_entries, float* out, const float* cached) {
-    const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
-    if (no_entries) {
-        for (uint32_t c = 0; c < nch; ++c)
-            out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
-        return;
-    }
-    float wk[TEXGS_LIMIT_TOP_K];
-    float den = 0.0f;
-    for (uint32_t k = 0; k < r->cnt; ++k) {
-        const float wt = fmaxf(expf(-0.5f * r->qk[k]) - TEXGS_F_W_CUT, 0.0f);
-        wk[k] = wt;
-        den += wt;
-    }
-    den += TEXGS_F_BLEND_EPS;
-    for (uint32_t c = 0; c < nch; ++c) {
-        float num = 0.0f;
-        for (uint32_t k = 0; k < r->cnt; ++k)
-            num += wk[k] * (cached ? cached[r->jk[k] * nch + c] : texgs_color(b, r->ik[k], c));
-        const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
-        num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
-        out[c] = num / den;
+        texgs_topk_insert(r, q, id, j);
     }
 }
 

@@ -5,6 +5,7 @@ instead (a smoke test of its GPU path)."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import math
 import os
@@ -14,7 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_standin import Harness, compile_harness, fake_pycuda
 
+from texgs import cuda_decoder as cd
 from texgs import format as fmt
 from texgs.bake.config import BakeConfig, plan_budget
 from texgs.decode import decode_texture
@@ -95,3 +98,34 @@ def test_without_pycuda_or_gpu_exit_5_with_one_line_else_runs(tmp_path):
         rows = json.loads(out.read_text())["rows"]
         assert {r["mode"].split()[0] for r in rows if r["backend"] == "cuda"} == \
             {"decode", "uv", "index"}
+
+
+# --- the bench's GPU path on the CPU --------------------------------------------------------
+
+def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkeypatch):
+    """bench_case end to end on the stand-in pycuda of tests/cuda_standin.py, whose kernel
+    launches run the CPU harness of the same kernel: the launch arguments, the K-build choice
+    (the asset's exact build, then the generic one as baseline), the bit-for-bit checks
+    between builds and kernels and the checks against NumPy all pass, and every mode has its
+    row."""
+    so = compile_harness(tmp_path / "harness.so", ["-O2", "-shared", "-fPIC"])
+    builds: list = []
+    for name, mod in fake_pycuda(Harness(ctypes.CDLL(str(so))), builds=builds).items():
+        monkeypatch.setitem(sys.modules, name, mod)
+    cd._compiled_module.cache_clear()
+    try:
+        dec = cd.CudaDecoder()
+        args = bench.parse_args(["--sizes", "80", "--repeats", "1", "--warmup", "0",
+                                 "--points", "400", "--ref-crop", "24", "--ref-points", "100"])
+        rows, facts = bench.bench_case(dec, bench.load_cases(args)[0], args)
+    finally:
+        cd._compiled_module.cache_clear()
+    assert facts["ok"] and facts["checks"]["index_offsets_equal"], facts["checks"]
+    assert [r.mode for r in rows if r.backend == "cuda"] == [
+        "decode", "decode generic K", "decode tiles", "decode tiles generic K", "uv 400",
+        "uv 400 generic K", "index"]
+    k = facts["top_k"]
+    assert 1 <= k <= cd.TOPK_EXACT_MAX
+    for kernel in ("grid", "tiles", "uv"):
+        name = f"texgs_decode_{kernel}_kernel"
+        assert f"{name}_k{k}" in builds and name in builds

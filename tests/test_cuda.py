@@ -14,22 +14,23 @@ import dataclasses
 import shutil
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import run_cli
+from cuda_standin import CUDA, ROOT, Harness, compile_harness, fake_pycuda
 
 from texgs import format as fmt
 from texgs import layout as L
 from texgs.decode import decode_maps, decode_texture, decode_uv
 from texgs.errors import AssetFormatError, UnsupportedError
-from texgs.runtime import GpuBuffers, build_gpu_buffers, decode_buffers
+from texgs.runtime import GpuBuffers, build_gpu_buffers
 
-ROOT = Path(__file__).resolve().parents[1]
-CUDA = ROOT / "cuda"
 GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(ROOT / "bench"))  # bench_cuda_resources: ptxas's report, parsed
 CORPUS = Path(__file__).parent / "corpus"
 GOLDEN_NAMES = sorted(p.stem for p in GOLDEN.glob("*.tgs"))
 FLOAT_TOL = 1e-5  # max abs error on float output: the same float32 math as the reference
@@ -41,7 +42,6 @@ FLOAT_TOL = 1e-5  # max abs error on float output: the same float32 math as the 
 # keep FLOAT_TOL).
 SPARSE_MAX_TOL = 1e-3  # a quarter of the 1/255 contract
 ARCHS = ("75", "80", "86", "89", "90")
-CXX_FLAGS = ["-std=c++14", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"]
 MAX_ERR: dict[str, float] = {}  # largest error measured per test group (printed with -s)
 
 
@@ -68,15 +68,36 @@ def _nvcc() -> str | None:
 # --- nvcc -------------------------------------------------------------------------------------
 
 def test_nvcc_compiles_the_kernels_for_every_target_architecture(tmp_path):
+    """nvcc builds every kernel the decoder fetches for every target architecture, and ptxas
+    reports each decode build (texgs_topk_capacity: K 1..8 and the generic one) free of
+    spills, with a stack frame of at most 32 bytes: the scratch of cosf/sinf's slow path,
+    not the top-K (kept in registers; in local memory it took 512 bytes more)."""
+    import bench_cuda_resources as resources
+
+    from texgs import cuda_decoder as cd
+
     nvcc = _nvcc()
     if nvcc is None:
         pytest.skip("nvcc not found (CUDA toolkit not installed)")
     gencode = [a for arch in ARCHS for a in ("-gencode", f"arch=compute_{arch},code=sm_{arch}")]
     obj = tmp_path / "texgs_kernels.o"
-    res = subprocess.run([nvcc, "--fmad=false", "-std=c++14", "-c", str(CUDA / "texgs_kernels.cu"),
-                          "-o", str(obj), *gencode], capture_output=True, text=True)
+    res = subprocess.run([nvcc, *cd.NVCC_OPTIONS, "-Xptxas", "-v", "-c",
+                          str(CUDA / "texgs_kernels.cu"), "-o", str(obj), *gencode],
+                         capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert obj.stat().st_size > 0
+    uses = {(u.kernel, u.arch): u for u in resources.parse_ptxas(res.stderr)}
+    builds = [cd.decode_kernel(n, k) for n in cd.DECODE_KERNELS
+              for k in range(cd.TOPK_EXACT_MAX + 1)]
+    others = ["texgs_index_count_kernel", "texgs_index_scan_kernel", "texgs_index_fill_kernel",
+              "texgs_validate_kernel"]
+    for arch in ARCHS:
+        for name in builds + others:
+            assert (name, arch) in uses, (name, arch)
+        for name in builds:
+            u = uses[name, arch]
+            assert u.spill_store_bytes == 0 and u.spill_load_bytes == 0, u
+            assert u.stack_bytes <= 32, u
     cuobjdump = shutil.which("cuobjdump") or str(Path(nvcc).resolve().parent / "cuobjdump")
     if Path(cuobjdump).exists():  # one cubin per architecture
         listed = subprocess.run([cuobjdump, "--list-elf", str(obj)], capture_output=True,
@@ -88,141 +109,9 @@ def test_nvcc_compiles_the_kernels_for_every_target_architecture(tmp_path):
 
 # --- the CPU harness ----------------------------------------------------------------------------
 
-class Harness:
-    """ctypes front of cuda/host_harness.cpp: the CUDA decoder's math on the CPU."""
-
-    def __init__(self, lib: ctypes.CDLL):
-        self.lib = lib
-        lib.texgs_harness_status_message.restype = ctypes.c_char_p
-        lib.texgs_harness_status_message.argtypes = [ctypes.c_int]
-
-    @staticmethod
-    def _ptr(a: np.ndarray):
-        return a.ctypes.data_as(ctypes.c_void_p) if a.size else None
-
-    def _bufs(self, meta, records, offsets, ids) -> tuple[list, list]:
-        keep = [np.ascontiguousarray(a, np.uint32) for a in (meta, records, offsets, ids)]
-        args: list = []
-        for a in keep:
-            args += [self._ptr(a), ctypes.c_uint32(a.size)]
-        return args, keep
-
-    def _args(self, bufs: GpuBuffers) -> tuple[list, list]:
-        return self._bufs(bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids)
-
-    def message(self, code: int) -> str:
-        return self.lib.texgs_harness_status_message(code).decode()
-
-    def validate(self, meta, records, offsets, ids, with_index: bool = True) -> int:
-        args, _keep = self._bufs(meta, records, offsets, ids)
-        return self.lib.texgs_harness_validate(*args, ctypes.c_int(int(with_index)))
-
-    def decode_grid(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
-                    finish=None) -> tuple[np.ndarray, np.ndarray]:
-        """-> (float32 [H', W', C], candidates uint32 [H', W'])."""
-        w, h = size
-        c = int(bufs.meta[L.META_CHANNELS])
-        out = np.zeros((h, w, c), np.float32)
-        cand = np.zeros((h, w), np.uint32)
-        fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
-        args, _keep = self._args(bufs)
-        st = self.lib.texgs_harness_decode_grid(
-            *args, ctypes.c_uint32(w), ctypes.c_uint32(h), ctypes.c_float(filter_var),
-            None if fin is None else self._ptr(fin), self._ptr(out), self._ptr(cand))
-        assert st == 0, self.message(st)
-        return out, cand
-
-    def decode_tiles_status(self, bufs: GpuBuffers, block: int, batch: int = 256,
-                            finish=None, color_cache: int = 2048):
-        """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) in blocks of
-        ``block`` x ``block`` texels, with batches of ``batch`` ids and a colour cache of
-        ``color_cache`` floats -> (status, float32 [H, W, C], candidates uint32 [H, W],
-        candidates kept per texel's block uint32 [H, W])."""
-        w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
-        c = int(bufs.meta[L.META_CHANNELS])
-        out = np.full((h, w, c), np.nan, np.float32)  # poisoned: every texel must be written
-        cand = np.full((h, w), 0xFFFFFFFF, np.uint32)
-        kept = np.full((h, w), 0xFFFFFFFF, np.uint32)
-        fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
-        args, _keep = self._args(bufs)
-        st = self.lib.texgs_harness_decode_tiles(
-            *args, ctypes.c_uint32(block), ctypes.c_uint32(batch), ctypes.c_uint32(color_cache),
-            None if fin is None else self._ptr(fin),
-            self._ptr(out), self._ptr(cand), self._ptr(kept))
-        return st, out, cand, kept
-
-    def decode_tiles(self, bufs: GpuBuffers, batch: int = 256, finish=None,
-                     color_cache: int = 2048, block: int = 8) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`decode_tiles_status`, which must succeed -> (float32 [H, W, C], candidates
-        uint32 [H, W])."""
-        st, out, cand, _kept = self.decode_tiles_status(bufs, block, batch, finish, color_cache)
-        assert st == 0, self.message(st)
-        return out, cand
-
-    def axis_meets(self, lo: float, hi: float, size: float, block: int, blk: int,
-                   repeat: bool) -> bool:
-        f = self.lib.texgs_harness_axis_meets
-        f.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_uint32,
-                      ctypes.c_uint32, ctypes.c_int]
-        return bool(f(lo, hi, size, block, blk, int(repeat)))
-
-    def decode_uv(self, bufs: GpuBuffers, uv: np.ndarray) -> np.ndarray:
-        uv = np.ascontiguousarray(uv, np.float64)
-        out = np.zeros((uv.shape[0], int(bufs.meta[L.META_CHANNELS])), np.float32)
-        args, _keep = self._args(bufs)
-        st = self.lib.texgs_harness_decode_uv(*args, self._ptr(uv), ctypes.c_uint32(uv.shape[0]),
-                                              self._ptr(out))
-        assert st == 0, self.message(st)
-        return out
-
-    def build_index(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
-        meta = np.ascontiguousarray(bufs.meta, np.uint32)
-        rec = np.ascontiguousarray(bufs.records, np.uint32)
-        tiles = int(meta[L.META_TILES_X]) * int(meta[L.META_TILES_Y])
-        offsets = np.zeros(tiles + 1, np.uint32)
-        f = self.lib.texgs_harness_build_index
-        base = [self._ptr(meta), ctypes.c_uint32(meta.size), self._ptr(rec),
-                ctypes.c_uint32(rec.size), self._ptr(offsets)]
-        assert f(*base, None, ctypes.c_uint64(0)) == 0
-        ids = np.zeros(max(int(offsets[-1]), 1), np.uint32)
-        assert f(*base, self._ptr(ids), ctypes.c_uint64(ids.size)) == 0
-        return offsets, ids[:int(offsets[-1])]
-
-    def tile_list(self, bufs: GpuBuffers, t: int) -> tuple[int, np.ndarray]:
-        """Walk tile ``t``'s list (texgs_list_begin / texgs_list_next) -> (the length its
-        header gives, uint32 [what texgs_list_next returned])."""
-        args, _keep = self._args(bufs)
-        head = np.zeros(2, np.uint32)
-        st = self.lib.texgs_harness_tile_list(*args, ctypes.c_uint32(t), None,
-                                              ctypes.c_uint32(0), self._ptr(head))
-        assert st == 0, self.message(st)
-        ids = np.zeros(max(int(head[1]), 1), np.uint32)
-        st = self.lib.texgs_harness_tile_list(*args, ctypes.c_uint32(t), self._ptr(ids),
-                                              ctypes.c_uint32(ids.size), self._ptr(head))
-        assert st == 0, self.message(st)
-        return int(head[0]), ids[:int(head[1])]
-
-    def decode_texture(self, asset: fmt.Asset, lod=None, size=None, filtered=False, tile=None,
-                       id_bits=None, finish=None, coding=None) -> np.ndarray:
-        """As texgs.decode.decode_texture, through the harness (``coding``: the tile lists'
-        coding, default the runtime's)."""
-        bufs, wh, fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered, coding)
-        return self.decode_grid(bufs, wh, fvar, finish)[0]
-
-
-def _compile_harness(out: Path, extra: list[str]) -> Path:
-    cxx = shutil.which("g++")
-    if cxx is None:
-        pytest.skip("g++ not found")
-    res = subprocess.run([cxx, *CXX_FLAGS, *extra, str(CUDA / "host_harness.cpp"), "-o", str(out)],
-                         capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
-    return out
-
-
 @pytest.fixture(scope="module")
 def harness(tmp_path_factory) -> Harness:
-    so = _compile_harness(tmp_path_factory.mktemp("harness") / "texgs_harness.so",
+    so = compile_harness(tmp_path_factory.mktemp("harness") / "texgs_harness.so",
                           ["-O2", "-shared", "-fPIC"])
     return Harness(ctypes.CDLL(str(so)))
 
@@ -385,6 +274,44 @@ def random_asset(seed: int) -> fmt.Asset:
     return fmt.read_asset(fmt.write_asset(asset))
 
 
+def _with_top_k(asset: fmt.Asset, k: int) -> fmt.Asset:
+    return fmt.read_asset(fmt.write_asset(dataclasses.replace(asset, top_k=k)))
+
+
+@pytest.mark.parametrize("k", range(1, 11))
+def test_every_top_k_build_matches_the_reference_and_the_generic_build(harness, k):
+    """The decode kernels come in one build per K of 1..8, the K best kept in registers, and a
+    generic build for any K (texgs_topk_capacity). Each K's build, through the harness's
+    dispatch, matches the NumPy reference (whole texture, filtered, UV points, the
+    tile-cooperative decode) on assets whose tile lists are longer than K, and equals the
+    generic build bit for bit."""
+    for seed in (0, 1, 2):
+        asset = _with_top_k(random_asset(seed), k)
+        bufs = build_gpu_buffers(asset, tile=16)
+        assert int(np.diff(bufs.index.offsets).max()) > k  # ranking has something to drop
+        size = (max(1, asset.width // 3), max(1, asset.height // 3))
+        uv = np.random.default_rng(seed).uniform(-0.5, 1.5, (200, 2))
+        outs = {}
+        for generic in (False, True):
+            harness.lib.texgs_harness_use_generic_build(int(generic))
+            try:
+                outs[generic] = (harness.decode_texture(asset, tile=16),
+                                 harness.decode_texture(asset, size=size, filtered=True),
+                                 harness.decode_uv(build_gpu_buffers(asset), uv),
+                                 harness.decode_tiles(bufs, block=8)[0],
+                                 harness.decode_grid(bufs, (asset.width, asset.height))[0])
+            finally:
+                harness.lib.texgs_harness_use_generic_build(0)
+        for a, b in zip(outs[False], outs[True]):
+            np.testing.assert_array_equal(a, b)
+        full, filt, pts, tiles, per_texel = outs[False]
+        assert_matches_reference(full, decode_texture(asset), "top-k builds")
+        assert_matches_reference(filt, decode_texture(asset, size=size, filtered=True),
+                                 "top-k builds")
+        assert_matches_reference(pts, decode_uv(asset, uv), "top-k builds")
+        np.testing.assert_array_equal(tiles, per_texel)
+
+
 @pytest.mark.parametrize("seed", range(12))
 def test_harness_matches_reference_on_random_assets(harness, seed):
     asset = random_asset(seed)
@@ -440,8 +367,8 @@ def _tile_cases() -> list[tuple[fmt.Asset, GpuBuffers, object]]:
     return cases
 
 
-@pytest.mark.parametrize("batch, color_cache", [(1, 2048), (3, 2048), (256, 2048), (256, 0),
-                                                (256, 24)])
+@pytest.mark.parametrize("batch, color_cache", [(1, 512), (3, 512), (64, 512), (64, 0),
+                                                (64, 24)])
 def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch, color_cache):
     """texgs_decode_tiles_kernel's math (a block of B x B texels inside one index tile reads
     the tile's list in batches, keeps the candidates whose padded box meets the block, in an
@@ -569,7 +496,7 @@ def test_both_index_codings_decode_identically_on_golden_vectors(harness, name):
             np.testing.assert_array_equal(
                 cand, np.repeat(np.repeat(b.index.counts(), t, 0), t, 1)[:asset.height,
                                                                           :asset.width])
-            for batch, cache in ((3, 2048), (256, 2048), (256, 0)):
+            for batch, cache in ((3, 512), (64, 512), (64, 0)):
                 for block in (8, 4):  # blocks inside the 16-texel tiles
                     tiles, tiles_cand = harness.decode_tiles(b, batch, None, cache, block)
                     np.testing.assert_array_equal(tiles, grid)
@@ -718,7 +645,7 @@ def test_corrupt_tile_lists_are_skipped_not_read_out_of_bounds(harness, coding):
                                 case.tile_ids) == 0, k
         got, cand = harness.decode_grid(case, (32, 24))
         assert np.isfinite(got).all(), k
-        for batch in (3, 256):  # the tile-cooperative path too
+        for batch in (3, 64):  # the tile-cooperative path too
             for block in ((8, 4) if tile == 16 else (8,)):
                 tiles, tiles_cand = harness.decode_tiles(case, batch, block=block)
                 np.testing.assert_array_equal(tiles, got, err_msg=f"{k} {block} {batch}")
@@ -889,7 +816,7 @@ def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
     inf, index rebuild); broken ones, uploaded carelessly, are rejected by
     texgs_validate_buffers; not one sanitizer report."""
     t0 = time.monotonic()
-    exe = _compile_harness(tmp_path / "harness_asan",
+    exe = compile_harness(tmp_path / "harness_asan",
                            ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
                             "-fno-sanitize-recover=all"])
     cases = tmp_path / "cases"
@@ -1033,114 +960,6 @@ def test_gpu_tile_cooperative_kernel_equals_the_per_texel_kernel(gpu, tile, bloc
 
 # --- the pycuda front, on a stand-in pycuda that runs the kernels' math on the CPU -------------
 
-class _FakeMem:
-    """A 'device allocation': a byte buffer."""
-
-    def __init__(self, nbytes: int):
-        self.data = np.zeros(nbytes, np.uint8)
-
-    def view(self, dtype, count: int | None = None) -> np.ndarray:
-        v = self.data.view(dtype)
-        return v if count is None else v[:count]
-
-
-def _fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | None = None):
-    """Modules pycuda, pycuda.driver, pycuda.autoprimaryctx, pycuda.compiler whose kernels
-    call the CPU harness with the arguments texgs.cuda_decoder passes (checks the front's
-    argument order, sizes and read-back; not the GPU). ``launched``: the kernels' short
-    names, in order; ``blocks``: (index tile, block) of each tile-cooperative launch."""
-    import types
-
-    launched = [] if launched is None else launched
-    blocks = [] if blocks is None else blocks
-    drv = types.ModuleType("pycuda.driver")
-    drv.init = lambda: None
-    drv.Device = types.SimpleNamespace(count=lambda: 1)
-    drv.mem_alloc = lambda n: _FakeMem(int(n))
-    drv.memcpy_htod = lambda mem, a: mem.data.__setitem__(slice(0, a.nbytes),
-                                                          np.frombuffer(a.tobytes(), np.uint8))
-    drv.memcpy_dtoh = lambda a, mem: a.reshape(-1).view(np.uint8).__setitem__(
-        slice(None), mem.data[:a.nbytes])
-    drv.memset_d32 = lambda mem, v, n: mem.view(np.uint32, n).fill(v)
-
-    def buffers(args):
-        return [args[2 * k].view(np.uint32, int(args[2 * k + 1])) for k in range(4)]
-
-    def grid(*a, block, grid):
-        meta, rec, off, ids = buffers(a)
-        w, h, fvar = int(a[8]), int(a[9]), float(a[10])
-        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
-        vals, cand = harness.decode_grid(bufs, (w, h), fvar, np.array(a[11:15], np.uint32))
-        a[15].view(np.float32, vals.size)[:] = vals.reshape(-1)
-        a[16].view(np.uint32, cand.size)[:] = cand.reshape(-1)
-        a[17].view(np.int32, 1)[0] = 0
-        assert block == (16, 16, 1) and grid[0] * 16 >= w and grid[1] * 16 >= h
-        launched.append("grid")
-
-    def tiles(*a, block, grid):
-        meta, rec, off, ids = buffers(a)
-        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
-        b = block[0]  # B x B threads, one per texel of a block inside one index tile
-        assert block == (b, b, 1) and int(meta[L.META_TILE]) % b == 0
-        w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
-        assert grid == ((w + b - 1) // b, (h + b - 1) // b)
-        vals, cand = harness.decode_tiles(bufs, 256, np.array(a[8:12], np.uint32), block=b)
-        a[12].view(np.float32, vals.size)[:] = vals.reshape(-1)
-        a[13].view(np.uint32, cand.size)[:] = cand.reshape(-1)
-        a[14].view(np.int32, 1)[0] = 0
-        launched.append("tiles")
-        blocks.append((int(meta[L.META_TILE]), b))
-
-    def uv(*a, block, grid):
-        meta, rec, off, ids = buffers(a)
-        n = int(a[9])
-        vals = harness.decode_uv(GpuBuffers(meta, rec, off, ids, 32, None),
-                                 a[8].view(np.float64, 2 * n).reshape(n, 2))
-        a[10].view(np.float32, vals.size)[:] = vals.reshape(-1)
-        a[11].view(np.int32, 1)[0] = 0
-
-    def count(*a, block, grid):
-        meta, rec, _, _ = buffers(a)
-        offsets, _ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
-        a[8].view(np.uint32, offsets.size)[1:] = np.diff(offsets)
-        a[9].view(np.int32, 1)[0] = 0
-
-    def scan(tiles, offsets, cursors, block, grid):
-        off = offsets.view(np.uint32, int(tiles) + 1)
-        off[:] = np.concatenate([[0], np.cumsum(off[1:])]).astype(np.uint32)
-        cursors.view(np.uint32, int(tiles))[:] = off[:-1]
-
-    def fill(*a, block, grid):
-        meta, rec, _, _ = buffers(a)
-        offsets, ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
-        a[9].view(np.uint32, ids.size)[:] = ids[::-1]  # any order within a tile
-        for t in range(offsets.size - 1):  # ...but each list must hold its own ids
-            a[9].view(np.uint32, ids.size)[offsets[t]:offsets[t + 1]] = \
-                ids[offsets[t]:offsets[t + 1]][::-1]
-        a[10].view(np.int32, 1)[0] = 0
-
-    fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_tiles_kernel": tiles,
-           "texgs_decode_uv_kernel": uv,
-           "texgs_index_count_kernel": count, "texgs_index_scan_kernel": scan,
-           "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None}
-    comp = types.ModuleType("pycuda.compiler")
-
-    class SourceModule:
-        def __init__(self, source, no_extern_c, options, include_dirs):
-            assert "--fmad=false" in options and no_extern_c
-            assert '#include "texgs_math.cuh"' in source
-            assert (Path(include_dirs[0]) / "texgs_math.cuh").exists()
-
-        def get_function(self, name):
-            return fns[name]
-
-    comp.SourceModule = SourceModule
-    pkg = types.ModuleType("pycuda")
-    pkg.driver, pkg.compiler = drv, comp
-    return {"pycuda": pkg, "pycuda.driver": drv, "pycuda.compiler": comp,
-            "pycuda.autoprimaryctx": types.ModuleType("pycuda.autoprimaryctx")}
-
-
 def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
     """texgs.cuda_decoder's uploads, launches and read-backs (shapes, argument order, the
     GPU index swapped in, map finish words, stats), with the kernels replaced by the CPU
@@ -1151,7 +970,8 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
 
     launched: list = []
     blocks: list = []
-    for name, mod in _fake_pycuda(harness, launched, blocks).items():
+    builds: list = []
+    for name, mod in fake_pycuda(harness, launched, blocks, builds).items():
         monkeypatch.setitem(sys.modules, name, mod)
     cuda_decoder._compiled_module.cache_clear()
     try:
@@ -1164,6 +984,15 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
         decode_texture(asset, lod=2, stats_out=ref_stats, prune=True)  # its lists
         assert stats == ref_stats
         assert launched == ["tiles"]  # the asset's own size: the tile-cooperative kernel
+        # the build of the asset's K: exact for K 1..8 (the stand-in refuses another K with
+        # -3, as the kernels do), the generic one above
+        for k in (asset.top_k, 1, 8, 9, 32):
+            kasset = fmt.read_asset(fmt.write_asset(dataclasses.replace(asset, top_k=k)))
+            dec.decode_texture(kasset, lod=2)
+            dec.decode_uv(kasset, np.full((3, 2), 0.5))
+            want = "" if k > 8 else f"_k{k}"
+            assert builds[-2:] == [f"texgs_decode_tiles_kernel{want}",
+                                   f"texgs_decode_uv_kernel{want}"], k
         assert blocks[-1][1] == min(8, blocks[-1][0])  # blocks of 8 (or the tile) by default
         # the default (Rice) and fixed codings of the lists: the same bits
         np.testing.assert_array_equal(

@@ -38,6 +38,11 @@ GRID_BLOCK = (16, 16, 1)  # decode: one thread per output texel
 POINT_BLOCK = 256  # UV decode and index passes: one thread per point / Gaussian
 SCAN_BLOCK = 1024  # index prefix sum: one block
 
+# The decode kernels' top-K builds (cuda/texgs_kernels.cu): K 1..TOPK_EXACT_MAX each have their
+# own, the K best held in registers; larger K take the generic build (texgs_topk_capacity).
+TOPK_EXACT_MAX = 8
+DECODE_KERNELS = ("texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel")
+
 NEEDS = "the CUDA decoder needs pycuda (pip install 'texgs[cuda]') and an NVIDIA GPU"
 
 
@@ -89,16 +94,23 @@ def _compiled_module():
     return cuda, mod
 
 
+def decode_kernel(name: str, top_k: int) -> str:
+    """The entry point of decode kernel ``name`` (one of ``DECODE_KERNELS``) built for
+    ``top_k``: ``name_k<K>`` for K in 1..TOPK_EXACT_MAX, else ``name`` (the generic build)."""
+    return f"{name}_k{top_k}" if 1 <= top_k <= TOPK_EXACT_MAX else name
+
+
 class CudaDecoder:
     """Decode assets with the CUDA kernels. Making one compiles the kernels (first time in
     the process) or raises UnsupportedError."""
 
     def __init__(self) -> None:
         self.cuda, self.module = _compiled_module()
+        # every build: k = 0 names the generic one
+        builds = [decode_kernel(n, k) for n in DECODE_KERNELS for k in range(TOPK_EXACT_MAX + 1)]
         self._fn = {name: self.module.get_function(name) for name in (
-            "texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel",
-            "texgs_index_count_kernel",
-            "texgs_index_scan_kernel", "texgs_index_fill_kernel", "texgs_validate_kernel")}
+            *builds, "texgs_index_count_kernel", "texgs_index_scan_kernel",
+            "texgs_index_fill_kernel", "texgs_validate_kernel")}
 
     # -- device buffers ---------------------------------------------------------------------
     def _upload(self, arr: np.ndarray):
@@ -182,6 +194,7 @@ class CudaDecoder:
             raise ValueError(f"finish: 4 words expected, got {fin.shape}")
         b = decode_block(int(bufs.meta[L.META_TILE]), block)  # ValueError: a bad block
         native = (w, h) == (int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT]))
+        k = int(bufs.meta[L.META_TOP_K])
         args, keep = self._buffer_args(bufs)
         status, host = self._status()
         out = self.cuda.mem_alloc(max(4 * w * h * c, 4))
@@ -189,12 +202,12 @@ class CudaDecoder:
         if b is not None and native and filter_var == 0.0:
             # the asset's own size, unfiltered: candidates dequantized once per block of
             # b x b texels, kept where they can reach it
-            self._fn["texgs_decode_tiles_kernel"](
+            self._fn[decode_kernel("texgs_decode_tiles_kernel", k)](
                 *args, *(np.uint32(v) for v in fin), out, cand, status,
                 block=(b, b, 1), grid=((w + b - 1) // b, (h + b - 1) // b))
         else:
             bx, by, _ = GRID_BLOCK
-            self._fn["texgs_decode_grid_kernel"](
+            self._fn[decode_kernel("texgs_decode_grid_kernel", k)](
                 *args, np.uint32(w), np.uint32(h), np.float32(filter_var),
                 *(np.uint32(v) for v in fin), out, cand, status,
                 block=GRID_BLOCK, grid=((w + bx - 1) // bx, (h + by - 1) // by))
@@ -243,9 +256,9 @@ class CudaDecoder:
         status, host = self._status()
         d_uv, _ = self._upload(uv)
         out = self.cuda.mem_alloc(4 * n * c)
-        self._fn["texgs_decode_uv_kernel"](*args, d_uv, np.uint32(n), out, status,
-                                            block=(POINT_BLOCK, 1, 1),
-                                            grid=((n + POINT_BLOCK - 1) // POINT_BLOCK, 1))
+        kernel = decode_kernel("texgs_decode_uv_kernel", int(bufs.meta[L.META_TOP_K]))
+        self._fn[kernel](*args, d_uv, np.uint32(n), out, status, block=(POINT_BLOCK, 1, 1),
+                         grid=((n + POINT_BLOCK - 1) // POINT_BLOCK, 1))
         self._check(status, host)
         vals = np.empty((n, c), np.float32)
         self.cuda.memcpy_dtoh(vals, out)

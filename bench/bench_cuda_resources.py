@@ -1,0 +1,223 @@
+"""What the CUDA decode kernels ask of a GPU, per architecture, from the compiler alone (no
+GPU needed): registers, stack frame (local memory), spills and shared memory of every kernel
+as ptxas reports them (nvcc -Xptxas -v), and the occupancy that follows on each
+architecture for the kernel's launch shape (texgs.cuda_decoder).
+
+A decode kernel comes in top-K builds (docs/RUNTIME.md "Top-K in registers"): K 1..8 each
+have their own (`<kernel>_k<K>`), the K best held in registers; the generic build
+(`<kernel>`) serves any K up to 32. The table compares them in one run, and with --baseline
+REV also the kernels of another revision of cuda/ (a git revision of this repository, e.g.
+the commit before the top-K builds), compiled in the same run.
+
+Occupancy: resident threads per SM over the SM's maximum, limited by registers (65,536 per
+SM, allocated per warp in units of 256), shared memory, threads and blocks per SM (the
+figures of NVIDIA's CUDA C++ Programming Guide, "Compute Capabilities" table, for each
+architecture below).
+
+    python bench/bench_cuda_resources.py [--archs 75 80 86 89 90] [--k 5] [--baseline REV]
+        [--json out.json]
+
+Exit: 0; 2 for bad arguments; 3 when nvcc is missing or fails (its message on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PROG = "bench_cuda_resources"
+KERNELS = ROOT / "cuda" / "texgs_kernels.cu"
+NVCC_FLAGS = ["--fmad=false", "-std=c++14"]  # texgs.cuda_decoder.NVCC_OPTIONS
+
+# Per architecture: (max threads per SM, max blocks per SM, shared memory per SM in bytes
+# usable by blocks, registers per SM).
+ARCH_LIMITS = {
+    "75": (1024, 16, 64 * 1024, 65536),
+    "80": (2048, 32, 164 * 1024, 65536),
+    "86": (1536, 16, 100 * 1024, 65536),
+    "89": (1536, 24, 100 * 1024, 65536),
+    "90": (2048, 32, 228 * 1024, 65536),
+}
+SMEM_RESERVED = 1024  # per block, reserved by the system on sm_80 and later
+# Threads per block of each decode kernel's launch (texgs.cuda_decoder): 16 x 16 for the
+# per-texel decode, 8 x 8 texels for the tile-cooperative decode, 256 for UV points.
+BLOCK_THREADS = {"texgs_decode_grid_kernel": 256, "texgs_decode_tiles_kernel": 64,
+                 "texgs_decode_uv_kernel": 256}
+
+
+@dataclass
+class KernelUse:
+    """One kernel on one architecture, as ptxas reported it."""
+    source: str  # "current" or the baseline revision
+    kernel: str  # entry point name
+    arch: str  # "90"
+    registers: int
+    stack_bytes: int  # stack frame per thread (local memory)
+    spill_store_bytes: int
+    spill_load_bytes: int
+    smem_bytes: int  # static shared memory per block
+
+    @property
+    def family(self) -> str:
+        """The kernel without its top-K build suffix."""
+        return re.sub(r"_k\d+$", "", self.kernel)
+
+
+_ENTRY = re.compile(r"Compiling entry function '(\w+)' for 'sm_(\d+)'")
+_FRAME = re.compile(r"(\d+) bytes stack frame, (\d+) bytes spill stores, (\d+) bytes spill loads")
+_USED = re.compile(r"Used (\d+) registers")
+_SMEM = re.compile(r"(\d+) bytes smem")
+
+
+def parse_ptxas(text: str, source: str = "current") -> list[KernelUse]:
+    """The kernels of ``nvcc -Xptxas -v`` output (stderr): each entry's "Compiling entry
+    function" line, then its stack-frame line and its "Used N registers" line."""
+    out: list[KernelUse] = []
+    cur: dict | None = None
+    for line in text.splitlines():
+        m = _ENTRY.search(line)
+        if m:
+            cur = {"kernel": m.group(1), "arch": m.group(2)}
+            continue
+        if cur is None:
+            continue
+        m = _FRAME.search(line)
+        if m:
+            cur.update(stack=int(m.group(1)), st=int(m.group(2)), ld=int(m.group(3)))
+            continue
+        m = _USED.search(line)
+        if m and "stack" in cur:
+            s = _SMEM.search(line)
+            out.append(KernelUse(source, cur["kernel"], cur["arch"], int(m.group(1)),
+                                 cur["stack"], cur["st"], cur["ld"],
+                                 int(s.group(1)) if s else 0))
+            cur = None
+    return out
+
+
+def compile_kernels(nvcc: str, source: Path, archs: list[str],
+                    label: str) -> tuple[list[KernelUse], float]:
+    """Compile ``source`` for ``archs`` with ptxas's report -> (kernels, seconds)."""
+    gencode = [a for arch in archs for a in ("-gencode", f"arch=compute_{arch},code=sm_{arch}")]
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [nvcc, *NVCC_FLAGS, "-Xptxas", "-v", "-c", str(source), "-o",
+               str(Path(tmp) / "k.o"), *gencode]
+        t0 = time.perf_counter()
+        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        secs = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise RuntimeError(f"nvcc failed on {source}: {res.stderr.strip().splitlines()[-1:]}")
+    return parse_ptxas(res.stderr, label), secs
+
+
+def occupancy(use: KernelUse, threads: int) -> float:
+    """Resident threads per SM over the SM's maximum for blocks of ``threads`` threads."""
+    max_threads, max_blocks, smem_sm, regs_sm = ARCH_LIMITS[use.arch]
+    warps = -(-threads // 32)
+    regs_per_warp = -(-max(use.registers, 1) * 32 // 256) * 256
+    by_regs = (regs_sm // regs_per_warp) // warps
+    smem = use.smem_bytes + (SMEM_RESERVED if int(use.arch) >= 80 else 0)
+    by_smem = smem_sm // smem if smem else max_blocks
+    blocks = min(max_blocks, max_threads // threads, by_regs, by_smem)
+    return blocks * threads / max_threads
+
+
+def checkout_baseline(rev: str, dest: Path) -> Path:
+    """cuda/ and engine_shaders/texgs_layout.h of git revision ``rev`` under ``dest`` -> the
+    kernels file there."""
+    for rel in ("cuda/texgs_kernels.cu", "cuda/texgs_math.cuh", "engine_shaders/texgs_layout.h"):
+        res = subprocess.run(["git", "-C", str(ROOT), "show", f"{rev}:{rel}"],
+                             capture_output=True, check=False)
+        if res.returncode != 0:
+            raise ValueError(f"--baseline {rev}: {rel} not found "
+                             f"({res.stderr.decode().strip()})")
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        (dest / rel).write_bytes(res.stdout)
+    return dest / "cuda" / "texgs_kernels.cu"
+
+
+def print_table(uses: list[KernelUse], k: int) -> list[dict]:
+    """One line per decode kernel the decoder may launch for top-K ``k`` (its exact build
+    and the generic one) per architecture and source -> the rows as dicts."""
+    names = {f"{f}_k{k}" for f in BLOCK_THREADS} | set(BLOCK_THREADS)
+    rows = []
+    head = (f"{'source':<12} {'kernel':<30} {'sm':>3} {'regs':>5} {'stack B':>8} "
+            f"{'spill B':>8} {'smem B':>7} {'threads':>7} {'occupancy':>9}")
+    print(head)
+    print("-" * len(head))
+    for u in sorted(uses, key=lambda u: (u.family, u.arch, u.source != "current",
+                                         u.kernel == u.family)):
+        if u.kernel not in names:
+            continue
+        threads = BLOCK_THREADS[u.family]
+        occ = occupancy(u, threads)
+        print(f"{u.source:<12} {u.kernel:<30} {u.arch:>3} {u.registers:>5} "
+              f"{u.stack_bytes:>8} {u.spill_store_bytes + u.spill_load_bytes:>8} "
+              f"{u.smem_bytes:>7} {threads:>7} {100 * occ:>8.0f}%")
+        rows.append({**asdict(u), "threads": threads, "occupancy": occ})
+    return rows
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    ap.add_argument("--archs", nargs="+", default=list(ARCH_LIMITS),
+                    help="SM architectures (default: 75 80 86 89 90)")
+    ap.add_argument("--k", type=int, default=5,
+                    help="the top-K whose exact build the table shows (default 5, the baker's)")
+    ap.add_argument("--baseline", default=None, metavar="REV",
+                    help="also compile cuda/ of this git revision, in the same run")
+    ap.add_argument("--json", type=Path, default=None, help="write every number here")
+    args = ap.parse_args(argv)
+    bad = [a for a in args.archs if a not in ARCH_LIMITS]
+    if bad:
+        ap.error(f"--archs: unknown {' '.join(bad)} (known: {' '.join(ARCH_LIMITS)})")
+    if not 1 <= args.k <= 8:
+        ap.error("--k must lie in 1..8 (the exact builds)")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    nvcc = shutil.which("nvcc") or next((str(p) for p in (Path("/usr/local/cuda/bin/nvcc"),)
+                                         if p.exists()), None)
+    if nvcc is None:
+        print(f"{PROG}: error: nvcc not found (CUDA toolkit not installed)", file=sys.stderr)
+        return 3
+    with tempfile.TemporaryDirectory() as tmp:
+        try:  # the baseline's sources first: a bad revision fails before any compile
+            base_src = checkout_baseline(args.baseline, Path(tmp)) if args.baseline else None
+        except ValueError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 2
+        try:
+            uses, secs = compile_kernels(nvcc, KERNELS, args.archs, "current")
+            timings = {"current": secs}
+            if base_src is not None:
+                base, bsecs = compile_kernels(nvcc, base_src, args.archs, args.baseline[:10])
+                uses += base
+                timings[args.baseline] = bsecs
+        except RuntimeError as e:
+            print(f"{PROG}: error: {e}", file=sys.stderr)
+            return 3
+    print(f"nvcc {' '.join(NVCC_FLAGS)} -Xptxas -v, sm_{' sm_'.join(args.archs)}; compile "
+          + ", ".join(f"{k}: {v:.1f} s" for k, v in timings.items()))
+    rows = print_table(uses, args.k)
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"args": {**vars(args), "json": str(args.json)},
+                                         "compile_s": timings, "rows": rows}, indent=1))
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

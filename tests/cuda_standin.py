@@ -1,0 +1,319 @@
+"""Test helpers for the CUDA decoder without a GPU: the ctypes front of the CPU harness
+(cuda/host_harness.cpp, the kernels' math compiled as plain C++) and a stand-in for pycuda
+whose kernel launches run that harness (tests/test_cuda.py, tests/test_bench_cuda_decode.py).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import shutil
+import subprocess
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from texgs import format as fmt
+from texgs import layout as L
+from texgs.runtime import GpuBuffers, decode_buffers
+
+ROOT = Path(__file__).resolve().parents[1]
+CUDA = ROOT / "cuda"
+CXX_FLAGS = ["-std=c++14", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror"]
+# TEXGS_TILE_BATCH and TEXGS_TILE_COLOR_CACHE of cuda/texgs_math.cuh: the kernel's batch and
+# colour cache, the harness's defaults here
+TILE_BATCH, TILE_COLOR_CACHE = (
+    int(re.search(rf"#define {name} (\d+)u", (CUDA / "texgs_math.cuh").read_text()).group(1))
+    for name in ("TEXGS_TILE_BATCH", "TEXGS_TILE_COLOR_CACHE"))
+
+
+class Harness:
+    """ctypes front of cuda/host_harness.cpp: the CUDA decoder's math on the CPU."""
+
+    def __init__(self, lib: ctypes.CDLL):
+        self.lib = lib
+        lib.texgs_harness_status_message.restype = ctypes.c_char_p
+        lib.texgs_harness_status_message.argtypes = [ctypes.c_int]
+        lib.texgs_harness_use_generic_build.argtypes = [ctypes.c_int]
+
+    @staticmethod
+    def _ptr(a: np.ndarray):
+        return a.ctypes.data_as(ctypes.c_void_p) if a.size else None
+
+    def _bufs(self, meta, records, offsets, ids) -> tuple[list, list]:
+        keep = [np.ascontiguousarray(a, np.uint32) for a in (meta, records, offsets, ids)]
+        args: list = []
+        for a in keep:
+            args += [self._ptr(a), ctypes.c_uint32(a.size)]
+        return args, keep
+
+    def _args(self, bufs: GpuBuffers) -> tuple[list, list]:
+        return self._bufs(bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids)
+
+    def message(self, code: int) -> str:
+        return self.lib.texgs_harness_status_message(code).decode()
+
+    def validate(self, meta, records, offsets, ids, with_index: bool = True) -> int:
+        args, _keep = self._bufs(meta, records, offsets, ids)
+        return self.lib.texgs_harness_validate(*args, ctypes.c_int(int(with_index)))
+
+    def decode_grid(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
+                    finish=None) -> tuple[np.ndarray, np.ndarray]:
+        """-> (float32 [H', W', C], candidates uint32 [H', W'])."""
+        w, h = size
+        c = int(bufs.meta[L.META_CHANNELS])
+        out = np.zeros((h, w, c), np.float32)
+        cand = np.zeros((h, w), np.uint32)
+        fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
+        args, _keep = self._args(bufs)
+        st = self.lib.texgs_harness_decode_grid(
+            *args, ctypes.c_uint32(w), ctypes.c_uint32(h), ctypes.c_float(filter_var),
+            None if fin is None else self._ptr(fin), self._ptr(out), self._ptr(cand))
+        assert st == 0, self.message(st)
+        return out, cand
+
+    def decode_tiles_status(self, bufs: GpuBuffers, block: int, batch: int = TILE_BATCH,
+                            finish=None, color_cache: int = TILE_COLOR_CACHE):
+        """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) in blocks of
+        ``block`` x ``block`` texels, with batches of ``batch`` ids and a colour cache of
+        ``color_cache`` floats -> (status, float32 [H, W, C], candidates uint32 [H, W],
+        candidates kept per texel's block uint32 [H, W])."""
+        w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
+        c = int(bufs.meta[L.META_CHANNELS])
+        out = np.full((h, w, c), np.nan, np.float32)  # poisoned: every texel must be written
+        cand = np.full((h, w), 0xFFFFFFFF, np.uint32)
+        kept = np.full((h, w), 0xFFFFFFFF, np.uint32)
+        fin = None if finish is None else np.ascontiguousarray(finish, np.uint32)
+        args, _keep = self._args(bufs)
+        st = self.lib.texgs_harness_decode_tiles(
+            *args, ctypes.c_uint32(block), ctypes.c_uint32(batch), ctypes.c_uint32(color_cache),
+            None if fin is None else self._ptr(fin),
+            self._ptr(out), self._ptr(cand), self._ptr(kept))
+        return st, out, cand, kept
+
+    def decode_tiles(self, bufs: GpuBuffers, batch: int = TILE_BATCH, finish=None,
+                     color_cache: int = TILE_COLOR_CACHE, block: int = 8) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`decode_tiles_status`, which must succeed -> (float32 [H, W, C], candidates
+        uint32 [H, W])."""
+        st, out, cand, _kept = self.decode_tiles_status(bufs, block, batch, finish, color_cache)
+        assert st == 0, self.message(st)
+        return out, cand
+
+    def axis_meets(self, lo: float, hi: float, size: float, block: int, blk: int,
+                   repeat: bool) -> bool:
+        f = self.lib.texgs_harness_axis_meets
+        f.argtypes = [ctypes.c_float, ctypes.c_float, ctypes.c_float, ctypes.c_uint32,
+                      ctypes.c_uint32, ctypes.c_int]
+        return bool(f(lo, hi, size, block, blk, int(repeat)))
+
+    def decode_uv(self, bufs: GpuBuffers, uv: np.ndarray) -> np.ndarray:
+        uv = np.ascontiguousarray(uv, np.float64)
+        out = np.zeros((uv.shape[0], int(bufs.meta[L.META_CHANNELS])), np.float32)
+        args, _keep = self._args(bufs)
+        st = self.lib.texgs_harness_decode_uv(*args, self._ptr(uv), ctypes.c_uint32(uv.shape[0]),
+                                              self._ptr(out))
+        assert st == 0, self.message(st)
+        return out
+
+    def build_index(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
+        meta = np.ascontiguousarray(bufs.meta, np.uint32)
+        rec = np.ascontiguousarray(bufs.records, np.uint32)
+        tiles = int(meta[L.META_TILES_X]) * int(meta[L.META_TILES_Y])
+        offsets = np.zeros(tiles + 1, np.uint32)
+        f = self.lib.texgs_harness_build_index
+        base = [self._ptr(meta), ctypes.c_uint32(meta.size), self._ptr(rec),
+                ctypes.c_uint32(rec.size), self._ptr(offsets)]
+        assert f(*base, None, ctypes.c_uint64(0)) == 0
+        ids = np.zeros(max(int(offsets[-1]), 1), np.uint32)
+        assert f(*base, self._ptr(ids), ctypes.c_uint64(ids.size)) == 0
+        return offsets, ids[:int(offsets[-1])]
+
+    def tile_list(self, bufs: GpuBuffers, t: int) -> tuple[int, np.ndarray]:
+        """Walk tile ``t``'s list (texgs_list_begin / texgs_list_next) -> (the length its
+        header gives, uint32 [what texgs_list_next returned])."""
+        args, _keep = self._args(bufs)
+        head = np.zeros(2, np.uint32)
+        st = self.lib.texgs_harness_tile_list(*args, ctypes.c_uint32(t), None,
+                                              ctypes.c_uint32(0), self._ptr(head))
+        assert st == 0, self.message(st)
+        ids = np.zeros(max(int(head[1]), 1), np.uint32)
+        st = self.lib.texgs_harness_tile_list(*args, ctypes.c_uint32(t), self._ptr(ids),
+                                              ctypes.c_uint32(ids.size), self._ptr(head))
+        assert st == 0, self.message(st)
+        return int(head[0]), ids[:int(head[1])]
+
+    def decode_texture(self, asset: fmt.Asset, lod=None, size=None, filtered=False, tile=None,
+                       id_bits=None, finish=None, coding=None) -> np.ndarray:
+        """As texgs.decode.decode_texture, through the harness (``coding``: the tile lists'
+        coding, default the runtime's)."""
+        bufs, wh, fvar = decode_buffers(asset, lod, size, tile, id_bits, filtered, coding)
+        return self.decode_grid(bufs, wh, fvar, finish)[0]
+
+
+def compile_harness(out: Path, extra: list[str]) -> Path:
+    cxx = shutil.which("g++")
+    if cxx is None:
+        pytest.skip("g++ not found")
+    res = subprocess.run([cxx, *CXX_FLAGS, *extra, str(CUDA / "host_harness.cpp"), "-o", str(out)],
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    return out
+
+
+class FakeMem:
+    """A 'device allocation': a byte buffer."""
+
+    def __init__(self, nbytes: int):
+        self.data = np.zeros(nbytes, np.uint8)
+
+    def view(self, dtype, count: int | None = None) -> np.ndarray:
+        v = self.data.view(dtype)
+        return v if count is None else v[:count]
+
+    def free(self) -> None:
+        pass
+
+
+def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | None = None,
+                builds: list | None = None):
+    """Modules pycuda, pycuda.driver, pycuda.autoprimaryctx, pycuda.compiler whose kernels
+    call the CPU harness with the arguments texgs.cuda_decoder passes (checks the front's
+    argument order, sizes and read-back; not the GPU). ``launched``: the kernels' short
+    names, in order; ``blocks``: (index tile, block) of each tile-cooperative launch;
+    ``builds``: the full name of every decode kernel launched (its top-K build, e.g.
+    ``texgs_decode_grid_kernel_k5``). The harness runs the build of the buffers' K, which the
+    kernel name must name (texgs_topk_capacity; else the launch stores -3, as a GPU does).
+    Events and Context.synchronize time on the host (for the benches)."""
+    launched = [] if launched is None else launched
+    blocks = [] if blocks is None else blocks
+    builds = [] if builds is None else builds
+    drv = types.ModuleType("pycuda.driver")
+    drv.init = lambda: None
+    drv.Device = types.SimpleNamespace(count=lambda: 1)
+    drv.mem_alloc = lambda n: FakeMem(int(n))
+    drv.memcpy_htod = lambda mem, a: mem.data.__setitem__(slice(0, a.nbytes),
+                                                          np.frombuffer(a.tobytes(), np.uint8))
+    drv.memcpy_dtoh = lambda a, mem: a.reshape(-1).view(np.uint8).__setitem__(
+        slice(None), mem.data[:a.nbytes])
+    drv.memset_d32 = lambda mem, v, n: mem.view(np.uint32, n).fill(v)
+    drv.Context = types.SimpleNamespace(synchronize=lambda: None)
+
+    class Event:
+        def record(self) -> None:
+            self.t = time.perf_counter()
+
+        def synchronize(self) -> None:
+            pass
+
+        def time_till(self, other: "Event") -> float:
+            return (other.t - self.t) * 1e3
+
+    drv.Event = Event
+
+    def buffers(args):
+        return [args[2 * k].view(np.uint32, int(args[2 * k + 1])) for k in range(4)]
+
+    def grid(*a, block, grid):
+        meta, rec, off, ids = buffers(a)
+        w, h, fvar = int(a[8]), int(a[9]), float(a[10])
+        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
+        vals, cand = harness.decode_grid(bufs, (w, h), fvar, np.array(a[11:15], np.uint32))
+        a[15].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[16].view(np.uint32, cand.size)[:] = cand.reshape(-1)
+        a[17].view(np.int32, 1)[0] = 0
+        assert block == (16, 16, 1) and grid[0] * 16 >= w and grid[1] * 16 >= h
+        launched.append("grid")
+
+    def tiles(*a, block, grid):
+        meta, rec, off, ids = buffers(a)
+        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
+        b = block[0]  # B x B threads, one per texel of a block inside one index tile
+        assert block == (b, b, 1) and int(meta[L.META_TILE]) % b == 0
+        w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
+        assert grid == ((w + b - 1) // b, (h + b - 1) // b)
+        vals, cand = harness.decode_tiles(bufs, TILE_BATCH, np.array(a[8:12], np.uint32), block=b)
+        a[12].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[13].view(np.uint32, cand.size)[:] = cand.reshape(-1)
+        a[14].view(np.int32, 1)[0] = 0
+        launched.append("tiles")
+        blocks.append((int(meta[L.META_TILE]), b))
+
+    def uv(*a, block, grid):
+        meta, rec, off, ids = buffers(a)
+        n = int(a[9])
+        vals = harness.decode_uv(GpuBuffers(meta, rec, off, ids, 32, None),
+                                 a[8].view(np.float64, 2 * n).reshape(n, 2))
+        a[10].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[11].view(np.int32, 1)[0] = 0
+
+    def count(*a, block, grid):
+        meta, rec, _, _ = buffers(a)
+        offsets, _ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
+        a[8].view(np.uint32, offsets.size)[1:] = np.diff(offsets)
+        a[9].view(np.int32, 1)[0] = 0
+
+    def scan(tiles, offsets, cursors, block, grid):
+        off = offsets.view(np.uint32, int(tiles) + 1)
+        off[:] = np.concatenate([[0], np.cumsum(off[1:])]).astype(np.uint32)
+        cursors.view(np.uint32, int(tiles))[:] = off[:-1]
+
+    def fill(*a, block, grid):
+        meta, rec, _, _ = buffers(a)
+        offsets, ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
+        a[9].view(np.uint32, ids.size)[:] = ids[::-1]  # any order within a tile
+        for t in range(offsets.size - 1):  # ...but each list must hold its own ids
+            a[9].view(np.uint32, ids.size)[offsets[t]:offsets[t + 1]] = \
+                ids[offsets[t]:offsets[t + 1]][::-1]
+        a[10].view(np.int32, 1)[0] = 0
+
+    def generic(kernel):  # the generic build, launched by its own name
+        def launch(*a, block, grid):
+            builds.append(kernel.__name__)
+            harness.lib.texgs_harness_use_generic_build(1)  # as the kernel: capacity 32
+            try:
+                kernel(*a, block=block, grid=grid)
+            finally:
+                harness.lib.texgs_harness_use_generic_build(0)
+        launch.__name__ = kernel.__name__
+        return launch
+
+    grid.__name__, tiles.__name__, uv.__name__ = (
+        "texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel")
+    raw = {f.__name__: f for f in (grid, tiles, uv)}
+    grid, tiles, uv = generic(grid), generic(tiles), generic(uv)
+    fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_tiles_kernel": tiles,
+           "texgs_decode_uv_kernel": uv,
+           "texgs_index_count_kernel": count, "texgs_index_scan_kernel": scan,
+           "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None}
+    comp = types.ModuleType("pycuda.compiler")
+
+    class SourceModule:
+        def __init__(self, source, no_extern_c, options, include_dirs):
+            assert "--fmad=false" in options and no_extern_c
+            assert '#include "texgs_math.cuh"' in source
+            assert (Path(include_dirs[0]) / "texgs_math.cuh").exists()
+
+        def get_function(self, name):
+            base, _, k = name.partition("_kernel_k")
+            if not k:
+                return fns[name]
+            kernel = raw[base + "_kernel"]  # a top-K build: K 1..8
+
+            def build(*a, block, grid):
+                builds.append(name)
+                meta = a[0].view(np.uint32, int(a[1]))
+                if int(meta[L.META_TOP_K]) != int(k):  # the kernel's -3, no output
+                    a[-1].view(np.int32, 1)[0] = -3
+                    return
+                kernel(*a, block=block, grid=grid)
+
+            return build
+
+    comp.SourceModule = SourceModule
+    pkg = types.ModuleType("pycuda")
+    pkg.driver, pkg.compiler = drv, comp
+    return {"pycuda": pkg, "pycuda.driver": drv, "pycuda.compiler": comp,
+            "pycuda.autoprimaryctx": types.ModuleType("pycuda.autoprimaryctx")}

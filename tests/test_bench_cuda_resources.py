@@ -1,0 +1,66 @@
+"""bench/bench_cuda_resources.py: ptxas's report parsed, the occupancy arithmetic against
+hand-worked cases, and its errors. Compiling for real is tests/test_cuda.py's nvcc test."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import bench_cuda_resources as bench  # noqa: E402
+
+# ptxas -v output of two kernels for sm_90, as nvcc 13.0 prints it (copied from a run)
+PTXAS = """ptxas info    : 24 bytes gmem
+ptxas info    : Compiling entry function 'texgs_decode_tiles_kernel_k5' for 'sm_90'
+ptxas info    : Function properties for texgs_decode_tiles_kernel_k5
+    32 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads
+ptxas info    : Used 63 registers, used 1 barriers, 32 bytes cumulative stack size, 15412 bytes smem
+ptxas info    : Compile time = 248.071 ms
+ptxas info    : Compiling entry function 'texgs_validate_kernel' for 'sm_90'
+ptxas info    : Function properties for texgs_validate_kernel
+    0 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads
+ptxas info    : Used 24 registers, used 0 barriers
+"""
+
+
+def test_parse_ptxas_reads_each_entry():
+    uses = bench.parse_ptxas(PTXAS)
+    assert [(u.kernel, u.arch, u.registers, u.stack_bytes, u.spill_store_bytes,
+             u.spill_load_bytes, u.smem_bytes) for u in uses] == [
+        ("texgs_decode_tiles_kernel_k5", "90", 63, 32, 0, 0, 15412),
+        ("texgs_validate_kernel", "90", 24, 0, 8, 4, 0)]
+    assert uses[0].family == "texgs_decode_tiles_kernel"
+
+
+def test_occupancy_matches_hand_worked_cases():
+    use = bench.parse_ptxas(PTXAS)[0]
+    # sm_90, 8x8 blocks: registers 63 -> 2016 per warp, allocated 2048: 32 warps = 16 blocks;
+    # shared memory (15412 + 1024 reserved) -> 233472 // 16436 = 14 blocks: 896 of 2048
+    assert bench.occupancy(use, 64) == pytest.approx(896 / 2048)
+    # 57 registers, 256 threads, no shared memory to speak of: 32 warps -> 4 blocks
+    use.registers, use.smem_bytes = 57, 4
+    assert bench.occupancy(use, 256) == pytest.approx(1024 / 2048)
+    # sm_75 (1024 threads, no reserved shared memory): 118 registers -> 3840 per warp,
+    # 17 warps -> 2 blocks of 8 warps: 512 of 1024
+    use.arch, use.registers = "75", 118
+    assert bench.occupancy(use, 256) == pytest.approx(512 / 1024)
+
+
+def test_bad_arguments_exit_2(capsys):
+    for bad in (["--archs", "70"], ["--k", "9"], ["--k", "0"]):
+        with pytest.raises(SystemExit) as e:
+            bench.parse_args(bad)
+        assert e.value.code == 2
+    capsys.readouterr()
+    if shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").exists():
+        assert bench.main(["--archs", "90"]) == 3
+        assert "nvcc not found" in capsys.readouterr().err
+    else:  # an unknown revision is refused before compiling anything
+        assert bench.main(["--archs", "90", "--baseline", "no-such-revision"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("bench_cuda_resources: error: --baseline no-such-revision")
