@@ -11,6 +11,11 @@ Modes, per texture:
 - uv:     texgs_decode_uv_kernel at --points random UV points (one lookup = one texel);
 - index:  the tile index built on the GPU (memset + count, scan and fill kernels).
 
+- expand: texgs_expand_kernel, the expanded records (docs/RUNTIME.md "Expanded records":
+          float geometry and colours, made once per upload); its rate is Gaussians per second.
+          The "expanded" rows decode from them (the same bits, checked); "uv ... expanded
+          fixed ids" also reads fixed-width tile lists instead of Rice-coded ones.
+
 Each decode mode runs the kernel build of the asset's top-K (K 1..8: the K best held in
 registers, `<kernel>_k<K>`; what CudaDecoder runs). Where that is an exact build, the same
 mode also runs the generic build (`... generic K` rows: capacity 32, K read at run time), as
@@ -251,9 +256,24 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     generic = cd.decode_kernel("texgs_decode_grid_kernel", k) == "texgs_decode_grid_kernel"
     builds = [(k, "")] + ([] if generic else [(0, " generic K")])  # k 0: the generic build
 
-    def launch_grid(kb=k):
+    # the expanded records, made on the device once per upload (load-time work, timed here)
+    n_g = int(bufs.meta[L.META_COUNT])
+    geo = cuda.mem_alloc(20 * n_g)
+    col = cuda.mem_alloc(4 * n_g * c)
+    grid_g = ((n_g + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
+
+    def launch_expand():
+        fn["texgs_expand_kernel"](*args8, geo, col, status, block=(cd.POINT_BLOCK, 1, 1),
+                                  grid=grid_g)
+
+    x_ms, x_all = median_event_ms(cuda, launch_expand, rep, warm)
+    dec._check(status, host_status)
+    args_x = [*args8[:8], geo, np.uint32(5 * n_g), col, np.uint32(n_g * c)]
+    facts["expanded_bytes"] = 4 * n_g * (5 + c)
+
+    def launch_grid(kb=k, a=args8):
         fn[cd.decode_kernel("texgs_decode_grid_kernel", kb)](
-            *args8, np.uint32(w), np.uint32(h), np.float32(0.0), *zero4, out, cand, status,
+            *a, np.uint32(w), np.uint32(h), np.float32(0.0), *zero4, out, cand, status,
             block=cd.GRID_BLOCK, grid=grid2)
 
     def timed_equal(launch, ref: np.ndarray, n_out: int, what: str):
@@ -295,21 +315,29 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
                                   "the generic per-texel build")
         rows.append(Row(case.label, "decode generic K", "cuda", texels, g_ms, None,
                         {"kernel_ms_all": g_all, "kernel": "texgs_decode_grid_kernel"}))
+    g_ms, g_all = timed_equal(lambda: launch_grid(k, args_x), vals, texels * c,
+                              "the per-texel decode from the expanded records")
+    rows.append(Row(case.label, "decode expanded", "cuda", texels, g_ms, None,
+                    {"kernel_ms_all": g_all,
+                     "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
     if blk is not None:
         grid_b = ((w + blk - 1) // blk, (h + blk - 1) // blk)
-        for kb, suffix in builds:
+        for kb, suffix, a in [*((kb, sx, args8) for kb, sx in builds), (k, " expanded", args_x)]:
             name = cd.decode_kernel("texgs_decode_tiles_kernel", kb)
 
-            def launch_tiles(name=name):
-                fn[name](*args8, *zero4, out, cand, status, block=(blk, blk, 1), grid=grid_b)
+            def launch_tiles(name=name, a=a):
+                fn[name](*a, *zero4, out, cand, status, block=(blk, blk, 1), grid=grid_b)
 
             # NaN first: every texel must be rewritten, equal to the per-texel decode
             t_ms, t_all = timed_equal(launch_tiles, vals, texels * c,
-                                      f"the tile-cooperative decode ({name})")
+                                      f"the tile-cooperative decode ({name}{suffix})")
             rows.append(Row(case.label, "decode tiles" + suffix, "cuda", texels, t_ms,
                             None if suffix else e2e,
                             {"kernel_ms_all": t_all, "equal_to_per_texel": True,
                              "block": blk, "kernel": name}))
+    rows.append(Row(case.label, "expand", "cuda", n_g, x_ms, None,
+                    {"kernel_ms_all": x_all, "gaussians": n_g,
+                     "gaussians_per_s": n_g / (x_ms * 1e-3)}))
     out.free()
     cand.free()
 
@@ -321,22 +349,33 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     d_out = cuda.mem_alloc(4 * pts * c)
     grid1 = ((pts + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
 
-    def launch_uv(kb=k):
+    def launch_uv(kb=k, a=args8):
         fn[cd.decode_kernel("texgs_decode_uv_kernel", kb)](
-            *args8, d_uv, np.uint32(pts), d_out, status, block=(cd.POINT_BLOCK, 1, 1),
+            *a, d_uv, np.uint32(pts), d_out, status, block=(cd.POINT_BLOCK, 1, 1),
             grid=grid1)
 
     k_ms, k_all = median_event_ms(cuda, launch_uv, rep, warm)
     dec._check(status, host_status)
     uv_vals = np.empty((pts, c), np.float32)
     cuda.memcpy_dtoh(uv_vals, d_out)
-    uv_generic = None
+    uv_more = []  # the generic build; the expanded records, with the Rice and fixed lists
+    out_mem[0] = d_out
     if not generic:
-        out_mem[0] = d_out
         g_ms, g_all = timed_equal(lambda: launch_uv(0), uv_vals, pts * c,
                                   "the generic UV build")
-        uv_generic = Row(case.label, f"uv {pts:,} generic K", "cuda", pts, g_ms, None,
-                         {"kernel_ms_all": g_all, "kernel": "texgs_decode_uv_kernel"})
+        uv_more.append(Row(case.label, f"uv {pts:,} generic K", "cuda", pts, g_ms, None,
+                           {"kernel_ms_all": g_all, "kernel": "texgs_decode_uv_kernel"}))
+    fixed = build_gpu_buffers(asset, coding=L.INDEX_CODING_FIXED)
+    args_f, keep_f = dec._buffer_args(fixed)
+    args_fx = [*args_f[:8], *args_x[8:]]
+    for a, label, index in ((args_x, "expanded", "rice"), (args_fx, "expanded fixed ids",
+                                                            "fixed")):
+        x_ms2, x_all2 = timed_equal(lambda a=a: launch_uv(k, a), uv_vals, pts * c,
+                                    f"the UV decode from the expanded records ({index})")
+        uv_more.append(Row(case.label, f"uv {pts:,} {label}", "cuda", pts, x_ms2, None,
+                           {"kernel_ms_all": x_all2, "index": index,
+                            "kernel": cd.decode_kernel("texgs_decode_uv_kernel", k)}))
+    facts["fixed_index_bytes"] = fixed.index_bytes
 
     def e2e_uv():  # the decoder's decode_uv without its NumPy buffer build
         a8, k8 = dec._buffer_args(bufs)
@@ -354,10 +393,11 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     rows.append(Row(case.label, f"uv {pts:,}", "cuda", pts, k_ms, e2e,
                     {"kernel_ms_all": k_all,
                      "kernel": cd.decode_kernel("texgs_decode_uv_kernel", k)}))
-    if uv_generic is not None:
-        rows.append(uv_generic)
+    rows += uv_more
     d_uv.free()
     d_out.free()
+    for mem in (geo, col, *keep_f):
+        mem.free()
 
     # (c) tile index
     meta = np.asarray(bufs.meta, np.uint32)
@@ -441,8 +481,8 @@ def print_table(rows: list[Row], dev: dict) -> None:
     print("-" * len(head))
     for r in rows:
         kr, er = r.rate(r.ms), r.rate(r.e2e_ms)
-        frac = kr / bound if (kr and bound and r.backend == "cuda" and r.mode != "index") \
-            else None
+        texel_mode = r.backend == "cuda" and r.mode not in ("index", "expand")
+        frac = kr / bound if (kr and bound and texel_mode) else None
         base = numpy_rate.get((r.case, r.mode.split()[0])) if r.backend == "cuda" else None
         print(f"{r.case:<20} {r.mode:<26} {r.backend:<7} {_f(r.ms, 10, '.3f')} "
               f"{_f(kr, 9, '.4g')} {_f(None if frac is None else 100 * frac, 8, '.1f', '%')} "
@@ -543,7 +583,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{case.label}: {f['gaussians']} Gaussians (LODs {f['lod_counts']}), top_k "
               f"{f['top_k']}, tile {f['tile']} (index tile {f['index_tile']}, decode "
               f"block {f['block']}), {f['id_bits']}-bit ids, "
-              f"{f['buffer_bytes'] / 2**20:.1f} MiB of buffers; prep (NumPy buffers) "
+              f"{f['buffer_bytes'] / 2**20:.1f} MiB of buffers (expanded records "
+              f"{f['expanded_bytes'] / 2**20:.1f} MiB more, fixed-id index "
+              f"{f['fixed_index_bytes'] / 2**20:.1f} MiB); prep (NumPy buffers) "
               f"{f['prep_ms'] / 1e3:.2f} s; checks {f['checks']}"
               + ("" if f["ok"] else "  MISMATCH"), flush=True)
     print()
@@ -562,7 +604,8 @@ def main(argv: list[str] | None = None) -> int:
                "rows": [{"texture": r.case, "mode": r.mode, "backend": r.backend,
                          "items": r.items, "ms": r.ms, "gtexel_s": r.rate(r.ms),
                          "of_bound": (r.rate(r.ms) / dev["bound_gtexel_s"]
-                                      if r.backend == "cuda" and r.mode != "index"
+                                      if r.backend == "cuda"
+                                      and r.mode not in ("index", "expand")
                                       and dev["bound_gtexel_s"] else None),
                          "e2e_ms": r.e2e_ms, "e2e_gtexel_s": r.rate(r.e2e_ms), **r.extra}
                         for r in rows], "ok": ok}

@@ -25,19 +25,24 @@
     case code:                                 \
         return #name ": " msg;
 
+// The runtime buffers and the optional expanded records (null, 0: the packed records), as
+// the kernels take them.
 #define TEXGS_HARNESS_BUFFERS                                                                  \
     const uint32_t *meta, uint32_t meta_words, const uint32_t *records, uint32_t record_words, \
         const uint32_t *tile_offsets, uint32_t offset_words, const uint32_t *tile_ids,         \
-        uint32_t id_words
+        uint32_t id_words, const float *geometry, uint32_t geometry_words, const float *colors, \
+        uint32_t color_words
 
 static texgs_buffers make_buffers(TEXGS_HARNESS_BUFFERS) {
-    texgs_buffers b = {meta, meta_words, records, record_words,
-                       tile_offsets, offset_words, tile_ids, id_words};
+    texgs_buffers b = {meta,     meta_words, records,        record_words, tile_offsets,
+                       offset_words, tile_ids, id_words,     geometry,     geometry_words,
+                       colors,   color_words};
     return b;
 }
 
-#define TEXGS_HARNESS_ARGS \
-    meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words
+#define TEXGS_HARNESS_ARGS                                                                   \
+    meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words, \
+        geometry, geometry_words, colors, color_words
 
 namespace {
 
@@ -191,6 +196,10 @@ struct TilesDecode {
     uint32_t offset_words;
     const uint32_t* tile_ids;
     uint32_t id_words;
+    const float* geometry;
+    uint32_t geometry_words;
+    const float* colors;
+    uint32_t color_words;
     uint32_t block, batch, color_cache;
     const uint32_t* finish;
     float* out;
@@ -253,7 +262,8 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t b
                                uint32_t* candidates, uint32_t* kept) {
     if (!meta || meta_words <= TEXGS_META_TOP_K) return TEXGS_ERR_META_SHORT;
     TilesDecode tiles = {meta,  meta_words, records, record_words, tile_offsets, offset_words,
-                         tile_ids, id_words, block,  batch,  color_cache,  finish,
+                         tile_ids, id_words, geometry, geometry_words, colors, color_words,
+                         block,    batch,  color_cache,  finish,
                          out,      candidates, kept};
     return with_topk_build(meta[TEXGS_META_TOP_K], tiles);
 }
@@ -294,6 +304,19 @@ int texgs_harness_decode_uv(TEXGS_HARNESS_BUFFERS, const double* uv, uint32_t n,
     return with_topk_build(meta[TEXGS_META_TOP_K], points);
 }
 
+// texgs_expand_kernel on the CPU: the expanded records of meta and records, geometry float32
+// [COUNT, 5] and colors float32 [COUNT, CHANNELS] (both as long as that; texgs_validate_buffers
+// of the records first).
+int texgs_harness_expand(const uint32_t* meta, uint32_t meta_words, const uint32_t* records,
+                         uint32_t record_words, float* geometry, float* colors) {
+    const texgs_buffers b =
+        make_buffers(meta, meta_words, records, record_words, 0, 0u, 0, 0u, 0, 0u, 0, 0u);
+    const int status = texgs_validate_buffers(b, false);
+    if (status != TEXGS_OK) return status;
+    for (uint32_t i = 0; i < meta[TEXGS_META_COUNT]; ++i) texgs_expand(b, i, geometry, colors);
+    return TEXGS_OK;
+}
+
 // The tile index from meta and records (the three index kernels, run serially, so lists
 // ascend by id like texgs.runtime.build_tile_index). offsets: uint32 [tiles + 1], always
 // written; ids: uint32 [ids_capacity], written when not null and large enough (call once
@@ -301,7 +324,8 @@ int texgs_harness_decode_uv(TEXGS_HARNESS_BUFFERS, const double* uv, uint32_t n,
 int texgs_harness_build_index(const uint32_t* meta, uint32_t meta_words, const uint32_t* records,
                               uint32_t record_words, uint32_t* offsets, uint32_t* ids,
                               uint64_t ids_capacity) {
-    const texgs_buffers b = make_buffers(meta, meta_words, records, record_words, 0, 0u, 0, 0u);
+    const texgs_buffers b =
+        make_buffers(meta, meta_words, records, record_words, 0, 0u, 0, 0u, 0, 0u, 0, 0u);
     const int status = texgs_validate_buffers(b, false);
     if (status != TEXGS_OK) return status;
     const uint32_t tiles = meta[TEXGS_META_TILES_X] * meta[TEXGS_META_TILES_Y];
@@ -359,6 +383,9 @@ int main(int argc, char** argv) {
         const uint32_t offset_words = (uint32_t)bufs[2].size();
         const uint32_t* tile_ids = data_or_null(bufs[3]);
         const uint32_t id_words = (uint32_t)bufs[3].size();
+        const float* geometry = 0;  // the packed records first; expanded below
+        const float* colors = 0;
+        uint32_t geometry_words = 0u, color_words = 0u;
         const int status = texgs_harness_validate(TEXGS_HARNESS_ARGS, 1);
         if (status != TEXGS_OK) {
             printf("%s rejected %d %s\n", argv[a], status, texgs_harness_status_message(status));
@@ -421,6 +448,16 @@ int main(int argc, char** argv) {
         std::vector<uint32_t> ids(offsets.back() + 1u);
         texgs_harness_build_index(meta, meta_words, records, record_words, offsets.data(),
                                   ids.data(), ids.size());
+        // the expanded records (exactly COUNT entries long), then the grid decode from them
+        const uint32_t count = meta[TEXGS_META_COUNT];
+        std::vector<float> geo(5u * (size_t)count), col((size_t)nch * count);
+        texgs_harness_expand(meta, meta_words, records, record_words, geo.data(), col.data());
+        geometry = geo.data();
+        geometry_words = (uint32_t)geo.size();
+        colors = col.data();
+        color_words = (uint32_t)col.size();
+        texgs_harness_decode_grid(TEXGS_HARNESS_ARGS, gw, gh, 0.0f, finish, out.data(), 0);
+        for (size_t k = 0; k < (size_t)gw * gh * nch; ++k) checksum += out[k];
         printf("%s ok %.9g\n", argv[a], checksum);
         fflush(stdout);
     }

@@ -14,10 +14,12 @@
 // same). An exact build launched on buffers of another K decodes nothing and stores -3.
 #include "texgs_math.cuh"
 
+// The runtime buffers, then the optional expanded records (null, 0: read the packed ones).
 #define TEXGS_BUFFER_PARAMS                                                                    \
     const uint32_t *meta, uint32_t meta_words, const uint32_t *records, uint32_t record_words, \
         const uint32_t *tile_offsets, uint32_t offset_words, const uint32_t *tile_ids,         \
-        uint32_t id_words
+        uint32_t id_words, const float *geometry, uint32_t geometry_words,                     \
+        const float *colors, uint32_t color_words
 
 __device__ inline texgs_buffers texgs_make_buffers(TEXGS_BUFFER_PARAMS) {
     texgs_buffers b;
@@ -29,11 +31,16 @@ __device__ inline texgs_buffers texgs_make_buffers(TEXGS_BUFFER_PARAMS) {
     b.offset_words = offset_words;
     b.tile_ids = tile_ids;
     b.id_words = id_words;
+    b.geometry = geometry;
+    b.geometry_words = geometry_words;
+    b.colors = colors;
+    b.color_words = color_words;
     return b;
 }
 
-#define TEXGS_BUFFER_ARGS \
-    meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words
+#define TEXGS_BUFFER_ARGS                                                                    \
+    meta, meta_words, records, record_words, tile_offsets, offset_words, tile_ids, id_words, \
+        geometry, geometry_words, colors, color_words
 
 // Validation once per block; every thread of the block gets the result. cap: the top-K
 // build of a decode kernel (0: not a decode kernel); a build that does not serve the asset's
@@ -233,6 +240,21 @@ TEXGS_DECODE_KERNELS(_k5, 5u)
 TEXGS_DECODE_KERNELS(_k6, 6u)
 TEXGS_DECODE_KERNELS(_k7, 7u)
 TEXGS_DECODE_KERNELS(_k8, 8u)
+
+// The expanded records (docs/RUNTIME.md "Expanded records"), one thread per Gaussian:
+// geometry float32 [COUNT, 5], colors float32 [COUNT, CHANNELS] (texgs_expand; the buffers'
+// own expanded pointers are not read and may be null). Made once after an upload; then pass
+// them with the buffers to the decode and index kernels.
+__global__ void texgs_expand_kernel(TEXGS_BUFFER_PARAMS, float *geometry_out, float *colors_out,
+                                    int *status) {
+    texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    b.geometry = 0;
+    b.colors = 0;
+    if (!texgs_block_valid(b, false, status)) return;
+    const uint32_t i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= meta[TEXGS_META_COUNT]) return;
+    texgs_expand(b, i, geometry_out, colors_out);
+}
 
 // ---- tile index: count, scan, fill (ids written as 32-bit words, any order per tile) ----
 

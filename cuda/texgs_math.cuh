@@ -53,14 +53,18 @@
     X(13, TEXGS_ERR_OFFSETS_SHORT, "tile_offsets shorter than TILES_X * TILES_Y + 1 words")  \
     X(14, TEXGS_ERR_IDS_SHORT, "the last tile offset is past the end of tile_ids (or its padding word is missing)")\
     X(15, TEXGS_ERR_INDEX_CODING, "INDEX_CODING is neither FIXED (0) nor RICE (1)")           \
-    X(16, TEXGS_ERR_COUNT_BITS, "COUNT_BITS is not in 1..32 (Rice-coded tile lists)")
+    X(16, TEXGS_ERR_COUNT_BITS, "COUNT_BITS is not in 1..32 (Rice-coded tile lists)")       \
+    X(17, TEXGS_ERR_EXPANDED_SHORT, "an expanded buffer is shorter than COUNT Gaussians (5 geometry floats, CHANNELS colour floats each)")
 
 #define TEXGS_STATUS_ENUM_ENTRY(code, name, msg) name = code,
 enum texgs_status { TEXGS_STATUS_LIST(TEXGS_STATUS_ENUM_ENTRY) };
 #undef TEXGS_STATUS_ENUM_ENTRY
 
 // The four runtime buffers (docs/RUNTIME.md "What an engine uploads") with their lengths in
-// 32-bit words.
+// 32-bit words, and the optional expanded form of the records (docs/RUNTIME.md "Expanded
+// records"): geometry float32 [COUNT, 5] (x, y, a, b, c: texgs_geometry of each record) and
+// colours float32 [COUNT, CHANNELS] (texgs_color), made once by texgs_expand from the
+// records; null (0 words) to read the packed records, as everywhere by default.
 struct texgs_buffers {
     const uint32_t* meta;
     uint32_t meta_words;
@@ -70,6 +74,10 @@ struct texgs_buffers {
     uint32_t offset_words;
     const uint32_t* tile_ids;
     uint32_t id_words;
+    const float* geometry;
+    uint32_t geometry_words;
+    const float* colors;
+    uint32_t color_words;
 };
 
 // Map finish words (texgs.layout.map_finish_words): first channel, channel count (0: no
@@ -161,6 +169,9 @@ TEXGS_HD inline int texgs_validate_buffers(const texgs_buffers& b, bool with_ind
         return TEXGS_ERR_FLOAT;
     const uint32_t fmv = m[TEXGS_META_FILTER_MAX_VAR];
     if (!texgs_finite_bits(fmv) || !(texgs_as_float(fmv) >= 0.0f)) return TEXGS_ERR_FLOAT;
+    if ((b.geometry && (uint64_t)b.geometry_words < 5ull * count) ||
+        (b.colors && (uint64_t)b.color_words < (uint64_t)nch * count))
+        return TEXGS_ERR_EXPANDED_SHORT;
     for (uint32_t c = 0; c < nch; ++c) {
         const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
         if (!texgs_finite_bits(m[e + TEXGS_CH_LO]) || !texgs_finite_bits(m[e + TEXGS_CH_HI]) ||
@@ -208,7 +219,7 @@ struct texgs_gaussian {
     float x, y, a, b, c;
 };
 
-TEXGS_HD inline texgs_gaussian texgs_geometry(const texgs_buffers& b, uint32_t i) {
+TEXGS_HD inline texgs_gaussian texgs_geometry_packed(const texgs_buffers& b, uint32_t i) {
     const uint32_t* m = b.meta;
     const uint32_t pb = m[TEXGS_META_POS_BITS], sb = m[TEXGS_META_SCALE_BITS];
     const uint32_t rb = m[TEXGS_META_ROT_BITS];
@@ -233,8 +244,23 @@ TEXGS_HD inline texgs_gaussian texgs_geometry(const texgs_buffers& b, uint32_t i
     return g;
 }
 
+// Centre and conic of Gaussian `i` (i < COUNT): from the expanded geometry when the buffers
+// carry it, else unpacked from its record (the same floats: the expanded geometry is this
+// function's output).
+TEXGS_HD inline texgs_gaussian texgs_geometry(const texgs_buffers& b, uint32_t i) {
+    if (!b.geometry) return texgs_geometry_packed(b, i);
+    const float* p = b.geometry + 5ull * i;
+    texgs_gaussian g;
+    g.x = p[0];
+    g.y = p[1];
+    g.a = p[2];
+    g.b = p[3];
+    g.c = p[4];
+    return g;
+}
+
 // Channel `k` of Gaussian `i` in its stored encoding: lo + q * (hi - lo) / (2^bits - 1).
-TEXGS_HD inline float texgs_color(const texgs_buffers& b, uint32_t i, uint32_t k) {
+TEXGS_HD inline float texgs_color_packed(const texgs_buffers& b, uint32_t i, uint32_t k) {
     const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * k;
     const uint32_t bo = b.meta[e + TEXGS_CH_BITS_OFFSET];
     const uint32_t bits = bo & 255u;
@@ -243,6 +269,29 @@ TEXGS_HD inline float texgs_color(const texgs_buffers& b, uint32_t i, uint32_t k
     const uint32_t levels = bits > 0u ? (1u << bits) - 1u : 1u;
     const float step = (texgs_meta_float(b, e + TEXGS_CH_HI) - lo) / (float)levels;
     return lo + (float)q * step;
+}
+
+// Channel `k` of Gaussian `i` (i < COUNT): from the expanded colours when the buffers carry
+// them, else from its record.
+TEXGS_HD inline float texgs_color(const texgs_buffers& b, uint32_t i, uint32_t k) {
+    if (!b.colors) return texgs_color_packed(b, i, k);
+    return b.colors[(uint64_t)i * b.meta[TEXGS_META_CHANNELS] + k];
+}
+
+// The expanded form of Gaussian `i` (i < COUNT): geometry[5 i .. 5 i + 4] = x, y, a, b, c
+// and colors[C i .. C i + C - 1], both unpacked from the record (the buffers' own expanded
+// form, if any, is not read). Buffers that passed texgs_validate_buffers(b, false).
+TEXGS_HD inline void texgs_expand(const texgs_buffers& b, uint32_t i, float* geometry,
+                                  float* colors) {
+    const texgs_gaussian g = texgs_geometry_packed(b, i);
+    float* p = geometry + 5ull * i;
+    p[0] = g.x;
+    p[1] = g.y;
+    p[2] = g.a;
+    p[3] = g.b;
+    p[4] = g.c;
+    const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
+    for (uint32_t k = 0; k < nch; ++k) colors[(uint64_t)i * nch + k] = texgs_color_packed(b, i, k);
 }
 
 // Gaussian id of tile-list entry `j`: ID_BITS (1..32) bits at bit j * ID_BITS of the packed

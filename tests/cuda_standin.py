@@ -43,21 +43,41 @@ class Harness:
     def _ptr(a: np.ndarray):
         return a.ctypes.data_as(ctypes.c_void_p) if a.size else None
 
-    def _bufs(self, meta, records, offsets, ids) -> tuple[list, list]:
+    def _bufs(self, meta, records, offsets, ids, geometry=None,
+              colors=None) -> tuple[list, list]:
+        """The harness's buffer arguments (pointer, words) x 6: the four runtime buffers and
+        the expanded records (null, 0 where None), and the arrays to keep alive."""
         keep = [np.ascontiguousarray(a, np.uint32) for a in (meta, records, offsets, ids)]
+        keep += [np.zeros(0, np.float32) if a is None else np.ascontiguousarray(a, np.float32)
+                 for a in (geometry, colors)]
         args: list = []
         for a in keep:
             args += [self._ptr(a), ctypes.c_uint32(a.size)]
         return args, keep
 
     def _args(self, bufs: GpuBuffers) -> tuple[list, list]:
-        return self._bufs(bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids)
+        return self._bufs(bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids,
+                          bufs.geometry, bufs.colors)
+
+    def expand(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
+        """texgs_expand_kernel's work -> (geometry float32 [COUNT, 5], colors [COUNT, C])."""
+        meta = np.ascontiguousarray(bufs.meta, np.uint32)
+        rec = np.ascontiguousarray(bufs.records, np.uint32)
+        n, c = int(meta[L.META_COUNT]), int(meta[L.META_CHANNELS])
+        geometry = np.zeros((n, 5), np.float32)
+        colors = np.zeros((n, c), np.float32)
+        st = self.lib.texgs_harness_expand(self._ptr(meta), ctypes.c_uint32(meta.size),
+                                           self._ptr(rec), ctypes.c_uint32(rec.size),
+                                           self._ptr(geometry), self._ptr(colors))
+        assert st == 0, self.message(st)
+        return geometry, colors
 
     def message(self, code: int) -> str:
         return self.lib.texgs_harness_status_message(code).decode()
 
-    def validate(self, meta, records, offsets, ids, with_index: bool = True) -> int:
-        args, _keep = self._bufs(meta, records, offsets, ids)
+    def validate(self, meta, records, offsets, ids, with_index: bool = True, geometry=None,
+                 colors=None) -> int:
+        args, _keep = self._bufs(meta, records, offsets, ids, geometry, colors)
         return self.lib.texgs_harness_validate(*args, ctypes.c_int(int(with_index)))
 
     def decode_grid(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
@@ -213,47 +233,63 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
 
     drv.Event = Event
 
-    def buffers(args):
-        return [args[2 * k].view(np.uint32, int(args[2 * k + 1])) for k in range(4)]
+    def buffers(args) -> tuple[GpuBuffers, tuple]:
+        """The six (pointer, words) pairs of a kernel's arguments as GpuBuffers (expanded
+        records where the pointers are not null), and the arguments after them."""
+        meta, rec, off, ids = (args[2 * k].view(np.uint32, int(args[2 * k + 1]))
+                               for k in range(4))
+        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
+        expanded = [None if isinstance(args[2 * k], np.integer)  # np.intp(0): null
+                    else args[2 * k].view(np.float32, int(args[2 * k + 1])) for k in (4, 5)]
+        if expanded[0] is not None:
+            bufs.geometry, bufs.colors = expanded
+        return bufs, args[12:]
 
     def grid(*a, block, grid):
-        meta, rec, off, ids = buffers(a)
-        w, h, fvar = int(a[8]), int(a[9]), float(a[10])
-        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
-        vals, cand = harness.decode_grid(bufs, (w, h), fvar, np.array(a[11:15], np.uint32))
-        a[15].view(np.float32, vals.size)[:] = vals.reshape(-1)
-        a[16].view(np.uint32, cand.size)[:] = cand.reshape(-1)
-        a[17].view(np.int32, 1)[0] = 0
+        bufs, a = buffers(a)
+        w, h, fvar = int(a[0]), int(a[1]), float(a[2])
+        vals, cand = harness.decode_grid(bufs, (w, h), fvar, np.array(a[3:7], np.uint32))
+        a[7].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[8].view(np.uint32, cand.size)[:] = cand.reshape(-1)
+        a[9].view(np.int32, 1)[0] = 0
         assert block == (16, 16, 1) and grid[0] * 16 >= w and grid[1] * 16 >= h
         launched.append("grid")
 
     def tiles(*a, block, grid):
-        meta, rec, off, ids = buffers(a)
-        bufs = GpuBuffers(meta, rec, off, ids, 32, None)
+        bufs, a = buffers(a)
+        meta = bufs.meta
         b = block[0]  # B x B threads, one per texel of a block inside one index tile
         assert block == (b, b, 1) and int(meta[L.META_TILE]) % b == 0
         w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
         assert grid == ((w + b - 1) // b, (h + b - 1) // b)
-        vals, cand = harness.decode_tiles(bufs, TILE_BATCH, np.array(a[8:12], np.uint32), block=b)
-        a[12].view(np.float32, vals.size)[:] = vals.reshape(-1)
-        a[13].view(np.uint32, cand.size)[:] = cand.reshape(-1)
-        a[14].view(np.int32, 1)[0] = 0
+        vals, cand = harness.decode_tiles(bufs, TILE_BATCH, np.array(a[0:4], np.uint32), block=b)
+        a[4].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[5].view(np.uint32, cand.size)[:] = cand.reshape(-1)
+        a[6].view(np.int32, 1)[0] = 0
         launched.append("tiles")
         blocks.append((int(meta[L.META_TILE]), b))
 
     def uv(*a, block, grid):
-        meta, rec, off, ids = buffers(a)
-        n = int(a[9])
-        vals = harness.decode_uv(GpuBuffers(meta, rec, off, ids, 32, None),
-                                 a[8].view(np.float64, 2 * n).reshape(n, 2))
-        a[10].view(np.float32, vals.size)[:] = vals.reshape(-1)
-        a[11].view(np.int32, 1)[0] = 0
+        bufs, a = buffers(a)
+        n = int(a[1])
+        vals = harness.decode_uv(bufs, a[0].view(np.float64, 2 * n).reshape(n, 2))
+        a[2].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[3].view(np.int32, 1)[0] = 0
+        launched.append("uv")
+
+    def expand(*a, block, grid):
+        bufs, a = buffers(a)
+        geometry, colors = harness.expand(bufs)
+        a[0].view(np.float32, geometry.size)[:] = geometry.reshape(-1)
+        a[1].view(np.float32, colors.size)[:] = colors.reshape(-1)
+        a[2].view(np.int32, 1)[0] = 0
+        launched.append("expand")
 
     def count(*a, block, grid):
-        meta, rec, _, _ = buffers(a)
-        offsets, _ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
-        a[8].view(np.uint32, offsets.size)[1:] = np.diff(offsets)
-        a[9].view(np.int32, 1)[0] = 0
+        bufs, a = buffers(a)
+        offsets, _ids = harness.build_index(bufs)
+        a[0].view(np.uint32, offsets.size)[1:] = np.diff(offsets)
+        a[1].view(np.int32, 1)[0] = 0
 
     def scan(tiles, offsets, cursors, block, grid):
         off = offsets.view(np.uint32, int(tiles) + 1)
@@ -261,13 +297,13 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         cursors.view(np.uint32, int(tiles))[:] = off[:-1]
 
     def fill(*a, block, grid):
-        meta, rec, _, _ = buffers(a)
-        offsets, ids = harness.build_index(GpuBuffers(meta, rec, None, None, 32, None))
-        a[9].view(np.uint32, ids.size)[:] = ids[::-1]  # any order within a tile
+        bufs, a = buffers(a)
+        offsets, ids = harness.build_index(bufs)
+        a[1].view(np.uint32, ids.size)[:] = ids[::-1]  # any order within a tile
         for t in range(offsets.size - 1):  # ...but each list must hold its own ids
-            a[9].view(np.uint32, ids.size)[offsets[t]:offsets[t + 1]] = \
+            a[1].view(np.uint32, ids.size)[offsets[t]:offsets[t + 1]] = \
                 ids[offsets[t]:offsets[t + 1]][::-1]
-        a[10].view(np.int32, 1)[0] = 0
+        a[2].view(np.int32, 1)[0] = 0
 
     def generic(kernel):  # the generic build, launched by its own name
         def launch(*a, block, grid):
@@ -287,7 +323,8 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
     fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_tiles_kernel": tiles,
            "texgs_decode_uv_kernel": uv,
            "texgs_index_count_kernel": count, "texgs_index_scan_kernel": scan,
-           "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None}
+           "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None,
+           "texgs_expand_kernel": expand}
     comp = types.ModuleType("pycuda.compiler")
 
     class SourceModule:

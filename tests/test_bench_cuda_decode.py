@@ -122,8 +122,10 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
         cd._compiled_module.cache_clear()
     assert facts["ok"] and facts["checks"]["index_offsets_equal"], facts["checks"]
     assert [r.mode for r in rows if r.backend == "cuda"] == [
-        "decode", "decode generic K", "decode tiles", "decode tiles generic K", "uv 400",
-        "uv 400 generic K", "index"]
+        "decode", "decode generic K", "decode expanded", "decode tiles",
+        "decode tiles generic K", "decode tiles expanded", "expand", "uv 400",
+        "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
+    assert facts["expanded_bytes"] == 4 * facts["gaussians"] * (5 + facts["channels"])
     k = facts["top_k"]
     assert 1 <= k <= cd.TOPK_EXACT_MAX
     for kernel in ("grid", "tiles", "uv"):

@@ -27,7 +27,7 @@ from texgs import format as fmt
 from texgs import layout as L
 from texgs.decode import decode_maps, decode_texture, decode_uv
 from texgs.errors import AssetFormatError, UnsupportedError
-from texgs.runtime import GpuBuffers, build_gpu_buffers
+from texgs.runtime import GpuBuffers, build_gpu_buffers, decode_buffers
 
 GOLDEN = Path(__file__).parent / "golden"
 sys.path.insert(0, str(ROOT / "bench"))  # bench_cuda_resources: ptxas's report, parsed
@@ -120,7 +120,7 @@ def test_status_codes_are_one_list_shared_by_python_and_cpp(harness):
     from texgs.cuda_decoder import status_messages
 
     msgs = status_messages()
-    assert sorted(msgs) == list(range(17))
+    assert sorted(msgs) == list(range(18))
     for code, text in msgs.items():
         assert harness.message(code) == text
 
@@ -310,6 +310,71 @@ def test_every_top_k_build_matches_the_reference_and_the_generic_build(harness, 
                                  "top-k builds")
         assert_matches_reference(pts, decode_uv(asset, uv), "top-k builds")
         np.testing.assert_array_equal(tiles, per_texel)
+
+
+def _expanded(harness, bufs: GpuBuffers) -> GpuBuffers:
+    out = dataclasses.replace(bufs)
+    out.use_expanded(*harness.expand(bufs))
+    return out
+
+
+def test_expanded_records_decode_the_same_bits(harness):
+    """Decoding from the expanded records (texgs_expand's floats: geometry [COUNT, 5], colours
+    [COUNT, C]) gives the packed records' results bit for bit: whole texture, resized,
+    filtered, the tile-cooperative decode, UV points and finished set maps, golden vectors
+    at every LOD and random assets (both address modes, sets, every K build); and the
+    expanded floats are texgs.runtime.expand_records's (positions and colours exactly, the
+    conics to the math library's cos/sin)."""
+    from texgs.runtime import expand_records
+
+    cases = []
+    for name in GOLDEN_NAMES:
+        asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+        cases += [(asset, lod) for lod in range(1, len(asset.lod_counts) + 1)]
+    cases += [(random_asset(seed), None) for seed in range(9)]
+    for asset, lod in cases:
+        bufs = build_gpu_buffers(asset, lod)
+        exp = _expanded(harness, bufs)
+        geo, col = expand_records(asset, lod)
+        np.testing.assert_array_equal(exp.geometry[:, :2], geo[:, :2])
+        np.testing.assert_array_equal(exp.colors, col)
+        np.testing.assert_allclose(exp.geometry[:, 2:], geo[:, 2:], rtol=1e-5, atol=1e-7)
+        size = (asset.width, asset.height)
+        for b in (bufs, exp):
+            assert b.total_bytes == bufs.total_bytes + (b is exp) * 4 * (geo.size + col.size)
+        got = [harness.decode_grid(b, size) for b in (bufs, exp)]
+        np.testing.assert_array_equal(got[0][0], got[1][0])
+        np.testing.assert_array_equal(got[0][1], got[1][1])
+        tiles = harness.decode_tiles(exp, block=_blocks(int(exp.meta[L.META_TILE]))[0])
+        np.testing.assert_array_equal(tiles[0], got[0][0])
+        small = (max(1, asset.width // 3), max(1, asset.height // 3))
+        fb, _, fvar = decode_buffers(asset, lod, small, filtered=True)
+        np.testing.assert_array_equal(harness.decode_grid(fb, small, fvar)[0],
+                                      harness.decode_grid(_expanded(harness, fb), small,
+                                                          fvar)[0])
+        uv = np.random.default_rng(3).uniform(-0.5, 1.5, (100, 2))
+        np.testing.assert_array_equal(harness.decode_uv(bufs, uv), harness.decode_uv(exp, uv))
+        for i in range(len(asset.map_table())):
+            fin = L.map_finish_words(asset, i)
+            m = asset.map_table()[i]
+            mb, _, _ = decode_buffers(asset, lod, (m.width, m.height))
+            np.testing.assert_array_equal(
+                harness.decode_grid(mb, (m.width, m.height), 0.0, fin)[0],
+                harness.decode_grid(_expanded(harness, mb), (m.width, m.height), 0.0, fin)[0])
+
+
+def test_validation_checks_the_expanded_buffers_lengths(harness):
+    bufs = _golden_buffers()
+    geo, col = harness.expand(bufs)
+    n, c = geo.shape[0], col.shape[1]
+    args = (bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids)
+    assert harness.validate(*args, geometry=geo, colors=col) == 0
+    for g, k in ((geo[:-1], col), (geo, col[:-1]), (geo.reshape(-1)[:5 * n - 1], col),
+                 (geo, col.reshape(-1)[:c * n - 1])):
+        msg = harness.message(harness.validate(*args, geometry=g, colors=k))
+        assert msg.startswith("TEXGS_ERR_EXPANDED_SHORT"), msg
+    with pytest.raises(ValueError, match="expanded records"):
+        dataclasses.replace(bufs).use_expanded(geo[:-1], col)
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -1022,6 +1087,20 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
         np.testing.assert_array_equal(dec.decode_uv(asset, uv, coding=L.INDEX_CODING_FIXED),
                                       dec.decode_uv(asset, uv))
         assert dec.decode_uv(asset, np.zeros((0, 2))).shape == (0, asset.channel_count)
+        # the expanded records: made by the expand kernel, then the same bits
+        n = len(launched)
+        np.testing.assert_array_equal(dec.decode_texture(asset, lod=2, expanded=True),
+                                      dec.decode_texture(asset, lod=2))
+        assert launched[n:] == ["expand", "tiles", "tiles"]
+        np.testing.assert_array_equal(dec.decode_uv(asset, uv, expanded=True),
+                                      dec.decode_uv(asset, uv))
+        got = dec.decode_texture(asset, size=(20, 9), filtered=True, expanded=True,
+                                 gpu_index=True)
+        np.testing.assert_array_equal(got, dec.decode_texture(asset, size=(20, 9),
+                                                              filtered=True))
+        geo, col = dec.expand(build_gpu_buffers(asset))
+        np.testing.assert_array_equal(geo, harness.expand(build_gpu_buffers(asset))[0])
+        assert col.shape == (asset.gaussian_count, asset.channel_count)
     finally:
         cuda_decoder._compiled_module.cache_clear()
 

@@ -110,7 +110,7 @@ class CudaDecoder:
         builds = [decode_kernel(n, k) for n in DECODE_KERNELS for k in range(TOPK_EXACT_MAX + 1)]
         self._fn = {name: self.module.get_function(name) for name in (
             *builds, "texgs_index_count_kernel", "texgs_index_scan_kernel",
-            "texgs_index_fill_kernel", "texgs_validate_kernel")}
+            "texgs_index_fill_kernel", "texgs_validate_kernel", "texgs_expand_kernel")}
 
     # -- device buffers ---------------------------------------------------------------------
     def _upload(self, arr: np.ndarray):
@@ -122,11 +122,19 @@ class CudaDecoder:
         return mem, a.size
 
     def _buffer_args(self, bufs: GpuBuffers) -> tuple[list, list]:
-        """Kernel arguments (pointer, words) x 4 for the runtime buffers, and the allocations
-        to keep alive."""
+        """Kernel arguments (pointer, words) x 4 for the runtime buffers, then x 2 for the
+        expanded records (a null pointer and 0 words where ``bufs`` has none), and the
+        allocations to keep alive."""
         args, keep = [], []
         for arr in (bufs.meta, bufs.records, bufs.tile_offsets, bufs.tile_ids):
             mem, n = self._upload(np.asarray(arr, np.uint32))
+            args += [mem, np.uint32(n)]
+            keep.append(mem)
+        for arr in (bufs.geometry, bufs.colors):
+            if arr is None:
+                args += [np.intp(0), np.uint32(0)]
+                continue
+            mem, n = self._upload(np.asarray(arr, np.float32))
             args += [mem, np.uint32(n)]
             keep.append(mem)
         return args, keep
@@ -178,6 +186,27 @@ class CudaDecoder:
         del keep
         return off, out_ids
 
+    def expand(self, bufs: GpuBuffers) -> tuple[np.ndarray, np.ndarray]:
+        """The expanded records of ``bufs`` made by texgs_expand_kernel -> (geometry float32
+        [COUNT, 5], colors float32 [COUNT, C]); swap them in with ``bufs.use_expanded``."""
+        meta = np.asarray(bufs.meta, np.uint32)
+        n, c = int(meta[L.META_COUNT]), int(meta[L.META_CHANNELS])
+        empty = np.zeros(0, np.uint32)
+        args, keep = self._buffer_args(GpuBuffers(meta, bufs.records, empty, empty, 32,
+                                                  bufs.index))
+        status, host = self._status()
+        geo = self.cuda.mem_alloc(max(20 * n, 4))
+        col = self.cuda.mem_alloc(max(4 * n * c, 4))
+        self._fn["texgs_expand_kernel"](*args, geo, col, status, block=(POINT_BLOCK, 1, 1),
+                                        grid=((n + POINT_BLOCK - 1) // POINT_BLOCK, 1))
+        self._check(status, host)
+        geometry = np.empty((n, 5), np.float32)
+        colors = np.empty((n, c), np.float32)
+        self.cuda.memcpy_dtoh(geometry, geo)
+        self.cuda.memcpy_dtoh(colors, col)
+        del keep
+        return geometry, colors
+
     def decode_buffers(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
                        finish=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole-texture decode of uploaded-form buffers at ``size`` = (W', H') ->
@@ -224,17 +253,21 @@ class CudaDecoder:
                        size: tuple[int, int] | None = None, stats_out: list | None = None,
                        filtered: bool = False, gpu_index: bool = False,
                        finish=None, coding: int | None = None, tile: int | None = None,
-                       block: int | None = None) -> np.ndarray:
+                       block: int | None = None, expanded: bool = False) -> np.ndarray:
         """As ``texgs.decode.decode_texture``: float32 [H', W', C] at ``size`` = (W', H')
         (default the asset's), the first ``lod`` chunks. ``gpu_index``: build the tile index
         with the CUDA index kernels instead of NumPy (fixed-coded 32-bit ids). ``finish``: map
         finish words. ``coding``: the tile lists' coding (texgs.layout ``INDEX_CODING_*``;
         None: the runtime's default); ``tile``: the index tile (default the runtime's);
-        ``block``: the tile-cooperative decode's block, as in :meth:`decode_buffers`."""
+        ``block``: the tile-cooperative decode's block, as in :meth:`decode_buffers`;
+        ``expanded``: decode from the expanded records (:meth:`expand` first; the same
+        values)."""
         bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, filtered=filtered,
                                             coding=coding)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
+        if expanded:
+            bufs.use_expanded(*self.expand(bufs))
         vals, cand = self.decode_buffers(bufs, (w, h), fvar, finish, block)
         if stats_out is not None:
             cnt = cand.reshape(-1).astype(np.int64)
@@ -243,12 +276,14 @@ class CudaDecoder:
         return vals
 
     def decode_uv(self, asset: Asset, uv: np.ndarray, lod: int | None = None,
-                  coding: int | None = None) -> np.ndarray:
+                  coding: int | None = None, expanded: bool = False) -> np.ndarray:
         """As ``texgs.decode.decode_uv``: uv float [P, 2] ((0, 0) top-left, (1, 1)
-        bottom-right) -> float32 [P, C] in each channel's stored encoding. ``coding`` as in
-        :meth:`decode_texture`."""
+        bottom-right) -> float32 [P, C] in each channel's stored encoding. ``coding``,
+        ``expanded`` as in :meth:`decode_texture`."""
         uv = np.ascontiguousarray(np.asarray(uv, np.float64).reshape(-1, 2))
         bufs = build_gpu_buffers(asset, lod, coding=coding)
+        if expanded:
+            bufs.use_expanded(*self.expand(bufs))
         n, c = uv.shape[0], asset.channel_count
         if n == 0:
             return np.zeros((0, c), np.float32)

@@ -264,7 +264,9 @@ class GpuBuffers:
     zero word, in the ``coding`` of texgs.index_coding: ``INDEX_CODING_FIXED`` (ids of
     ``id_bits`` bits each, :func:`pack_tile_ids`; tile_offsets count entries) or
     ``INDEX_CODING_RICE`` (Rice-coded gaps; tile_offsets count bits). ``index``: the lists
-    themselves.
+    themselves. ``geometry`` float32 [COUNT, 5] (x, y, a, b, c) and ``colors`` float32
+    [COUNT, C]: the expanded records (docs/RUNTIME.md "Expanded records"), None to read the
+    packed ones; set with :meth:`use_expanded`.
     """
 
     meta: np.ndarray
@@ -275,6 +277,8 @@ class GpuBuffers:
     index: TileIndex
     filter_max_var: float = 0.0
     coding: int = 0  # texgs.layout.INDEX_CODING_*
+    geometry: np.ndarray | None = None
+    colors: np.ndarray | None = None
 
     @property
     def record_bytes(self) -> int:
@@ -285,8 +289,26 @@ class GpuBuffers:
         return int(self.tile_offsets.nbytes + self.tile_ids.nbytes)
 
     @property
+    def expanded_bytes(self) -> int:
+        """Bytes of the expanded records (0 without them)."""
+        return sum(int(a.nbytes) for a in (self.geometry, self.colors) if a is not None)
+
+    @property
     def total_bytes(self) -> int:
-        return int(self.meta.nbytes) + self.record_bytes + self.index_bytes
+        return int(self.meta.nbytes) + self.record_bytes + self.index_bytes + self.expanded_bytes
+
+    def use_expanded(self, geometry: np.ndarray, colors: np.ndarray) -> None:
+        """Decode from expanded records (a GPU decoder's expand pass, or
+        :func:`expand_records`): geometry float32 [COUNT, 5], colors float32 [COUNT, C]."""
+        from . import layout as L
+
+        n, c = int(self.meta[L.META_COUNT]), int(self.meta[L.META_CHANNELS])
+        geometry = np.ascontiguousarray(geometry, np.float32)
+        colors = np.ascontiguousarray(colors, np.float32)
+        if geometry.shape != (n, 5) or colors.shape != (n, c):
+            raise ValueError(f"expanded records: geometry {geometry.shape} and colors "
+                             f"{colors.shape} given, ({n}, 5) and ({n}, {c}) expected")
+        self.geometry, self.colors = geometry, colors
 
     def use_index(self, offsets: np.ndarray, ids: np.ndarray) -> None:
         """Swap in a tile index built elsewhere (a GPU builder): 32-bit ids, any order."""
@@ -297,6 +319,15 @@ class GpuBuffers:
         self.meta[L.META_COUNT_BITS] = 0
         self.tile_offsets, self.tile_ids, self.id_bits = offsets, ids, 32
         self.coding = L.INDEX_CODING_FIXED
+
+
+def expand_records(asset: Asset, lod: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The expanded records of the first ``lod`` chunks (docs/RUNTIME.md "Expanded
+    records"): geometry float32 [N, 5] (x, y, a, b, c of :func:`dequantize`) and colours
+    float32 [N, C]. A GPU decoder makes them with its own expand pass instead (the same
+    floats up to the math library's cos and sin); this is their reference."""
+    g = dequantize(asset, asset.prefix_count(lod))
+    return np.concatenate([g.means, g.conics], 1).astype(np.float32), g.colors
 
 
 def decode_block(tile: int, block: int | None = None) -> int | None:
