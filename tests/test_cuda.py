@@ -960,6 +960,49 @@ def test_gpu_matches_reference_on_random_assets_and_maps(gpu, seed):
         assert_matches_reference(gpu.decode_map(asset, i), ref, "gpu random")
 
 
+def test_gpu_builds_and_expanded_records_give_the_same_bits(gpu):
+    """On the GPU: each K's exact build equals the generic build bit for bit (whole texture,
+    tile-cooperative, resized and filtered, UV points), and decoding from the expanded
+    records made by texgs_expand_kernel equals decoding from the packed records; the
+    expanded floats match texgs.runtime.expand_records (CUDA's cos/sin: to an ulp or so)."""
+    from texgs import cuda_decoder as cd
+    from texgs.runtime import expand_records
+
+    for seed, k in ((0, 1), (1, 5), (2, 8), (3, 12)):
+        asset = _with_top_k(random_asset(seed), k)
+        w, h = asset.width, asset.height
+        bufs = build_gpu_buffers(asset, tile=16)
+        geo, col = gpu.expand(bufs)
+        ref_geo, ref_col = expand_records(asset)
+        np.testing.assert_array_equal(geo[:, :2], ref_geo[:, :2])
+        np.testing.assert_array_equal(col, ref_col)
+        np.testing.assert_allclose(geo[:, 2:], ref_geo[:, 2:], rtol=1e-5, atol=1e-7)
+        exp = dataclasses.replace(bufs)
+        exp.use_expanded(geo, col)
+        bx, by, _ = cd.GRID_BLOCK
+        per_texel = {}
+        names = {cd.decode_kernel("texgs_decode_grid_kernel", k), "texgs_decode_grid_kernel"}
+        for name in names:
+            for b in (bufs, exp):
+                st, vals, _ = _gpu_launch(gpu, name, b, cd.GRID_BLOCK,
+                                          ((w + bx - 1) // bx, (h + by - 1) // by),
+                                          np.uint32(w), np.uint32(h), np.float32(0.0))
+                assert st == 0
+                per_texel[name, b is exp] = vals
+        ref = per_texel["texgs_decode_grid_kernel", False]
+        for vals in per_texel.values():
+            np.testing.assert_array_equal(vals, ref)
+        for b in (bufs, exp):
+            np.testing.assert_array_equal(gpu.decode_buffers(b, (w, h))[0], ref)  # tiles
+        small = (max(1, w // 3), max(1, h // 3))
+        np.testing.assert_array_equal(gpu.decode_texture(asset, size=small, filtered=True),
+                                      gpu.decode_texture(asset, size=small, filtered=True,
+                                                         expanded=True))
+        uv = np.random.default_rng(seed).uniform(-0.5, 1.5, (500, 2))
+        np.testing.assert_array_equal(gpu.decode_uv(asset, uv),
+                                      gpu.decode_uv(asset, uv, expanded=True))
+
+
 def test_gpu_rejects_inconsistent_buffers(gpu):
     bufs = _golden_buffers()
     bufs.meta[L.META_COUNT] += 40
