@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The CUDA decoder's GPU checks and figures in one short run (about 5 minutes on an H100),
+# from the repository root, on a machine with an NVIDIA GPU and nvcc: what issue 6's decode
+# targets need, sized for a 15-minute device window (tools/device/gpu_checks.sh is the full
+# run, bakes and evaluation included, about 20 minutes).
+#
+#   tools/device/decode_checks.sh WHEEL_DIR OUT_DIR
+#
+# WHEEL_DIR: pycuda's sdist and its dependencies' wheels (docs/CUDA.md, the offline route);
+# OUT_DIR: log.txt, the JSON of each bench and the pycuda build log land here. Steps, each
+# under its own time limit; every step runs whatever failed before it:
+#   1. pycuda built offline into /tmp/site (tools/device/build_pycuda.sh);
+#   2. the decoder's GPU tests (tests/test_cuda.py: kernels against the NumPy reference,
+#      exact against generic top-K builds, expanded against packed records) and the decode
+#      bench's tests;
+#   3. ptxas's report of the kernels for this GPU's architecture (bench_cuda_resources.py);
+#   4. decode throughput on synthesized 1 bpp assets of 2048^2 and 4096^2, with sigma about
+#      the spacing and at 0.55 of it (the ~27 candidates per texel of real bakes), every
+#      decode mode, build and record form (bench_cuda_decode.py).
+set -u
+[ $# -eq 2 ] || { echo "usage: $0 WHEEL_DIR OUT_DIR" >&2; exit 1; }
+WHEELS=$1
+OUT=$2
+mkdir -p "$OUT"
+case ":$PATH:" in *":/usr/local/cuda/bin:"*) ;; *) PATH="$PATH:/usr/local/cuda/bin";; esac
+export PATH PYTHONUNBUFFERED=1 PIP_ROOT_USER_ACTION=ignore
+LOG=$OUT/log.txt
+START=$(date +%s)
+say() { echo "=== $(( $(date +%s) - START ))s $*" | tee -a "$LOG"; }
+step() { local t=$1; shift; say "$*"; timeout "$t" "$@" >> "$LOG" 2>&1; say "exit $?"; }
+
+nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader \
+  >> "$LOG" 2>&1
+ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+python3 -c "import numpy; print('numpy', numpy.__version__)" >> "$LOG" 2>&1
+
+say "building pycuda"
+timeout 300 tools/device/build_pycuda.sh "$WHEELS" /tmp/site > "$OUT/pycuda_build.log" 2>&1
+say "build_pycuda exit $?"
+tail -3 "$OUT/pycuda_build.log" >> "$LOG"
+export PYTHONPATH=/tmp/site:$PWD
+
+step 240 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
+  -k "(gpu and not without_gpu) or report_max_errors"
+step 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py
+step 120 python3 bench/bench_cuda_resources.py --archs "${ARCH:-90}" --json "$OUT/resources.json"
+step 150 python3 bench/bench_cuda_decode.py --json "$OUT/decode_synth.json"
+step 150 python3 bench/bench_cuda_decode.py --sigma-scale 0.55 --json "$OUT/decode_synth055.json"
+say "done"
