@@ -541,7 +541,7 @@ template <uint32_t CAP>
 TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
     r->cnt = 0u;
     r->k = CAP <= TEXGS_TOPK_EXACT_MAX ? CAP : (k < CAP ? k : CAP);
-TEXGS_UNROLL
+    TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
         r->key[s] = texgs_as_float(0x7f800000u);  // +inf
         r->id[s] = 0xffffffffu;
@@ -558,7 +558,7 @@ TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t i
     float lk = r->key[CAP - 1u];
     uint32_t li = r->id[CAP - 1u];
     if (r->k != CAP) {
-TEXGS_UNROLL
+        TEXGS_UNROLL
         for (uint32_t s = 0; s + 1u < CAP; ++s)
             if (s + 1u == r->k) {
                 lk = r->key[s];
@@ -568,7 +568,7 @@ TEXGS_UNROLL
     if (!texgs_before(key, id, lk, li)) return;
     // insertion by compare-exchange down the first K slots: the candidate takes the first slot
     // it ranks before, and each displaced entry moves one slot down
-TEXGS_UNROLL
+    TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
         if (s < r->k && texgs_before(key, id, r->key[s], r->id[s])) {
             const float tk = r->key[s];
@@ -601,7 +601,7 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<C
     }
     float wk[CAP];
     float den = 0.0f;
-TEXGS_UNROLL
+    TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
         wk[s] = 0.0f;
         if (s < r->cnt) {
@@ -612,7 +612,7 @@ TEXGS_UNROLL
     den += TEXGS_F_BLEND_EPS;
     for (uint32_t c = 0; c < nch; ++c) {
         float num = 0.0f;
-TEXGS_UNROLL
+        TEXGS_UNROLL
         for (uint32_t s = 0; s < CAP; ++s)
             if (s < r->cnt)
                 num += wk[s] * (cached ? cached[r->slot[s] * nch + c] : texgs_color(b, r->id[s], c));
