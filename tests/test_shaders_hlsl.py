@@ -432,7 +432,7 @@ def test_tile_cooperative_decode_of_a_bake_and_a_finished_map(hl):
 # 4: the group culls the tile's list to its block)
 CODING_CASES = [(None, None, 256, 2048, None), (4, None, 256, 2048, None),
                 (4, 32, 256, 2048, None), (8, None, 3, 2048, None), (8, None, 3, 8, None),
-                (32, None, 256, 2048, None), (16, None, 256, 2048, 4)]
+                (32, None, 256, 2048, None), (16, None, 256, 2048, 4), (16, None, 64, 512, None)]
 
 
 @pytest.mark.parametrize("name", sorted(p.stem for p in GOLDEN.glob("*.tgs")))

@@ -356,7 +356,7 @@ class HlslDecoder:
 
     def decode_tiles(self, asset: Asset, lod: int | None = None, tile: int | None = None,
                      id_bits: int | None = None, finish=None, prune: bool = True,
-                     batch: int = 256, color_cache: int = 2048,
+                     batch: int = 64, color_cache: int = 512,
                      coding: int | None = None,
                      block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """The tile-cooperative decode (texgs_decode_tiles_cs.hlsl) at the asset's own size,

@@ -17,11 +17,15 @@
 #ifndef TEXGS_DECODE_TILE
 #define TEXGS_DECODE_TILE 8
 #endif
+// Shared memory: 7 words per batch entry and the colour cache, 4 KiB with these defaults (one
+// id per invocation of an 8x8 group; 64 entries of up to 8 channels). With 256 and 2048
+// (15.5 KiB) an RDNA2 GPU ran 4 waves per SIMD instead of 10 to 16
+// (bench/bench_shader_resources.py).
 #ifndef TEXGS_TILE_BATCH
-#define TEXGS_TILE_BATCH 256
+#define TEXGS_TILE_BATCH 64
 #endif
 #ifndef TEXGS_COLOR_CACHE
-#define TEXGS_COLOR_CACHE 2048
+#define TEXGS_COLOR_CACHE 512
 #endif
 layout(local_size_x = TEXGS_DECODE_TILE, local_size_y = TEXGS_DECODE_TILE) in;
 #include "../texgs_layout.h"
