@@ -241,7 +241,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     rep, warm = args.repeats, args.warmup
 
     # device copies, made once for the kernel timings
-    args8, keep = dec._buffer_args(bufs)
+    buf_args, keep = dec._buffer_args(bufs)
     status, host_status = dec._status()
     fn = dec._fn
 
@@ -263,15 +263,15 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     grid_g = ((n_g + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
 
     def launch_expand():
-        fn["texgs_expand_kernel"](*args8, geo, col, status, block=(cd.POINT_BLOCK, 1, 1),
+        fn["texgs_expand_kernel"](*buf_args, geo, col, status, block=(cd.POINT_BLOCK, 1, 1),
                                   grid=grid_g)
 
     x_ms, x_all = median_event_ms(cuda, launch_expand, rep, warm)
     dec._check(status, host_status)
-    args_x = [*args8[:8], geo, np.uint32(5 * n_g), col, np.uint32(n_g * c)]
+    args_x = [*buf_args[:8], geo, np.uint32(5 * n_g), col, np.uint32(n_g * c)]
     facts["expanded_bytes"] = 4 * n_g * (5 + c)
 
-    def launch_grid(kb=k, a=args8):
+    def launch_grid(kb=k, a=buf_args):
         fn[cd.decode_kernel("texgs_decode_grid_kernel", kb)](
             *a, np.uint32(w), np.uint32(h), np.float32(0.0), *zero4, out, cand, status,
             block=cd.GRID_BLOCK, grid=grid2)
@@ -322,7 +322,8 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
                      "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
     if blk is not None:
         grid_b = ((w + blk - 1) // blk, (h + blk - 1) // blk)
-        for kb, suffix, a in [*((kb, sx, args8) for kb, sx in builds), (k, " expanded", args_x)]:
+        variants = [*((kb, sx, buf_args) for kb, sx in builds), (k, " expanded", args_x)]
+        for kb, suffix, a in variants:
             name = cd.decode_kernel("texgs_decode_tiles_kernel", kb)
 
             def launch_tiles(name=name, a=a):
@@ -349,7 +350,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     d_out = cuda.mem_alloc(4 * pts * c)
     grid1 = ((pts + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
 
-    def launch_uv(kb=k, a=args8):
+    def launch_uv(kb=k, a=buf_args):
         fn[cd.decode_kernel("texgs_decode_uv_kernel", kb)](
             *a, d_uv, np.uint32(pts), d_out, status, block=(cd.POINT_BLOCK, 1, 1),
             grid=grid1)
@@ -378,16 +379,16 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     facts["fixed_index_bytes"] = fixed.index_bytes
 
     def e2e_uv():  # the decoder's decode_uv without its NumPy buffer build
-        a8, k8 = dec._buffer_args(bufs)
+        ba, bk = dec._buffer_args(bufs)
         st, hst = dec._status()
         du, _ = dec._upload(uv)
         do = cuda.mem_alloc(4 * pts * c)
         fn[cd.decode_kernel("texgs_decode_uv_kernel", k)](
-            *a8, du, np.uint32(pts), do, st, block=(cd.POINT_BLOCK, 1, 1), grid=grid1)
+            *ba, du, np.uint32(pts), do, st, block=(cd.POINT_BLOCK, 1, 1), grid=grid1)
         dec._check(st, hst)
         res = np.empty((pts, c), np.float32)
         cuda.memcpy_dtoh(res, do)
-        return res, k8
+        return res, bk
 
     e2e = median_wall_ms(cuda, e2e_uv, rep, 1)
     rows.append(Row(case.label, f"uv {pts:,}", "cuda", pts, k_ms, e2e,

@@ -118,10 +118,9 @@ struct PointDecode {
 };
 
 template <uint32_t CAP>
-int decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t batch,
-                        uint32_t color_cache, const uint32_t* finish, float* out,
-                        uint32_t* candidates, uint32_t* kept) {
-    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
+int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_t color_cache,
+                 const uint32_t* finish, float* out, uint32_t* candidates, uint32_t* kept) {
+    const uint32_t* meta = b.meta;
     const int status = texgs_validate_buffers(b, true);
     if (status != TEXGS_OK) return status;
     const uint32_t tile = meta[TEXGS_META_TILE], tiles_x = meta[TEXGS_META_TILES_X];
@@ -188,26 +187,14 @@ int decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t batch,
 
 // decode_tiles for the build of the buffers' K.
 struct TilesDecode {
-    const uint32_t* meta;
-    uint32_t meta_words;
-    const uint32_t* records;
-    uint32_t record_words;
-    const uint32_t* tile_offsets;
-    uint32_t offset_words;
-    const uint32_t* tile_ids;
-    uint32_t id_words;
-    const float* geometry;
-    uint32_t geometry_words;
-    const float* colors;
-    uint32_t color_words;
+    const texgs_buffers& b;
     uint32_t block, batch, color_cache;
     const uint32_t* finish;
     float* out;
     uint32_t *candidates, *kept;
     template <uint32_t CAP>
     int run() {
-        return decode_tiles<CAP>(TEXGS_HARNESS_ARGS, block, batch, color_cache, finish, out,
-                                 candidates, kept);
+        return decode_tiles<CAP>(b, block, batch, color_cache, finish, out, candidates, kept);
     }
 };
 
@@ -261,10 +248,8 @@ int texgs_harness_decode_tiles(TEXGS_HARNESS_BUFFERS, uint32_t block, uint32_t b
                                uint32_t color_cache, const uint32_t* finish, float* out,
                                uint32_t* candidates, uint32_t* kept) {
     if (!meta || meta_words <= TEXGS_META_TOP_K) return TEXGS_ERR_META_SHORT;
-    TilesDecode tiles = {meta,  meta_words, records, record_words, tile_offsets, offset_words,
-                         tile_ids, id_words, geometry, geometry_words, colors, color_words,
-                         block,    batch,  color_cache,  finish,
-                         out,      candidates, kept};
+    const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
+    TilesDecode tiles = {b, block, batch, color_cache, finish, out, candidates, kept};
     return with_topk_build(meta[TEXGS_META_TOP_K], tiles);
 }
 
