@@ -65,7 +65,9 @@ bool g_generic_build = false;  // texgs_harness_use_generic_build: every K takes
 
 template <class F>
 int with_topk_build(uint32_t k, F& f) {
-    switch (g_generic_build ? TEXGS_LIMIT_TOP_K : texgs_topk_capacity(k)) {
+    const uint32_t cap = g_generic_build ? TEXGS_LIMIT_TOP_K : texgs_topk_capacity(k);
+    if (!texgs_topk_build_serves(cap, k)) return -3;  // as the kernels' texgs_block_valid
+    switch (cap) {
         case 1u: return f.template run<1u>();
         case 2u: return f.template run<2u>();
         case 3u: return f.template run<3u>();
@@ -215,6 +217,11 @@ const char* texgs_harness_status_message(int code) {
 // run time) when `generic` is non-zero, else with the build texgs_topk_capacity picks (the
 // default): the tests compare the two builds bit for bit.
 void texgs_harness_use_generic_build(int generic) { g_generic_build = generic != 0; }
+
+// texgs_topk_build_serves(cap, k): 1 when the decode build of capacity cap decodes top-K k.
+int texgs_harness_topk_build_serves(uint32_t cap, uint32_t k) {
+    return texgs_topk_build_serves(cap, k) ? 1 : 0;
+}
 
 int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {
     return texgs_validate_buffers(make_buffers(TEXGS_HARNESS_ARGS), with_index != 0);

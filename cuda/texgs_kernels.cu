@@ -52,7 +52,7 @@ __device__ inline bool texgs_block_valid(const texgs_buffers &b, bool with_index
     if (first) {
         block_status = texgs_validate_buffers(b, with_index);
         if (block_status == TEXGS_OK && cap != 0u &&
-            texgs_topk_capacity(b.meta[TEXGS_META_TOP_K]) != cap)
+            !texgs_topk_build_serves(cap, b.meta[TEXGS_META_TOP_K]))
             block_status = -3;
         if (blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && status) *status = block_status;
     }

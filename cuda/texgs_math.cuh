@@ -518,6 +518,13 @@ TEXGS_HD inline uint32_t texgs_topk_capacity(uint32_t k) {
     return k >= 1u && k <= TEXGS_TOPK_EXACT_MAX ? k : TEXGS_LIMIT_TOP_K;
 }
 
+// Whether the build of capacity `cap` decodes an asset of top-K `k` (1..TEXGS_LIMIT_TOP_K):
+// the generic build (cap TEXGS_LIMIT_TOP_K) serves every K, an exact build only its own.
+// A decode kernel launched on buffers its build does not serve stores status -3.
+TEXGS_HD inline bool texgs_topk_build_serves(uint32_t cap, uint32_t k) {
+    return cap == TEXGS_LIMIT_TOP_K ? (k >= 1u && k <= TEXGS_LIMIT_TOP_K) : k == cap;
+}
+
 // (ka, ia) ranks before (kb, ib): smaller key, ties by smaller id. A NaN key ranks before
 // nothing, so it is never kept.
 TEXGS_HD inline bool texgs_before(float ka, uint32_t ia, float kb, uint32_t ib) {

@@ -38,6 +38,7 @@ class Harness:
         lib.texgs_harness_status_message.restype = ctypes.c_char_p
         lib.texgs_harness_status_message.argtypes = [ctypes.c_int]
         lib.texgs_harness_use_generic_build.argtypes = [ctypes.c_int]
+        lib.texgs_harness_topk_build_serves.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
 
     @staticmethod
     def _ptr(a: np.ndarray):
@@ -342,7 +343,8 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
             def build(*a, block, grid):
                 builds.append(name)
                 meta = a[0].view(np.uint32, int(a[1]))
-                if int(meta[L.META_TOP_K]) != int(k):  # the kernel's -3, no output
+                # the kernels' rule (texgs_topk_build_serves): else -3, no output
+                if not harness.lib.texgs_harness_topk_build_serves(int(k), int(meta[L.META_TOP_K])):
                     a[-1].view(np.int32, 1)[0] = -3
                     return
                 kernel(*a, block=block, grid=grid)

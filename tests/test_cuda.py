@@ -278,6 +278,24 @@ def _with_top_k(asset: fmt.Asset, k: int) -> fmt.Asset:
     return fmt.read_asset(fmt.write_asset(dataclasses.replace(asset, top_k=k)))
 
 
+def test_each_top_k_build_serves_its_own_k_and_the_generic_build_serves_every_k(harness):
+    """texgs_topk_build_serves, the rule behind the decode kernels' status -3: the generic
+    build (capacity 32, K read from the meta words) decodes every K of 1..32, an exact build
+    only its own K; and the build texgs.cuda_decoder.decode_kernel names for a K is one that
+    serves it. (The H100 run of 2026-11-27 found the generic build rejecting K <= 8.)"""
+    from texgs import cuda_decoder as cd
+
+    serves = harness.lib.texgs_harness_topk_build_serves
+    for k in range(1, L.LIMIT_TOP_K + 1):
+        assert serves(L.LIMIT_TOP_K, k) == 1, k
+        for cap in range(1, cd.TOPK_EXACT_MAX + 1):
+            assert serves(cap, k) == int(cap == k), (cap, k)
+        name = cd.decode_kernel("texgs_decode_grid_kernel", k)
+        cap = int(name.rpartition("_k")[2]) if "_kernel_k" in name else L.LIMIT_TOP_K
+        assert serves(cap, k) == 1, (name, k)
+    assert serves(L.LIMIT_TOP_K, 0) == 0 and serves(L.LIMIT_TOP_K, L.LIMIT_TOP_K + 1) == 0
+
+
 @pytest.mark.parametrize("k", range(1, 11))
 def test_every_top_k_build_matches_the_reference_and_the_generic_build(harness, k):
     """The decode kernels come in one build per K of 1..8, the K best kept in registers, and a
