@@ -87,12 +87,45 @@ from texgs.bake.config import BakeConfig, plan_budget  # noqa: E402
 from texgs.decode import decode_uv  # noqa: E402
 from texgs.errors import TexgsError, UnsupportedError  # noqa: E402
 from texgs.runtime import (MAX_DECODE_BLOCK, GpuBuffers, build_gpu_buffers,  # noqa: E402
-                           decode_block)
+                           decode_block, dequantize)
 
 PROG = "bench_cuda_decode"
 LANES_PER_SM = 128
 OPS_PER_TEXEL = 300
 MATCH_TOL = 1e-3  # tests/test_cuda.py SPARSE_MAX_TOL
+TIE_ULPS = 4  # a rank near-tie: two candidates' q within this many float32 ulps
+MAX_TIE_SHARE = 1e-3  # more points excused as near-ties than this share: a mismatch
+
+
+def near_tie(g, k: int, index, px: float, py: float) -> bool:
+    """Whether the point (texel units, float32, wrapped) has a ranking near-tie the math
+    libraries may break either way (docs/RUNTIME.md "Accuracy"): the K-th and (K+1)-th
+    smallest q of its tile list within TIE_ULPS float32 ulps of each other, or a q that
+    close to the cutoff. g: the reference's dequantized Gaussians; q in float64."""
+    t = min(int(py // index.tile), index.tiles_y - 1) * index.tiles_x + \
+        min(int(px // index.tile), index.tiles_x - 1)
+    cand = index.candidates(t)
+    dx = float(px) - g.means[cand, 0].astype(np.float64)
+    dy = float(py) - g.means[cand, 1].astype(np.float64)
+    a, b, c = (g.conics[cand, j].astype(np.float64) for j in range(3))
+    q = np.sort(a * dx * dx + 2.0 * b * dx * dy + c * dy * dy)
+    gap = TIE_ULPS * float(np.spacing(np.float32(max(q.max(initial=0.0), 1e-30))))
+    q = q[q <= fmt.CUTOFF_Q + gap]  # those past the cutoff are never kept
+    return bool((q.size > k and q[k] - q[k - 1] <= gap)
+                or np.any(np.abs(q - fmt.CUTOFF_Q) <= gap))
+
+
+def compare_to_reference(got: np.ndarray, ref: np.ndarray, asset: fmt.Asset, index,
+                         px: np.ndarray, py: np.ndarray) -> tuple[float, int]:
+    """(largest error over the points without a near tie, how many points differ by more
+    than MATCH_TOL at a near tie). got, ref: [P, C]; px, py: the points in texel units."""
+    err = np.abs(got.astype(np.float64) - ref).max(1)
+    bad = np.flatnonzero(err > MATCH_TOL)
+    g = dequantize(asset, asset.gaussian_count) if bad.size else None
+    px, py = px.astype(np.float32), py.astype(np.float32)  # as the decoders compute them
+    ties = [i for i in bad if near_tie(g, asset.top_k, index, px[i], py[i])]
+    err[ties] = 0.0
+    return float(err.max(initial=0.0)), len(ties)
 
 
 # --- inputs ----------------------------------------------------------------------------------
@@ -448,18 +481,21 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
         ms = (time.perf_counter() - t0) * 1e3
         rows.append(Row(case.label, f"decode crop {cw}x{chh}", "numpy", cw * chh, ms))
         got = vals[y0:y0 + chh, x0:x0 + cw].reshape(-1, c)
-        checks["decode_crop_max_err"] = float(np.abs(got.astype(np.float64) - ref).max())
+        checks["decode_crop_max_err"], checks["decode_crop_near_ties"] = compare_to_reference(
+            got, ref, asset, bufs.index, cuv[:, 0] * w, cuv[:, 1] * h)
     if args.ref_points > 0:
         m = min(args.ref_points, pts)
         t0 = time.perf_counter()
         ref = decode_uv(asset, uv[:m], index=bufs.index)
         ms = (time.perf_counter() - t0) * 1e3
         rows.append(Row(case.label, f"uv {m:,}", "numpy", m, ms))
-        checks["uv_max_err"] = float(np.abs(uv_vals[:m].astype(np.float64) - ref).max())
+        checks["uv_max_err"], checks["uv_near_ties"] = compare_to_reference(
+            uv_vals[:m], ref, asset, bufs.index, uv[:m, 0] * w, uv[:m, 1] * h)
     rows.append(Row(case.label, "index (build_gpu_buffers)", "numpy", texels, prep_ms))
     facts["checks"] = checks
     facts["ok"] = checks["index_offsets_equal"] and all(
-        v <= MATCH_TOL for k, v in checks.items() if k.endswith("_err"))
+        v <= MATCH_TOL for k, v in checks.items() if k.endswith("_err")) and all(
+        v <= max(1, MAX_TIE_SHARE * args.ref_points) for k, v in checks.items() if k.endswith("_ties"))
     return rows, facts
 
 

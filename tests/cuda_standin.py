@@ -198,8 +198,25 @@ class FakeMem:
         pass
 
 
+class FakeFunction:
+    """A kernel of the fake module: calls ``run``; reports ``max_threads`` as its
+    MAX_THREADS_PER_BLOCK attribute and, as a GPU does, refuses a launch with more."""
+
+    def __init__(self, run, max_threads: int = 1024):
+        self.run, self.max_threads = run, max_threads
+
+    def get_attribute(self, attr: str) -> int:
+        assert attr == "MAX_THREADS_PER_BLOCK", attr
+        return self.max_threads
+
+    def __call__(self, *a, block, grid):
+        if block[0] * block[1] * block[2] > self.max_threads:
+            raise RuntimeError("cuLaunchKernel failed: too many resources requested for launch")
+        return self.run(*a, block=block, grid=grid)
+
+
 def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | None = None,
-                builds: list | None = None):
+                builds: list | None = None, max_threads: dict[str, int] | None = None):
     """Modules pycuda, pycuda.driver, pycuda.autoprimaryctx, pycuda.compiler whose kernels
     call the CPU harness with the arguments texgs.cuda_decoder passes (checks the front's
     argument order, sizes and read-back; not the GPU). ``launched``: the kernels' short
@@ -207,7 +224,8 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
     ``builds``: the full name of every decode kernel launched (its top-K build, e.g.
     ``texgs_decode_grid_kernel_k5``). The harness runs the build of the buffers' K, which the
     kernel name must name (texgs_topk_capacity; else the launch stores -3, as a GPU does).
-    Events and Context.synchronize time on the host (for the benches)."""
+    ``max_threads``: kernel name -> its MAX_THREADS_PER_BLOCK (default 1024). Events and
+    Context.synchronize time on the host (for the benches)."""
     launched = [] if launched is None else launched
     blocks = [] if blocks is None else blocks
     builds = [] if builds is None else builds
@@ -221,6 +239,8 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         slice(None), mem.data[:a.nbytes])
     drv.memset_d32 = lambda mem, v, n: mem.view(np.uint32, n).fill(v)
     drv.Context = types.SimpleNamespace(synchronize=lambda: None)
+    drv.function_attribute = types.SimpleNamespace(MAX_THREADS_PER_BLOCK="MAX_THREADS_PER_BLOCK")
+    max_threads = {} if max_threads is None else max_threads
 
     class Event:
         def record(self) -> None:
@@ -335,6 +355,10 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
             assert (Path(include_dirs[0]) / "texgs_math.cuh").exists()
 
         def get_function(self, name):
+            return FakeFunction(self._run(name), max_threads.get(name, 1024))
+
+        @staticmethod
+        def _run(name):
             base, _, k = name.partition("_kernel_k")
             if not k:
                 return fns[name]

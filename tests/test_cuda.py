@@ -1097,7 +1097,9 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
     launched: list = []
     blocks: list = []
     builds: list = []
-    for name, mod in fake_pycuda(harness, launched, blocks, builds).items():
+    # the generic tile build's registers allow 384 threads per block on sm_90 (ptxas: 157)
+    limits = {"texgs_decode_tiles_kernel": 384}
+    for name, mod in fake_pycuda(harness, launched, blocks, builds, limits).items():
         monkeypatch.setitem(sys.modules, name, mod)
     cuda_decoder._compiled_module.cache_clear()
     try:
@@ -1131,6 +1133,14 @@ def test_cuda_decoder_front_on_a_stand_in_pycuda(harness, monkeypatch):
             assert launched[-1] == kernel, (tile, block)
             if kernel == "tiles":
                 assert blocks[-1] == (tile, block or min(8, tile))
+        # a block of more threads than the build can launch (32 x 32 on the generic build):
+        # the per-texel kernel, the same bits; the exact build launches it
+        k12 = fmt.read_asset(fmt.write_asset(dataclasses.replace(asset, top_k=12)))
+        np.testing.assert_array_equal(dec.decode_texture(k12, lod=2, tile=32, block=32),
+                                      dec.decode_texture(k12, lod=2, tile=32, block=8))
+        assert launched[-2:] == ["grid", "tiles"] and blocks[-1] == (32, 8)
+        dec.decode_texture(asset, lod=2, tile=32, block=32)
+        assert launched[-1] == "tiles" and blocks[-1] == (32, 32)
         n = len(launched)
         for tile, block in ((16, 3), (12, 8), (32, 64)):
             with pytest.raises(ValueError, match="decode block"):

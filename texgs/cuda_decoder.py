@@ -207,6 +207,11 @@ class CudaDecoder:
         del keep
         return geometry, colors
 
+    def _max_threads(self, fn) -> int:
+        """The most threads per block compiled kernel ``fn`` launches with (its registers per
+        thread decide; CUDA's MAX_THREADS_PER_BLOCK function attribute)."""
+        return int(fn.get_attribute(self.cuda.function_attribute.MAX_THREADS_PER_BLOCK))
+
     def decode_buffers(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
                        finish=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Whole-texture decode of uploaded-form buffers at ``size`` = (W', H') ->
@@ -214,8 +219,10 @@ class CudaDecoder:
         finish words (``layout.map_finish_words``), default none. At the asset's own size,
         unfiltered, the tile-cooperative kernel runs in blocks of ``block`` x ``block``
         texels (:func:`texgs.runtime.decode_block`: default 8, or the index tile when smaller; ValueError
-        when ``block`` does not divide the index tile; where the default does not, the
-        per-texel kernel runs); else the per-texel kernel."""
+        when ``block`` does not divide the index tile; where the default does not, or where
+        the kernel's build cannot launch ``block`` squared threads (the generic top-K build's
+        registers allow 384 on sm_90, so not 32 x 32), the per-texel kernel runs: the same
+        bits); else the per-texel kernel."""
         w, h = int(size[0]), int(size[1])
         c = int(bufs.meta[L.META_CHANNELS])
         fin = np.zeros(4, np.uint32) if finish is None else np.asarray(finish, np.uint32)
@@ -228,10 +235,13 @@ class CudaDecoder:
         status, host = self._status()
         out = self.cuda.mem_alloc(max(4 * w * h * c, 4))
         cand = self.cuda.mem_alloc(max(4 * w * h, 4))
+        tiles_fn = self._fn[decode_kernel("texgs_decode_tiles_kernel", k)]
+        if b is not None and b * b > self._max_threads(tiles_fn):
+            b = None  # more threads than the build's registers allow (the generic build)
         if b is not None and native and filter_var == 0.0:
             # the asset's own size, unfiltered: candidates dequantized once per block of
             # b x b texels, kept where they can reach it
-            self._fn[decode_kernel("texgs_decode_tiles_kernel", k)](
+            tiles_fn(
                 *args, *(np.uint32(v) for v in fin), out, cand, status,
                 block=(b, b, 1), grid=((w + b - 1) // b, (h + b - 1) // b))
         else:
