@@ -353,14 +353,26 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     rows.append(Row(case.label, "decode expanded", "cuda", texels, g_ms, None,
                     {"kernel_ms_all": g_all,
                      "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
+    # the same lists coded at fixed width: each thread reads its own entries (no serial
+    # Rice walk), for the UV and tile-cooperative decodes
+    fixed = build_gpu_buffers(asset, coding=L.INDEX_CODING_FIXED)
+    args_f, keep_f = dec._buffer_args(fixed)
+    args_fx = [*args_f[:8], *args_x[8:]]
+    facts["fixed_index_bytes"] = fixed.index_bytes
     if blk is not None:
-        grid_b = ((w + blk - 1) // blk, (h + blk - 1) // blk)
-        variants = [*((kb, sx, buf_args) for kb, sx in builds), (k, " expanded", args_x)]
-        for kb, suffix, a in variants:
+        tile = int(bufs.meta[L.META_TILE])
+        variants = [*((kb, sx, buf_args, blk) for kb, sx in builds),
+                    (k, " expanded", args_x, blk), (k, " expanded fixed ids", args_fx, blk)]
+        variants += [(k, f" expanded fixed ids, block {b2}", args_fx, b2)
+                     for b2 in (4, 16, 32) if b2 != blk and b2 <= tile and tile % b2 == 0]
+        for kb, suffix, a, b2 in variants:
             name = cd.decode_kernel("texgs_decode_tiles_kernel", kb)
+            if b2 * b2 > dec._max_threads(fn[name]):
+                continue  # more threads than this build's registers allow
+            grid_b = ((w + b2 - 1) // b2, (h + b2 - 1) // b2)
 
-            def launch_tiles(name=name, a=a):
-                fn[name](*a, *zero4, out, cand, status, block=(blk, blk, 1), grid=grid_b)
+            def launch_tiles(name=name, a=a, b2=b2, grid_b=grid_b):
+                fn[name](*a, *zero4, out, cand, status, block=(b2, b2, 1), grid=grid_b)
 
             # NaN first: every texel must be rewritten, equal to the per-texel decode
             t_ms, t_all = timed_equal(launch_tiles, vals, texels * c,
@@ -368,7 +380,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
             rows.append(Row(case.label, "decode tiles" + suffix, "cuda", texels, t_ms,
                             None if suffix else e2e,
                             {"kernel_ms_all": t_all, "equal_to_per_texel": True,
-                             "block": blk, "kernel": name}))
+                             "block": b2, "kernel": name}))
     rows.append(Row(case.label, "expand", "cuda", n_g, x_ms, None,
                     {"kernel_ms_all": x_all, "gaussians": n_g,
                      "gaussians_per_s": n_g / (x_ms * 1e-3)}))
@@ -399,9 +411,6 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
                                   "the generic UV build")
         uv_more.append(Row(case.label, f"uv {pts:,} generic K", "cuda", pts, g_ms, None,
                            {"kernel_ms_all": g_all, "kernel": "texgs_decode_uv_kernel"}))
-    fixed = build_gpu_buffers(asset, coding=L.INDEX_CODING_FIXED)
-    args_f, keep_f = dec._buffer_args(fixed)
-    args_fx = [*args_f[:8], *args_x[8:]]
     for a, label, index in ((args_x, "expanded", "rice"), (args_fx, "expanded fixed ids",
                                                             "fixed")):
         x_ms2, x_all2 = timed_equal(lambda a=a: launch_uv(k, a), uv_vals, pts * c,
@@ -409,7 +418,6 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
         uv_more.append(Row(case.label, f"uv {pts:,} {label}", "cuda", pts, x_ms2, None,
                            {"kernel_ms_all": x_all2, "index": index,
                             "kernel": cd.decode_kernel("texgs_decode_uv_kernel", k)}))
-    facts["fixed_index_bytes"] = fixed.index_bytes
 
     def e2e_uv():  # the decoder's decode_uv without its NumPy buffer build
         ba, bk = dec._buffer_args(bufs)

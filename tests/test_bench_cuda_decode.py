@@ -123,8 +123,12 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
     assert facts["ok"] and facts["checks"]["index_offsets_equal"], facts["checks"]
     assert [r.mode for r in rows if r.backend == "cuda"] == [
         "decode", "decode generic K", "decode expanded", "decode tiles",
-        "decode tiles generic K", "decode tiles expanded", "expand", "uv 400",
+        "decode tiles generic K", "decode tiles expanded", "decode tiles expanded fixed ids",
+        *(f"decode tiles expanded fixed ids, block {b}" for b in (4, 16, 32)), "expand", "uv 400",
         "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
+    assert facts["index_tile"] == 32 and facts["block"] == 8
+    assert [r.extra["block"] for r in rows if r.mode.startswith("decode tiles")] == \
+        [8, 8, 8, 8, 4, 16, 32]
     assert facts["expanded_bytes"] == 4 * facts["gaussians"] * (5 + facts["channels"])
     k = facts["top_k"]
     assert 1 <= k <= cd.TOPK_EXACT_MAX
