@@ -87,11 +87,12 @@ from texgs.bake.config import BakeConfig, plan_budget  # noqa: E402
 from texgs.decode import decode_uv  # noqa: E402
 from texgs.errors import TexgsError, UnsupportedError  # noqa: E402
 from texgs.runtime import (MAX_DECODE_BLOCK, GpuBuffers, build_gpu_buffers,  # noqa: E402
-                           decode_block, dequantize)
+                           DEFAULT_INDEX_TILE, decode_block, dequantize)
 
 PROG = "bench_cuda_decode"
 LANES_PER_SM = 128
 OPS_PER_TEXEL = 300
+MAX_INDEX_TILE = 256  # an option limit of this bench, not of the format
 MATCH_TOL = 1e-3  # tests/test_cuda.py SPARSE_MAX_TOL
 TIE_ULPS = 4  # a rank near-tie: two candidates' q within this many float32 ulps
 MAX_TIE_SHARE = 1e-3  # more points excused as near-ties than this share: a mismatch
@@ -266,7 +267,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
                    "lod_counts": list(asset.lod_counts), "top_k": asset.top_k,
                    "tile": asset.tile_size}
     t0 = time.perf_counter()
-    bufs = build_gpu_buffers(asset)
+    bufs = build_gpu_buffers(asset, tile=args.index_tile)
     prep_ms = (time.perf_counter() - t0) * 1e3
     facts.update(prep_ms=prep_ms, id_bits=bufs.id_bits, buffer_bytes=bufs.total_bytes,
                  index_tile=int(bufs.meta[L.META_TILE]))
@@ -355,7 +356,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
                      "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
     # the same lists coded at fixed width: each thread reads its own entries (no serial
     # Rice walk), for the UV and tile-cooperative decodes
-    fixed = build_gpu_buffers(asset, coding=L.INDEX_CODING_FIXED)
+    fixed = build_gpu_buffers(asset, tile=args.index_tile, coding=L.INDEX_CODING_FIXED)
     args_f, keep_f = dec._buffer_args(fixed)
     args_fx = [*args_f[:8], *args_x[8:]]
     facts["fixed_index_bytes"] = fixed.index_bytes
@@ -452,7 +453,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     cursors = cuda.mem_alloc(4 * max(tiles, 1))
     # the GPU index kernels build the full lists, which the NumPy index equals before its
     # pruning (build_gpu_buffers prunes by default)
-    full_index = build_gpu_buffers(asset, prune=False).index
+    full_index = build_gpu_buffers(asset, tile=args.index_tile, prune=False).index
     total = int(full_index.offsets[-1])
     ids = cuda.mem_alloc(4 * max(total, 1))
     gridn = ((n + cd.POINT_BLOCK - 1) // cd.POINT_BLOCK, 1)
@@ -550,6 +551,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="NumPy baseline: decode a centred crop this wide (0: skip)")
     ap.add_argument("--ref-points", type=int, default=65536,
                     help="NumPy baseline: UV points (0: skip)")
+    ap.add_argument("--index-tile", type=int, default=DEFAULT_INDEX_TILE,
+                    help="the tile index's tile in texels (1..%d, default %d): smaller tiles "
+                    "give each texel fewer candidates for a larger index" % (
+                        MAX_INDEX_TILE, DEFAULT_INDEX_TILE))
     ap.add_argument("--block", type=int, default=None,
                     help="decode tiles: blocks of BLOCK x BLOCK texels (1..32, dividing the "
                     "index tile; default 8, or the index tile when smaller)")
@@ -572,6 +577,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("warmup", "ref_crop", "ref_points"):
         if getattr(args, name) < 0:
             ap.error(f"--{name.replace('_', '-')} must not be negative")
+    if not 1 <= args.index_tile <= MAX_INDEX_TILE:
+        ap.error(f"--index-tile must lie in 1..{MAX_INDEX_TILE}")
     if args.block is not None and not 1 <= args.block <= MAX_DECODE_BLOCK:
         ap.error(f"--block must lie in 1..{MAX_DECODE_BLOCK}")
     if any(not 1 <= s <= fmt.MAX_DIMENSION for s in args.sizes):

@@ -37,7 +37,8 @@ def test_options_and_their_limits():
     a = bench.parse_args(["--asset", "x.tgs", "--asset", "y.tgs", "--sizes", "512",
                           "--json", "o.json"])
     assert a.asset == [Path("x.tgs"), Path("y.tgs")] and a.sizes == [512]
-    for bad in (["--repeats", "0"], ["--sizes", "0"], ["--points", "0"], ["--warmup", "-1"],
+    assert a.index_tile == 32 and bench.parse_args(["--index-tile", "8"]).index_tile == 8
+    for bad in (["--index-tile", "0"], ["--index-tile", "257"], ["--repeats", "0"], ["--sizes", "0"], ["--points", "0"], ["--warmup", "-1"],
                 ["--sizes"], ["--bogus"]):
         with pytest.raises(SystemExit) as e:
             bench.parse_args(bad)
@@ -102,7 +103,10 @@ def test_without_pycuda_or_gpu_exit_5_with_one_line_else_runs(tmp_path):
 
 # --- the bench's GPU path on the CPU --------------------------------------------------------
 
-def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkeypatch):
+@pytest.mark.parametrize("index_tile, blocks", [(32, [8, 8, 8, 8, 4, 16, 32]),
+                                               (8, [8, 8, 8, 8, 4])])
+def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkeypatch,
+                                                                 index_tile, blocks):
     """bench_case end to end on the stand-in pycuda of tests/cuda_standin.py, whose kernel
     launches run the CPU harness of the same kernel: the launch arguments, the K-build choice
     (the asset's exact build, then the generic one as baseline), the bit-for-bit checks
@@ -116,7 +120,8 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
     try:
         dec = cd.CudaDecoder()
         args = bench.parse_args(["--sizes", "80", "--repeats", "1", "--warmup", "0",
-                                 "--points", "400", "--ref-crop", "24", "--ref-points", "100"])
+                                 "--points", "400", "--ref-crop", "24", "--ref-points", "100",
+                                 "--index-tile", str(index_tile)])
         rows, facts = bench.bench_case(dec, bench.load_cases(args)[0], args)
     finally:
         cd._compiled_module.cache_clear()
@@ -124,11 +129,10 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
     assert [r.mode for r in rows if r.backend == "cuda"] == [
         "decode", "decode generic K", "decode expanded", "decode tiles",
         "decode tiles generic K", "decode tiles expanded", "decode tiles expanded fixed ids",
-        *(f"decode tiles expanded fixed ids, block {b}" for b in (4, 16, 32)), "expand", "uv 400",
+        *(f"decode tiles expanded fixed ids, block {b}" for b in blocks[4:]), "expand", "uv 400",
         "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
-    assert facts["index_tile"] == 32 and facts["block"] == 8
-    assert [r.extra["block"] for r in rows if r.mode.startswith("decode tiles")] == \
-        [8, 8, 8, 8, 4, 16, 32]
+    assert facts["index_tile"] == index_tile and facts["block"] == 8
+    assert [r.extra["block"] for r in rows if r.mode.startswith("decode tiles")] == blocks
     assert facts["expanded_bytes"] == 4 * facts["gaussians"] * (5 + facts["channels"])
     k = facts["top_k"]
     assert 1 <= k <= cd.TOPK_EXACT_MAX
