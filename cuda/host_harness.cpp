@@ -132,11 +132,10 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
     texgs_finish fin = {0u, 0u, 0u, 0u};
     if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
     uint32_t sid[TEXGS_TILE_BATCH];
-    float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
-    float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
-    uint32_t kid[TEXGS_TILE_BATCH];
+    texgs_slot_geo sgeo[TEXGS_TILE_BATCH];
+    texgs_slot_cid scid[TEXGS_TILE_BATCH];
     std::vector<float> scol(TEXGS_TILE_COLOR_CACHE);
-    const texgs_batch s = {sx, sy, sa, sb, sc, kid, scol.data()};
+    const texgs_batch s = {sgeo, scid, scol.data()};
     const uint32_t w = meta[TEXGS_META_WIDTH], h = meta[TEXGS_META_HEIGHT];
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
     const uint32_t nbx = (w + block - 1u) / block, nby = (h + block - 1u) / block;

@@ -116,9 +116,8 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
                                           uint32_t finish_log2_mask, float *out,
                                           uint32_t *candidates, int *status) {
     __shared__ uint32_t sid[TEXGS_TILE_BATCH];  // the batch's ids, in list order (Rice)
-    __shared__ float sx[TEXGS_TILE_BATCH], sy[TEXGS_TILE_BATCH], sa[TEXGS_TILE_BATCH];
-    __shared__ float sb[TEXGS_TILE_BATCH], sc[TEXGS_TILE_BATCH];
-    __shared__ uint32_t kid[TEXGS_TILE_BATCH];  // the kept candidates, in any order
+    __shared__ texgs_slot_geo sgeo[TEXGS_TILE_BATCH];  // the kept candidates, in any order
+    __shared__ texgs_slot_cid scid[TEXGS_TILE_BATCH];
     __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
     __shared__ uint32_t nkeep;
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
@@ -139,12 +138,8 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
     const float px = (float)x + 0.5f, py = (float)y + 0.5f;
     texgs_batch s;
-    s.x = sx;
-    s.y = sy;
-    s.a = sa;
-    s.b = sb;
-    s.c = sc;
-    s.id = kid;
+    s.geo = sgeo;
+    s.cid = scid;
     s.col = scol;
     // The tile's list: thread 0 starts the walk; every thread copies its header (length,
     // coding, fixed-coded first entry) before thread 0 advances the shared cursor.

@@ -525,22 +525,49 @@ TEXGS_HD inline bool texgs_topk_build_serves(uint32_t cap, uint32_t k) {
     return cap == TEXGS_LIMIT_TOP_K ? (k >= 1u && k <= TEXGS_LIMIT_TOP_K) : k == cap;
 }
 
-// (ka, ia) ranks before (kb, ib): smaller key, ties by smaller id. A NaN key ranks before
-// nothing, so it is never kept.
-TEXGS_HD inline bool texgs_before(float ka, uint32_t ia, float kb, uint32_t ib) {
-    return ka < kb || (ka == kb && ia < ib);
+// A texel's candidates rank by (key, id): smaller key first, ties by smaller id. Each kept
+// one is held as one 64-bit word that compares the same way as an unsigned integer: the
+// key's bits made monotonic (texgs_key_order: -0 taken as +0) above the id (24 bits,
+// TEXGS_LIMIT_GAUSSIANS) and the candidate's batch slot (8 bits; the tile-cooperative
+// decode, 0 otherwise). Ties in (key, id) with different slots come only from a repeated id
+// in a corrupt list, and blend to the same value in either order. A NaN key is never kept.
+TEXGS_HD inline uint32_t texgs_float_bits(float f) {
+#ifdef __CUDA_ARCH__
+    return __float_as_uint(f);
+#else
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+#endif
 }
 
-// key[0 .. cnt - 1]: the kept candidates, ascending by (key, id); the slots after them hold
-// (+inf, 0xffffffff), which every candidate ranks before. slot: the candidate's batch slot
-// (the tile-cooperative decode; 0 otherwise). k: the asset's K (<= CAP).
+// Unsigned order of non-NaN floats: -inf .. -0 = +0 .. +inf map to increasing integers.
+TEXGS_HD inline uint32_t texgs_key_order(float key) {
+    const uint32_t u = texgs_float_bits(key + 0.0f);  // -0 + 0 = +0
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+TEXGS_HD inline float texgs_key_from_order(uint32_t o) {
+    return texgs_as_float((o & 0x80000000u) ? (o & 0x7fffffffu) : ~o);
+}
+
+static_assert(TEXGS_LIMIT_GAUSSIANS <= (1u << 24), "ids take 24 bits of the ranking word");
+
+TEXGS_HD inline uint64_t texgs_rank_word(float key, uint32_t id, uint32_t slot) {
+    return ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)((id << 8) | slot);
+}
+
+// word[0 .. cnt - 1]: the kept candidates, ascending; the words after them are all ones
+// (+inf's order word above id 0xffffff, slot 255), which every candidate ranks before. k:
+// the asset's K (<= CAP).
 template <uint32_t CAP>
 struct texgs_topk {
-    float key[CAP];
-    uint32_t id[CAP];
-    uint32_t slot[CAP];
+    uint64_t word[CAP];
     uint32_t cnt;
     uint32_t k;
+    TEXGS_HD float key(uint32_t s) const { return texgs_key_from_order((uint32_t)(word[s] >> 32)); }
+    TEXGS_HD uint32_t id(uint32_t s) const { return ((uint32_t)word[s]) >> 8; }
+    TEXGS_HD uint32_t slot(uint32_t s) const { return ((uint32_t)word[s]) & 255u; }
 };
 
 // An empty list for top-K `k`: the build's CAP when it is an exact build, else k (<= CAP).
@@ -549,11 +576,7 @@ TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
     r->cnt = 0u;
     r->k = CAP <= TEXGS_TOPK_EXACT_MAX ? CAP : (k < CAP ? k : CAP);
     TEXGS_UNROLL
-    for (uint32_t s = 0; s < CAP; ++s) {
-        r->key[s] = texgs_as_float(0x7f800000u);  // +inf
-        r->id[s] = 0xffffffffu;
-        r->slot[s] = 0u;
-    }
+    for (uint32_t s = 0; s < CAP; ++s) r->word[s] = ~(uint64_t)0;
 }
 
 // Keep candidate (key, id) from batch slot `slot` if it ranks among the K best so far: it is
@@ -561,31 +584,25 @@ TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t id,
                                        uint32_t slot) {
+    if (key != key) return;  // NaN
+    uint64_t w = texgs_rank_word(key, id, slot);
     // the K-th slot: a candidate that does not rank before it cannot enter
-    float lk = r->key[CAP - 1u];
-    uint32_t li = r->id[CAP - 1u];
+    uint64_t last = r->word[CAP - 1u];
     if (r->k != CAP) {
         TEXGS_UNROLL
         for (uint32_t s = 0; s + 1u < CAP; ++s)
-            if (s + 1u == r->k) {
-                lk = r->key[s];
-                li = r->id[s];
-            }
+            if (s + 1u == r->k) last = r->word[s];
     }
-    if (!texgs_before(key, id, lk, li)) return;
-    // insertion by compare-exchange down the first K slots: the candidate takes the first slot
-    // it ranks before, and each displaced entry moves one slot down
+    if (!(w < last)) return;
+    // insertion by compare-exchange down the first K slots: each slot keeps the smaller word
+    // and passes the larger one on
     TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
-        if (s < r->k && texgs_before(key, id, r->key[s], r->id[s])) {
-            const float tk = r->key[s];
-            const uint32_t ti = r->id[s], ts = r->slot[s];
-            r->key[s] = key;
-            r->id[s] = id;
-            r->slot[s] = slot;
-            key = tk;
-            id = ti;
-            slot = ts;
+        if (s < r->k) {
+            const uint64_t o = r->word[s];
+            const uint64_t hi = w < o ? o : w;  // one compare: the smaller is w ^ o ^ hi
+            r->word[s] = w ^ o ^ hi;
+            w = hi;
         }
     }
     if (r->cnt < r->k) ++r->cnt;
@@ -612,7 +629,7 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<C
     for (uint32_t s = 0; s < CAP; ++s) {
         wk[s] = 0.0f;
         if (s < r->cnt) {
-            wk[s] = filtered ? -r->key[s] : fmaxf(expf(-0.5f * r->key[s]) - TEXGS_F_W_CUT, 0.0f);
+            wk[s] = filtered ? -r->key(s) : fmaxf(expf(-0.5f * r->key(s)) - TEXGS_F_W_CUT, 0.0f);
             den += wk[s];
         }
     }
@@ -622,7 +639,7 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<C
         TEXGS_UNROLL
         for (uint32_t s = 0; s < CAP; ++s)
             if (s < r->cnt)
-                num += wk[s] * (cached ? cached[r->slot[s] * nch + c] : texgs_color(b, r->id[s], c));
+                num += wk[s] * (cached ? cached[r->slot(s) * nch + c] : texgs_color(b, r->id(s), c));
         const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
         num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);
         out[c] = num / den;
@@ -758,17 +775,24 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 // (bench/bench_cuda_resources.py; 256 and 2048, 15 KiB, held sm_75/86/89 to a quarter).
 #define TEXGS_TILE_BATCH 64u
 #define TEXGS_TILE_COLOR_CACHE 512u
+static_assert(TEXGS_TILE_BATCH <= 256u, "batch slots take 8 bits of the ranking word");
+
+// One kept candidate of a batch: centre and the conic's a, b (16 bytes, one shared-memory
+// load on a GPU), then c and the Gaussian's id (8 bytes, one more).
+struct alignas(16) texgs_slot_geo {
+    float x, y, a, b;
+};
+struct alignas(8) texgs_slot_cid {
+    float c;
+    uint32_t id;
+};
 
 // The kept candidates of one batch, dequantized (arrays of TEXGS_TILE_BATCH entries, in any
 // order). col: CHANNELS floats per slot (slot j at j * CHANNELS), filled only for a tile
 // whose colours are cached (texgs_tile_colors_cached).
 struct texgs_batch {
-    float* x;
-    float* y;
-    float* a;
-    float* b;
-    float* c;
-    uint32_t* id;
+    texgs_slot_geo* geo;
+    texgs_slot_cid* cid;
     float* col;
 };
 
@@ -832,12 +856,8 @@ TEXGS_HD inline bool texgs_block_keeps(const texgs_buffers& b, uint32_t id, uint
 TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
                                        const texgs_gaussian& g, uint32_t j, texgs_batch s,
                                        bool cached) {
-    s.x[j] = g.x;
-    s.y[j] = g.y;
-    s.a[j] = g.a;
-    s.b[j] = g.b;
-    s.c[j] = g.c;
-    s.id[j] = id;
+    s.geo[j] = texgs_slot_geo{g.x, g.y, g.a, g.b};
+    s.cid[j] = texgs_slot_cid{g.c, id};
     if (cached) {
         const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
         for (uint32_t c = 0; c < nch; ++c) s.col[j * nch + c] = texgs_color(b, id, c);
@@ -855,14 +875,18 @@ TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
     const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
     const uint32_t count = m[TEXGS_META_COUNT];
-    for (uint32_t j = 0; j < n; ++j) {
-        const uint32_t id = s.id[j];
+    const texgs_slot_geo* gp = s.geo;
+    const texgs_slot_cid* cp = s.cid;
+    for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
+        const texgs_slot_geo g = *gp;
+        const texgs_slot_cid ci = *cp;
+        const uint32_t id = ci.id;
         if (id >= count) continue;
-        float dx = px - s.x[j];
-        float dy = py - s.y[j];
+        float dx = px - g.x;
+        float dy = py - g.y;
         if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
         if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
-        const float q = s.a[j] * dx * dx + 2.0f * s.b[j] * dx * dy + s.c[j] * dy * dy;
+        const float q = g.a * dx * dx + 2.0f * g.b * dx * dy + ci.c * dy * dy;
         if (!(q < TEXGS_F_CUTOFF_Q)) continue;
         texgs_topk_insert(r, q, id, j);
     }
