@@ -15,7 +15,15 @@ figures of NVIDIA's CUDA C++ Programming Guide, "Compute Capabilities" table, fo
 architecture below).
 
     python bench/bench_cuda_resources.py [--archs 75 80 86 89 90] [--k 5] [--baseline REV]
-        [--json out.json]
+        [--sass] [--json out.json]
+
+--sass also counts machine instructions: each decode build is compiled to a cubin for the
+first of --archs and disassembled with cuobjdump (CUDA toolkit, or `pip install
+nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm`), and the table gives the kernel's static instruction count and
+the size of its candidate loop: the shortest loop (a backward branch and what it jumps
+over) holding at least 2 K select instructions, the top-K insertion's compare-exchanges
+(the compiler versions the loop per address mode; the shortest is the clamp one). Static
+counts: a branch not taken at run time (the repeat mode's division, say) still counts.
 
 Exit: 0; 2 for bad arguments; 3 when nvcc is missing or fails (its message on stderr).
 """
@@ -24,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -119,6 +128,76 @@ def compile_kernels(nvcc: str, source: Path, archs: list[str],
     return parse_ptxas(res.stderr, label), secs
 
 
+SASS_LINE = re.compile(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
+BRANCH = re.compile(r"\bBRA\s+(0x[0-9a-f]+)")
+
+
+@dataclass
+class SassLoops:
+    """Machine-code sizes of one kernel (cuobjdump -sass)."""
+    instructions: int  # static count of the whole kernel
+    candidate_loop: int  # static count of its candidate loop (0: none found)
+
+
+def parse_sass(text: str, min_selects: int) -> SassLoops:
+    """The instruction count and the candidate loop (see the module docstring) of one
+    kernel's ``cuobjdump -sass`` listing: the shortest loop holding at least
+    ``min_selects`` select instructions (2 K: the insertion's compare-exchanges)."""
+    ins = [(int(m.group(1), 16), m.group(2)) for m in map(SASS_LINE.match, text.splitlines())
+           if m]
+    at = {a: i for i, (a, _) in enumerate(ins)}
+    sizes = []
+    for i, (a, op) in enumerate(ins):
+        m = BRANCH.search(op)
+        if m and int(m.group(1), 16) <= a and int(m.group(1), 16) in at:
+            body = [o.split()[0] for _, o in ins[at[int(m.group(1), 16)]:i + 1] if o.split()]
+            # the opcode, after a predicate such as @P0
+            ops = [o for o in body if not o.startswith("@")] + [
+                o2.split()[1] for _, o2 in ins[at[int(m.group(1), 16)]:i + 1]
+                if o2.startswith("@") and len(o2.split()) > 1]
+            if sum(o.split(".")[0] in ("SEL", "FSEL") for o in ops) >= min_selects:
+                sizes.append(len(body))
+    return SassLoops(len(ins), min(sizes) if sizes else 0)
+
+
+def find_cuobjdump() -> str | None:
+    """cuobjdump on PATH, in /usr/local/cuda/bin, or from the nvidia-cuda-cuobjdump wheel."""
+    found = shutil.which("cuobjdump")
+    if found:
+        return found
+    cands = [Path("/usr/local/cuda/bin/cuobjdump")]
+    try:
+        import nvidia  # namespace package of NVIDIA's wheels
+        cands += [Path(p) / sub / "bin" / "cuobjdump" for p in nvidia.__path__
+                  for sub in ("cu13", "cu12", "cuda_cuobjdump")]
+    except ImportError:
+        pass
+    return next((str(p) for p in cands if p.exists()), None)
+
+
+def sass_loops(nvcc: str, cuobjdump: str, source: Path, arch: str, kernels: list[str],
+               min_k: int) -> dict[str, SassLoops]:
+    """Compile ``source`` to a cubin for ``arch`` and measure each of ``kernels`` (top-K
+    ``min_k`` or more)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cubin = Path(tmp) / "k.cubin"
+        res = subprocess.run([nvcc, *NVCC_FLAGS, "-cubin", f"-arch=sm_{arch}", str(source),
+                              "-o", str(cubin)], capture_output=True, text=True, check=False)
+        if res.returncode != 0:
+            raise RuntimeError(f"nvcc -cubin failed on {source}")
+        out = {}
+        # cuobjdump runs nvdisasm, which the wheels put beside it
+        env = {**os.environ, "PATH": os.pathsep.join([str(Path(cuobjdump).parent),
+                                                      os.environ.get("PATH", "")])}
+        for k in kernels:
+            dump = subprocess.run([cuobjdump, "-sass", "-fun", k, str(cubin)],
+                                  capture_output=True, text=True, check=False, env=env)
+            if dump.returncode != 0:
+                raise RuntimeError(f"cuobjdump failed on {k}: {dump.stderr.strip()[:200]}")
+            out[k] = parse_sass(dump.stdout, 2 * min_k)
+        return out
+
+
 def occupancy(use: KernelUse, threads: int) -> float:
     """Resident threads per SM over the SM's maximum for blocks of ``threads`` threads."""
     max_threads, max_blocks, smem_sm, regs_sm = ARCH_LIMITS[use.arch]
@@ -145,13 +224,17 @@ def checkout_baseline(rev: str, dest: Path) -> Path:
     return dest / "cuda" / "texgs_kernels.cu"
 
 
-def print_table(uses: list[KernelUse], k: int) -> list[dict]:
+def print_table(uses: list[KernelUse], k: int,
+                sass: dict[tuple[str, str, str], SassLoops] | None = None) -> list[dict]:
     """One line per decode kernel the decoder may launch for top-K ``k`` (its exact build
-    and the generic one) per architecture and source -> the rows as dicts."""
+    and the generic one) per architecture and source -> the rows as dicts. ``sass``:
+    (source, kernel, arch) -> its instruction counts, shown where given."""
     names = {f"{f}_k{k}" for f in BLOCK_THREADS} | set(BLOCK_THREADS)
+    sass = sass or {}
     rows = []
     head = (f"{'source':<12} {'kernel':<30} {'sm':>3} {'regs':>5} {'stack B':>8} "
-            f"{'spill B':>8} {'smem B':>7} {'threads':>7} {'occupancy':>9}")
+            f"{'spill B':>8} {'smem B':>7} {'threads':>7} {'occupancy':>9}"
+            + (f" {'SASS':>6} {'cand loop':>9}" if sass else ""))
     print(head)
     print("-" * len(head))
     for u in sorted(uses, key=lambda u: (u.family, u.arch, u.source != "current",
@@ -160,10 +243,13 @@ def print_table(uses: list[KernelUse], k: int) -> list[dict]:
             continue
         threads = BLOCK_THREADS[u.family]
         occ = occupancy(u, threads)
+        sl = sass.get((u.source, u.kernel, u.arch))
         print(f"{u.source:<12} {u.kernel:<30} {u.arch:>3} {u.registers:>5} "
               f"{u.stack_bytes:>8} {u.spill_store_bytes + u.spill_load_bytes:>8} "
-              f"{u.smem_bytes:>7} {threads:>7} {100 * occ:>8.0f}%")
-        rows.append({**asdict(u), "threads": threads, "occupancy": occ})
+              f"{u.smem_bytes:>7} {threads:>7} {100 * occ:>8.0f}%"
+              + (f" {sl.instructions:>6} {sl.candidate_loop:>9}" if sl else ""))
+        rows.append({**asdict(u), "threads": threads, "occupancy": occ,
+                     **({"sass": asdict(sl)} if sl else {})})
     return rows
 
 
@@ -175,6 +261,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="the top-K whose exact build the table shows (default 5, the baker's)")
     ap.add_argument("--baseline", default=None, metavar="REV",
                     help="also compile cuda/ of this git revision, in the same run")
+    ap.add_argument("--sass", action="store_true",
+                    help="also count machine instructions (needs cuobjdump)")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     args = ap.parse_args(argv)
     bad = [a for a in args.archs if a not in ARCH_LIMITS]
@@ -192,6 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     if nvcc is None:
         print(f"{PROG}: error: nvcc not found (CUDA toolkit not installed)", file=sys.stderr)
         return 3
+    cuobjdump = find_cuobjdump() if args.sass else None
+    if args.sass and cuobjdump is None:
+        print(f"{PROG}: error: --sass: cuobjdump not found (CUDA toolkit, or pip install "
+              "nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm)", file=sys.stderr)
+        return 3
     with tempfile.TemporaryDirectory() as tmp:
         try:  # the baseline's sources first: a bad revision fails before any compile
             base_src = checkout_baseline(args.baseline, Path(tmp)) if args.baseline else None
@@ -205,12 +298,25 @@ def main(argv: list[str] | None = None) -> int:
                 base, bsecs = compile_kernels(nvcc, base_src, args.archs, args.baseline[:10])
                 uses += base
                 timings[args.baseline] = bsecs
+            sass: dict = {}
+            if cuobjdump is not None:
+                names = [f"{f}_k{args.k}" for f in BLOCK_THREADS] + list(BLOCK_THREADS)
+                arch = args.archs[0]
+                for label, src in (("current", KERNELS), (args.baseline, base_src)):
+                    if src is None:
+                        continue
+                    for name, sl in sass_loops(nvcc, cuobjdump, src, arch, names,
+                                                     args.k).items():
+                        sass[(label if label == "current" else label[:10], name, arch)] = sl
         except RuntimeError as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 3
     print(f"nvcc {' '.join(NVCC_FLAGS)} -Xptxas -v, sm_{' sm_'.join(args.archs)}; compile "
           + ", ".join(f"{k}: {v:.1f} s" for k, v in timings.items()))
-    rows = print_table(uses, args.k)
+    rows = print_table(uses, args.k, sass)
+    if sass:
+        print(f"SASS: static instructions of the kernel (sm_{args.archs[0]}, cuobjdump); cand "
+              "loop: of its candidate loop (module docstring)")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"args": {**vars(args), "json": str(args.json)},

@@ -64,3 +64,43 @@ def test_bad_arguments_exit_2(capsys):
         assert bench.main(["--archs", "90", "--baseline", "no-such-revision"]) == 2
         err = capsys.readouterr().err
         assert err.startswith("bench_cuda_resources: error: --baseline no-such-revision")
+
+
+# A cuobjdump -sass listing cut down by hand: an outer loop (0x0040..0x0120) around an inner
+# one (0x0050..0x00f0) holding four selects (two of them predicated), and a loop with one
+SASS = """
+        Function : texgs_decode_tiles_kernel_k2
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+        /*0040*/                   LDS R2, [R3] ;
+        /*0050*/                   FADD R4, R2, -R5 ;
+        /*0060*/                   ISETP.LT.U32.AND P0, PT, R4, R6, PT ;
+        /*0070*/                   SEL R7, R4, R6, P0 ;
+        /*0080*/                   SEL R8, R6, R4, P0 ;
+        /*0090*/               @P1 FSEL R9, R4, R6, P0 ;
+        /*00a0*/               @!P1 SEL R10, R6, R4, P0 ;
+        /*00f0*/              @!P0 BRA 0x50 ;
+        /*0100*/                   SEL R11, R4, R6, P0 ;
+        /*0120*/                   BRA 0x40 ;
+        /*0130*/                   SEL R12, R4, R6, P0 ;
+        /*0140*/                   BRA 0x130 ;
+        /*0150*/                   EXIT ;
+"""
+
+
+def test_parse_sass_finds_the_shortest_loop_with_the_insertions_selects():
+    got = bench.parse_sass(SASS, min_selects=4)
+    assert got.instructions == 14
+    assert got.candidate_loop == 7  # 0x50..0xf0, not the outer loop of 10 around it
+    assert bench.parse_sass(SASS, min_selects=5).candidate_loop == 10  # only the outer one
+    assert bench.parse_sass(SASS, min_selects=7).candidate_loop == 0  # none
+    assert bench.parse_sass(SASS, min_selects=1).candidate_loop == 2  # 0x130..0x140
+
+
+def test_sass_without_cuobjdump_exits_3_with_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(bench, "find_cuobjdump", lambda: None)
+    monkeypatch.setattr(bench.shutil, "which", lambda name: "/bin/true" if name == "nvcc"
+                        else None)
+    assert bench.main(["--archs", "90", "--sass"]) == 3
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["bench_cuda_resources: error: --sass: cuobjdump not found (CUDA toolkit, "
+                   "or pip install nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm)"]
