@@ -14,9 +14,10 @@
 #      exact against generic top-K builds, expanded against packed records) and the decode
 #      bench's tests;
 #   3. ptxas's report of the kernels for this GPU's architecture (bench_cuda_resources.py);
-#   4. decode throughput on synthesized 1 bpp assets of 2048^2 and 4096^2, with sigma about
-#      the spacing and at 0.55 of it (the ~27 candidates per texel of real bakes), every
-#      decode mode, build and record form (bench_cuda_decode.py).
+#   4. decode throughput on synthesized 1 bpp assets of 2048^2 and 4096^2, sigma about the
+#      spacing, every decode mode, build and record form (bench_cuda_decode.py), over the
+#      default 32-texel index and over 8-texel index tiles (the fastest configuration
+#      measured on 2026-11-27: 10.4 Gtexel/s, docs/RUNTIME.md "Measured on an H100").
 set -u
 [ $# -eq 2 ] || { echo "usage: $0 WHEEL_DIR OUT_DIR" >&2; exit 1; }
 WHEELS=$1
@@ -45,5 +46,5 @@ step 240 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
 step 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py
 step 120 python3 bench/bench_cuda_resources.py --archs "${ARCH:-90}" --json "$OUT/resources.json"
 step 150 python3 bench/bench_cuda_decode.py --json "$OUT/decode_synth.json"
-step 150 python3 bench/bench_cuda_decode.py --sigma-scale 0.55 --json "$OUT/decode_synth055.json"
+step 150 python3 bench/bench_cuda_decode.py --index-tile 8 --json "$OUT/decode_synth_tile8.json"
 say "done"
