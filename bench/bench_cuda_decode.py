@@ -360,6 +360,11 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     args_f, keep_f = dec._buffer_args(fixed)
     args_fx = [*args_f[:8], *args_x[8:]]
     facts["fixed_index_bytes"] = fixed.index_bytes
+    g_ms, g_all = timed_equal(lambda: launch_grid(k, args_fx), vals, texels * c,
+                              "the per-texel decode from the expanded records (fixed ids)")
+    rows.append(Row(case.label, "decode expanded fixed ids", "cuda", texels, g_ms, None,
+                    {"kernel_ms_all": g_all,
+                     "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
     if blk is not None:
         tile = int(bufs.meta[L.META_TILE])
         variants = [*((kb, sx, buf_args, blk) for kb, sx in builds),

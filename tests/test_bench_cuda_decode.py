@@ -127,7 +127,8 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
         cd._compiled_module.cache_clear()
     assert facts["ok"] and facts["checks"]["index_offsets_equal"], facts["checks"]
     assert [r.mode for r in rows if r.backend == "cuda"] == [
-        "decode", "decode generic K", "decode expanded", "decode tiles",
+        "decode", "decode generic K", "decode expanded", "decode expanded fixed ids",
+        "decode tiles",
         "decode tiles generic K", "decode tiles expanded", "decode tiles expanded fixed ids",
         *(f"decode tiles expanded fixed ids, block {b}" for b in blocks[4:]), "expand", "uv 400",
         "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
