@@ -367,18 +367,23 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
                      "kernel": cd.decode_kernel("texgs_decode_grid_kernel", k)}))
     if blk is not None:
         tile = int(bufs.meta[L.META_TILE])
-        variants = [*((kb, sx, buf_args, blk) for kb, sx in builds),
-                    (k, " expanded", args_x, blk), (k, " expanded fixed ids", args_fx, blk)]
-        variants += [(k, f" expanded fixed ids, block {b2}", args_fx, b2)
+        variants = [*((kb, sx, buf_args, blk, 1) for kb, sx in builds),
+                    (k, " expanded", args_x, blk, 1), (k, " expanded fixed ids", args_fx, blk, 1)]
+        variants += [(k, f" expanded fixed ids, block {b2}", args_fx, b2, 1)
                      for b2 in (4, 16, 32) if b2 != blk and b2 <= tile and tile % b2 == 0]
-        for kb, suffix, a, b2 in variants:
-            name = cd.decode_kernel("texgs_decode_tiles_kernel", kb)
-            if b2 * b2 > dec._max_threads(fn[name]):
+        if not generic:  # the two-row builds: two texels per thread (exact K only)
+            variants += [(k, f" expanded fixed ids, block {b2}, 2 rows", args_fx, b2, 2)
+                         for b2 in (blk, 16) if b2 <= tile and tile % b2 == 0 and b2 % 2 == 0]
+        for kb, suffix, a, b2, nrows in variants:
+            name = (cd.decode_kernel("texgs_decode_tiles_kernel", kb) if nrows == 1
+                    else f"{cd.TWO_ROW_TILES_KERNEL}_k{kb}")
+            if b2 * b2 // nrows > dec._max_threads(fn[name]):
                 continue  # more threads than this build's registers allow
             grid_b = ((w + b2 - 1) // b2, (h + b2 - 1) // b2)
 
-            def launch_tiles(name=name, a=a, b2=b2, grid_b=grid_b):
-                fn[name](*a, *zero4, out, cand, status, block=(b2, b2, 1), grid=grid_b)
+            def launch_tiles(name=name, a=a, b2=b2, grid_b=grid_b, nrows=nrows):
+                fn[name](*a, *zero4, out, cand, status, block=(b2, b2 // nrows, 1),
+                         grid=grid_b)
 
             # NaN first: every texel must be rewritten, equal to the per-texel decode
             t_ms, t_all = timed_equal(launch_tiles, vals, texels * c,
@@ -386,7 +391,7 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
             rows.append(Row(case.label, "decode tiles" + suffix, "cuda", texels, t_ms,
                             None if suffix else e2e,
                             {"kernel_ms_all": t_all, "equal_to_per_texel": True,
-                             "block": b2, "kernel": name}))
+                             "block": b2, "rows_per_thread": nrows, "kernel": name}))
     rows.append(Row(case.label, "expand", "cuda", n_g, x_ms, None,
                     {"kernel_ms_all": x_all, "gaussians": n_g,
                      "gaussians_per_s": n_g / (x_ms * 1e-3)}))

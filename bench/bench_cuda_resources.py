@@ -61,6 +61,8 @@ SMEM_RESERVED = 1024  # per block, reserved by the system on sm_80 and later
 # per-texel decode, 8 x 8 texels for the tile-cooperative decode, 256 for UV points.
 BLOCK_THREADS = {"texgs_decode_grid_kernel": 256, "texgs_decode_tiles_kernel": 64,
                  "texgs_decode_uv_kernel": 256}
+# the tile kernel's two-row builds (exact K only): 8 x 4 threads for 8 x 8 texels
+TWO_ROW_THREADS = {"texgs_decode_tiles2_kernel": 32}
 
 
 @dataclass
@@ -229,7 +231,7 @@ def print_table(uses: list[KernelUse], k: int,
     """One line per decode kernel the decoder may launch for top-K ``k`` (its exact build
     and the generic one) per architecture and source -> the rows as dicts. ``sass``:
     (source, kernel, arch) -> its instruction counts, shown where given."""
-    names = {f"{f}_k{k}" for f in BLOCK_THREADS} | set(BLOCK_THREADS)
+    names = ({f"{f}_k{k}" for f in (*BLOCK_THREADS, *TWO_ROW_THREADS)} | set(BLOCK_THREADS))
     sass = sass or {}
     rows = []
     head = (f"{'source':<12} {'kernel':<30} {'sm':>3} {'regs':>5} {'stack B':>8} "
@@ -241,7 +243,7 @@ def print_table(uses: list[KernelUse], k: int,
                                          u.kernel == u.family)):
         if u.kernel not in names:
             continue
-        threads = BLOCK_THREADS[u.family]
+        threads = {**BLOCK_THREADS, **TWO_ROW_THREADS}[u.family]
         occ = occupancy(u, threads)
         sl = sass.get((u.source, u.kernel, u.arch))
         print(f"{u.source:<12} {u.kernel:<30} {u.arch:>3} {u.registers:>5} "
@@ -300,14 +302,18 @@ def main(argv: list[str] | None = None) -> int:
                 timings[args.baseline] = bsecs
             sass: dict = {}
             if cuobjdump is not None:
-                names = [f"{f}_k{args.k}" for f in BLOCK_THREADS] + list(BLOCK_THREADS)
+                names = ([f"{f}_k{args.k}" for f in (*BLOCK_THREADS, *TWO_ROW_THREADS)]
+                         + list(BLOCK_THREADS))
                 arch = args.archs[0]
                 for label, src in (("current", KERNELS), (args.baseline, base_src)):
                     if src is None:
                         continue
-                    for name, sl in sass_loops(nvcc, cuobjdump, src, arch, names,
-                                                     args.k).items():
-                        sass[(label if label == "current" else label[:10], name, arch)] = sl
+                    key = label if label == "current" else label[:10]
+                    have = {u.kernel for u in uses if u.source == key}  # this revision's
+                    for name, sl in sass_loops(nvcc, cuobjdump, src, arch,
+                                               [n for n in names if n in have],
+                                               args.k).items():
+                        sass[(key, name, arch)] = sl
         except RuntimeError as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 3

@@ -62,6 +62,7 @@ struct FillVisit {
 // launch for top-K k uses (an exact build for K 1..TEXGS_TOPK_EXACT_MAX, else the generic
 // one), so every build's math is run here.
 bool g_generic_build = false;  // texgs_harness_use_generic_build: every K takes the generic build
+uint32_t g_tile_rows = 1u;  // texgs_harness_use_tile_rows: texel rows per thread of the tile decode
 
 template <class F>
 int with_topk_build(uint32_t k, F& f) {
@@ -127,7 +128,7 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
     if (status != TEXGS_OK) return status;
     const uint32_t tile = meta[TEXGS_META_TILE], tiles_x = meta[TEXGS_META_TILES_X];
     if (batch < 1u || batch > TEXGS_TILE_BATCH || color_cache > TEXGS_TILE_COLOR_CACHE ||
-        block < 1u || block > 32u || tile % block != 0u)
+        block < 1u || block > 32u || tile % block != 0u || (g_tile_rows == 2u && block % 2u))
         return -1;
     texgs_finish fin = {0u, 0u, 0u, 0u};
     if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
@@ -168,8 +169,15 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
                 kept_total += nkeep;
                 for (uint32_t k = 0; k < nthreads; ++k) {
                     const uint32_t x = bx * block + k % block, y = by * block + k / block;
-                    if (x < w && y < h)
+                    if (g_tile_rows == 2u) {  // thread k < nthreads / 2: rows y, y + block / 2
+                        if (k >= nthreads / 2u) continue;
+                        const uint32_t y1 = y + block / 2u;
+                        if (x < w && (y < h || y1 < h))
+                            texgs_batch_rank2(b, x + 0.5f, y + 0.5f, y1 + 0.5f, y < h, y1 < h,
+                                              s, nkeep, &ranks[k], &ranks[k + nthreads / 2u]);
+                    } else if (x < w && y < h) {
                         texgs_batch_rank(b, x + 0.5f, y + 0.5f, s, nkeep, &ranks[k]);
+                    }
                 }
             }
             for (uint32_t k = 0; k < nthreads; ++k) {
@@ -216,6 +224,11 @@ const char* texgs_harness_status_message(int code) {
 // run time) when `generic` is non-zero, else with the build texgs_topk_capacity picks (the
 // default): the tests compare the two builds bit for bit.
 void texgs_harness_use_generic_build(int generic) { g_generic_build = generic != 0; }
+
+// From now on emulate the tile decode with `rows` texel rows per thread (1, or 2: the
+// two-row builds' texgs_batch_rank2, thread (x, y) ranking rows y and y + block / 2; an odd
+// block then returns -1).
+void texgs_harness_use_tile_rows(uint32_t rows) { g_tile_rows = rows == 2u ? 2u : 1u; }
 
 // texgs_topk_build_serves(cap, k): 1 when the decode build of capacity cap decodes top-K k.
 int texgs_harness_topk_build_serves(uint32_t cap, uint32_t k) {

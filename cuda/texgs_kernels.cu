@@ -110,7 +110,11 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 // reaches no texel of the block; ranking is by (q, id) whatever the order). out as there;
 // candidates: the tile list's length. A launch that breaks the shape above (blockDim not
 // square, over 32, or not dividing TILE) decodes nothing and stores status -2.
-template <uint32_t CAP>
+// ROWS 2 (texgs_decode_tiles2_kernel_kK, exact builds only): the same blocks of B x B texels
+// with B x B/2 threads (blockDim (B, B / 2, 1), B even), thread (x, y) decoding the texels
+// of rows y and y + B / 2 of its column (texgs_batch_rank2: each candidate read once for
+// two independent rankings); the same bits.
+template <uint32_t CAP, uint32_t ROWS = 1u>
 __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_first,
                                           uint32_t finish_count, uint32_t finish_flags,
                                           uint32_t finish_log2_mask, float *out,
@@ -122,10 +126,11 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     __shared__ uint32_t nkeep;
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
     if (!texgs_block_valid(b, true, status, CAP)) return;
+    static_assert(ROWS == 1u || ROWS == 2u, "one or two texel rows per thread");
     const uint32_t block = blockDim.x, tile = meta[TEXGS_META_TILE];
-    const uint32_t nthreads = block * block;
+    const uint32_t nthreads = blockDim.x * blockDim.y;
     const uint32_t lid = threadIdx.y * block + threadIdx.x;
-    if (block != blockDim.y || blockDim.z != 1u || block > 32u || tile % block != 0u) {
+    if (blockDim.y * ROWS != block || blockDim.z != 1u || block > 32u || tile % block != 0u) {
         if (lid == 0u && blockIdx.x == 0 && blockIdx.y == 0 && blockIdx.z == 0 && status)
             *status = -2;
         return;
@@ -134,9 +139,11 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     const uint32_t bx = blockIdx.x, by = blockIdx.y;
     if (bx >= (width + block - 1u) / block || by >= (height + block - 1u) / block) return;
     const uint32_t x = bx * block + threadIdx.x, y = by * block + threadIdx.y;
+    const uint32_t y1 = y + blockDim.y;  // ROWS 2: the thread's second row
     const bool inside = x < width && y < height;
+    const bool inside1 = ROWS == 2u && x < width && y1 < height;
     const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
-    const float px = (float)x + 0.5f, py = (float)y + 0.5f;
+    const float px = (float)x + 0.5f, py = (float)y + 0.5f, py1 = (float)y1 + 0.5f;
     texgs_batch s;
     s.geo = sgeo;
     s.cid = scid;
@@ -151,8 +158,9 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     const uint32_t total = head.n;
     const bool cached =
         texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
-    texgs_topk<CAP> r;
+    texgs_topk<CAP> r, r1;
     texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
+    if (ROWS == 2u) texgs_topk_init(&r1, meta[TEXGS_META_TOP_K]);
     for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {  // 64-bit: no wrap
         const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH ? total - base
                                                                        : TEXGS_TILE_BATCH);
@@ -171,21 +179,27 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
             texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
         }
         __syncthreads();
-        if (inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
+        if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
+        if (ROWS == 2u && (inside || inside1))
+            texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, &r, &r1);
         __syncthreads();
     }
-    if (!inside) return;
-    const uint32_t nch = meta[TEXGS_META_CHANNELS];
-    const uint64_t texel = (uint64_t)y * width + x;
-    float *o = out + texel * nch;
-    texgs_topk_blend(b, &r, false, total == 0u, o, cached ? scol : nullptr);
     texgs_finish fin;
     fin.first = finish_first;
     fin.count = finish_count;
     fin.flags = finish_flags;
     fin.log2_mask = finish_log2_mask;
-    texgs_finish_channels(o, nch, fin);
-    if (candidates) candidates[texel] = total;
+    const uint32_t nch = meta[TEXGS_META_CHANNELS];
+    // each ranking by name (a pointer chosen at run time would put both in local memory)
+    auto finish_texel = [&](const texgs_topk<CAP> &rr, uint32_t yy) {
+        const uint64_t texel = (uint64_t)yy * width + x;
+        float *o = out + texel * nch;
+        texgs_topk_blend(b, &rr, false, total == 0u, o, cached ? scol : nullptr);
+        texgs_finish_channels(o, nch, fin);
+        if (candidates) candidates[texel] = total;
+    };
+    if (inside) finish_texel(r, y);
+    if (ROWS == 2u && inside1) finish_texel(r1, y1);
 }
 
 // Decode at UV points: one thread per point (1D grid). uv: float64 [n, 2]; out: float32
@@ -235,6 +249,21 @@ TEXGS_DECODE_KERNELS(_k5, 5u)
 TEXGS_DECODE_KERNELS(_k6, 6u)
 TEXGS_DECODE_KERNELS(_k7, 7u)
 TEXGS_DECODE_KERNELS(_k8, 8u)
+
+// The tile kernel's two-row builds (texgs_decode_tiles, ROWS 2), exact K only.
+#define TEXGS_DECODE_TILES2_KERNEL(K)                                                       \
+    __global__ void texgs_decode_tiles2_kernel_k##K(TEXGS_DECODE_PARAMS_TILES) {            \
+        texgs_decode_tiles<K##u, 2u>(TEXGS_BUFFER_ARGS, finish_first, finish_count,         \
+                                     finish_flags, finish_log2_mask, out, candidates, status); \
+    }
+TEXGS_DECODE_TILES2_KERNEL(1)
+TEXGS_DECODE_TILES2_KERNEL(2)
+TEXGS_DECODE_TILES2_KERNEL(3)
+TEXGS_DECODE_TILES2_KERNEL(4)
+TEXGS_DECODE_TILES2_KERNEL(5)
+TEXGS_DECODE_TILES2_KERNEL(6)
+TEXGS_DECODE_TILES2_KERNEL(7)
+TEXGS_DECODE_TILES2_KERNEL(8)
 
 // The expanded records (docs/RUNTIME.md "Expanded records"), one thread per Gaussian:
 // geometry float32 [COUNT, 5], colors float32 [COUNT, CHANNELS] (texgs_expand; the buffers'

@@ -864,13 +864,18 @@ TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
     }
 }
 
-// Rank the n kept candidates of a batch for the texel centre (px, py) (inside the
-// texture) into r (key = q; each candidate's batch slot kept for the blend's cached colours);
-// ties by id, so the order of the kept ones does not matter. The blend is texgs_topk_blend
-// (unfiltered).
-template <uint32_t CAP>
-TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
-                                      texgs_batch s, uint32_t n, texgs_topk<CAP>* r) {
+// Rank the n kept candidates of a batch for ROWS texel centres of one column: (px, py0) into
+// r0 and, when ROWS is 2, (px, py1) into r1 (each only where its flag is set; the tile
+// kernel's two-row builds, texgs_decode_tiles2_kernel_kK). Every candidate is read once and
+// its x offset shared, then the rankings proceed independently with the operations of
+// texgs_sample_point, so each texel gets the same bits. Key = q; each candidate's batch
+// slot is kept for the blend's cached colours; ties by id, so the order of the kept ones
+// does not matter. The blend is texgs_topk_blend (unfiltered).
+template <uint32_t CAP, uint32_t ROWS>
+TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, float py0,
+                                           float py1, bool in0, bool in1, texgs_batch s,
+                                           uint32_t n, texgs_topk<CAP>* r0,
+                                           texgs_topk<CAP>* r1) {
     const uint32_t* m = b.meta;
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
     const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
@@ -883,13 +888,36 @@ TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py
         const uint32_t id = ci.id;
         if (id >= count) continue;
         float dx = px - g.x;
-        float dy = py - g.y;
         if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
-        if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
-        const float q = g.a * dx * dx + 2.0f * g.b * dx * dy + ci.c * dy * dy;
-        if (!(q < TEXGS_F_CUTOFF_Q)) continue;
-        texgs_topk_insert(r, q, id, j);
+        float dy0 = py0 - g.y;
+        if (rep_y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
+        const float q0 = g.a * dx * dx + 2.0f * g.b * dx * dy0 + ci.c * dy0 * dy0;
+        if (in0 && q0 < TEXGS_F_CUTOFF_Q) texgs_topk_insert(r0, q0, id, j);
+        if (ROWS == 2u) {
+            float dy1 = py1 - g.y;
+            if (rep_y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
+            const float q1 = g.a * dx * dx + 2.0f * g.b * dx * dy1 + ci.c * dy1 * dy1;
+            if (in1 && q1 < TEXGS_F_CUTOFF_Q) texgs_topk_insert(r1, q1, id, j);
+        }
     }
+}
+
+// Rank the n kept candidates of a batch for the texel centre (px, py) (inside the
+// texture) into r (key = q; each candidate's batch slot kept for the blend's cached colours);
+// ties by id, so the order of the kept ones does not matter. The blend is texgs_topk_blend
+// (unfiltered).
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
+                                      texgs_batch s, uint32_t n, texgs_topk<CAP>* r) {
+    texgs_batch_rank_rows<CAP, 1u>(b, px, py, py, true, false, s, n, r, r);
+}
+
+// Two rows: texgs_batch_rank_rows with ROWS 2.
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_batch_rank2(const texgs_buffers& b, float px, float py0, float py1,
+                                       bool in0, bool in1, texgs_batch s, uint32_t n,
+                                       texgs_topk<CAP>* r0, texgs_topk<CAP>* r1) {
+    texgs_batch_rank_rows<CAP, 2u>(b, px, py0, py1, in0, in1, s, n, r0, r1);
 }
 
 // ---- tile index (docs/RUNTIME.md "Tile index"; texgs.runtime.build_tile_index) -----------

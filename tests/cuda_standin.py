@@ -39,6 +39,7 @@ class Harness:
         lib.texgs_harness_status_message.argtypes = [ctypes.c_int]
         lib.texgs_harness_use_generic_build.argtypes = [ctypes.c_int]
         lib.texgs_harness_topk_build_serves.argtypes = [ctypes.c_uint32, ctypes.c_uint32]
+        lib.texgs_harness_use_tile_rows.argtypes = [ctypes.c_uint32]
 
     @staticmethod
     def _ptr(a: np.ndarray):
@@ -280,10 +281,16 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         bufs, a = buffers(a)
         meta = bufs.meta
         b = block[0]  # B x B threads, one per texel of a block inside one index tile
-        assert block == (b, b, 1) and int(meta[L.META_TILE]) % b == 0
+        rows = b // block[1]  # the two-row builds: B x B/2 threads
+        assert block == (b, b // rows, 1) and rows in (1, 2) and int(meta[L.META_TILE]) % b == 0
         w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
         assert grid == ((w + b - 1) // b, (h + b - 1) // b)
-        vals, cand = harness.decode_tiles(bufs, TILE_BATCH, np.array(a[0:4], np.uint32), block=b)
+        harness.lib.texgs_harness_use_tile_rows(rows)
+        try:
+            vals, cand = harness.decode_tiles(bufs, TILE_BATCH, np.array(a[0:4], np.uint32),
+                                              block=b)
+        finally:
+            harness.lib.texgs_harness_use_tile_rows(1)
         a[4].view(np.float32, vals.size)[:] = vals.reshape(-1)
         a[5].view(np.uint32, cand.size)[:] = cand.reshape(-1)
         a[6].view(np.int32, 1)[0] = 0
@@ -360,6 +367,7 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         @staticmethod
         def _run(name):
             base, _, k = name.partition("_kernel_k")
+            base = base.replace("tiles2", "tiles")  # the two-row builds: the block says
             if not k:
                 return fns[name]
             kernel = raw[base + "_kernel"]  # a top-K build: K 1..8

@@ -103,8 +103,8 @@ def test_without_pycuda_or_gpu_exit_5_with_one_line_else_runs(tmp_path):
 
 # --- the bench's GPU path on the CPU --------------------------------------------------------
 
-@pytest.mark.parametrize("index_tile, blocks", [(32, [8, 8, 8, 8, 4, 16, 32]),
-                                               (8, [8, 8, 8, 8, 4])])
+@pytest.mark.parametrize("index_tile, blocks", [(32, [8, 8, 8, 8, 4, 16, 32, 8, 16]),
+                                               (8, [8, 8, 8, 8, 4, 8])])
 def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkeypatch,
                                                                  index_tile, blocks):
     """bench_case end to end on the stand-in pycuda of tests/cuda_standin.py, whose kernel
@@ -126,11 +126,14 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
     finally:
         cd._compiled_module.cache_clear()
     assert facts["ok"] and facts["checks"]["index_offsets_equal"], facts["checks"]
+    n2 = 2 if index_tile == 32 else 1  # the two-row rows: blocks 8 and 16 where they fit
     assert [r.mode for r in rows if r.backend == "cuda"] == [
         "decode", "decode generic K", "decode expanded", "decode expanded fixed ids",
         "decode tiles",
         "decode tiles generic K", "decode tiles expanded", "decode tiles expanded fixed ids",
-        *(f"decode tiles expanded fixed ids, block {b}" for b in blocks[4:]), "expand", "uv 400",
+        *(f"decode tiles expanded fixed ids, block {b}" for b in blocks[4:-n2]),
+        *(f"decode tiles expanded fixed ids, block {b}, 2 rows" for b in blocks[-n2:]),
+        "expand", "uv 400",
         "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
     assert facts["index_tile"] == index_tile and facts["block"] == 8
     assert [r.extra["block"] for r in rows if r.mode.startswith("decode tiles")] == blocks
@@ -140,6 +143,7 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
     for kernel in ("grid", "tiles", "uv"):
         name = f"texgs_decode_{kernel}_kernel"
         assert f"{name}_k{k}" in builds and name in builds
+    assert f"texgs_decode_tiles2_kernel_k{k}" in builds
 
 
 def test_a_reference_mismatch_is_excused_only_at_a_ranking_near_tie():

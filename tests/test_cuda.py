@@ -89,6 +89,7 @@ def test_nvcc_compiles_the_kernels_for_every_target_architecture(tmp_path):
     uses = {(u.kernel, u.arch): u for u in resources.parse_ptxas(res.stderr)}
     builds = [cd.decode_kernel(n, k) for n in cd.DECODE_KERNELS
               for k in range(cd.TOPK_EXACT_MAX + 1)]
+    builds += [f"{cd.TWO_ROW_TILES_KERNEL}_k{k}" for k in range(1, cd.TOPK_EXACT_MAX + 1)]
     others = ["texgs_index_count_kernel", "texgs_index_scan_kernel", "texgs_index_fill_kernel",
               "texgs_validate_kernel"]
     for arch in ARCHS:
@@ -465,6 +466,31 @@ def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch, col
             got, cand = harness.decode_tiles(bufs, batch, fin, color_cache, block)
             np.testing.assert_array_equal(got, ref)
             np.testing.assert_array_equal(cand, ref_cand)
+
+
+@pytest.mark.parametrize("batch", [3, 64])
+def test_two_row_tile_decode_equals_the_per_texel_decode(harness, batch):
+    """The two-row builds (texgs_decode_tiles2_kernel_kK: B x B/2 threads, each ranking rows
+    y and y + B/2 of its column with texgs_batch_rank2) give the per-texel kernel's bits and
+    counts, every even block of the tile cases (partial blocks at the texture's edge
+    included; both address modes); an odd block is refused."""
+    harness.lib.texgs_harness_use_tile_rows(2)
+    try:
+        for asset, bufs, fin in _tile_cases():
+            ref, ref_cand = harness.decode_grid(bufs, (asset.width, asset.height), 0.0, fin)
+            for block in _blocks(int(bufs.meta[L.META_TILE])):
+                st, got, cand, _ = harness.decode_tiles_status(bufs, block, batch, fin)
+                if block % 2:
+                    assert st == -1, block
+                    continue
+                assert st == 0, harness.message(st)
+                np.testing.assert_array_equal(got, ref)
+                np.testing.assert_array_equal(cand, ref_cand)
+        bufs = build_gpu_buffers(random_asset(0), tile=12)
+        assert harness.decode_tiles_status(bufs, 3, batch)[0] == -1  # odd: no second row
+    finally:
+        harness.lib.texgs_harness_use_tile_rows(1)
+    assert harness.decode_tiles_status(bufs, 3, batch)[0] == 0  # one row per thread: fine
 
 
 def test_tile_cooperative_decode_culls_candidates_by_block(harness):
@@ -1057,8 +1083,9 @@ def _gpu_launch(gpu, name: str, bufs: GpuBuffers, block, grid, *extra):
 def test_gpu_tile_cooperative_kernel_equals_the_per_texel_kernel(gpu, tile, block):
     """On the GPU, texgs_decode_tiles_kernel (blocks of B x B texels inside one index tile,
     candidates culled by block, appended by atomics in any order) gives the bits and counts
-    of texgs_decode_grid_kernel at the asset's size, both index codings; a launch whose block
-    does not divide the tile decodes nothing and stores status -2."""
+    of texgs_decode_grid_kernel at the asset's size, both index codings, and so does its
+    two-row build (B x B/2 threads) for even blocks; a launch whose block does not divide
+    the tile decodes nothing and stores status -2."""
     from texgs import cuda_decoder as cd
 
     assets = [fmt.read_asset_file(GOLDEN / f"{n}.tgs") for n in GOLDEN_NAMES]
@@ -1076,6 +1103,16 @@ def test_gpu_tile_cooperative_kernel_equals_the_per_texel_kernel(gpu, tile, bloc
             got, cand = gpu.decode_buffers(bufs, (w, h), block=block)
             np.testing.assert_array_equal(got, ref)
             np.testing.assert_array_equal(cand, ref_cand)
+            k = asset.top_k
+            if block % 2 == 0 and k <= cd.TOPK_EXACT_MAX:  # the two-row build, B x B/2
+                name = f"{cd.TWO_ROW_TILES_KERNEL}_k{k}"
+                if block * block // 2 <= gpu._max_threads(gpu._fn[name]):
+                    st, got, cand = _gpu_launch(gpu, name, bufs, (block, block // 2, 1),
+                                                ((w + block - 1) // block,
+                                                 (h + block - 1) // block))
+                    assert st == 0
+                    np.testing.assert_array_equal(got, ref)
+                    np.testing.assert_array_equal(cand, ref_cand)
     bufs = build_gpu_buffers(assets[0], tile=tile)
     for bad in (5, 7):  # valid launches (at most 1024 threads), blocks not dividing TILE
         if tile % bad:

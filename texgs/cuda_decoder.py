@@ -42,6 +42,9 @@ SCAN_BLOCK = 1024  # index prefix sum: one block
 # own, the K best held in registers; larger K take the generic build (texgs_topk_capacity).
 TOPK_EXACT_MAX = 8
 DECODE_KERNELS = ("texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel")
+# The tile kernel's two-row builds (B x B/2 threads, two texels each; exact K 1..8 only):
+# f"{TWO_ROW_TILES_KERNEL}_k{K}", timed beside the one-row kernel by bench_cuda_decode.
+TWO_ROW_TILES_KERNEL = "texgs_decode_tiles2_kernel"
 
 NEEDS = "the CUDA decoder needs pycuda (pip install 'texgs[cuda]') and an NVIDIA GPU"
 
@@ -108,6 +111,7 @@ class CudaDecoder:
         self.cuda, self.module = _compiled_module()
         # every build: k = 0 names the generic one
         builds = [decode_kernel(n, k) for n in DECODE_KERNELS for k in range(TOPK_EXACT_MAX + 1)]
+        builds += [f"{TWO_ROW_TILES_KERNEL}_k{k}" for k in range(1, TOPK_EXACT_MAX + 1)]
         self._fn = {name: self.module.get_function(name) for name in (
             *builds, "texgs_index_count_kernel", "texgs_index_scan_kernel",
             "texgs_index_fill_kernel", "texgs_validate_kernel", "texgs_expand_kernel")}
