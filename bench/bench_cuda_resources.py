@@ -148,17 +148,15 @@ def parse_sass(text: str, min_selects: int) -> SassLoops:
     ins = [(int(m.group(1), 16), m.group(2)) for m in map(SASS_LINE.match, text.splitlines())
            if m]
     at = {a: i for i, (a, _) in enumerate(ins)}
+    # each instruction's opcode without its modifiers, after a predicate such as @P0
+    ops = [(t[1] if t[0].startswith("@") and len(t) > 1 else t[0]).split(".")[0]
+           for t in (op.split() for _, op in ins)]
     sizes = []
     for i, (a, op) in enumerate(ins):
         m = BRANCH.search(op)
-        if m and int(m.group(1), 16) <= a and int(m.group(1), 16) in at:
-            body = [o.split()[0] for _, o in ins[at[int(m.group(1), 16)]:i + 1] if o.split()]
-            # the opcode, after a predicate such as @P0
-            ops = [o for o in body if not o.startswith("@")] + [
-                o2.split()[1] for _, o2 in ins[at[int(m.group(1), 16)]:i + 1]
-                if o2.startswith("@") and len(o2.split()) > 1]
-            if sum(o.split(".")[0] in ("SEL", "FSEL") for o in ops) >= min_selects:
-                sizes.append(len(body))
+        first = at.get(int(m.group(1), 16)) if m and int(m.group(1), 16) <= a else None
+        if first is not None and sum(o in ("SEL", "FSEL") for o in ops[first:i + 1]) >= min_selects:
+            sizes.append(i + 1 - first)
     return SassLoops(len(ins), min(sizes) if sizes else 0)
 
 

@@ -102,6 +102,16 @@ TEXGS_HD inline float texgs_as_float(uint32_t u) {
 #endif
 }
 
+TEXGS_HD inline uint32_t texgs_float_bits(float f) {
+#ifdef __CUDA_ARCH__
+    return __float_as_uint(f);
+#else
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+#endif
+}
+
 TEXGS_HD inline bool texgs_finite_bits(uint32_t u) { return (u & 0x7f800000u) != 0x7f800000u; }
 
 TEXGS_HD inline float texgs_meta_float(const texgs_buffers& b, uint32_t i) {
@@ -531,16 +541,6 @@ TEXGS_HD inline bool texgs_topk_build_serves(uint32_t cap, uint32_t k) {
 // TEXGS_LIMIT_GAUSSIANS) and the candidate's batch slot (8 bits; the tile-cooperative
 // decode, 0 otherwise). Ties in (key, id) with different slots come only from a repeated id
 // in a corrupt list, and blend to the same value in either order. A NaN key is never kept.
-TEXGS_HD inline uint32_t texgs_float_bits(float f) {
-#ifdef __CUDA_ARCH__
-    return __float_as_uint(f);
-#else
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-#endif
-}
-
 // Unsigned order of non-NaN floats: -inf .. -0 = +0 .. +inf map to increasing integers.
 TEXGS_HD inline uint32_t texgs_key_order(float key) {
     const uint32_t u = texgs_float_bits(key + 0.0f);  // -0 + 0 = +0

@@ -186,3 +186,6 @@ def test_a_reference_mismatch_is_excused_only_at_a_ranking_near_tie():
     none_asset = dataclasses.replace(base, top_k=tie_k + 1)
     err, ties = bench.compare_to_reference(got, ref, none_asset, index, xs, ys)
     assert ties == 0 and err == pytest.approx(0.05)
+    # how many excused points a run allows: one in a thousand, at least one
+    assert bench.ties_ok(1, 10) and bench.ties_ok(65, 65536)
+    assert not bench.ties_ok(2, 10) and not bench.ties_ok(66, 65536)
