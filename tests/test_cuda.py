@@ -4,8 +4,9 @@ Without a GPU: nvcc compiles the kernels for every target architecture; the kern
 (cuda/texgs_math.cuh) runs on the CPU through cuda/host_harness.cpp (g++, ctypes) and is
 compared with texgs.decode on the golden vectors and on seeded random assets; the one
 validation routine rejects inconsistent buffers; the harness built with ASan/UBSan runs over
-the broken-asset corpus without a report. With a GPU and pycuda, the kernels themselves are
-compared with the reference (skipped here, with the reason)."""
+the broken-asset corpus without a report. The GPU tests run the kernels themselves against
+the reference twice: on the GPU with pycuda (skipped here, with the reason) and, in every
+run, on the CPU model of CUDA's execution (cuda/cpu_emulation.hpp, tests/cuda_emulated.py)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import run_cli
+from cuda_emulated import EmulatedKernels, compile_kernels, emulated_pycuda
 from cuda_standin import CUDA, ROOT, Harness, compile_harness, fake_pycuda
 
 from texgs import format as fmt
@@ -954,14 +956,27 @@ def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
 
 # --- the GPU (pycuda) -------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def gpu():
-    from texgs.cuda_decoder import CudaDecoder
+@pytest.fixture(scope="module", params=["device", "emulated"])
+def gpu(request, tmp_path_factory):
+    """A CudaDecoder on the GPU ("device": skipped where there is none, or no pycuda), and
+    one whose kernels, the same source, run on the CPU ("emulated": tests/cuda_emulated.py),
+    so that every GPU test runs in every CI run on the kernels' own code."""
+    from texgs import cuda_decoder as cd
 
-    try:
-        return CudaDecoder()
-    except UnsupportedError as e:
-        pytest.skip(str(e))
+    if request.param == "device":
+        try:
+            return cd.CudaDecoder()
+        except UnsupportedError as e:
+            pytest.skip(str(e))
+    lib = compile_kernels(tmp_path_factory.mktemp("emulated") / "libtexgs_cpu_kernels.so")
+    with pytest.MonkeyPatch.context() as mp:
+        for name, mod in emulated_pycuda(EmulatedKernels(lib)).items():
+            mp.setitem(sys.modules, name, mod)
+        cd._compiled_module.cache_clear()
+        try:
+            return cd.CudaDecoder()
+        finally:
+            cd._compiled_module.cache_clear()
 
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)

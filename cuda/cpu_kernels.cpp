@@ -1,0 +1,47 @@
+// The kernels of cuda/texgs_kernels.cu, unchanged, compiled for the CPU on the execution
+// model of cuda/cpu_emulation.hpp, with a launch entry point shaped like the driver's
+// cuLaunchKernel (kernel by name, grid, block, an array of pointers to the arguments) for
+// tests/cuda_emulated.py, which builds it as
+//   g++ -std=c++17 -O1 -ffp-contract=off -pthread -shared -fPIC cuda/cpu_kernels.cpp -o LIB
+#include "cpu_emulation.hpp"
+#include "texgs_kernels.cu"
+
+
+namespace {
+
+#define TEXGS_CPU_DECODE_BUILDS(suffix)                                                    \
+    TEXGS_CPU_KERNEL(texgs_decode_grid_kernel##suffix),                                    \
+        TEXGS_CPU_KERNEL(texgs_decode_tiles_kernel##suffix),                               \
+        TEXGS_CPU_KERNEL(texgs_decode_uv_kernel##suffix)
+
+const std::vector<texgs_cpu::Kernel>& kernels() {
+    static const std::vector<texgs_cpu::Kernel> table = {
+        TEXGS_CPU_KERNEL(texgs_validate_kernel),
+        TEXGS_CPU_KERNEL(texgs_expand_kernel),
+        TEXGS_CPU_KERNEL(texgs_index_count_kernel),
+        TEXGS_CPU_KERNEL(texgs_index_scan_kernel),
+        TEXGS_CPU_KERNEL(texgs_index_fill_kernel),
+        TEXGS_CPU_DECODE_BUILDS(),
+        TEXGS_CPU_DECODE_BUILDS(_k1),
+        TEXGS_CPU_DECODE_BUILDS(_k2),
+        TEXGS_CPU_DECODE_BUILDS(_k3),
+        TEXGS_CPU_DECODE_BUILDS(_k4),
+        TEXGS_CPU_DECODE_BUILDS(_k5),
+        TEXGS_CPU_DECODE_BUILDS(_k6),
+        TEXGS_CPU_DECODE_BUILDS(_k7),
+        TEXGS_CPU_DECODE_BUILDS(_k8),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k1),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k2),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k3),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k4),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k5),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k6),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k7),
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k8),
+    };
+    return table;
+}
+
+}  // namespace
+
+TEXGS_CPU_EXPORTS(kernels)
