@@ -7,7 +7,10 @@ Modes, per texture:
 - decode tiles: texgs_decode_tiles_kernel, the same texels (bit-identical, checked), one
           thread block per --block x --block texels (default 8, or the index tile when
           smaller) dequantizing its tile's candidates once and keeping those that can reach
-          the block (what CudaDecoder.decode_texture runs at the asset's own size);
+          the block (what CudaDecoder.decode_texture runs at the asset's own size); each
+          tile row runs on one launch block per texel block, and again on a persistent grid
+          (", persistent": as many launch blocks as the GPU holds at once, each walking
+          several texel blocks and validating the buffers once; CudaDecoder's default);
 - uv:     texgs_decode_uv_kernel at --points random UV points (one lookup = one texel);
 - index:  the tile index built on the GPU (memset + count, scan and fill kernels).
 
@@ -66,6 +69,7 @@ Exit: 0; 5 when pycuda, an NVIDIA driver or a GPU is missing (one line on stderr
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import platform
@@ -351,7 +355,8 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
     facts["block"] = blk
     e2e = median_wall_ms(cuda, lambda: dec.decode_buffers(bufs, (w, h), 0.0, block=blk),
                          rep, 1)
-    # e2e: decode_buffers, which runs the tile-cooperative kernel at this size (row below)
+    # e2e: decode_buffers, which runs the tile-cooperative kernel at this size on a
+    # persistent grid (the row "decode tiles, persistent" below)
     rows.append(Row(case.label, "decode", "cuda", texels, k_ms, None,
                     {"kernel_ms_all": k_all, "candidates_mean": float(cnt.mean()),
                      "candidates_p99": float(np.percentile(cnt, 99)),
@@ -387,12 +392,16 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
         if not generic:  # the two-row builds: two texels per thread (exact K only)
             variants += [(k, f" expanded fixed ids, block {b2}, 2 rows", args_fx, b2, 2)
                          for b2 in (blk, 16) if b2 <= tile and tile % b2 == 0 and b2 % 2 == 0]
-        for kb, suffix, a, b2, nrows in variants:
+        for (kb, suffix, a, b2, nrows), persistent in itertools.product(variants,
+                                                                        (False, True)):
             name = (cd.decode_kernel("texgs_decode_tiles_kernel", kb) if nrows == 1
                     else f"{cd.TWO_ROW_TILES_KERNEL}_k{kb}")
             if b2 * b2 // nrows > dec._max_threads(fn[name]):
                 continue  # more threads than this build's registers allow
-            grid_b = ((w + b2 - 1) // b2, (h + b2 - 1) // b2)
+            # one launch block per texel block, or as many as the GPU holds at once, each
+            # walking several (decode_buffers' default)
+            grid_b = dec.tile_grid(fn[name], b2, b2 * b2 // nrows, (w, h), persistent)
+            suffix += ", persistent" if persistent else ""
 
             def launch_tiles(name=name, a=a, b2=b2, grid_b=grid_b, nrows=nrows):
                 fn[name](*a, *zero4, out, cand, status, block=(b2, b2 // nrows, 1),
@@ -402,9 +411,10 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
             t_ms, t_all = timed_equal(launch_tiles, vals, texels * c,
                                       f"the tile-cooperative decode ({name}{suffix})")
             rows.append(Row(case.label, "decode tiles" + suffix, "cuda", texels, t_ms,
-                            None if suffix else e2e,
+                            e2e if suffix == ", persistent" else None,
                             {"kernel_ms_all": t_all, "equal_to_per_texel": True,
-                             "block": b2, "rows_per_thread": nrows, "kernel": name}))
+                             "block": b2, "rows_per_thread": nrows, "kernel": name,
+                             "grid": list(grid_b)}))
     rows.append(Row(case.label, "expand", "cuda", n_g, x_ms, None,
                     {"kernel_ms_all": x_all, "gaussians": n_g,
                      "gaussians_per_s": n_g / (x_ms * 1e-3)}))

@@ -96,10 +96,14 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
     if (candidates) candidates[texel] = cand;
 }
 
-// Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: a 2D grid of
-// ceil(WIDTH / B) x ceil(HEIGHT / B) blocks of B x B threads (blockDim (B, B, 1), B at most
-// 32 and dividing the index's TILE, so that a block of texels lies inside one tile), one
-// thread per texel. Block (bx, by) reads tile ((by B) / TILE) TILES_X + (bx B) / TILE's list
+// Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: blocks of
+// B x B threads (blockDim (B, B, 1), B at most 32 and dividing the index's TILE, so that a
+// block of texels lies inside one tile), one thread per texel of a block of B x B texels.
+// The texel blocks, ceil(WIDTH / B) x ceil(HEIGHT / B) of them row-major, are shared out
+// over the grid, whatever its size: launch block i (linear, x fastest) of a grid of G
+// decodes texel blocks i, i + G, i + 2 G, ...; a grid of one launch block per texel block
+// gives each its own, a persistent grid (a few per multiprocessor: texgs.cuda_decoder)
+// validates the buffers once for many. Texel block (bx, by) reads tile ((by B) / TILE) TILES_X + (bx B) / TILE's list
 // TEXGS_TILE_BATCH ids at a time (a Rice-coded list by thread 0, in order, its cursor kept
 // from batch to batch; fixed-width entries by every thread), dequantizes each candidate once
 // and keeps it only when its padded 3-sigma box meets the block (texgs_block_keeps, the
@@ -136,70 +140,83 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         return;
     }
     const uint32_t width = meta[TEXGS_META_WIDTH], height = meta[TEXGS_META_HEIGHT];
-    const uint32_t bx = blockIdx.x, by = blockIdx.y;
-    if (bx >= (width + block - 1u) / block || by >= (height + block - 1u) / block) return;
-    const uint32_t x = bx * block + threadIdx.x, y = by * block + threadIdx.y;
-    const uint32_t y1 = y + blockDim.y;  // ROWS 2: the thread's second row
-    const bool inside = x < width && y < height;
-    const bool inside1 = ROWS == 2u && x < width && y1 < height;
-    const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
-    const float px = (float)x + 0.5f, py = (float)y + 0.5f, py1 = (float)y1 + 0.5f;
-    texgs_batch s;
-    s.geo = sgeo;
-    s.cid = scid;
-    s.col = scol;
-    // The tile's list: thread 0 starts the walk; every thread copies its header (length,
-    // coding, fixed-coded first entry) before thread 0 advances the shared cursor.
-    __shared__ texgs_list list;
-    if (lid == 0u) list = texgs_list_begin(b, t);
-    __syncthreads();
-    const texgs_list head = list;
-    __syncthreads();
-    const uint32_t total = head.n;
-    const bool cached =
-        texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
-    texgs_topk<CAP> r, r1;
-    texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
-    if (ROWS == 2u) texgs_topk_init(&r1, meta[TEXGS_META_TOP_K]);
-    for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {  // 64-bit: no wrap
-        const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH ? total - base
-                                                                       : TEXGS_TILE_BATCH);
-        // Rice: each id depends on the previous one; thread 0 decodes the batch's ids (the
-        // cursor carries over to the next batch). Fixed width: each thread reads its entries.
-        if (lid == 0u) {
-            nkeep = 0u;
-            if (head.rice)
-                for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
-        }
-        __syncthreads();
-        for (uint32_t j = lid; j < n; j += nthreads) {
-            const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
-            texgs_gaussian g;
-            if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
-            texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
-        }
-        __syncthreads();
-        if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
-        if (ROWS == 2u && (inside || inside1))
-            texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, &r, &r1);
-        __syncthreads();
-    }
+    const uint32_t nbx = (width + block - 1u) / block, nby = (height + block - 1u) / block;
     texgs_finish fin;
     fin.first = finish_first;
     fin.count = finish_count;
     fin.flags = finish_flags;
     fin.log2_mask = finish_log2_mask;
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
-    // each ranking by name (a pointer chosen at run time would put both in local memory)
-    auto finish_texel = [&](const texgs_topk<CAP> &rr, uint32_t yy) {
-        const uint64_t texel = (uint64_t)yy * width + x;
-        float *o = out + texel * nch;
-        texgs_topk_blend(b, &rr, false, total == 0u, o, cached ? scol : nullptr);
-        texgs_finish_channels(o, nch, fin);
-        if (candidates) candidates[texel] = total;
-    };
-    if (inside) finish_texel(r, y);
-    if (ROWS == 2u && inside1) finish_texel(r1, y1);
+    texgs_batch s;
+    s.geo = sgeo;
+    s.cid = scid;
+    s.col = scol;
+    __shared__ texgs_list list;
+    // The texel blocks, row-major, from this launch block's linear index in steps of the
+    // grid's block count: a grid of ceil(W / B) x ceil(H / B) blocks decodes one each; a
+    // smaller (persistent) grid walks several, validating the buffers once. Shared memory
+    // is reused from one texel block to the next without a barrier of its own: a thread
+    // reads the last one's colour cache (scol) in its blend, and the next one's first
+    // writes to scol, sgeo, scid, sid or nkeep come after the barriers that follow thread
+    // 0's write of `list`, which every thread reaches only after its blend.
+    const uint64_t blocks = (uint64_t)nbx * nby;
+    const uint64_t stride = (uint64_t)gridDim.x * gridDim.y;
+    for (uint64_t blk = (uint64_t)blockIdx.y * gridDim.x + blockIdx.x; blk < blocks;
+         blk += stride) {
+        const uint32_t bx = (uint32_t)(blk % nbx), by = (uint32_t)(blk / nbx);
+        const uint32_t x = bx * block + threadIdx.x, y = by * block + threadIdx.y;
+        const uint32_t y1 = y + blockDim.y;  // ROWS 2: the thread's second row
+        const bool inside = x < width && y < height;
+        const bool inside1 = ROWS == 2u && x < width && y1 < height;
+        const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
+        const float px = (float)x + 0.5f, py = (float)y + 0.5f, py1 = (float)y1 + 0.5f;
+        // The tile's list: thread 0 starts the walk; every thread copies its header (length,
+        // coding, fixed-coded first entry) before thread 0 advances the shared cursor.
+        if (lid == 0u) list = texgs_list_begin(b, t);
+        __syncthreads();
+        const texgs_list head = list;
+        __syncthreads();
+        const uint32_t total = head.n;
+        const bool cached =
+            texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
+        texgs_topk<CAP> r, r1;
+        texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
+        if (ROWS == 2u) texgs_topk_init(&r1, meta[TEXGS_META_TOP_K]);
+        for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {  // 64-bit: no wrap
+            const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH ? total - base
+                                                                           : TEXGS_TILE_BATCH);
+            // Rice: each id depends on the previous one; thread 0 decodes the batch's ids
+            // (the cursor carries over to the next batch). Fixed width: each thread reads
+            // its entries.
+            if (lid == 0u) {
+                nkeep = 0u;
+                if (head.rice)
+                    for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
+            }
+            __syncthreads();
+            for (uint32_t j = lid; j < n; j += nthreads) {
+                const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
+                texgs_gaussian g;
+                if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
+                texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
+            }
+            __syncthreads();
+            if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
+            if (ROWS == 2u && (inside || inside1))
+                texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, &r, &r1);
+            __syncthreads();
+        }
+        // each ranking by name (a pointer chosen at run time would put both in local memory)
+        auto finish_texel = [&](const texgs_topk<CAP> &rr, uint32_t yy) {
+            const uint64_t texel = (uint64_t)yy * width + x;
+            float *o = out + texel * nch;
+            texgs_topk_blend(b, &rr, false, total == 0u, o, cached ? scol : nullptr);
+            texgs_finish_channels(o, nch, fin);
+            if (candidates) candidates[texel] = total;
+        };
+        if (inside) finish_texel(r, y);
+        if (ROWS == 2u && inside1) finish_texel(r1, y1);
+    }
 }
 
 // Decode at UV points: one thread per point (1D grid). uv: float64 [n, 2]; out: float32

@@ -579,13 +579,11 @@ TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
     for (uint32_t s = 0; s < CAP; ++s) r->word[s] = ~(uint64_t)0;
 }
 
-// Keep candidate (key, id) from batch slot `slot` if it ranks among the K best so far: it is
-// inserted in order and the K-th is dropped once K are kept.
+// Keep the candidate of ranking word w (texgs_rank_word of a key that is not NaN) if it
+// ranks among the K best so far: it is inserted in order and the K-th is dropped once K are
+// kept.
 template <uint32_t CAP>
-TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t id,
-                                       uint32_t slot) {
-    if (key != key) return;  // NaN
-    uint64_t w = texgs_rank_word(key, id, slot);
+TEXGS_HD inline void texgs_topk_insert_word(texgs_topk<CAP>* r, uint64_t w) {
     // the K-th slot: a candidate that does not rank before it cannot enter
     uint64_t last = r->word[CAP - 1u];
     if (r->k != CAP) {
@@ -606,6 +604,15 @@ TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t i
         }
     }
     if (r->cnt < r->k) ++r->cnt;
+}
+
+// Keep candidate (key, id) from batch slot `slot` if it ranks among the K best so far (a NaN
+// key never does).
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t id,
+                                       uint32_t slot) {
+    if (key != key) return;  // NaN
+    texgs_topk_insert_word(r, texgs_rank_word(key, id, slot));
 }
 
 // The blended channels of a ranked texel (out: CHANNELS floats): weights
@@ -778,13 +785,14 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 static_assert(TEXGS_TILE_BATCH <= 256u, "batch slots take 8 bits of the ranking word");
 
 // One kept candidate of a batch: centre and the conic's a, b (16 bytes, one shared-memory
-// load on a GPU), then c and the Gaussian's id (8 bytes, one more).
+// load on a GPU), then c and the low half of its ranking words, id << 8 | slot
+// (texgs_rank_word; 8 bytes, one more).
 struct alignas(16) texgs_slot_geo {
     float x, y, a, b;
 };
 struct alignas(8) texgs_slot_cid {
     float c;
-    uint32_t id;
+    uint32_t low;
 };
 
 // The kept candidates of one batch, dequantized (arrays of TEXGS_TILE_BATCH entries, in any
@@ -857,7 +865,7 @@ TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
                                        const texgs_gaussian& g, uint32_t j, texgs_batch s,
                                        bool cached) {
     s.geo[j] = texgs_slot_geo{g.x, g.y, g.a, g.b};
-    s.cid[j] = texgs_slot_cid{g.c, id};
+    s.cid[j] = texgs_slot_cid{g.c, (id << 8) | j};  // j < TEXGS_TILE_BATCH <= 256
     if (cached) {
         const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
         for (uint32_t c = 0; c < nch; ++c) s.col[j * nch + c] = texgs_color(b, id, c);
@@ -879,25 +887,25 @@ TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, flo
     const uint32_t* m = b.meta;
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
     const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
-    const uint32_t count = m[TEXGS_META_COUNT];
     const texgs_slot_geo* gp = s.geo;
     const texgs_slot_cid* cp = s.cid;
     for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
         const texgs_slot_geo g = *gp;
-        const texgs_slot_cid ci = *cp;
-        const uint32_t id = ci.id;
-        if (id >= count) continue;
+        const texgs_slot_cid ci = *cp;  // ids < COUNT: texgs_block_keeps kept no other
         float dx = px - g.x;
         if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
         float dy0 = py0 - g.y;
         if (rep_y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
         const float q0 = g.a * dx * dx + 2.0f * g.b * dx * dy0 + ci.c * dy0 * dy0;
-        if (in0 && q0 < TEXGS_F_CUTOFF_Q) texgs_topk_insert(r0, q0, id, j);
+        // q < cutoff: not NaN, so the word is texgs_rank_word(q, id, j)
+        if (in0 && q0 < TEXGS_F_CUTOFF_Q)
+            texgs_topk_insert_word(r0, ((uint64_t)texgs_key_order(q0) << 32) | ci.low);
         if (ROWS == 2u) {
             float dy1 = py1 - g.y;
             if (rep_y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
             const float q1 = g.a * dx * dx + 2.0f * g.b * dx * dy1 + ci.c * dy1 * dy1;
-            if (in1 && q1 < TEXGS_F_CUTOFF_Q) texgs_topk_insert(r1, q1, id, j);
+            if (in1 && q1 < TEXGS_F_CUTOFF_Q)
+                texgs_topk_insert_word(r1, ((uint64_t)texgs_key_order(q1) << 32) | ci.low);
         }
     }
 }

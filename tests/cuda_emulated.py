@@ -30,6 +30,10 @@ DEVICE_ATTRIBUTES = {"MULTIPROCESSOR_COUNT": 2, "MAX_THREADS_PER_MULTIPROCESSOR"
                      "MAX_REGISTERS_PER_MULTIPROCESSOR": 65536,
                      "MAX_SHARED_MEMORY_PER_MULTIPROCESSOR": 233472}
 
+# what each stand-in kernel reports (an sm_90 build of the tile kernel uses 64 registers
+# and 3.9 KiB of shared memory: docs/results/cuda_resources.txt)
+FUNCTION_ATTRIBUTES = {"MAX_THREADS_PER_BLOCK": 1024, "NUM_REGS": 64, "SHARED_SIZE_BYTES": 3892}
+
 
 def compile_kernels(out: Path, source: Path = CUDA / "cpu_kernels.cpp") -> Path:
     """Build ``source`` (default the texgs kernels) as a shared library at ``out``."""
@@ -128,7 +132,7 @@ def emulated_pycuda(kernels: EmulatedKernels, launched: list | None = None,
 
     drv.Device = Device
     drv.device_attribute = types.SimpleNamespace(**{k: k for k in attrs})
-    drv.function_attribute = types.SimpleNamespace(MAX_THREADS_PER_BLOCK="MAX_THREADS_PER_BLOCK")
+    drv.function_attribute = types.SimpleNamespace(**{k: k for k in FUNCTION_ATTRIBUTES})
     drv.mem_alloc = EmulatedMem
 
     def htod(mem: EmulatedMem, a: np.ndarray) -> None:
@@ -176,8 +180,7 @@ def emulated_pycuda(kernels: EmulatedKernels, launched: list | None = None,
             self.name = name
 
         def get_attribute(self, attr: str) -> int:
-            assert attr == "MAX_THREADS_PER_BLOCK", attr
-            return 1024
+            return FUNCTION_ATTRIBUTES[attr]
 
         def __call__(self, *args, block, grid):
             launched.append((self.name, tuple(grid), tuple(block)))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cuda_emulated import EmulatedKernels, compile_kernels, emulated_pycuda
 from cuda_standin import Harness, compile_harness, fake_pycuda
 
 from texgs import cuda_decoder as cd
@@ -103,18 +104,26 @@ def test_without_pycuda_or_gpu_exit_5_with_one_line_else_runs(tmp_path):
 
 # --- the bench's GPU path on the CPU --------------------------------------------------------
 
+@pytest.mark.parametrize("backend", ["harness", "emulated"])
 @pytest.mark.parametrize("index_tile, blocks", [(32, [8, 8, 8, 8, 4, 16, 32, 8, 16]),
                                                (8, [8, 8, 8, 8, 4, 8])])
-def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkeypatch,
-                                                                 index_tile, blocks):
-    """bench_case end to end on the stand-in pycuda of tests/cuda_standin.py, whose kernel
-    launches run the CPU harness of the same kernel: the launch arguments, the K-build choice
+def test_gpu_path_runs_on_the_cpu_in_place_of_the_gpu(tmp_path, monkeypatch, index_tile,
+                                                      blocks, backend):
+    """bench_case end to end without a GPU, on a stand-in pycuda whose kernel launches run
+    the CPU harness of the same kernels (tests/cuda_standin.py) or the kernels themselves on
+    the CPU model of CUDA (tests/cuda_emulated.py): the launch arguments, the K-build choice
     (the asset's exact build, then the generic one as baseline), the bit-for-bit checks
-    between builds and kernels and the checks against NumPy all pass, and every mode has its
-    row."""
-    so = compile_harness(tmp_path / "harness.so", ["-O2", "-shared", "-fPIC"])
+    between builds, kernels and grids and the checks against NumPy all pass, and every mode
+    has its row, each tile-cooperative one on one launch block per texel block and on a
+    persistent grid."""
     builds: list = []
-    for name, mod in fake_pycuda(Harness(ctypes.CDLL(str(so))), builds=builds).items():
+    if backend == "harness":
+        so = compile_harness(tmp_path / "harness.so", ["-O2", "-shared", "-fPIC"])
+        mods = fake_pycuda(Harness(ctypes.CDLL(str(so))), builds=builds)
+    else:
+        launched: list = []
+        mods = emulated_pycuda(EmulatedKernels(compile_kernels(tmp_path / "k.so")), launched)
+    for name, mod in mods.items():
         monkeypatch.setitem(sys.modules, name, mod)
     cd._compiled_module.cache_clear()
     try:
@@ -127,16 +136,31 @@ def test_gpu_path_runs_with_the_cpu_harness_in_place_of_the_gpu(tmp_path, monkey
         cd._compiled_module.cache_clear()
     assert facts["ok"] and facts["checks"]["index_offsets_equal"], facts["checks"]
     n2 = 2 if index_tile == 32 else 1  # the two-row rows: blocks 8 and 16 where they fit
+    tiles = ["decode tiles",
+             "decode tiles generic K", "decode tiles expanded", "decode tiles expanded fixed ids",
+             *(f"decode tiles expanded fixed ids, block {b}" for b in blocks[4:-n2]),
+             *(f"decode tiles expanded fixed ids, block {b}, 2 rows" for b in blocks[-n2:])]
     assert [r.mode for r in rows if r.backend == "cuda"] == [
         "decode", "decode generic K", "decode expanded", "decode expanded fixed ids",
-        "decode tiles",
-        "decode tiles generic K", "decode tiles expanded", "decode tiles expanded fixed ids",
-        *(f"decode tiles expanded fixed ids, block {b}" for b in blocks[4:-n2]),
-        *(f"decode tiles expanded fixed ids, block {b}, 2 rows" for b in blocks[-n2:]),
+        *(m + p for m in tiles for p in ("", ", persistent")),
         "expand", "uv 400",
         "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
     assert facts["index_tile"] == index_tile and facts["block"] == 8
-    assert [r.extra["block"] for r in rows if r.mode.startswith("decode tiles")] == blocks
+    tile_rows = [r for r in rows if r.mode.startswith("decode tiles")]
+    assert [r.extra["block"] for r in tile_rows] == [b for b in blocks for _ in (0, 1)]
+    for r in tile_rows:  # 80 x 80 texels; the stand-in GPU holds 32 blocks of 64 threads
+        b = r.extra["block"]
+        full = [-(-80 // b)] * 2
+        assert r.extra["grid"] == (full if "persistent" not in r.mode else
+                                   [min(full[0] * full[1], dec.resident_blocks(
+                                       dec._fn[r.extra["kernel"]],
+                                       b * b // r.extra["rows_per_thread"])), 1])
+    assert [r.e2e_ms is not None for r in tile_rows] == [r.mode == "decode tiles, persistent"
+                                                         for r in tile_rows]
+    if backend == "emulated":  # the kernels themselves ran, on the grids the rows give
+        tile_launches = {(n, g) for n, g, _b in launched if "tiles" in n}
+        assert {(r.extra["kernel"], tuple(r.extra["grid"])) for r in tile_rows} <= tile_launches
+        builds += [n for n, _g, _b in launched]
     assert facts["expanded_bytes"] == 4 * facts["gaussians"] * (5 + facts["channels"])
     k = facts["top_k"]
     assert 1 <= k <= cd.TOPK_EXACT_MAX

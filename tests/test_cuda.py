@@ -17,6 +17,7 @@ import struct
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -956,8 +957,31 @@ def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
 
 # --- the GPU (pycuda) -------------------------------------------------------------------------
 
+@pytest.fixture(scope="module")
+def emulated_kernels(tmp_path_factory) -> EmulatedKernels:
+    """cuda/texgs_kernels.cu built for the CPU model of CUDA's execution."""
+    return EmulatedKernels(compile_kernels(tmp_path_factory.mktemp("emulated") /
+                                           "libtexgs_cpu_kernels.so"))
+
+
+def emulated_decoder(kernels: EmulatedKernels, launched: list | None = None,
+                     attributes: dict | None = None):
+    """A CudaDecoder whose pycuda is the stand-in over ``kernels`` (tests/cuda_emulated.py;
+    ``launched``, ``attributes`` as there)."""
+    from texgs import cuda_decoder as cd
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, mod in emulated_pycuda(kernels, launched, attributes).items():
+            mp.setitem(sys.modules, name, mod)
+        cd._compiled_module.cache_clear()
+        try:
+            return cd.CudaDecoder()
+        finally:
+            cd._compiled_module.cache_clear()
+
+
 @pytest.fixture(scope="module", params=["device", "emulated"])
-def gpu(request, tmp_path_factory):
+def gpu(request):
     """A CudaDecoder on the GPU ("device": skipped where there is none, or no pycuda), and
     one whose kernels, the same source, run on the CPU ("emulated": tests/cuda_emulated.py),
     so that every GPU test runs in every CI run on the kernels' own code."""
@@ -968,15 +992,7 @@ def gpu(request, tmp_path_factory):
             return cd.CudaDecoder()
         except UnsupportedError as e:
             pytest.skip(str(e))
-    lib = compile_kernels(tmp_path_factory.mktemp("emulated") / "libtexgs_cpu_kernels.so")
-    with pytest.MonkeyPatch.context() as mp:
-        for name, mod in emulated_pycuda(EmulatedKernels(lib)).items():
-            mp.setitem(sys.modules, name, mod)
-        cd._compiled_module.cache_clear()
-        try:
-            return cd.CudaDecoder()
-        finally:
-            cd._compiled_module.cache_clear()
+    return emulated_decoder(request.getfixturevalue("emulated_kernels"))
 
 
 @pytest.mark.parametrize("name", GOLDEN_NAMES)
@@ -1115,25 +1131,89 @@ def test_gpu_tile_cooperative_kernel_equals_the_per_texel_kernel(gpu, tile, bloc
                 ((w + bx - 1) // bx, (h + by - 1) // by), np.uint32(w), np.uint32(h),
                 np.float32(0.0))
             assert st == 0
-            got, cand = gpu.decode_buffers(bufs, (w, h), block=block)
-            np.testing.assert_array_equal(got, ref)
-            np.testing.assert_array_equal(cand, ref_cand)
+            for persistent in (False, True):
+                got, cand = gpu.decode_buffers(bufs, (w, h), block=block,
+                                               persistent=persistent)
+                np.testing.assert_array_equal(got, ref)
+                np.testing.assert_array_equal(cand, ref_cand)
             k = asset.top_k
             if block % 2 == 0 and k <= cd.TOPK_EXACT_MAX:  # the two-row build, B x B/2
                 name = f"{cd.TWO_ROW_TILES_KERNEL}_k{k}"
-                if block * block // 2 <= gpu._max_threads(gpu._fn[name]):
-                    st, got, cand = _gpu_launch(gpu, name, bufs, (block, block // 2, 1),
-                                                ((w + block - 1) // block,
-                                                 (h + block - 1) // block))
-                    assert st == 0
-                    np.testing.assert_array_equal(got, ref)
-                    np.testing.assert_array_equal(cand, ref_cand)
+                fn = gpu._fn[name]
+                if block * block // 2 <= gpu._max_threads(fn):
+                    for persistent in (False, True):
+                        grid = gpu.tile_grid(fn, block, block * block // 2, (w, h), persistent)
+                        st, got, cand = _gpu_launch(gpu, name, bufs, (block, block // 2, 1),
+                                                    grid)
+                        assert st == 0
+                        np.testing.assert_array_equal(got, ref)
+                        np.testing.assert_array_equal(cand, ref_cand)
     bufs = build_gpu_buffers(assets[0], tile=tile)
     for bad in (5, 7):  # valid launches (at most 1024 threads), blocks not dividing TILE
         if tile % bad:
             st, vals, _ = _gpu_launch(gpu, "texgs_decode_tiles_kernel", bufs, (bad, bad, 1),
                                       (1, 1))
             assert st == -2 and np.isnan(vals).all(), bad
+
+
+H100_ATTRIBUTES = {"MULTIPROCESSOR_COUNT": 132, "MAX_THREADS_PER_MULTIPROCESSOR": 2048,
+                   "MAX_BLOCKS_PER_MULTIPROCESSOR": 32,
+                   "MAX_REGISTERS_PER_MULTIPROCESSOR": 65536,
+                   "MAX_SHARED_MEMORY_PER_MULTIPROCESSOR": 233472}
+
+
+@pytest.mark.parametrize("regs, smem, threads, per_sm", [
+    (64, 3892, 64, 16),     # the tile kernel's K 5 build, 8 x 8 texels: 32 warps of 64
+    (128, 3892, 64, 8),     # the generic build: registers halve it
+    (72, 3892, 32, 28),     # the two-row build, 8 x 4 threads: 2304 registers a warp
+    (64, 3892, 1024, 1),    # 32 x 32 texels: 64 Ki registers, all of them
+    (16, 3892, 512, 4),     # the thread slots
+    (32, 3892, 32, 32),     # small blocks: the block slots
+    (16, 120000, 64, 1),    # shared memory
+])
+def test_resident_blocks_follow_cudas_occupancy_rule(emulated_kernels, regs, smem, threads,
+                                                     per_sm):
+    """CudaDecoder.resident_blocks against CUDA's occupancy calculator worked by hand for an
+    H100 (sm_90: 64 Ki registers, 228 KiB shared memory, 2048 threads, 32 blocks per SM)."""
+    dec = emulated_decoder(emulated_kernels, attributes=H100_ATTRIBUTES)
+    fn = types.SimpleNamespace(get_attribute={"NUM_REGS": regs,
+                                              "SHARED_SIZE_BYTES": smem}.__getitem__)
+    assert dec.resident_blocks(fn, threads) == 132 * per_sm
+
+
+def test_persistent_tile_grid_walks_every_texel_block(emulated_kernels):
+    """On a stand-in GPU of one multiprocessor the persistent tile decode launches 16
+    blocks (64 registers, 64 threads), fewer than the asset's texel blocks, so each walks
+    several: the same bits and candidate counts as one launch block per texel block and as
+    the per-texel kernel, both codings, one and two rows."""
+    from texgs import cuda_decoder as cd
+
+    launched: list = []
+    dec = emulated_decoder(emulated_kernels, launched,
+                           {**H100_ATTRIBUTES, "MULTIPROCESSOR_COUNT": 1})
+    asset = random_asset(10)  # 55 x 67 texels: 63 texel blocks of 8 x 8
+    w, h = asset.width, asset.height
+    assert -(-w // 8) * -(-h // 8) > 3 * 16, (w, h)
+    for coding in CODINGS:
+        bufs = build_gpu_buffers(asset, tile=16, coding=coding)
+        want = dec.decode_buffers(bufs, (w, h), block=8, persistent=False)
+        assert launched[-1][1] == (-(-w // 8), -(-h // 8))
+        got = dec.decode_buffers(bufs, (w, h), block=8)
+        assert launched[-1][1] == (16, 1)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+        bx, by, _ = cd.GRID_BLOCK
+        st, per_texel, _ = _gpu_launch(dec, "texgs_decode_grid_kernel", bufs, cd.GRID_BLOCK,
+                                       (-(-w // bx), -(-h // by)), np.uint32(w), np.uint32(h),
+                                       np.float32(0.0))
+        assert st == 0
+        np.testing.assert_array_equal(per_texel, want[0])
+        name = f"{cd.TWO_ROW_TILES_KERNEL}_k{asset.top_k}"
+        st, two, cand = _gpu_launch(dec, name, bufs, (8, 4, 1), (5, 1))  # any grid will do
+        assert st == 0
+        np.testing.assert_array_equal(two, want[0])
+        np.testing.assert_array_equal(cand, want[1])
+    assert_matches_reference(want[0], decode_texture(asset, lod=1), "persistent")
 
 
 # --- the pycuda front, on a stand-in pycuda that runs the kernels' math on the CPU -------------

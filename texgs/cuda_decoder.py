@@ -216,8 +216,41 @@ class CudaDecoder:
         thread decide; CUDA's MAX_THREADS_PER_BLOCK function attribute)."""
         return int(fn.get_attribute(self.cuda.function_attribute.MAX_THREADS_PER_BLOCK))
 
+    def resident_blocks(self, fn, threads: int) -> int:
+        """How many blocks of ``threads`` threads of compiled kernel ``fn`` the GPU holds at
+        once: per multiprocessor the least of what its registers (allocated per warp in
+        units of 256), shared memory (the kernel's static size plus the 1 KiB the driver
+        keeps per block), thread slots and block slots allow, at least 1, times the
+        multiprocessors. CUDA's occupancy rule, from the device's and the kernel's
+        attributes; the persistent tile decode launches this many."""
+        dev = self.cuda.Context.get_device()
+        da, fa = self.cuda.device_attribute, self.cuda.function_attribute
+        warps = -(-int(threads) // 32)
+        regs_per_warp = -(-int(fn.get_attribute(fa.NUM_REGS)) * 32 // 256) * 256
+        smem = int(fn.get_attribute(fa.SHARED_SIZE_BYTES)) + 1024
+        per_sm = min(
+            dev.get_attribute(da.MAX_REGISTERS_PER_MULTIPROCESSOR) // max(regs_per_warp, 256)
+            // warps,
+            dev.get_attribute(da.MAX_SHARED_MEMORY_PER_MULTIPROCESSOR) // smem,
+            dev.get_attribute(da.MAX_THREADS_PER_MULTIPROCESSOR) // (32 * warps),
+            dev.get_attribute(da.MAX_BLOCKS_PER_MULTIPROCESSOR))
+        return max(1, per_sm) * dev.get_attribute(da.MULTIPROCESSOR_COUNT)
+
+    def tile_grid(self, fn, block: int, threads: int, size: tuple[int, int],
+                  persistent: bool = True) -> tuple[int, int]:
+        """The grid of a tile-cooperative launch of ``fn`` in blocks of ``block`` x ``block``
+        texels with ``threads`` threads, at ``size`` = (W, H): one launch block per texel
+        block, or with ``persistent`` at most :meth:`resident_blocks` of them, each walking
+        several texel blocks (cuda/texgs_kernels.cu texgs_decode_tiles: the buffers
+        validated once per launch block; the same bits)."""
+        nbx, nby = -(-size[0] // block), -(-size[1] // block)
+        if not persistent:
+            return nbx, nby
+        return min(nbx * nby, self.resident_blocks(fn, threads)), 1
+
     def decode_buffers(self, bufs: GpuBuffers, size: tuple[int, int], filter_var: float = 0.0,
-                       finish=None, block: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+                       finish=None, block: int | None = None,
+                       persistent: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """Whole-texture decode of uploaded-form buffers at ``size`` = (W', H') ->
         (float32 [H', W', C], candidates per texel uint32 [H', W']). ``finish``: the map
         finish words (``layout.map_finish_words``), default none. At the asset's own size,
@@ -226,7 +259,9 @@ class CudaDecoder:
         when ``block`` does not divide the index tile; where the default does not, or where
         the kernel's build cannot launch ``block`` squared threads (the generic top-K build's
         registers allow 384 on sm_90, so not 32 x 32), the per-texel kernel runs: the same
-        bits); else the per-texel kernel."""
+        bits); else the per-texel kernel. ``persistent``: the tile-cooperative kernel on as
+        many launch blocks as the GPU holds at once (:meth:`tile_grid`), else one per texel
+        block."""
         w, h = int(size[0]), int(size[1])
         c = int(bufs.meta[L.META_CHANNELS])
         fin = np.zeros(4, np.uint32) if finish is None else np.asarray(finish, np.uint32)
@@ -247,7 +282,7 @@ class CudaDecoder:
             # b x b texels, kept where they can reach it
             tiles_fn(
                 *args, *(np.uint32(v) for v in fin), out, cand, status,
-                block=(b, b, 1), grid=((w + b - 1) // b, (h + b - 1) // b))
+                block=(b, b, 1), grid=self.tile_grid(tiles_fn, b, b * b, (w, h), persistent))
         else:
             bx, by, _ = GRID_BLOCK
             self._fn[decode_kernel("texgs_decode_grid_kernel", k)](
