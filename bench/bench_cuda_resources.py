@@ -19,11 +19,14 @@ architecture below).
 
 --sass also counts machine instructions: each decode build is compiled to a cubin for the
 first of --archs and disassembled with cuobjdump (CUDA toolkit, or `pip install
-nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm`), and the table gives the kernel's static instruction count and
-the size of its candidate loop: the shortest loop (a backward branch and what it jumps
-over) holding at least 2 K select instructions, the top-K insertion's compare-exchanges
-(the compiler versions the loop per address mode; the shortest is the clamp one). Static
-counts: a branch not taken at run time (the repeat mode's division, say) still counts.
+nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm`), and the table gives the kernel's static
+instruction count and its candidate loop: of the loops (a backward branch and what it
+jumps over) holding at least 2 K select instructions, the top-K insertion's
+compare-exchanges, the one with the fewest instructions per candidate (the compiler
+versions the loop per address mode and may unroll it). "cand loop": its size; "per cand":
+its size over the candidates one pass of it ranks (its LDS.128 loads, one per batch slot in
+the tile kernels; 1 in the per-texel kernels). Static counts: a branch not taken at run
+time (the repeat mode's division, say) still counts.
 
 Exit: 0; 2 for bad arguments; 3 when nvcc is missing or fails (its message on stderr).
 """
@@ -139,25 +142,40 @@ class SassLoops:
     """Machine-code sizes of one kernel (cuobjdump -sass)."""
     instructions: int  # static count of the whole kernel
     candidate_loop: int  # static count of its candidate loop (0: none found)
+    loop_candidates: int = 1  # candidates one pass of the loop ranks (unrolled: more)
+
+    @property
+    def per_candidate(self) -> float:
+        """Static instructions of the loop per candidate it ranks."""
+        return self.candidate_loop / self.loop_candidates
 
 
 def parse_sass(text: str, min_selects: int) -> SassLoops:
     """The instruction count and the candidate loop (see the module docstring) of one
-    kernel's ``cuobjdump -sass`` listing: the shortest loop holding at least
-    ``min_selects`` select instructions (2 K: the insertion's compare-exchanges)."""
+    kernel's ``cuobjdump -sass`` listing: of the loops holding at least ``min_selects``
+    select instructions (2 K: the insertion's compare-exchanges), the one with the fewest
+    instructions per candidate, then the shortest; the candidates one pass of a loop ranks
+    are its 16-byte shared-memory loads (LDS.128, one per batch slot in the tile kernels;
+    a loop the compiler unrolled has several), at least 1 (the per-texel kernels read
+    global memory)."""
     ins = [(int(m.group(1), 16), m.group(2)) for m in map(SASS_LINE.match, text.splitlines())
            if m]
     at = {a: i for i, (a, _) in enumerate(ins)}
     # each instruction's opcode without its modifiers, after a predicate such as @P0
     ops = [(t[1] if t[0].startswith("@") and len(t) > 1 else t[0]).split(".")[0]
            for t in (op.split() for _, op in ins)]
-    sizes = []
+    loops = []  # (size, first, last)
     for i, (a, op) in enumerate(ins):
         m = BRANCH.search(op)
         first = at.get(int(m.group(1), 16)) if m and int(m.group(1), 16) <= a else None
         if first is not None and sum(o in ("SEL", "FSEL") for o in ops[first:i + 1]) >= min_selects:
-            sizes.append(i + 1 - first)
-    return SassLoops(len(ins), min(sizes) if sizes else 0)
+            loops.append((i + 1 - first, first, i))
+    if not loops:
+        return SassLoops(len(ins), 0)
+    found = [SassLoops(len(ins), size, max(1, sum(
+        op.split()[1 if op.startswith("@") else 0] == "LDS.128" for _, op in ins[first:last + 1])))
+        for size, first, last in loops]
+    return min(found, key=lambda f: (f.per_candidate, f.candidate_loop))
 
 
 def find_cuobjdump() -> str | None:
@@ -234,7 +252,7 @@ def print_table(uses: list[KernelUse], k: int,
     rows = []
     head = (f"{'source':<12} {'kernel':<30} {'sm':>3} {'regs':>5} {'stack B':>8} "
             f"{'spill B':>8} {'smem B':>7} {'threads':>7} {'occupancy':>9}"
-            + (f" {'SASS':>6} {'cand loop':>9}" if sass else ""))
+            + (f" {'SASS':>6} {'cand loop':>9} {'per cand':>8}" if sass else ""))
     print(head)
     print("-" * len(head))
     for u in sorted(uses, key=lambda u: (u.family, u.arch, u.source != "current",
@@ -247,9 +265,11 @@ def print_table(uses: list[KernelUse], k: int,
         print(f"{u.source:<12} {u.kernel:<30} {u.arch:>3} {u.registers:>5} "
               f"{u.stack_bytes:>8} {u.spill_store_bytes + u.spill_load_bytes:>8} "
               f"{u.smem_bytes:>7} {threads:>7} {100 * occ:>8.0f}%"
-              + (f" {sl.instructions:>6} {sl.candidate_loop:>9}" if sl else ""))
+              + (f" {sl.instructions:>6} {sl.candidate_loop:>9} {sl.per_candidate:>8.1f}"
+                 if sl else ""))
         rows.append({**asdict(u), "threads": threads, "occupancy": occ,
-                     **({"sass": asdict(sl)} if sl else {})})
+                     **({"sass": {**asdict(sl), "per_candidate": sl.per_candidate}}
+                        if sl else {})})
     return rows
 
 

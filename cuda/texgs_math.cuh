@@ -557,14 +557,15 @@ TEXGS_HD inline uint64_t texgs_rank_word(float key, uint32_t id, uint32_t slot) 
     return ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)((id << 8) | slot);
 }
 
-// word[0 .. cnt - 1]: the kept candidates, ascending; the words after them are all ones
-// (+inf's order word above id 0xffffff, slot 255), which every candidate ranks before. k:
-// the asset's K (<= CAP).
+// word[]: the kept candidates, ascending, then words of all ones (the order word of a NaN
+// above id 0xffffff, slot 255: no candidate's, since a NaN key is never kept, and every
+// candidate ranks before it), so kept(s) says whether slot s holds one (no count to keep
+// up in the candidate loop). k: the asset's K (<= CAP).
 template <uint32_t CAP>
 struct texgs_topk {
     uint64_t word[CAP];
-    uint32_t cnt;
     uint32_t k;
+    TEXGS_HD bool kept(uint32_t s) const { return word[s] != ~(uint64_t)0; }
     TEXGS_HD float key(uint32_t s) const { return texgs_key_from_order((uint32_t)(word[s] >> 32)); }
     TEXGS_HD uint32_t id(uint32_t s) const { return ((uint32_t)word[s]) >> 8; }
     TEXGS_HD uint32_t slot(uint32_t s) const { return ((uint32_t)word[s]) & 255u; }
@@ -573,7 +574,6 @@ struct texgs_topk {
 // An empty list for top-K `k`: the build's CAP when it is an exact build, else k (<= CAP).
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
-    r->cnt = 0u;
     r->k = CAP <= TEXGS_TOPK_EXACT_MAX ? CAP : (k < CAP ? k : CAP);
     TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) r->word[s] = ~(uint64_t)0;
@@ -603,7 +603,6 @@ TEXGS_HD inline void texgs_topk_insert_word(texgs_topk<CAP>* r, uint64_t w) {
             w = hi;
         }
     }
-    if (r->cnt < r->k) ++r->cnt;
 }
 
 // Keep candidate (key, id) from batch slot `slot` if it ranks among the K best so far (a NaN
@@ -630,12 +629,15 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<C
             out[c] = texgs_meta_float(b, TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c + TEXGS_CH_FALLBACK);
         return;
     }
+    uint32_t n = 0u;  // the kept ones: slots 0 .. n - 1
+    TEXGS_UNROLL
+    for (uint32_t s = 0; s < CAP; ++s) n += r->kept(s) ? 1u : 0u;
     float wk[CAP];
     float den = 0.0f;
     TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
         wk[s] = 0.0f;
-        if (s < r->cnt) {
+        if (s < n) {
             wk[s] = filtered ? -r->key(s) : fmaxf(expf(-0.5f * r->key(s)) - TEXGS_F_W_CUT, 0.0f);
             den += wk[s];
         }
@@ -645,7 +647,7 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<C
         float num = 0.0f;
         TEXGS_UNROLL
         for (uint32_t s = 0; s < CAP; ++s)
-            if (s < r->cnt)
+            if (s < n)
                 num += wk[s] * (cached ? cached[r->slot(s) * nch + c] : texgs_color(b, r->id(s), c));
         const uint32_t e = TEXGS_META_CHANNEL_BASE + TEXGS_META_CHANNEL_STRIDE * c;
         num += TEXGS_F_BLEND_EPS * texgs_meta_float(b, e + TEXGS_CH_FALLBACK);

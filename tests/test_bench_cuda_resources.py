@@ -67,12 +67,14 @@ def test_bad_arguments_exit_2(capsys):
 
 
 # A cuobjdump -sass listing cut down by hand: an outer loop (0x0040..0x0120) around an inner
-# one (0x0050..0x00f0) holding four selects (two of them predicated), and a loop with one
+# one (0x0050..0x00f0) holding two 16-byte shared loads (one predicated) and four selects
+# (two of them predicated), and a loop with one
 SASS = """
         Function : texgs_decode_tiles_kernel_k2
         /*0000*/                   MOV R1, c[0x0][0x28] ;
         /*0040*/                   LDS R2, [R3] ;
-        /*0050*/                   FADD R4, R2, -R5 ;
+        /*0050*/                   LDS.128 R20, [R3] ;
+        /*0060*/               @P2 LDS.128 R24, [R3+0x10] ;
         /*0060*/                   ISETP.LT.U32.AND P0, PT, R4, R6, PT ;
         /*0070*/                   SEL R7, R4, R6, P0 ;
         /*0080*/                   SEL R8, R6, R4, P0 ;
@@ -89,11 +91,14 @@ SASS = """
 
 def test_parse_sass_finds_the_shortest_loop_with_the_insertions_selects():
     got = bench.parse_sass(SASS, min_selects=4)
-    assert got.instructions == 14
-    assert got.candidate_loop == 7  # 0x50..0xf0, not the outer loop of 10 around it
-    assert bench.parse_sass(SASS, min_selects=5).candidate_loop == 10  # only the outer one
+    assert got.instructions == 15
+    assert got.candidate_loop == 8  # 0x50..0xf0, not the outer loop of 11 around it
+    assert got.loop_candidates == 2 and got.per_candidate == 4.0  # two 16-byte slot loads
+    outer = bench.parse_sass(SASS, min_selects=5)  # only the outer loop has five
+    assert (outer.candidate_loop, outer.loop_candidates) == (11, 2)
     assert bench.parse_sass(SASS, min_selects=7).candidate_loop == 0  # none
-    assert bench.parse_sass(SASS, min_selects=1).candidate_loop == 2  # 0x130..0x140
+    last = bench.parse_sass(SASS, min_selects=1)  # 0x130..0x140, no slot loads
+    assert (last.candidate_loop, last.loop_candidates, last.per_candidate) == (2, 1, 2.0)
 
 
 def test_sass_without_cuobjdump_exits_3_with_one_line(monkeypatch, capsys):
