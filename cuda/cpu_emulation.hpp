@@ -28,6 +28,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -153,9 +154,80 @@ Kernel make_kernel(const char* name, void (*k)(A...)) {
 // A table entry for kernel `name` (an extern "C" kernel in scope).
 #define TEXGS_CPU_KERNEL(name) texgs_cpu::make_kernel(#name, name)
 
+// OS threads kept for the launches (made on first need, up to the largest block seen), so
+// that a launch does not pay for making threads: run(n, f) calls f(0) .. f(n - 1), each on
+// its own thread, and returns when all have returned.
+class ThreadPool {
+  public:
+    ~ThreadPool() {
+        for (auto& w : workers_) {
+            std::lock_guard<std::mutex> lock(w->mu);
+            w->quit = true;
+            w->cv.notify_one();
+        }
+        for (auto& w : workers_) w->thread.join();
+    }
+
+    void run(uint32_t n, const std::function<void(uint32_t)>& f) {
+        while (workers_.size() < n) {
+            workers_.emplace_back(new Worker);
+            Worker* w = workers_.back().get();
+            const uint32_t tid = (uint32_t)workers_.size() - 1u;
+            w->thread = std::thread([this, w, tid] { serve(*w, tid); });
+        }
+        {
+            std::lock_guard<std::mutex> lock(mu_);
+            left_ = n;
+        }
+        for (uint32_t t = 0; t < n; ++t) {
+            Worker& w = *workers_[t];
+            std::lock_guard<std::mutex> lock(w.mu);
+            w.job = &f;
+            w.cv.notify_one();
+        }
+        std::unique_lock<std::mutex> lock(mu_);
+        done_.wait(lock, [&] { return left_ == 0u; });
+    }
+
+  private:
+    struct Worker {
+        std::mutex mu;
+        std::condition_variable cv;
+        const std::function<void(uint32_t)>* job = nullptr;
+        bool quit = false;
+        std::thread thread;
+    };
+
+    void serve(Worker& w, uint32_t tid) {
+        for (;;) {
+            const std::function<void(uint32_t)>* job;
+            {
+                std::unique_lock<std::mutex> lock(w.mu);
+                w.cv.wait(lock, [&] { return w.job != nullptr || w.quit; });
+                if (w.quit) return;
+                job = w.job;
+                w.job = nullptr;
+            }
+            (*job)(tid);
+            std::lock_guard<std::mutex> lock(mu_);
+            if (--left_ == 0u) done_.notify_one();
+        }
+    }
+
+    std::vector<std::unique_ptr<Worker>> workers_;
+    std::mutex mu_;
+    std::condition_variable done_;
+    uint32_t left_ = 0u;
+};
+
+inline ThreadPool& thread_pool() {
+    static ThreadPool pool;
+    return pool;
+}
+
 // Run kernel k on grid blocks of `block` threads, blocks in order; "" or the first error.
-// The block's threads are OS threads, made once per launch: each runs its thread of every
-// block, then waits for the rest of the block before the next one starts.
+// Each of the block's threads (pool threads) runs its thread of every block, then waits for
+// the rest of the block before the next one starts.
 inline std::string run_grid(const Kernel& k, void* const* args, dim3 grid, dim3 block) {
     block_dim = block;
     grid_dim = grid;
@@ -203,10 +275,7 @@ inline std::string run_grid(const Kernel& k, void* const* args, dim3 grid, dim3 
             if (stop) return;
         }
     };
-    std::vector<std::thread> threads;
-    threads.reserve(n);
-    for (uint32_t t = 0; t < n; ++t) threads.emplace_back(worker, t);
-    for (std::thread& t : threads) t.join();
+    thread_pool().run(n, worker);
     return error;
 }
 

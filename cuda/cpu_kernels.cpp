@@ -1,8 +1,9 @@
 // The kernels of cuda/texgs_kernels.cu, unchanged, compiled for the CPU on the execution
 // model of cuda/cpu_emulation.hpp, with a launch entry point shaped like the driver's
-// cuLaunchKernel (kernel by name, grid, block, an array of pointers to the arguments) for
-// tests/cuda_emulated.py, which builds it as
-//   g++ -std=c++17 -O1 -ffp-contract=off -pthread -shared -fPIC cuda/cpu_kernels.cpp -o LIB
+// cuLaunchKernel (kernel by name, grid, block, an array of pointers to the arguments):
+// tests/cuda_emulated.py builds it as a shared library (g++ -std=c++17 -ffp-contract=off
+// -pthread -shared -fPIC), tests/cuda_cases/sanitize_kernels.cpp includes it in a program
+// built with ASan and UBSan.
 #include "cpu_emulation.hpp"
 #include "texgs_kernels.cu"
 

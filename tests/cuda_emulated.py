@@ -22,8 +22,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 CUDA = ROOT / "cuda"
 # C++17 for the emulation header's inline variables; no contractions (nvcc --fmad=false)
-CXX_FLAGS = ["-std=c++17", "-O1", "-ffp-contract=off", "-pthread", "-shared", "-fPIC",
-             "-Wall", "-Wextra", "-Werror"]
+CXX_FLAGS = ["-std=c++17", "-ffp-contract=off", "-pthread", "-Wall", "-Wextra", "-Werror"]
 # what the stand-in device reports (a small GPU: the persistent launches get few blocks)
 DEVICE_ATTRIBUTES = {"MULTIPROCESSOR_COUNT": 2, "MAX_THREADS_PER_MULTIPROCESSOR": 2048,
                      "MAX_BLOCKS_PER_MULTIPROCESSOR": 32,
@@ -35,13 +34,16 @@ DEVICE_ATTRIBUTES = {"MULTIPROCESSOR_COUNT": 2, "MAX_THREADS_PER_MULTIPROCESSOR"
 FUNCTION_ATTRIBUTES = {"MAX_THREADS_PER_BLOCK": 1024, "NUM_REGS": 64, "SHARED_SIZE_BYTES": 3892}
 
 
-def compile_kernels(out: Path, source: Path = CUDA / "cpu_kernels.cpp") -> Path:
-    """Build ``source`` (default the texgs kernels) as a shared library at ``out``."""
+def compile_kernels(out: Path, source: Path = CUDA / "cpu_kernels.cpp",
+                    extra: tuple | list = ("-O1",), shared: bool = True) -> Path:
+    """Build ``source`` (default the texgs kernels) at ``out``: a shared library, or with
+    ``shared`` False a program; ``extra``: more g++ flags."""
     cxx = shutil.which("g++")
     if cxx is None:
         pytest.skip("g++ not found")
-    res = subprocess.run([cxx, *CXX_FLAGS, f"-I{CUDA}", str(source), "-o", str(out)],
-                         capture_output=True, text=True)
+    kind = ["-shared", "-fPIC"] if shared else []
+    res = subprocess.run([cxx, *CXX_FLAGS, *extra, *kind, f"-I{CUDA}", str(source), "-o",
+                          str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return out
 

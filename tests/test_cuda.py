@@ -955,6 +955,41 @@ def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
     assert elapsed < 120
 
 
+def test_sanitized_kernels_over_the_broken_asset_corpus(tmp_path):
+    """The kernels themselves (cuda/texgs_kernels.cu on the CPU model of CUDA,
+    tests/cuda_cases/sanitize_kernels.cpp) under ASan + UBSan over every corpus case: every
+    launch the decoder makes (per-texel, filtered, tile-cooperative on full and persistent
+    grids, two-row, UV points incl. NaN and inf, the index kernels, expand, decode from the
+    expanded records) on buffers exactly as long as the case gives, so a read past a device
+    buffer or a shared array is a report; broken buffers are refused by
+    texgs_validate_kernel and by a decode kernel alike, which then writes nothing."""
+    t0 = time.monotonic()
+    exe = compile_kernels(tmp_path / "kernels_asan", ROOT / "tests" / "cuda_cases" /
+                          "sanitize_kernels.cpp",
+                          ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                           "-fno-sanitize-recover=all"], shared=False)
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    paths, expect = corpus_cases(cases)
+    env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1",
+           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1", "PATH": "/usr/bin:/bin"}
+    res = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True, env=env,
+                         timeout=600)
+    report = res.stderr[-4000:]
+    assert res.returncode == 0, report
+    assert "Sanitizer" not in res.stderr and "runtime error" not in res.stderr, report
+    lines = res.stdout.splitlines()
+    assert len(lines) == len(paths)
+    seen = {"ok": 0, "rejected": 0}
+    for line in lines:
+        path, status = line.split()[:2]
+        want = expect[path]
+        assert want == "either" or status == want, line
+        seen[status] += 1
+    assert seen["ok"] > 20 and seen["rejected"] > 150, seen
+    print(f"sanitized kernels: {len(paths)} cases ({seen}) in {time.monotonic() - t0:.1f} s")
+
+
 # --- the GPU (pycuda) -------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
