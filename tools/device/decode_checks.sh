@@ -42,8 +42,8 @@ tail -3 "$OUT/pycuda_build.log" >> "$LOG"
 export PYTHONPATH=/tmp/site:$PWD
 
 step 240 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
-  -k "(gpu and not without_gpu) or report_max_errors"
-step 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py
+  -k "(gpu and not without_gpu and not emulated) or report_max_errors"
+step 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py -k "not emulated"
 step 120 python3 bench/bench_cuda_resources.py --archs "${ARCH:-90}" --json "$OUT/resources.json"
 step 150 python3 bench/bench_cuda_decode.py --json "$OUT/decode_synth.json"
 step 150 python3 bench/bench_cuda_decode.py --index-tile 8 --json "$OUT/decode_synth_tile8.json"

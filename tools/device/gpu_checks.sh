@@ -63,8 +63,8 @@ wait $BUILD
 tail -4 "$OUT/pycuda_build.log" >> "$LOG"
 export PYTHONPATH=/tmp/site:$PWD
 run 180 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
-  -k "(gpu and not without_gpu) or report_max_errors"
-run 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py
+  -k "(gpu and not without_gpu and not emulated) or report_max_errors"
+run 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py -k "not emulated"
 
 run 150 python3 bench/bench_gpu_bake.py --sizes 512 1024 2048 4096 --cpu-sizes \
   --texture "$TEX/stktex_generic_WoodF.png" --save-assets /tmp/bakes --json "$OUT/gpu_bake.json"
