@@ -115,6 +115,7 @@ class CudaDecoder:
         self._fn = {name: self.module.get_function(name) for name in (
             *builds, "texgs_index_count_kernel", "texgs_index_scan_kernel",
             "texgs_index_fill_kernel", "texgs_validate_kernel", "texgs_expand_kernel")}
+        self._resident: dict[tuple[int, int], tuple] = {}  # resident_blocks' answers
 
     # -- device buffers ---------------------------------------------------------------------
     def _upload(self, arr: np.ndarray):
@@ -222,7 +223,14 @@ class CudaDecoder:
         units of 256), shared memory (the kernel's static size plus the 1 KiB the driver
         keeps per block), thread slots and block slots allow, at least 1, times the
         multiprocessors. CUDA's occupancy rule, from the device's and the kernel's
-        attributes; the persistent tile decode launches this many."""
+        attributes; the persistent tile decode launches this many. Cached per kernel and
+        block size."""
+        key = (id(fn), int(threads))
+        if key not in self._resident:  # the kernel kept with its answer: its id stays its
+            self._resident[key] = (fn, self._count_resident_blocks(fn, int(threads)))
+        return self._resident[key][1]
+
+    def _count_resident_blocks(self, fn, threads: int) -> int:
         dev = self.cuda.Context.get_device()
         da, fa = self.cuda.device_attribute, self.cuda.function_attribute
         warps = -(-int(threads) // 32)
