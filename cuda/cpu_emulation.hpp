@@ -12,7 +12,7 @@
 //   others wait at a barrier (a GPU may hang or go on; either is a bug in the kernel).
 //
 // Blocks run one at a time, in order of (z, y, x), so `__shared__` variables are plain
-// function-level statics. Compile the kernels as C++17 with this header included first and
+// function-level statics. Compile the kernels as C++20 (atomic waits) with this header included first and
 // -ffp-contract=off (no fused multiply-adds, as nvcc --fmad=false); cuda/cpu_kernels.cpp
 // does, and exports a cuLaunchKernel-like entry point.
 #ifndef TEXGS_CPU_EMULATION_HPP
@@ -23,6 +23,7 @@
 #endif
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -47,14 +48,16 @@ struct Abort : std::exception {};
 
 // The barrier state of the block being run.
 struct BlockState {
-    std::mutex mu;
-    std::condition_variable cv;
+    std::mutex mu;            // guards the fields below but `wake` and `aborted`
     uint32_t threads = 0u;    // threads in the block
     uint32_t arrived = 0u;    // at the current barrier
     uint32_t exited = 0u;     // returned from the kernel
-    uint64_t generation = 0u; // barriers passed
     int line = 0;             // source line of the current barrier
     std::string error;        // first misuse found; empty: none
+    // Waiting threads sleep on `wake` (a futex: one wake-up reaches all of them without a
+    // mutex to fight over), which changes when a barrier completes or the block fails.
+    std::atomic<uint32_t> wake{0u};
+    std::atomic<bool> aborted{false};
 };
 
 inline BlockState block_state;
@@ -64,7 +67,9 @@ inline thread_local dim3 thread_idx, block_idx;
 // Record the block's first error and wake every waiting thread. Call with mu held.
 inline void fail_locked(BlockState& s, const std::string& what) {
     if (s.error.empty()) s.error = what;
-    s.cv.notify_all();
+    s.aborted.store(true);
+    s.wake.fetch_add(1u);
+    s.wake.notify_all();
 }
 
 // __syncthreads(): wait until every thread of the block has reached the barrier at `line`.
@@ -86,13 +91,14 @@ inline void sync_threads(int line) {
     }
     if (++s.arrived == s.threads) {
         s.arrived = 0u;
-        ++s.generation;
-        s.cv.notify_all();
+        s.wake.fetch_add(1u);
+        s.wake.notify_all();
         return;
     }
-    const uint64_t gen = s.generation;
-    s.cv.wait(lock, [&] { return s.generation != gen || !s.error.empty(); });
-    if (s.generation == gen) throw Abort();  // woken by an error, not by the barrier
+    const uint32_t seen = s.wake.load();  // changes only under mu, so after this barrier
+    lock.unlock();
+    s.wake.wait(seen);
+    if (s.aborted.load()) throw Abort();  // the block failed (maybe after the barrier)
 }
 
 // A thread of the block returned from the kernel (or was aborted).
@@ -238,6 +244,7 @@ inline std::string run_grid(const Kernel& k, void* const* args, dim3 grid, dim3 
     s.arrived = s.exited = 0u;
     s.line = 0;
     s.error.clear();
+    s.aborted.store(false);
     std::string error;
     std::mutex mu;
     std::condition_variable cv;
@@ -265,6 +272,7 @@ inline std::string run_grid(const Kernel& k, void* const* args, dim3 grid, dim3 
                 s.arrived = s.exited = 0u;
                 s.line = 0;
                 s.error.clear();
+                s.aborted.store(false);
                 done = 0u;
                 ++phase;
                 cv.notify_all();

@@ -1,7 +1,7 @@
 // The kernels of cuda/texgs_kernels.cu, unchanged, compiled for the CPU on the execution
 // model of cuda/cpu_emulation.hpp, with a launch entry point shaped like the driver's
 // cuLaunchKernel (kernel by name, grid, block, an array of pointers to the arguments):
-// tests/cuda_emulated.py builds it as a shared library (g++ -std=c++17 -ffp-contract=off
+// tests/cuda_emulated.py builds it as a shared library (g++ -std=c++20 -ffp-contract=off
 // -pthread -shared -fPIC), tests/cuda_cases/sanitize_kernels.cpp includes it in a program
 // built with ASan and UBSan.
 #include "cpu_emulation.hpp"

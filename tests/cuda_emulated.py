@@ -21,8 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CUDA = ROOT / "cuda"
-# C++17 for the emulation header's inline variables; no contractions (nvcc --fmad=false)
-CXX_FLAGS = ["-std=c++17", "-ffp-contract=off", "-pthread", "-Wall", "-Wextra", "-Werror"]
+# C++20 for the emulation header's atomic waits; no contractions (nvcc --fmad=false)
+CXX_FLAGS = ["-std=c++20", "-ffp-contract=off", "-pthread", "-Wall", "-Wextra", "-Werror"]
 # what the stand-in device reports (a small GPU: the persistent launches get few blocks)
 DEVICE_ATTRIBUTES = {"MULTIPROCESSOR_COUNT": 2, "MAX_THREADS_PER_MULTIPROCESSOR": 2048,
                      "MAX_BLOCKS_PER_MULTIPROCESSOR": 32,
