@@ -213,3 +213,17 @@ def test_a_reference_mismatch_is_excused_only_at_a_ranking_near_tie():
     # how many excused points a run allows: one in a thousand, at least one
     assert bench.ties_ok(1, 10) and bench.ties_ok(65, 65536)
     assert not bench.ties_ok(2, 10) and not bench.ties_ok(66, 65536)
+
+
+def test_rank_order_model_counts_warp_insertions():
+    """bench/bench_rank_order.py's model: in ascending order only the first K candidates
+    are inserted, in descending order every one; a candidate counts for a warp when any of
+    its 32 lanes inserts it, and q at or above the cutoff is never inserted."""
+    import bench_rank_order as model
+
+    up = np.tile(np.arange(6, dtype=np.float64), (64, 1))  # q 0..5 at every texel
+    assert model.warp_insertions(up, 2) == (2 * 2, 2 * 6)
+    assert model.warp_insertions(up[:, ::-1].copy(), 2) == (2 * 6, 2 * 6)
+    one_lane = np.full((64, 3), 20.0)
+    one_lane[40] = [3.0, 2.0, 1.0]  # a lane of the second warp only
+    assert model.warp_insertions(one_lane, 2) == (3, 3)
