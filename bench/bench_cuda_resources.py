@@ -45,6 +45,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from texgs.cuda_decoder import SMEM_RESERVED, blocks_per_sm
+
 ROOT = Path(__file__).resolve().parents[1]
 PROG = "bench_cuda_resources"
 KERNELS = ROOT / "cuda" / "texgs_kernels.cu"
@@ -59,7 +61,6 @@ ARCH_LIMITS = {
     "89": (1536, 24, 100 * 1024, 65536),
     "90": (2048, 32, 228 * 1024, 65536),
 }
-SMEM_RESERVED = 1024  # per block, reserved by the system on sm_80 and later
 # Threads per block of each decode kernel's launch (texgs.cuda_decoder): 16 x 16 for the
 # per-texel decode, 8 x 8 texels for the tile-cooperative decode, 256 for UV points.
 BLOCK_THREADS = {"texgs_decode_grid_kernel": 256, "texgs_decode_tiles_kernel": 64,
@@ -217,14 +218,12 @@ def sass_loops(nvcc: str, cuobjdump: str, source: Path, arch: str, kernels: list
 
 
 def occupancy(use: KernelUse, threads: int) -> float:
-    """Resident threads per SM over the SM's maximum for blocks of ``threads`` threads."""
+    """Resident threads per SM over the SM's maximum for blocks of ``threads`` threads
+    (texgs.cuda_decoder.blocks_per_sm on the architecture's limits)."""
     max_threads, max_blocks, smem_sm, regs_sm = ARCH_LIMITS[use.arch]
-    warps = -(-threads // 32)
-    regs_per_warp = -(-max(use.registers, 1) * 32 // 256) * 256
-    by_regs = (regs_sm // regs_per_warp) // warps
-    smem = use.smem_bytes + (SMEM_RESERVED if int(use.arch) >= 80 else 0)
-    by_smem = smem_sm // smem if smem else max_blocks
-    blocks = min(max_blocks, max_threads // threads, by_regs, by_smem)
+    blocks = blocks_per_sm(use.registers, use.smem_bytes, threads, max_threads=max_threads,
+                           max_blocks=max_blocks, smem_per_sm=smem_sm, regs_per_sm=regs_sm,
+                           smem_reserved=SMEM_RESERVED if int(use.arch) >= 80 else 0)
     return blocks * threads / max_threads
 
 

@@ -7,8 +7,7 @@
 //       -fno-sanitize-recover=all cuda/host_harness.cpp -o harness
 //       ./harness CASE...   (sanitizer runs over the broken-asset corpus)
 //
-// A CASE file is "TGSC", four little-endian u32 word counts (meta, records, tile_offsets,
-// tile_ids), then those buffers' words. For each case the program prints one line:
+// CASE files: cuda/case_file.hpp. For each case the program prints one line:
 //   <path> ok <checksum>           buffers valid; decoded (grid, filtered grid, tiles, UV
 //                                  points), every tile list walked, the tile index rebuilt
 //   <path> rejected <code> <text>  texgs_validate_buffers refused the buffers
@@ -19,6 +18,7 @@
 
 #include <vector>
 
+#include "case_file.hpp"
 #include "texgs_math.cuh"
 
 #define TEXGS_HARNESS_MESSAGE(code, name, msg) \
@@ -353,39 +353,20 @@ int texgs_harness_build_index(const uint32_t* meta, uint32_t meta_words, const u
 
 // ---- the sanitizer driver -----------------------------------------------------------------
 
-static bool read_case(const char* path, std::vector<uint32_t> bufs[4]) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return false;
-    char magic[4];
-    uint32_t n[4];
-    bool ok = fread(magic, 1, 4, f) == 4 && magic[0] == 'T' && magic[1] == 'G' &&
-              magic[2] == 'S' && magic[3] == 'C' && fread(n, 4, 4, f) == 4;
-    for (int k = 0; ok && k < 4; ++k) {
-        bufs[k].resize(n[k]);  // exactly the length the file claims: ASan sees any overrun
-        ok = fread(bufs[k].data(), 4, n[k], f) == n[k];
-    }
-    fclose(f);
-    return ok;
-}
-
-static const uint32_t* data_or_null(const std::vector<uint32_t>& v) {
-    return v.empty() ? 0 : v.data();
-}
-
 int main(int argc, char** argv) {
     for (int a = 1; a < argc; ++a) {
         std::vector<uint32_t> bufs[4];
-        if (!read_case(argv[a], bufs)) {
+        if (!texgs_read_case(argv[a], bufs)) {
             fprintf(stderr, "%s: unreadable case file\n", argv[a]);
             return 2;
         }
-        const uint32_t* meta = data_or_null(bufs[0]);
+        const uint32_t* meta = texgs_data_or_null(bufs[0]);
         const uint32_t meta_words = (uint32_t)bufs[0].size();
-        const uint32_t* records = data_or_null(bufs[1]);
+        const uint32_t* records = texgs_data_or_null(bufs[1]);
         const uint32_t record_words = (uint32_t)bufs[1].size();
-        const uint32_t* tile_offsets = data_or_null(bufs[2]);
+        const uint32_t* tile_offsets = texgs_data_or_null(bufs[2]);
         const uint32_t offset_words = (uint32_t)bufs[2].size();
-        const uint32_t* tile_ids = data_or_null(bufs[3]);
+        const uint32_t* tile_ids = texgs_data_or_null(bufs[3]);
         const uint32_t id_words = (uint32_t)bufs[3].size();
         const float* geometry = 0;  // the packed records first; expanded below
         const float* colors = 0;

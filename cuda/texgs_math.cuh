@@ -553,8 +553,16 @@ TEXGS_HD inline float texgs_key_from_order(uint32_t o) {
 
 static_assert(TEXGS_LIMIT_GAUSSIANS <= (1u << 24), "ids take 24 bits of the ranking word");
 
+// The ranking word's low half, id << 8 | slot (kept with a batch slot, texgs_slot_cid).
+TEXGS_HD inline uint32_t texgs_rank_low(uint32_t id, uint32_t slot) { return (id << 8) | slot; }
+
+// The ranking word of `key` over low half `low` (texgs_rank_low).
+TEXGS_HD inline uint64_t texgs_rank_word_low(float key, uint32_t low) {
+    return ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)low;
+}
+
 TEXGS_HD inline uint64_t texgs_rank_word(float key, uint32_t id, uint32_t slot) {
-    return ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)((id << 8) | slot);
+    return texgs_rank_word_low(key, texgs_rank_low(id, slot));
 }
 
 // word[]: the kept candidates, ascending, then words of all ones (the order word of a NaN
@@ -867,7 +875,7 @@ TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
                                        const texgs_gaussian& g, uint32_t j, texgs_batch s,
                                        bool cached) {
     s.geo[j] = texgs_slot_geo{g.x, g.y, g.a, g.b};
-    s.cid[j] = texgs_slot_cid{g.c, (id << 8) | j};  // j < TEXGS_TILE_BATCH <= 256
+    s.cid[j] = texgs_slot_cid{g.c, texgs_rank_low(id, j)};  // j < TEXGS_TILE_BATCH <= 256
     if (cached) {
         const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
         for (uint32_t c = 0; c < nch; ++c) s.col[j * nch + c] = texgs_color(b, id, c);
@@ -901,13 +909,13 @@ TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, flo
         const float q0 = g.a * dx * dx + 2.0f * g.b * dx * dy0 + ci.c * dy0 * dy0;
         // q < cutoff: not NaN, so the word is texgs_rank_word(q, id, j)
         if (in0 && q0 < TEXGS_F_CUTOFF_Q)
-            texgs_topk_insert_word(r0, ((uint64_t)texgs_key_order(q0) << 32) | ci.low);
+            texgs_topk_insert_word(r0, texgs_rank_word_low(q0, ci.low));
         if (ROWS == 2u) {
             float dy1 = py1 - g.y;
             if (rep_y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
             const float q1 = g.a * dx * dx + 2.0f * g.b * dx * dy1 + ci.c * dy1 * dy1;
             if (in1 && q1 < TEXGS_F_CUTOFF_Q)
-                texgs_topk_insert_word(r1, ((uint64_t)texgs_key_order(q1) << 32) | ci.low);
+                texgs_topk_insert_word(r1, texgs_rank_word_low(q1, ci.low));
         }
     }
 }

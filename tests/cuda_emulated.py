@@ -48,6 +48,19 @@ def compile_kernels(out: Path, source: Path = CUDA / "cpu_kernels.cpp",
     return out
 
 
+class HostEvent:
+    """pycuda's Event for the stand-ins: times on the host (the benches' host logic)."""
+
+    def record(self) -> None:
+        self.t = time.perf_counter()
+
+    def synchronize(self) -> None:
+        pass
+
+    def time_till(self, other: "HostEvent") -> float:
+        return (other.t - self.t) * 1e3
+
+
 class LaunchError(RuntimeError):
     """A launch the emulation refused or a kernel that misused a barrier (pycuda raises
     its LogicError / LaunchError for the first kind)."""
@@ -132,6 +145,10 @@ def emulated_pycuda(kernels: EmulatedKernels, launched: list | None = None,
         def name(self) -> str:
             return "CPU emulation of cuda/texgs_kernels.cu"
 
+        @staticmethod
+        def compute_capability() -> tuple[int, int]:
+            return 9, 0
+
     drv.Device = Device
     drv.device_attribute = types.SimpleNamespace(**{k: k for k in attrs})
     drv.function_attribute = types.SimpleNamespace(**{k: k for k in FUNCTION_ATTRIBUTES})
@@ -165,17 +182,7 @@ def emulated_pycuda(kernels: EmulatedKernels, launched: list | None = None,
     drv.Context = Context
     drv.get_driver_version = lambda: 0
 
-    class Event:
-        def record(self) -> None:
-            self.t = time.perf_counter()
-
-        def synchronize(self) -> None:
-            pass
-
-        def time_till(self, other: "Event") -> float:
-            return (other.t - self.t) * 1e3
-
-    drv.Event = Event
+    drv.Event = HostEvent
 
     class Function:
         def __init__(self, name: str):

@@ -9,7 +9,6 @@ import ctypes
 import re
 import shutil
 import subprocess
-import time
 import types
 from pathlib import Path
 
@@ -239,26 +238,17 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
     drv.memcpy_dtoh = lambda a, mem: a.reshape(-1).view(np.uint8).__setitem__(
         slice(None), mem.data[:a.nbytes])
     drv.memset_d32 = lambda mem, v, n: mem.view(np.uint32, n).fill(v)
-    from cuda_emulated import DEVICE_ATTRIBUTES
+    from cuda_emulated import DEVICE_ATTRIBUTES, HostEvent
 
-    device = types.SimpleNamespace(get_attribute=DEVICE_ATTRIBUTES.__getitem__)
+    device = types.SimpleNamespace(get_attribute=DEVICE_ATTRIBUTES.__getitem__,
+                                   compute_capability=lambda: (9, 0))
     drv.Context = types.SimpleNamespace(synchronize=lambda: None, get_device=lambda: device)
     drv.device_attribute = types.SimpleNamespace(**{k: k for k in DEVICE_ATTRIBUTES})
     drv.function_attribute = types.SimpleNamespace(
         **{k: k for k in ("MAX_THREADS_PER_BLOCK", "NUM_REGS", "SHARED_SIZE_BYTES")})
     max_threads = {} if max_threads is None else max_threads
 
-    class Event:
-        def record(self) -> None:
-            self.t = time.perf_counter()
-
-        def synchronize(self) -> None:
-            pass
-
-        def time_till(self, other: "Event") -> float:
-            return (other.t - self.t) * 1e3
-
-    drv.Event = Event
+    drv.Event = HostEvent
 
     def buffers(args) -> tuple[GpuBuffers, tuple]:
         """The six (pointer, words) pairs of a kernel's arguments as GpuBuffers (expanded

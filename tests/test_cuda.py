@@ -922,22 +922,17 @@ def corpus_cases(out: Path) -> tuple[list[Path], dict[str, str]]:
     return paths, expect
 
 
-def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
-    """cuda/host_harness.cpp under ASan + UBSan (no recovery), in its own process, over
-    every corpus file: valid assets decode (grid, filtered grid, UV points incl. NaN and
-    inf, index rebuild); broken ones, uploaded carelessly, are rejected by
-    texgs_validate_buffers; not one sanitizer report."""
-    t0 = time.monotonic()
-    exe = compile_harness(tmp_path / "harness_asan",
-                           ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
-                            "-fno-sanitize-recover=all"])
+def _sanitized_corpus_run(exe: Path, tmp_path: Path, timeout: int) -> dict[str, int]:
+    """Run the sanitized program ``exe`` (one line per case: path, "ok" or "rejected") over
+    every corpus case: no sanitizer report, every case answered as corpus_cases expects ->
+    how many of each answer."""
     cases = tmp_path / "cases"
     cases.mkdir()
     paths, expect = corpus_cases(cases)
     env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1",
            "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1", "PATH": "/usr/bin:/bin"}
     res = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True, env=env,
-                         timeout=300)
+                         timeout=timeout)
     report = res.stderr[-4000:]
     assert res.returncode == 0, report
     assert "Sanitizer" not in res.stderr and "runtime error" not in res.stderr, report
@@ -950,8 +945,23 @@ def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
         assert want == "either" or status == want, line
         seen[status] += 1
     assert seen["ok"] > 20 and seen["rejected"] > 150, seen
+    return seen
+
+
+SANITIZE_FLAGS = ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
+                  "-fno-sanitize-recover=all"]
+
+
+def test_sanitized_harness_over_the_broken_asset_corpus(tmp_path):
+    """cuda/host_harness.cpp under ASan + UBSan (no recovery), in its own process, over
+    every corpus file: valid assets decode (grid, filtered grid, UV points incl. NaN and
+    inf, index rebuild); broken ones, uploaded carelessly, are rejected by
+    texgs_validate_buffers; not one sanitizer report."""
+    t0 = time.monotonic()
+    exe = compile_harness(tmp_path / "harness_asan", SANITIZE_FLAGS)
+    seen = _sanitized_corpus_run(exe, tmp_path, 300)
     elapsed = time.monotonic() - t0
-    print(f"sanitizer run: {len(paths)} cases ({seen}) in {elapsed:.1f} s")
+    print(f"sanitizer run: {sum(seen.values())} cases ({seen}) in {elapsed:.1f} s")
     assert elapsed < 120
 
 
@@ -965,34 +975,15 @@ def test_sanitized_kernels_over_the_broken_asset_corpus(tmp_path):
     texgs_validate_kernel and by a decode kernel alike, which then writes nothing."""
     t0 = time.monotonic()
     exe = compile_kernels(tmp_path / "kernels_asan", ROOT / "tests" / "cuda_cases" /
-                          "sanitize_kernels.cpp",
-                          ["-O1", "-g", "-fno-omit-frame-pointer", "-fsanitize=address,undefined",
-                           "-fno-sanitize-recover=all"], shared=False)
-    cases = tmp_path / "cases"
-    cases.mkdir()
-    paths, expect = corpus_cases(cases)
-    env = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:halt_on_error=1",
-           "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1", "PATH": "/usr/bin:/bin"}
-    res = subprocess.run([str(exe), *map(str, paths)], capture_output=True, text=True, env=env,
-                         timeout=600)
-    report = res.stderr[-4000:]
-    assert res.returncode == 0, report
-    assert "Sanitizer" not in res.stderr and "runtime error" not in res.stderr, report
-    lines = res.stdout.splitlines()
-    assert len(lines) == len(paths)
-    seen = {"ok": 0, "rejected": 0}
-    for line in lines:
-        path, status = line.split()[:2]
-        want = expect[path]
-        assert want == "either" or status == want, line
-        seen[status] += 1
-    assert seen["ok"] > 20 and seen["rejected"] > 150, seen
-    print(f"sanitized kernels: {len(paths)} cases ({seen}) in {time.monotonic() - t0:.1f} s")
+                          "sanitize_kernels.cpp", SANITIZE_FLAGS, shared=False)
+    seen = _sanitized_corpus_run(exe, tmp_path, 600)
+    print(f"sanitized kernels: {sum(seen.values())} cases ({seen}) in "
+          f"{time.monotonic() - t0:.1f} s")
 
 
 def test_kernels_have_no_data_race_under_thread_sanitizer(tmp_path):
     """The kernels on the CPU model of CUDA built with ThreadSanitizer (a block's threads are
-    OS threads, its barriers a mutex and condition variable): over the valid corpus cases
+    OS threads, its barriers atomics under a mutex): over the valid corpus cases
     and assets whose tile lists take two or three batches (one 64-texel tile; K 4, 5, 8 and
     the generic build), no thread touches shared or global memory that another thread of
     the launch touches without a barrier or an atomic between them, the races CUDA's

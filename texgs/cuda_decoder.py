@@ -97,6 +97,25 @@ def _compiled_module():
     return cuda, mod
 
 
+SMEM_RESERVED = 1024  # shared memory the driver keeps per block, sm_80 and later
+
+
+def blocks_per_sm(registers: int, smem_bytes: int, threads: int, *, max_threads: int,
+                  max_blocks: int, smem_per_sm: int, regs_per_sm: int,
+                  smem_reserved: int = SMEM_RESERVED) -> int:
+    """CUDA's occupancy rule: how many blocks of ``threads`` threads of a kernel using
+    ``registers`` per thread and ``smem_bytes`` of static shared memory one multiprocessor
+    holds at once, the least of what its registers (allocated per warp in units of 256),
+    shared memory (plus ``smem_reserved`` per block), thread slots and block slots allow
+    (may be 0). The SM's limits are keyword arguments (device attributes, or the tables of
+    bench/bench_cuda_resources.py)."""
+    warps = -(-int(threads) // 32)
+    regs_per_warp = max(-(-max(int(registers), 1) * 32 // 256) * 256, 256)
+    smem = int(smem_bytes) + smem_reserved
+    return min(max_blocks, max_threads // (32 * warps), regs_per_sm // regs_per_warp // warps,
+               smem_per_sm // smem if smem else max_blocks)
+
+
 def decode_kernel(name: str, top_k: int) -> str:
     """The entry point of decode kernel ``name`` (one of ``DECODE_KERNELS``) built for
     ``top_k``: ``name_k<K>`` for K in 1..TOPK_EXACT_MAX, else ``name`` (the generic build)."""
@@ -219,12 +238,9 @@ class CudaDecoder:
 
     def resident_blocks(self, fn, threads: int) -> int:
         """How many blocks of ``threads`` threads of compiled kernel ``fn`` the GPU holds at
-        once: per multiprocessor the least of what its registers (allocated per warp in
-        units of 256), shared memory (the kernel's static size plus the 1 KiB the driver
-        keeps per block), thread slots and block slots allow, at least 1, times the
-        multiprocessors. CUDA's occupancy rule, from the device's and the kernel's
-        attributes; the persistent tile decode launches this many. Cached per kernel and
-        block size."""
+        once: :func:`blocks_per_sm` from the device's and the kernel's attributes, at least
+        1, times the multiprocessors; the persistent tile decode launches this many. Cached
+        per kernel and block size."""
         key = (id(fn), int(threads))
         if key not in self._resident:  # the kernel kept with its answer: its id stays its
             self._resident[key] = (fn, self._count_resident_blocks(fn, int(threads)))
@@ -233,15 +249,13 @@ class CudaDecoder:
     def _count_resident_blocks(self, fn, threads: int) -> int:
         dev = self.cuda.Context.get_device()
         da, fa = self.cuda.device_attribute, self.cuda.function_attribute
-        warps = -(-int(threads) // 32)
-        regs_per_warp = -(-int(fn.get_attribute(fa.NUM_REGS)) * 32 // 256) * 256
-        smem = int(fn.get_attribute(fa.SHARED_SIZE_BYTES)) + 1024
-        per_sm = min(
-            dev.get_attribute(da.MAX_REGISTERS_PER_MULTIPROCESSOR) // max(regs_per_warp, 256)
-            // warps,
-            dev.get_attribute(da.MAX_SHARED_MEMORY_PER_MULTIPROCESSOR) // smem,
-            dev.get_attribute(da.MAX_THREADS_PER_MULTIPROCESSOR) // (32 * warps),
-            dev.get_attribute(da.MAX_BLOCKS_PER_MULTIPROCESSOR))
+        per_sm = blocks_per_sm(
+            int(fn.get_attribute(fa.NUM_REGS)), int(fn.get_attribute(fa.SHARED_SIZE_BYTES)),
+            threads, max_threads=dev.get_attribute(da.MAX_THREADS_PER_MULTIPROCESSOR),
+            max_blocks=dev.get_attribute(da.MAX_BLOCKS_PER_MULTIPROCESSOR),
+            smem_per_sm=dev.get_attribute(da.MAX_SHARED_MEMORY_PER_MULTIPROCESSOR),
+            regs_per_sm=dev.get_attribute(da.MAX_REGISTERS_PER_MULTIPROCESSOR),
+            smem_reserved=SMEM_RESERVED if dev.compute_capability()[0] >= 8 else 0)
         return max(1, per_sm) * dev.get_attribute(da.MULTIPROCESSOR_COUNT)
 
     def tile_grid(self, fn, block: int, threads: int, size: tuple[int, int],

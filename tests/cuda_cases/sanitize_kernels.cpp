@@ -2,38 +2,18 @@
 // cuda/cpu_emulation.hpp) over the broken-asset corpus, built with ASan + UBSan by
 // tests/test_cuda.py: every launch the decoder makes, on buffers of exactly the length
 // each case file gives, so that a read or write past a device buffer or a shared array is
-// a sanitizer report. Case files as cuda/host_harness.cpp's ("TGSC", four u32 word counts:
-// meta, records, tile_offsets, tile_ids, then their words). One line per case:
+// a sanitizer report. Case files: cuda/case_file.hpp. One line per case:
 //   <path> ok <checksum>           texgs_validate_kernel passed; every decode ran
 //   <path> rejected <code>         it refused the buffers, and so did a decode kernel
 // Exit 0 when every case is done; 2 on an unreadable case file, 3 when a launch fails
 // (the emulation's message on stderr) or a kernel disagrees with the validation.
 #include "../../cuda/cpu_kernels.cpp"
+#include "case_file.hpp"
 
 #include <math.h>
 #include <stdio.h>
 
 namespace {
-
-bool read_case(const char* path, std::vector<uint32_t> bufs[4]) {
-    FILE* f = fopen(path, "rb");
-    if (!f) return false;
-    char magic[4];
-    uint32_t n[4];
-    bool ok = fread(magic, 1, 4, f) == 4 && magic[0] == 'T' && magic[1] == 'G' &&
-              magic[2] == 'S' && magic[3] == 'C' && fread(n, 4, 4, f) == 4;
-    for (int k = 0; ok && k < 4; ++k) {
-        bufs[k].resize(n[k]);  // exactly the length the file claims
-        ok = fread(bufs[k].data(), 4, n[k], f) == n[k];
-    }
-    fclose(f);
-    return ok;
-}
-
-template <class T>
-T* data_or_null(std::vector<T>& v) {
-    return v.empty() ? nullptr : v.data();
-}
 
 // Launch `name` with the argument values vals (each passed by address, as cuLaunchKernel
 // takes them); exits 3 with the emulation's message when the launch fails.
@@ -61,17 +41,17 @@ uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1u) / b; }
 int main(int argc, char** argv) {
     for (int a = 1; a < argc; ++a) {
         std::vector<uint32_t> bufs[4];
-        if (!read_case(argv[a], bufs)) {
+        if (!texgs_read_case(argv[a], bufs)) {
             fprintf(stderr, "%s: unreadable case file\n", argv[a]);
             return 2;
         }
-        const uint32_t* meta = data_or_null(bufs[0]);
+        const uint32_t* meta = texgs_data_or_null(bufs[0]);
         const uint32_t meta_words = (uint32_t)bufs[0].size();
-        const uint32_t* records = data_or_null(bufs[1]);
+        const uint32_t* records = texgs_data_or_null(bufs[1]);
         const uint32_t record_words = (uint32_t)bufs[1].size();
-        const uint32_t* offsets = data_or_null(bufs[2]);
+        const uint32_t* offsets = texgs_data_or_null(bufs[2]);
         const uint32_t offset_words = (uint32_t)bufs[2].size();
-        const uint32_t* ids = data_or_null(bufs[3]);
+        const uint32_t* ids = texgs_data_or_null(bufs[3]);
         const uint32_t id_words = (uint32_t)bufs[3].size();
         const float* no_floats = nullptr;
         const uint32_t zero = 0u;
@@ -160,7 +140,7 @@ int main(int argc, char** argv) {
             std::vector<uint32_t> iids(ioff[tiles]);
             launch("texgs_index_fill_kernel", pgrid, dim3{64, 1, 1}, meta, meta_words, records,
                    record_words, no_ids, zero, no_ids, zero, no_floats, zero, no_floats, zero,
-                   cursors.data(), data_or_null(iids), &st);
+                   cursors.data(), texgs_data_or_null(iids), &st);
             checksum += ioff[tiles];
         }
         // the expanded records (exactly COUNT entries), then the per-texel decode from them
