@@ -24,6 +24,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
@@ -130,6 +131,14 @@ inline uint32_t atomicAdd(uint32_t* p, uint32_t v) {
     return __atomic_fetch_add(p, v, __ATOMIC_RELAXED);
 }
 inline int atomicAdd(int* p, int v) { return __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+
+// The SM's cycle counter, read by the tile kernel's phase profile (-DTEXGS_PROFILE): here the
+// host's monotonic clock in nanoseconds (monotonic per thread, as clock64 is per SM).
+inline long long clock64() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
 
 // CUDA's integer min/max device functions.
 using std::max;

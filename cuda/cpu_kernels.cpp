@@ -15,6 +15,11 @@ namespace {
         TEXGS_CPU_KERNEL(texgs_decode_tiles_kernel##suffix),                               \
         TEXGS_CPU_KERNEL(texgs_decode_uv_kernel##suffix)
 
+// the phase-profile builds of the tile kernel (compiled with -DTEXGS_PROFILE)
+#define TEXGS_CPU_PROFILE_BUILDS(k)                          \
+    TEXGS_CPU_KERNEL(texgs_decode_tiles_profile_kernel_k##k), \
+        TEXGS_CPU_KERNEL(texgs_decode_tiles2_profile_kernel_k##k)
+
 const std::vector<texgs_cpu::Kernel>& kernels() {
     static const std::vector<texgs_cpu::Kernel> table = {
         TEXGS_CPU_KERNEL(texgs_validate_kernel),
@@ -39,6 +44,11 @@ const std::vector<texgs_cpu::Kernel>& kernels() {
         TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k6),
         TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k7),
         TEXGS_CPU_KERNEL(texgs_decode_tiles2_kernel_k8),
+#ifdef TEXGS_PROFILE
+        TEXGS_CPU_PROFILE_BUILDS(1), TEXGS_CPU_PROFILE_BUILDS(2), TEXGS_CPU_PROFILE_BUILDS(3),
+        TEXGS_CPU_PROFILE_BUILDS(4), TEXGS_CPU_PROFILE_BUILDS(5), TEXGS_CPU_PROFILE_BUILDS(6),
+        TEXGS_CPU_PROFILE_BUILDS(7), TEXGS_CPU_PROFILE_BUILDS(8),
+#endif
     };
     return table;
 }

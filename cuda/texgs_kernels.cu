@@ -96,6 +96,65 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
     if (candidates) candidates[texel] = cand;
 }
 
+// ---- the tile kernel's phase profile (profile builds only: -DTEXGS_PROFILE) ----------------
+// Where a warp's cycles go, for bench/bench_cuda_decode.py --profile. Lane 0 of each warp
+// reads clock64() at the boundaries below and adds the cycles since the last one to the
+// warp's row in shared memory; after its last texel block it stores the row, uint64
+// [TEXGS_PROFILE_WORDS], at profile[(launch block * warps per block + warp) *
+// TEXGS_PROFILE_WORDS] (launch block: linear, x fastest; warp: the thread's linear index
+// / 32). Phases 0..7 add up to `last - start` exactly and to `total`, the warp's time in
+// the kernel, but for the row's store; words 9..11 count. A launch block that fails
+// validation or the shape check writes no row. Builds without the flag carry none of it
+// (the functions below do nothing when ON is false), and the flag leaves the other kernels
+// as they are.
+#define TEXGS_PROFILE_LIST(X)                                                                \
+    X(0, validate, "thread 0 validates the buffers, the block waits at the barrier")        \
+    X(1, list, "thread 0 starts the texel block's list; the two barriers around the copy")   \
+    X(2, ids, "thread 0 decodes a batch of Rice-coded ids; the barrier after")               \
+    X(3, load, "the warp's part of a batch: ids, records, the block test, shared stores")    \
+    X(4, load_wait, "the barrier after the batch's stores")                                  \
+    X(5, rank, "ranking the kept candidates of a batch for the warp's texels")              \
+    X(6, rank_wait, "the barrier after the ranking")                                         \
+    X(7, blend, "blending and storing the warp's texels")                                    \
+    X(8, total, "cycles from the kernel's entry to the row's store: about the sum of 0..7")  \
+    X(9, blocks, "texel blocks the warp decoded")                                            \
+    X(10, batches, "batches the warp ranked")                                                \
+    X(11, kept, "candidates kept for ranking, summed over the warp's batches")              \
+    X(12, start, "the clock at the kernel's entry")                                          \
+    X(13, last, "the clock at the warp's last mark")
+#define TEXGS_PROFILE_ENUM(n, name, what) TEXGS_PROFILE_##name = n,
+enum { TEXGS_PROFILE_LIST(TEXGS_PROFILE_ENUM) TEXGS_PROFILE_WORDS };
+#undef TEXGS_PROFILE_ENUM
+
+// The SM's cycle counter in profile builds (0 in the others, which never read it).
+__device__ inline unsigned long long texgs_profile_clock() {
+#ifdef TEXGS_PROFILE
+    return (unsigned long long)clock64();
+#else
+    return 0ull;
+#endif
+}
+
+// Lane 0 of each warp (lid: the thread's linear index in its block) adds the cycles since
+// its last mark to phase `phase` of its row (rows: the block's rows in shared memory). The
+// state lives in the row, not in registers, so that a profile build keeps the registers
+// (and the occupancy) of the build it profiles as nearly as it can. Nothing when ON is false.
+template <bool ON>
+__device__ inline void texgs_profile_mark(unsigned long long *rows, uint32_t lid, uint32_t phase) {
+    if (!ON || lid % 32u != 0u) return;
+    unsigned long long *row = rows + (lid / 32u) * TEXGS_PROFILE_WORDS;
+    const unsigned long long now = texgs_profile_clock();
+    row[phase] += now - row[TEXGS_PROFILE_last];
+    row[TEXGS_PROFILE_last] = now;
+}
+
+// Lane 0 of each warp adds n to count `word` of its row. Nothing when ON is false.
+template <bool ON>
+__device__ inline void texgs_profile_count(unsigned long long *rows, uint32_t lid, uint32_t word,
+                                           uint32_t n) {
+    if (ON && lid % 32u == 0u) rows[(lid / 32u) * TEXGS_PROFILE_WORDS + word] += n;
+}
+
 // Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: blocks of
 // B x B threads (blockDim (B, B, 1), B at most 32 and dividing the index's TILE, so that a
 // block of texels lies inside one tile), one thread per texel of a block of B x B texels.
@@ -118,16 +177,26 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 // with B x B/2 threads (blockDim (B, B / 2, 1), B even), thread (x, y) decoding the texels
 // of rows y and y + B / 2 of its column (texgs_batch_rank2: each candidate read once for
 // two independent rankings); the same bits.
-template <uint32_t CAP, uint32_t ROWS = 1u>
+// PROFILE (profile builds): the phase profile above, into `profile`.
+template <uint32_t CAP, uint32_t ROWS = 1u, bool PROFILE = false>
 __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_first,
                                           uint32_t finish_count, uint32_t finish_flags,
                                           uint32_t finish_log2_mask, float *out,
-                                          uint32_t *candidates, int *status) {
+                                          uint32_t *candidates, int *status,
+                                          unsigned long long *profile = nullptr) {
     __shared__ uint32_t sid[TEXGS_TILE_BATCH];  // the batch's ids, in list order (Rice)
     __shared__ texgs_slot_geo sgeo[TEXGS_TILE_BATCH];  // the kept candidates, in any order
     __shared__ texgs_slot_cid scid[TEXGS_TILE_BATCH];
     __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
     __shared__ uint32_t nkeep;
+    // the warps' profile rows (32 warps at most: blocks of up to 32 x 32 threads)
+    __shared__ unsigned long long sprof[PROFILE ? 32u * TEXGS_PROFILE_WORDS : 1u];
+    if (PROFILE && (threadIdx.y * blockDim.x + threadIdx.x) % 32u == 0u) {
+        unsigned long long *row =
+            sprof + (threadIdx.y * blockDim.x + threadIdx.x) / 32u * TEXGS_PROFILE_WORDS;
+        for (uint32_t f = 0; f < TEXGS_PROFILE_WORDS; ++f) row[f] = 0ull;
+        row[TEXGS_PROFILE_start] = row[TEXGS_PROFILE_last] = texgs_profile_clock();
+    }
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
     if (!texgs_block_valid(b, true, status, CAP)) return;
     static_assert(ROWS == 1u || ROWS == 2u, "one or two texel rows per thread");
@@ -147,6 +216,7 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     fin.flags = finish_flags;
     fin.log2_mask = finish_log2_mask;
     const uint32_t nch = meta[TEXGS_META_CHANNELS];
+    texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_validate);
     texgs_batch s;
     s.geo = sgeo;
     s.cid = scid;
@@ -176,6 +246,8 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         __syncthreads();
         const texgs_list head = list;
         __syncthreads();
+        texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_list);
+        texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_blocks, 1u);
         const uint32_t total = head.n;
         const bool cached =
             texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
@@ -194,17 +266,24 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
                     for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
             }
             __syncthreads();
+            texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_ids);
             for (uint32_t j = lid; j < n; j += nthreads) {
                 const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
                 texgs_gaussian g;
                 if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
                 texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
             }
+            texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load);
             __syncthreads();
+            texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load_wait);
+            texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_batches, 1u);
+            texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_kept, nkeep);
             if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
             if (ROWS == 2u && (inside || inside1))
                 texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, &r, &r1);
+            texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_rank);
             __syncthreads();
+            texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_rank_wait);
         }
         // each ranking by name (a pointer chosen at run time would put both in local memory)
         auto finish_texel = [&](const texgs_topk<CAP> &rr, uint32_t yy) {
@@ -216,6 +295,15 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         };
         if (inside) finish_texel(r, y);
         if (ROWS == 2u && inside1) finish_texel(r1, y1);
+        texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_blend);
+    }
+    if (PROFILE && lid % 32u == 0u && profile) {
+        const unsigned long long *row = sprof + (lid / 32u) * TEXGS_PROFILE_WORDS;
+        const uint32_t warps = (nthreads + 31u) / 32u;
+        const uint64_t launch = (uint64_t)blockIdx.y * gridDim.x + blockIdx.x;
+        unsigned long long *dst = profile + (launch * warps + lid / 32u) * TEXGS_PROFILE_WORDS;
+        for (uint32_t f = 0; f < TEXGS_PROFILE_WORDS; ++f) dst[f] = row[f];
+        dst[TEXGS_PROFILE_total] = texgs_profile_clock() - row[TEXGS_PROFILE_start];
     }
 }
 
@@ -281,6 +369,33 @@ TEXGS_DECODE_TILES2_KERNEL(5)
 TEXGS_DECODE_TILES2_KERNEL(6)
 TEXGS_DECODE_TILES2_KERNEL(7)
 TEXGS_DECODE_TILES2_KERNEL(8)
+
+#ifdef TEXGS_PROFILE
+// The phase-profile builds of the tile kernel, one and two rows, exact K only: the
+// parameters of texgs_decode_tiles_kernel_kK, then profile (uint64 [launch blocks x warps
+// per block x TEXGS_PROFILE_WORDS], see TEXGS_PROFILE_LIST).
+#define TEXGS_DECODE_TILES_PROFILE_KERNELS(K)                                               \
+    __global__ void texgs_decode_tiles_profile_kernel_k##K(TEXGS_DECODE_PARAMS_TILES,       \
+                                                           unsigned long long *profile) {   \
+        texgs_decode_tiles<K##u, 1u, true>(TEXGS_BUFFER_ARGS, finish_first, finish_count,   \
+                                           finish_flags, finish_log2_mask, out, candidates, \
+                                           status, profile);                                \
+    }                                                                                       \
+    __global__ void texgs_decode_tiles2_profile_kernel_k##K(TEXGS_DECODE_PARAMS_TILES,      \
+                                                            unsigned long long *profile) {  \
+        texgs_decode_tiles<K##u, 2u, true>(TEXGS_BUFFER_ARGS, finish_first, finish_count,   \
+                                           finish_flags, finish_log2_mask, out, candidates, \
+                                           status, profile);                                \
+    }
+TEXGS_DECODE_TILES_PROFILE_KERNELS(1)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(2)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(3)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(4)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(5)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(6)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(7)
+TEXGS_DECODE_TILES_PROFILE_KERNELS(8)
+#endif
 
 // The expanded records (docs/RUNTIME.md "Expanded records"), one thread per Gaussian:
 // geometry float32 [COUNT, 5], colors float32 [COUNT, CHANNELS] (texgs_expand; the buffers'

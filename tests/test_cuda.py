@@ -111,6 +111,36 @@ def test_nvcc_compiles_the_kernels_for_every_target_architecture(tmp_path):
             assert f"sm_{arch}" in listed.stdout, listed.stdout
 
 
+def test_nvcc_compiles_the_phase_profile_builds_at_the_plain_builds_occupancy(tmp_path):
+    """With -DTEXGS_PROFILE (bench/bench_cuda_profile.py) nvcc builds the tile kernel's
+    profile builds too (sm_90), free of spills; at the default K (BakeConfig().top_k) each
+    holds the registers of the build it profiles to the same allocation unit (8 per thread,
+    256 per warp), so it runs at the same occupancy: the profile keeps its state in shared
+    memory, not in registers."""
+    import bench_cuda_resources as resources
+
+    from texgs import cuda_decoder as cd
+    from texgs.bake.config import BakeConfig
+
+    nvcc = _nvcc()
+    if nvcc is None:
+        pytest.skip("nvcc not found (CUDA toolkit not installed)")
+    res = subprocess.run([nvcc, *cd.NVCC_OPTIONS, "-DTEXGS_PROFILE", "-Xptxas", "-v", "-cubin",
+                          "-arch=sm_90", str(CUDA / "texgs_kernels.cu"), "-o",
+                          str(tmp_path / "k.cubin")], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    uses = {u.kernel: u for u in resources.parse_ptxas(res.stderr)}
+    for k in range(1, cd.TOPK_EXACT_MAX + 1):
+        for name in cd.PROFILE_TILES_KERNELS:
+            u = uses[f"{name}_k{k}"]
+            assert u.spill_store_bytes == 0 and u.spill_load_bytes == 0, u
+    k = BakeConfig().top_k
+    for plain, profiled in zip(("texgs_decode_tiles_kernel", cd.TWO_ROW_TILES_KERNEL),
+                               cd.PROFILE_TILES_KERNELS):
+        a, b = uses[f"{plain}_k{k}"].registers, uses[f"{profiled}_k{k}"].registers
+        assert -(-a // 8) == -(-b // 8), (plain, a, b)
+
+
 # --- the CPU harness ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,11 @@ DECODE_KERNELS = ("texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texg
 # f"{TWO_ROW_TILES_KERNEL}_k{K}", timed beside the one-row kernel by bench_cuda_decode.
 TWO_ROW_TILES_KERNEL = "texgs_decode_tiles2_kernel"
 
+# The tile kernel's phase-profile builds (nvcc -DTEXGS_PROFILE: CudaDecoder(profile=True);
+# one and two rows, exact K 1..8): f"{name}_k{K}", the tile kernel's parameters then a
+# uint64 buffer of TEXGS_PROFILE_WORDS per warp (profile_fields; bench/bench_cuda_profile.py).
+PROFILE_TILES_KERNELS = ("texgs_decode_tiles_profile_kernel", "texgs_decode_tiles2_profile_kernel")
+
 NEEDS = "the CUDA decoder needs pycuda (pip install 'texgs[cuda]') and an NVIDIA GPU"
 
 
@@ -63,10 +68,23 @@ def status_messages() -> dict[int, str]:
     return {int(m.group(1)): f"{m.group(2)}: {m.group(3)}" for m in pat.finditer(text)}
 
 
-@lru_cache(maxsize=1)
-def _compiled_module():
+def profile_fields() -> list[tuple[str, str]]:
+    """(name, meaning) of each uint64 word of a warp's row in the tile kernel's phase
+    profile, in order: the single list TEXGS_PROFILE_LIST of cuda/texgs_kernels.cu."""
+    text = KERNEL_SOURCE.read_text()
+    pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
+    body = text[text.index("#define TEXGS_PROFILE_LIST(X)"):]
+    body = body[:body.index("#define TEXGS_PROFILE_ENUM")]
+    found = [(int(m.group(1)), m.group(2), m.group(3)) for m in pat.finditer(body)]
+    assert [n for n, _, _ in found] == list(range(len(found))), "TEXGS_PROFILE_LIST order"
+    return [(name, what) for _, name, what in found]
+
+
+@lru_cache(maxsize=2)
+def _compiled_module(profile: bool = False):
     """(pycuda.driver, the compiled module): imports pycuda, opens the primary context of
-    device 0 and compiles the kernels once per process. Raises UnsupportedError."""
+    device 0 and compiles the kernels once per process (``profile``: with -DTEXGS_PROFILE,
+    which adds the tile kernel's phase-profile builds). Raises UnsupportedError."""
     try:
         import pycuda.driver as cuda
     except ImportError as e:  # not installed, or libcuda missing
@@ -90,7 +108,8 @@ def _compiled_module():
 
     try:
         mod = SourceModule(KERNEL_SOURCE.read_text(), no_extern_c=True,
-                           options=list(NVCC_OPTIONS), include_dirs=[str(CUDA_DIR)])
+                           options=list(NVCC_OPTIONS) + (["-DTEXGS_PROFILE"] if profile else []),
+                           include_dirs=[str(CUDA_DIR)])
     except Exception as e:  # nvcc missing or failing
         raise UnsupportedError(f"{NEEDS}: the kernels did not compile with nvcc "
                                f"({_one_line(e)})") from None
@@ -124,13 +143,17 @@ def decode_kernel(name: str, top_k: int) -> str:
 
 class CudaDecoder:
     """Decode assets with the CUDA kernels. Making one compiles the kernels (first time in
-    the process) or raises UnsupportedError."""
+    the process) or raises UnsupportedError. ``profile``: a build with the tile kernel's
+    phase-profile builds too (PROFILE_TILES_KERNELS; for bench/bench_cuda_profile.py)."""
 
-    def __init__(self) -> None:
-        self.cuda, self.module = _compiled_module()
+    def __init__(self, profile: bool = False) -> None:
+        self.cuda, self.module = _compiled_module(profile)
         # every build: k = 0 names the generic one
         builds = [decode_kernel(n, k) for n in DECODE_KERNELS for k in range(TOPK_EXACT_MAX + 1)]
         builds += [f"{TWO_ROW_TILES_KERNEL}_k{k}" for k in range(1, TOPK_EXACT_MAX + 1)]
+        if profile:
+            builds += [f"{n}_k{k}" for n in PROFILE_TILES_KERNELS
+                       for k in range(1, TOPK_EXACT_MAX + 1)]
         self._fn = {name: self.module.get_function(name) for name in (
             *builds, "texgs_index_count_kernel", "texgs_index_scan_kernel",
             "texgs_index_fill_kernel", "texgs_validate_kernel", "texgs_expand_kernel")}
