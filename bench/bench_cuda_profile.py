@@ -5,10 +5,12 @@ What the profile answers (docs/RUNTIME.md "Measured on an H100"): whether the ra
 on instruction issue or on latency, and how much of a warp's time the per-block work takes
 (validation, the list's start, the batch loads, the barriers). The profile builds
 (cuda/texgs_kernels.cu, compiled with -DTEXGS_PROFILE: texgs_decode_tiles_profile_kernel_kK
-and texgs_decode_tiles2_profile_kernel_kK) are the tile kernel itself with lane 0 of every
-warp reading the SM's cycle counter (clock64) at each phase boundary and adding the cycles
-to its row in shared memory (TEXGS_PROFILE_LIST: validate, list, ids, load, load_wait,
-rank, rank_wait, blend; then the counts). The bench runs each variant's plain build and
+and texgs_decode_tiles2_profile_kernel_kK) are the tile kernel itself with thread 0 of
+every launch block reading the SM's cycle counter at each phase boundary and adding the
+cycles to the block's row in shared memory (TEXGS_PROFILE_LIST: validate, list, ids, load,
+load_wait, rank, rank_wait, blend; then the counts): the view of the block's first warp,
+serial work included (validation, the list's start, Rice ids), which the block's other
+warps spend waiting at the barrier after it. The bench runs each variant's plain build and
 its profile build on the same buffers, checks that their outputs are equal bit for bit,
 and prints per variant:
 
@@ -17,12 +19,13 @@ and prints per variant:
 - resident: the launch blocks the GPU holds at once (CUDA's occupancy rule,
   CudaDecoder.resident_blocks), plain / profile build: equal at the default K (the profile
   keeps its state in shared memory; tests/test_cuda.py checks the registers);
-- warps/SM: the warps resident on a multiprocessor on average, from the profile
-  (the sum of every warp's time in the kernel over SMs x the kernel's cycles, at the
-  CLOCK_RATE the driver reports: the SM clock may run below it, which reads as fewer);
+- warps/SM: the warps resident on a multiprocessor on average, from the profile (the sum
+  of every launch block's time in the kernel x its warps, over SMs x the kernel's cycles,
+  at the CLOCK_RATE the driver reports: the SM clock may run below it, which reads as
+  fewer);
 - kept/blk: candidates ranked per texel block;
-- each phase's share of a warp's time in the kernel (%);
-- rank cyc/cand: a warp's cycles in the ranking per candidate; "/ warps per scheduler"
+- each phase's share of the first warp's time in the kernel (%);
+- rank cyc/cand: its cycles in the ranking per candidate; "/ warps per scheduler"
   divides by the warps each of the SM's 4 schedulers holds (warps/SM / 4): were the
   schedulers never idle, a candidate would cost its warp that many issue slots, to set
   against the ranking loop's machine instructions per candidate
@@ -92,25 +95,27 @@ class ProfileRow:
     ms: float
     profile_ms: float
     summary: dict = field(default_factory=dict)
-    words: np.ndarray | None = None  # the last profiled launch's rows, uint64 [warps, WORDS]
+    words: np.ndarray | None = None  # the last profiled launch's rows, uint64 [blocks, WORDS]
 
 
 def summarize_profile(words: np.ndarray, warps_per_block: int, kernel_ms: float,
                       clock_mhz: float | None, sms: int) -> dict:
-    """The figures of one profiled launch from its rows ``words`` (uint64 [warps,
-    TEXGS_PROFILE_WORDS], rows never stored filled with all ones) -> dict: warps (rows
-    stored), texel_blocks, batches and kept (per texel block), phase_cycles (per warp per
-    texel block) and phase_share (of the warps' time, last - start), rank_cycles_per_candidate
-    (a warp's), and where ``clock_mhz`` is known: kernel_cycles, warps_per_sm (average
-    resident), warps_per_scheduler and rank_slots_per_candidate (rank cycles per candidate
-    over warps per scheduler)."""
+    """The figures of one profiled launch from its rows ``words`` (uint64 [launch blocks,
+    TEXGS_PROFILE_WORDS], one per launch block of ``warps_per_block`` warps, rows never
+    stored filled with all ones) -> dict: launch_blocks (rows stored), texel_blocks, batches
+    and kept (per texel block), phase_cycles (per texel block) and phase_share (of the
+    time from the first to the last mark, modulo 2^32), rank_cycles_per_candidate, and
+    where ``clock_mhz`` is known: kernel_cycles, warps_per_sm (average resident),
+    warps_per_scheduler and rank_slots_per_candidate (rank cycles per candidate over warps
+    per scheduler)."""
     names = [n for n, _ in cd.profile_fields()]
     col = {n: i for i, n in enumerate(names)}
-    w = words[words[:, col["start"]] != UNWRITTEN].astype(np.float64)
+    stored = words[words[:, col["start"]] != UNWRITTEN]
+    spans = float(((stored[:, col["last"]] - stored[:, col["start"]]) % 2**32).sum())
+    w = stored.astype(np.float64)
     blocks, kept = w[:, col["blocks"]].sum(), w[:, col["kept"]].sum()
-    spans = (w[:, col["last"]] - w[:, col["start"]]).sum()
-    out: dict = {"warps": int(w.shape[0]),
-                 "texel_blocks": blocks / warps_per_block,
+    out: dict = {"launch_blocks": int(w.shape[0]),
+                 "texel_blocks": blocks,
                  "batches_per_block": w[:, col["batches"]].sum() / blocks if blocks else 0.0,
                  "kept_per_block": kept / blocks if blocks else 0.0,
                  "phase_cycles": {p: (w[:, col[p]].sum() / blocks if blocks else 0.0)
@@ -118,7 +123,7 @@ def summarize_profile(words: np.ndarray, warps_per_block: int, kernel_ms: float,
                  "phase_share": {p: (w[:, col[p]].sum() / spans if spans else 0.0)
                                  for p in PHASES},
                  "rank_cycles_per_candidate": (w[:, col["rank"]].sum() / kept if kept else 0.0),
-                 "warp_cycles": w[:, col["total"]].sum()}
+                 "warp_cycles": w[:, col["total"]].sum() * warps_per_block}
     if clock_mhz:
         cycles = kernel_ms * 1e-3 * clock_mhz * 1e6
         per_sm = out["warp_cycles"] / (sms * cycles)
@@ -171,7 +176,7 @@ def profile_case(dec, case: Case, args: argparse.Namespace, clock_mhz: float | N
         for persistent in (False, True):
             v = Variant(rows, persistent)
             grid = dec.tile_grid(dec._fn[prof], blk, threads, (w, h), persistent)
-            n_rows = grid[0] * grid[1] * warps
+            n_rows = grid[0] * grid[1]  # one row per launch block
             pbuf = cuda.mem_alloc(8 * words * n_rows)
 
             def run(name, extra, grid=grid):  # extra: the profile buffer, last
@@ -225,7 +230,7 @@ def print_table(rows: list[ProfileRow]) -> None:
             f"{'kept/blk':>8} " + " ".join(f"{p[:9]:>9}" for p in PHASES)
             + f" {'rank cyc/cand':>13} {'/ warps per sched':>17}")
     print("resident: launch blocks the GPU holds at once, plain / profile build; phases: % "
-          "of a warp's time in the kernel")
+          "of a launch block's first warp's time in the kernel")
     print(head)
     print("-" * len(head))
     for r in rows:

@@ -24,9 +24,10 @@ instruction count and its candidate loop: of the loops (a backward branch and wh
 jumps over) holding at least 2 K select instructions, the top-K insertion's
 compare-exchanges, the one with the fewest instructions per candidate (the compiler
 versions the loop per address mode and may unroll it). "cand loop": its size; "per cand":
-its size over the candidates one pass of it ranks (its LDS.128 loads, one per batch slot in
-the tile kernels; 1 in the per-texel kernels). Static counts: a branch not taken at run
-time (the repeat mode's division, say) still counts.
+its size over the (texel, candidate) pairs one pass of it ranks, its compares of q with the
+cutoff (FSETP against the immediate 9, TEXGS_CUTOFF_Q: one per candidate, two in the
+two-row builds, one per texel; at least 1). Static counts: a branch not taken at run time
+(the repeat mode's division, say) still counts.
 
 Exit: 0; 2 for bad arguments; 3 when nvcc is missing or fails (its message on stderr).
 """
@@ -136,6 +137,8 @@ def compile_kernels(nvcc: str, source: Path, archs: list[str],
 
 SASS_LINE = re.compile(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
 BRANCH = re.compile(r"\bBRA\s+(0x[0-9a-f]+)")
+# q against the cutoff 9 (TEXGS_CUTOFF_Q), once per (texel, candidate) a loop ranks
+CUTOFF_COMPARE = re.compile(r"\bFSETP\.\S+\s+P\d+,\s*P\w+,\s*R\d+,\s*9,")
 
 
 @dataclass
@@ -143,7 +146,7 @@ class SassLoops:
     """Machine-code sizes of one kernel (cuobjdump -sass)."""
     instructions: int  # static count of the whole kernel
     candidate_loop: int  # static count of its candidate loop (0: none found)
-    loop_candidates: int = 1  # candidates one pass of the loop ranks (unrolled: more)
+    loop_candidates: int = 1  # (texel, candidate) pairs one pass ranks (unrolled: more)
 
     @property
     def per_candidate(self) -> float:
@@ -155,10 +158,10 @@ def parse_sass(text: str, min_selects: int) -> SassLoops:
     """The instruction count and the candidate loop (see the module docstring) of one
     kernel's ``cuobjdump -sass`` listing: of the loops holding at least ``min_selects``
     select instructions (2 K: the insertion's compare-exchanges), the one with the fewest
-    instructions per candidate, then the shortest; the candidates one pass of a loop ranks
-    are its 16-byte shared-memory loads (LDS.128, one per batch slot in the tile kernels;
-    a loop the compiler unrolled has several), at least 1 (the per-texel kernels read
-    global memory)."""
+    instructions per candidate, then the shortest; the (texel, candidate) pairs one pass of
+    a loop ranks are its compares of q with the cutoff (CUTOFF_COMPARE; a loop the compiler
+    unrolled, or a two-row build, has several), at least 1. (Not its 16-byte shared loads:
+    the compiler merges two candidates' 8-byte slots into one.)"""
     ins = [(int(m.group(1), 16), m.group(2)) for m in map(SASS_LINE.match, text.splitlines())
            if m]
     at = {a: i for i, (a, _) in enumerate(ins)}
@@ -174,7 +177,7 @@ def parse_sass(text: str, min_selects: int) -> SassLoops:
     if not loops:
         return SassLoops(len(ins), 0)
     found = [SassLoops(len(ins), size, max(1, sum(
-        op.split()[1 if op.startswith("@") else 0] == "LDS.128" for _, op in ins[first:last + 1])))
+        bool(CUTOFF_COMPARE.search(op)) for _, op in ins[first:last + 1])))
         for size, first, last in loops]
     return min(found, key=lambda f: (f.per_candidate, f.candidate_loop))
 

@@ -97,62 +97,67 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 }
 
 // ---- the tile kernel's phase profile (profile builds only: -DTEXGS_PROFILE) ----------------
-// Where a warp's cycles go, for bench/bench_cuda_decode.py --profile. Lane 0 of each warp
-// reads clock64() at the boundaries below and adds the cycles since the last one to the
-// warp's row in shared memory; after its last texel block it stores the row, uint64
-// [TEXGS_PROFILE_WORDS], at profile[(launch block * warps per block + warp) *
-// TEXGS_PROFILE_WORDS] (launch block: linear, x fastest; warp: the thread's linear index
-// / 32). Phases 0..7 add up to `last - start` exactly and to `total`, the warp's time in
-// the kernel, but for the row's store; words 9..11 count. A launch block that fails
-// validation or the shape check writes no row. Builds without the flag carry none of it
-// (the functions below do nothing when ON is false), and the flag leaves the other kernels
-// as they are.
+// Where the cycles of a launch block's first warp go, for bench/bench_cuda_profile.py.
+// Thread 0 reads the SM's cycle counter at the boundaries below and adds the cycles since
+// the last one to the block's row in shared memory; after its last texel block it stores
+// the row, uint64 [TEXGS_PROFILE_WORDS], at profile[launch block * TEXGS_PROFILE_WORDS]
+// (launch block: linear, x fastest). Phases 0..7 add up to `last - start` (modulo 2^32)
+// exactly and to `total`, the thread's time in the kernel, but for the row's store; words
+// 9..11 count. One thread, not one per warp: a row per warp kept its address in registers
+// and cost the K = 5 build three (a register allocation unit, so occupancy); thread 0 has
+// the block's serial work too (validation, the list's start, Rice ids), which the other
+// warps spend waiting at the barriers after it. A launch block that fails validation or
+// the shape check writes no row. Builds without the flag carry none of it (the functions
+// below do nothing when ON is false), and the flag leaves the other kernels as they are.
 #define TEXGS_PROFILE_LIST(X)                                                                \
-    X(0, validate, "thread 0 validates the buffers, the block waits at the barrier")        \
-    X(1, list, "thread 0 starts the texel block's list; the two barriers around the copy")   \
-    X(2, ids, "thread 0 decodes a batch of Rice-coded ids; the barrier after")               \
-    X(3, load, "the warp's part of a batch: ids, records, the block test, shared stores")    \
+    X(0, validate, "validating the buffers, and the barrier after")                         \
+    X(1, list, "starting the texel block's list; the two barriers around its copy")         \
+    X(2, ids, "decoding a batch of Rice-coded ids; the barrier after")                       \
+    X(3, load, "the thread's part of a batch: ids, records, the block test, shared stores")  \
     X(4, load_wait, "the barrier after the batch's stores")                                  \
-    X(5, rank, "ranking the kept candidates of a batch for the warp's texels")              \
+    X(5, rank, "ranking the kept candidates of a batch for the warp's texels")               \
     X(6, rank_wait, "the barrier after the ranking")                                         \
-    X(7, blend, "blending and storing the warp's texels")                                    \
+    X(7, blend, "blending and storing the warp's texels")                                     \
     X(8, total, "cycles from the kernel's entry to the row's store: about the sum of 0..7")  \
-    X(9, blocks, "texel blocks the warp decoded")                                            \
-    X(10, batches, "batches the warp ranked")                                                \
-    X(11, kept, "candidates kept for ranking, summed over the warp's batches")              \
-    X(12, start, "the clock at the kernel's entry")                                          \
-    X(13, last, "the clock at the warp's last mark")
+    X(9, blocks, "texel blocks the launch block decoded")                                    \
+    X(10, batches, "batches it ranked")                                                      \
+    X(11, kept, "candidates kept for ranking, summed over its batches")                      \
+    X(12, start, "the clock's low 32 bits at the kernel's entry")                            \
+    X(13, last, "the clock's low 32 bits at the last mark")
 #define TEXGS_PROFILE_ENUM(n, name, what) TEXGS_PROFILE_##name = n,
 enum { TEXGS_PROFILE_LIST(TEXGS_PROFILE_ENUM) TEXGS_PROFILE_WORDS };
 #undef TEXGS_PROFILE_ENUM
 
-// The SM's cycle counter in profile builds (0 in the others, which never read it).
-__device__ inline unsigned long long texgs_profile_clock() {
-#ifdef TEXGS_PROFILE
-    return (unsigned long long)clock64();
+// The low 32 bits of the SM's cycle counter in profile builds (one register, where clock64
+// took two and pushed the K = 5 build past the plain build's register allocation unit; the
+// CPU model's clock in nanoseconds there; 0 in the other builds, which never read it). The
+// differences taken modulo 2^32 are exact for spans under 2^32 cycles, 2 s at 2 GHz.
+__device__ inline uint32_t texgs_profile_clock() {
+#if defined(TEXGS_PROFILE) && defined(__CUDA_ARCH__)
+    return (uint32_t)clock();
+#elif defined(TEXGS_PROFILE)
+    return (uint32_t)clock64();
 #else
-    return 0ull;
+    return 0u;
 #endif
 }
 
-// Lane 0 of each warp (lid: the thread's linear index in its block) adds the cycles since
-// its last mark to phase `phase` of its row (rows: the block's rows in shared memory). The
-// state lives in the row, not in registers, so that a profile build keeps the registers
-// (and the occupancy) of the build it profiles as nearly as it can. Nothing when ON is false.
+// Thread 0 (lid: the thread's linear index in its block) adds the cycles since its last
+// mark to phase `phase` of the block's row `row` (shared memory). The state lives in the
+// row, not in registers. Nothing when ON is false.
 template <bool ON>
-__device__ inline void texgs_profile_mark(unsigned long long *rows, uint32_t lid, uint32_t phase) {
-    if (!ON || lid % 32u != 0u) return;
-    unsigned long long *row = rows + (lid / 32u) * TEXGS_PROFILE_WORDS;
-    const unsigned long long now = texgs_profile_clock();
-    row[phase] += now - row[TEXGS_PROFILE_last];
+__device__ inline void texgs_profile_mark(unsigned long long *row, uint32_t lid, uint32_t phase) {
+    if (!ON || lid != 0u) return;
+    const uint32_t now = texgs_profile_clock();
+    row[phase] += (uint32_t)(now - (uint32_t)row[TEXGS_PROFILE_last]);
     row[TEXGS_PROFILE_last] = now;
 }
 
-// Lane 0 of each warp adds n to count `word` of its row. Nothing when ON is false.
+// Thread 0 adds n to count `word` of the block's row. Nothing when ON is false.
 template <bool ON>
-__device__ inline void texgs_profile_count(unsigned long long *rows, uint32_t lid, uint32_t word,
+__device__ inline void texgs_profile_count(unsigned long long *row, uint32_t lid, uint32_t word,
                                            uint32_t n) {
-    if (ON && lid % 32u == 0u) rows[(lid / 32u) * TEXGS_PROFILE_WORDS + word] += n;
+    if (ON && lid == 0u) row[word] += n;
 }
 
 // Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: blocks of
@@ -189,13 +194,10 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     __shared__ texgs_slot_cid scid[TEXGS_TILE_BATCH];
     __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
     __shared__ uint32_t nkeep;
-    // the warps' profile rows (32 warps at most: blocks of up to 32 x 32 threads)
-    __shared__ unsigned long long sprof[PROFILE ? 32u * TEXGS_PROFILE_WORDS : 1u];
-    if (PROFILE && (threadIdx.y * blockDim.x + threadIdx.x) % 32u == 0u) {
-        unsigned long long *row =
-            sprof + (threadIdx.y * blockDim.x + threadIdx.x) / 32u * TEXGS_PROFILE_WORDS;
-        for (uint32_t f = 0; f < TEXGS_PROFILE_WORDS; ++f) row[f] = 0ull;
-        row[TEXGS_PROFILE_start] = row[TEXGS_PROFILE_last] = texgs_profile_clock();
+    __shared__ unsigned long long sprof[PROFILE ? (uint32_t)TEXGS_PROFILE_WORDS : 1u];  // the row
+    if (PROFILE && threadIdx.x == 0u && threadIdx.y == 0u) {
+        for (uint32_t f = 0; f < TEXGS_PROFILE_WORDS; ++f) sprof[f] = 0ull;
+        sprof[TEXGS_PROFILE_start] = sprof[TEXGS_PROFILE_last] = texgs_profile_clock();
     }
     const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
     if (!texgs_block_valid(b, true, status, CAP)) return;
@@ -297,13 +299,12 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         if (ROWS == 2u && inside1) finish_texel(r1, y1);
         texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_blend);
     }
-    if (PROFILE && lid % 32u == 0u && profile) {
-        const unsigned long long *row = sprof + (lid / 32u) * TEXGS_PROFILE_WORDS;
-        const uint32_t warps = (nthreads + 31u) / 32u;
+    if (PROFILE && lid == 0u && profile) {
         const uint64_t launch = (uint64_t)blockIdx.y * gridDim.x + blockIdx.x;
-        unsigned long long *dst = profile + (launch * warps + lid / 32u) * TEXGS_PROFILE_WORDS;
-        for (uint32_t f = 0; f < TEXGS_PROFILE_WORDS; ++f) dst[f] = row[f];
-        dst[TEXGS_PROFILE_total] = texgs_profile_clock() - row[TEXGS_PROFILE_start];
+        unsigned long long *dst = profile + launch * TEXGS_PROFILE_WORDS;
+        for (uint32_t f = 0; f < TEXGS_PROFILE_WORDS; ++f) dst[f] = sprof[f];
+        dst[TEXGS_PROFILE_total] =
+            (uint32_t)(texgs_profile_clock() - (uint32_t)sprof[TEXGS_PROFILE_start]);
     }
 }
 
@@ -372,8 +373,8 @@ TEXGS_DECODE_TILES2_KERNEL(8)
 
 #ifdef TEXGS_PROFILE
 // The phase-profile builds of the tile kernel, one and two rows, exact K only: the
-// parameters of texgs_decode_tiles_kernel_kK, then profile (uint64 [launch blocks x warps
-// per block x TEXGS_PROFILE_WORDS], see TEXGS_PROFILE_LIST).
+// parameters of texgs_decode_tiles_kernel_kK, then profile (uint64 [launch blocks x
+// TEXGS_PROFILE_WORDS], see TEXGS_PROFILE_LIST).
 #define TEXGS_DECODE_TILES_PROFILE_KERNELS(K)                                               \
     __global__ void texgs_decode_tiles_profile_kernel_k##K(TEXGS_DECODE_PARAMS_TILES,       \
                                                            unsigned long long *profile) {   \

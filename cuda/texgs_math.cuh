@@ -794,11 +794,12 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 #define TEXGS_TILE_COLOR_CACHE 512u
 static_assert(TEXGS_TILE_BATCH <= 256u, "batch slots take 8 bits of the ranking word");
 
-// One kept candidate of a batch: centre and the conic's a, b (16 bytes, one shared-memory
-// load on a GPU), then c and the low half of its ranking words, id << 8 | slot
-// (texgs_rank_word; 8 bytes, one more).
+// One kept candidate of a batch: centre, the conic's a and 2 b (2.0f * b, exact: the factor
+// of q's cross term, taken once per candidate instead of once per texel; 16 bytes, one
+// shared-memory load on a GPU), then c and the low half of its ranking words, id << 8 |
+// slot (texgs_rank_word; 8 bytes, one more).
 struct alignas(16) texgs_slot_geo {
-    float x, y, a, b;
+    float x, y, a, b2;
 };
 struct alignas(8) texgs_slot_cid {
     float c;
@@ -874,7 +875,7 @@ TEXGS_HD inline bool texgs_block_keeps(const texgs_buffers& b, uint32_t id, uint
 TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
                                        const texgs_gaussian& g, uint32_t j, texgs_batch s,
                                        bool cached) {
-    s.geo[j] = texgs_slot_geo{g.x, g.y, g.a, g.b};
+    s.geo[j] = texgs_slot_geo{g.x, g.y, g.a, 2.0f * g.b};
     s.cid[j] = texgs_slot_cid{g.c, texgs_rank_low(id, j)};  // j < TEXGS_TILE_BATCH <= 256
     if (cached) {
         const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
@@ -888,7 +889,35 @@ TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
 // its x offset shared, then the rankings proceed independently with the operations of
 // texgs_sample_point, so each texel gets the same bits. Key = q; each candidate's batch
 // slot is kept for the blend's cached colours; ties by id, so the order of the kept ones
-// does not matter. The blend is texgs_topk_blend (unfiltered).
+// does not matter. The blend is texgs_topk_blend (unfiltered). REP_X, REP_Y: the address
+// modes (repeat), one loop per combination, so that the loop carries no test of them.
+template <uint32_t CAP, uint32_t ROWS, bool REP_X, bool REP_Y>
+TEXGS_HD inline void texgs_batch_rank_loop(float w, float h, float px, float py0, float py1,
+                                           bool in0, bool in1, texgs_batch s, uint32_t n,
+                                           texgs_topk<CAP>* r0, texgs_topk<CAP>* r1) {
+    const texgs_slot_geo* gp = s.geo;
+    const texgs_slot_cid* cp = s.cid;
+    for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
+        const texgs_slot_geo g = *gp;
+        const texgs_slot_cid ci = *cp;  // ids < COUNT: texgs_block_keeps kept no other
+        float dx = px - g.x;
+        if (REP_X) dx = dx - w * floorf(dx / w + 0.5f);
+        float dy0 = py0 - g.y;
+        if (REP_Y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
+        const float q0 = g.a * dx * dx + g.b2 * dx * dy0 + ci.c * dy0 * dy0;
+        // q < cutoff: not NaN, so the word is texgs_rank_word(q, id, j)
+        if (in0 && q0 < TEXGS_F_CUTOFF_Q)
+            texgs_topk_insert_word(r0, texgs_rank_word_low(q0, ci.low));
+        if (ROWS == 2u) {
+            float dy1 = py1 - g.y;
+            if (REP_Y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
+            const float q1 = g.a * dx * dx + g.b2 * dx * dy1 + ci.c * dy1 * dy1;
+            if (in1 && q1 < TEXGS_F_CUTOFF_Q)
+                texgs_topk_insert_word(r1, texgs_rank_word_low(q1, ci.low));
+        }
+    }
+}
+
 template <uint32_t CAP, uint32_t ROWS>
 TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, float py0,
                                            float py1, bool in0, bool in1, texgs_batch s,
@@ -896,27 +925,15 @@ TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, flo
                                            texgs_topk<CAP>* r1) {
     const uint32_t* m = b.meta;
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
-    const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
-    const texgs_slot_geo* gp = s.geo;
-    const texgs_slot_cid* cp = s.cid;
-    for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
-        const texgs_slot_geo g = *gp;
-        const texgs_slot_cid ci = *cp;  // ids < COUNT: texgs_block_keeps kept no other
-        float dx = px - g.x;
-        if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
-        float dy0 = py0 - g.y;
-        if (rep_y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
-        const float q0 = g.a * dx * dx + 2.0f * g.b * dx * dy0 + ci.c * dy0 * dy0;
-        // q < cutoff: not NaN, so the word is texgs_rank_word(q, id, j)
-        if (in0 && q0 < TEXGS_F_CUTOFF_Q)
-            texgs_topk_insert_word(r0, texgs_rank_word_low(q0, ci.low));
-        if (ROWS == 2u) {
-            float dy1 = py1 - g.y;
-            if (rep_y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
-            const float q1 = g.a * dx * dx + 2.0f * g.b * dx * dy1 + ci.c * dy1 * dy1;
-            if (in1 && q1 < TEXGS_F_CUTOFF_Q)
-                texgs_topk_insert_word(r1, texgs_rank_word_low(q1, ci.low));
-        }
+    if (texgs_repeat_x(b)) {
+        if (texgs_repeat_y(b))
+            texgs_batch_rank_loop<CAP, ROWS, true, true>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+        else
+            texgs_batch_rank_loop<CAP, ROWS, true, false>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+    } else if (texgs_repeat_y(b)) {
+        texgs_batch_rank_loop<CAP, ROWS, false, true>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+    } else {
+        texgs_batch_rank_loop<CAP, ROWS, false, false>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
     }
 }
 

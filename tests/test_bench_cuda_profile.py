@@ -1,8 +1,8 @@
 """bench/bench_cuda_profile.py and the tile kernel's phase-profile builds without a GPU: the
 profile words' list, the summary worked by hand, and the profile builds run on the CPU model
 of CUDA (tests/cuda_emulated.py, the kernels compiled with -DTEXGS_PROFILE): the same bits
-as the plain builds, every warp's row stored where the launch mapping puts it, phases that
-add up, and counts equal to what the tile index says."""
+as the plain builds, every launch block's row stored where the launch mapping puts it,
+phases that add up, and counts equal to what the tile index says."""
 
 from __future__ import annotations
 
@@ -46,28 +46,29 @@ def _row(**v) -> np.ndarray:
 
 
 def test_summary_worked_by_hand():
-    """Two warps of one launch block (2 warps per block) that decoded 3 texel blocks, and a
-    row no warp stored (all ones): per-block cycles and shares, kept candidates, rank cycles
-    per candidate, and at 1000 MHz on 2 SMs the resident warps and issue slots."""
+    """Two launch blocks of 2 warps that decoded 3 and 2 texel blocks (the second one's
+    clock wrapped past 2^32 between its first and last mark), and a row never stored (all
+    ones): per-block cycles and shares, kept candidates, rank cycles per candidate, and at
+    1000 MHz on 2 SMs the resident warps and issue slots."""
     a = _row(validate=100, list=50, load=200, rank=600, blend=50, total=1010, blocks=3,
              batches=3, kept=30, start=5000, last=6000)
-    b = _row(validate=300, list=50, load=100, rank=500, blend=50, total=1000, blocks=3,
-             batches=3, kept=30, start=5000, last=6000)
+    b = _row(validate=300, list=50, load=100, rank=500, blend=50, total=1000, blocks=2,
+             batches=4, kept=30, start=2**32 - 400, last=600)
     unwritten = np.full(len(WORDS), 2**64 - 1, np.uint64)
     s = prof.summarize_profile(np.stack([a, b, unwritten]), 2, kernel_ms=0.001,
                                clock_mhz=1000.0, sms=2)
-    assert s["warps"] == 2 and s["texel_blocks"] == 3.0
-    assert s["kept_per_block"] == 10.0 and s["batches_per_block"] == 1.0
-    assert s["phase_cycles"]["validate"] == pytest.approx(400 / 6)
-    assert s["phase_cycles"]["rank"] == pytest.approx(1100 / 6)
-    assert s["phase_share"]["rank"] == pytest.approx(1100 / 2000)
+    assert s["launch_blocks"] == 2 and s["texel_blocks"] == 5.0
+    assert s["kept_per_block"] == 12.0 and s["batches_per_block"] == 7 / 5
+    assert s["phase_cycles"]["validate"] == pytest.approx(400 / 5)
+    assert s["phase_cycles"]["rank"] == pytest.approx(1100 / 5)
+    assert s["phase_share"]["rank"] == pytest.approx(1100 / 2000)  # spans 1000 + 1000
     assert s["phase_share"]["ids"] == 0.0
     assert s["rank_cycles_per_candidate"] == pytest.approx(1100 / 60)
-    # 1 us at 1 GHz = 1000 cycles; 2010 warp cycles over 2 SMs: 1.005 warps per SM
+    # 1 us at 1 GHz = 1000 cycles; 2010 cycles x 2 warps over 2 SMs: 2.01 warps per SM
     assert s["kernel_cycles"] == pytest.approx(1000.0)
-    assert s["warps_per_sm"] == pytest.approx(1.005)
-    assert s["warps_per_scheduler"] == pytest.approx(1.005 / 4)
-    assert s["rank_slots_per_candidate"] == pytest.approx(1100 / 60 / (1.005 / 4))
+    assert s["warps_per_sm"] == pytest.approx(2.01)
+    assert s["warps_per_scheduler"] == pytest.approx(2.01 / 4)
+    assert s["rank_slots_per_candidate"] == pytest.approx(1100 / 60 / (2.01 / 4))
     assert "warps_per_sm" not in prof.summarize_profile(np.stack([a]), 2, 0.001, None, 2)
 
 
@@ -90,10 +91,10 @@ def profile_decoder(tmp_path_factory):
 def test_profile_builds_run_and_count_what_the_index_says(profile_decoder):
     """An 80x80 synthesized bake over 8-texel index tiles in 8x8 blocks: the four variants
     (one and two rows, full and persistent grids) decode the same bits as their plain
-    builds (checked inside profile_case); every warp stores its row where launch block x
-    warps per block + warp puts it, with the texel blocks that launch block walks; each
-    row's phases add up to last - start and to at most total; and, the block being the
-    index tile, the candidates kept per block are the tile lists' lengths."""
+    builds (checked inside profile_case); every launch block stores its row at its linear
+    index, with the texel blocks it walks; each row's phases add up to last - start and to
+    at most total; and, the block being the index tile, the candidates kept per block are
+    the tile lists' lengths."""
     args = prof.parse_args(["--sizes", "80", "--repeats", "1", "--warmup", "0"])
     case = prof.load_cases(args)[0]
     rows = prof.profile_case(profile_decoder, case, args, clock_mhz=None, sms=2)
@@ -110,15 +111,14 @@ def test_profile_builds_run_and_count_what_the_index_says(profile_decoder):
         if r.variant.persistent:
             assert launches < 100  # the stand-in GPU holds fewer: each walks several
         w = r.words
-        assert w.shape == (launches * r.warps_per_block, len(WORDS))
+        assert w.shape == (launches, len(WORDS))
         assert not (w == np.uint64(2**64 - 1)).any()  # every row stored
-        for i, row in enumerate(w):
-            launch = i // r.warps_per_block
+        for launch, row in enumerate(w):
             walked = list(range(launch, 100, launches))
             assert row[col["blocks"]] == len(walked)
             assert row[col["kept"]] == lengths[walked].sum()
             assert row[col["batches"]] == sum(-(-int(n) // 64) for n in lengths[walked])
-            span = int(row[col["last"]]) - int(row[col["start"]])
+            span = (int(row[col["last"]]) - int(row[col["start"]])) % 2**32
             assert sum(int(row[col[p]]) for p in prof.PHASES) == span
             assert span <= int(row[col["total"]])
         s = r.summary

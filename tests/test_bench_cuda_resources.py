@@ -67,14 +67,17 @@ def test_bad_arguments_exit_2(capsys):
 
 
 # A cuobjdump -sass listing cut down by hand: an outer loop (0x0040..0x0120) around an inner
-# one (0x0050..0x00f0) holding two 16-byte shared loads (one predicated) and four selects
-# (two of them predicated), and a loop with one
+# one (0x0050..0x00f0) holding two compares of q with the cutoff 9 (one predicated; the
+# compare with 0x9 and the integer compare with 9 are not such) and four selects (two of
+# them predicated), and a loop with one
 SASS = """
         Function : texgs_decode_tiles_kernel_k2
         /*0000*/                   MOV R1, c[0x0][0x28] ;
         /*0040*/                   LDS R2, [R3] ;
-        /*0050*/                   LDS.128 R20, [R3] ;
-        /*0060*/               @P2 LDS.128 R24, [R3+0x10] ;
+        /*0050*/                   FSETP.GEU.AND P0, PT, R17, 9, PT ;
+        /*0060*/               @P2 FSETP.GEU.AND P2, PT, R26, 9, PT ;
+        /*0060*/                   FSETP.GEU.AND P3, PT, R26, 0x9, PT ;
+        /*0060*/                   ISETP.NE.AND P3, PT, R26, 9, PT ;
         /*0060*/                   ISETP.LT.U32.AND P0, PT, R4, R6, PT ;
         /*0070*/                   SEL R7, R4, R6, P0 ;
         /*0080*/                   SEL R8, R6, R4, P0 ;
@@ -91,13 +94,13 @@ SASS = """
 
 def test_parse_sass_finds_the_shortest_loop_with_the_insertions_selects():
     got = bench.parse_sass(SASS, min_selects=4)
-    assert got.instructions == 15
-    assert got.candidate_loop == 8  # 0x50..0xf0, not the outer loop of 11 around it
-    assert got.loop_candidates == 2 and got.per_candidate == 4.0  # two 16-byte slot loads
+    assert got.instructions == 17
+    assert got.candidate_loop == 10  # 0x50..0xf0, not the outer loop of 13 around it
+    assert got.loop_candidates == 2 and got.per_candidate == 5.0  # two cutoff compares
     outer = bench.parse_sass(SASS, min_selects=5)  # only the outer loop has five
-    assert (outer.candidate_loop, outer.loop_candidates) == (11, 2)
+    assert (outer.candidate_loop, outer.loop_candidates) == (13, 2)
     assert bench.parse_sass(SASS, min_selects=7).candidate_loop == 0  # none
-    last = bench.parse_sass(SASS, min_selects=1)  # 0x130..0x140, no slot loads
+    last = bench.parse_sass(SASS, min_selects=1)  # 0x130..0x140, no cutoff compare
     assert (last.candidate_loop, last.loop_candidates, last.per_candidate) == (2, 1, 2.0)
 
 
