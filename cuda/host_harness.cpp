@@ -235,6 +235,15 @@ int texgs_harness_topk_build_serves(uint32_t cap, uint32_t k) {
     return texgs_topk_build_serves(cap, k) ? 1 : 0;
 }
 
+// texgs_key_order(key) for each of n floats (the high half of the ranking words), and
+// texgs_key_from_order of each back.
+void texgs_harness_key_order(const float* keys, uint32_t n, uint32_t* order, float* back) {
+    for (uint32_t i = 0; i < n; ++i) {
+        order[i] = texgs_key_order(keys[i]);
+        back[i] = texgs_key_from_order(order[i]);
+    }
+}
+
 int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {
     return texgs_validate_buffers(make_buffers(TEXGS_HARNESS_ARGS), with_index != 0);
 }

@@ -544,7 +544,10 @@ TEXGS_HD inline bool texgs_topk_build_serves(uint32_t cap, uint32_t k) {
 // Unsigned order of non-NaN floats: -inf .. -0 = +0 .. +inf map to increasing integers.
 TEXGS_HD inline uint32_t texgs_key_order(float key) {
     const uint32_t u = texgs_float_bits(key + 0.0f);  // -0 + 0 = +0
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    // negative: ~u; else u | 0x80000000 (bit 31 clear): u ^ (sign spread over 32 bits |
+    // 0x80000000), a shift and one three-input logic op on a GPU
+    const uint32_t sign = (uint32_t)((int32_t)u >> 31);
+    return u ^ (sign | 0x80000000u);
 }
 
 TEXGS_HD inline float texgs_key_from_order(uint32_t o) {
