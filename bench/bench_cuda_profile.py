@@ -175,13 +175,16 @@ def profile_case(dec, case: Case, args: argparse.Namespace, clock_mhz: float | N
         warps = -(-threads // 32)
         for persistent in (False, True):
             v = Variant(rows, persistent)
-            grid = dec.tile_grid(dec._fn[prof], blk, threads, (w, h), persistent)
+            # each build on its own grid (a persistent one: as many blocks as the GPU holds)
+            grids = {n: dec.tile_grid(dec._fn[n], blk, threads, (w, h), persistent)
+                     for n in (plain, prof)}
+            grid = grids[prof]
             n_rows = grid[0] * grid[1]  # one row per launch block
             pbuf = cuda.mem_alloc(8 * words * n_rows)
 
-            def run(name, extra, grid=grid):  # extra: the profile buffer, last
+            def run(name, extra):  # extra: the profile buffer, last
                 dec._fn[name](*a, *zero4, out, cand, status, *extra,
-                              block=(blk, blk // rows, 1), grid=grid)
+                              block=(blk, blk // rows, 1), grid=grids[name])
 
             outs = []
             times = []
@@ -194,7 +197,7 @@ def profile_case(dec, case: Case, args: argparse.Namespace, clock_mhz: float | N
                 cuda.memcpy_dtoh(got, out)
                 outs.append(got)
                 times.append(t_ms)
-            # one last profiled launch into a buffer of all ones: rows no warp stores stay so
+            # one last profiled launch into a buffer of all ones: a row no block stores stays so
             cuda.memset_d32(pbuf, 0xFFFFFFFF, 2 * words * n_rows)
             run(prof, (pbuf,))
             dec._check(status, host_status)
