@@ -14,8 +14,12 @@ warps spend waiting at the barrier after it. The bench runs each variant's plain
 its profile build on the same buffers, checks that their outputs are equal bit for bit,
 and prints per variant:
 
-- ms, profile ms: median kernel time (CUDA events) of the plain and the profile build; the
-  difference is what the profiling costs;
+- ms, Gtexel/s, profile ms: median kernel time (CUDA events) of the plain build and its
+  rate, and the profile build's time; the difference is what the profiling costs (the
+  plain rows make this bench the quick timing of the fastest decode after a change, where
+  bench_cuda_decode.py times every mode; most of its time is NumPy's index build, 36 s at
+  4096^2 over 8-texel tiles on the H100 machine's host, docs/results/gpu/
+  decode_synth_tile8.json);
 - resident: the launch blocks the GPU holds at once (CUDA's occupancy rule,
   CudaDecoder.resident_blocks), plain / profile build: equal at the default K (the profile
   keeps its state in shared memory; tests/test_cuda.py checks the registers);
@@ -211,6 +215,7 @@ def profile_case(dec, case: Case, args: argparse.Namespace, clock_mhz: float | N
                     raise SystemExit(f"{PROG}: {case.label}: {what} ({v.label}) differs from "
                                      f"the first variant's decode")
             summary = summarize_profile(prof_words, warps, times[1], clock_mhz, sms)
+            summary["gtexel_s"] = w * h / (times[0] * 1e-3) / 1e9  # the plain build's rate
             # blocks the GPU holds at once, plain and profile build (the same where the
             # registers round to the same allocation unit: tests/test_cuda.py)
             summary["resident_blocks"] = [dec.resident_blocks(dec._fn[plain], threads),
@@ -228,7 +233,8 @@ def _f(v, width: int, spec: str) -> str:
 
 
 def print_table(rows: list[ProfileRow]) -> None:
-    head = (f"{'texture':<16} {'variant':<22} {'ms':>7} {'prof ms':>7} {'resident':>11} "
+    head = (f"{'texture':<16} {'variant':<22} {'ms':>7} {'Gtexel/s':>8} {'prof ms':>7} "
+            f"{'resident':>11} "
             f"{'warps/SM':>8} "
             f"{'kept/blk':>8} " + " ".join(f"{p[:9]:>9}" for p in PHASES)
             + f" {'rank cyc/cand':>13} {'/ warps per sched':>17}")
@@ -239,7 +245,8 @@ def print_table(rows: list[ProfileRow]) -> None:
     for r in rows:
         s = r.summary
         res = "/".join(str(n) for n in s["resident_blocks"])
-        print(f"{r.case:<16} {r.variant.label:<22} {r.ms:7.3f} {r.profile_ms:7.3f} {res:>11} "
+        print(f"{r.case:<16} {r.variant.label:<22} {r.ms:7.3f} {s['gtexel_s']:8.2f} "
+              f"{r.profile_ms:7.3f} {res:>11} "
               f"{_f(s.get('warps_per_sm'), 8, '.1f')} {s['kept_per_block']:8.1f} "
               + " ".join(f"{100 * s['phase_share'][p]:8.1f}%" for p in PHASES)
               + f" {s['rank_cycles_per_candidate']:13.0f} "
