@@ -28,24 +28,9 @@ set -u
 [ $# -eq 2 ] || { echo "usage: $0 WHEEL_DIR OUT_DIR" >&2; exit 1; }
 WHEELS=$1
 OUT=$2
-mkdir -p "$OUT"
-case ":$PATH:" in *":/usr/local/cuda/bin:"*) ;; *) PATH="$PATH:/usr/local/cuda/bin";; esac
-export PATH PYTHONUNBUFFERED=1 PIP_ROOT_USER_ACTION=ignore
-LOG=$OUT/log.txt
-START=$(date +%s)
-say() { echo "=== $(( $(date +%s) - START ))s $*" | tee -a "$LOG"; }
-step() { local t=$1; shift; say "$*"; timeout "$t" "$@" >> "$LOG" 2>&1; say "exit $?"; }
-
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader \
-  >> "$LOG" 2>&1
-ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+. tools/device/common.sh
 python3 -c "import numpy; print('numpy', numpy.__version__)" >> "$LOG" 2>&1
-
-say "building pycuda"
-timeout 300 tools/device/build_pycuda.sh "$WHEELS" /tmp/site > "$OUT/pycuda_build.log" 2>&1
-say "build_pycuda exit $?"
-tail -3 "$OUT/pycuda_build.log" >> "$LOG"
-export PYTHONPATH=/tmp/site:$PWD
+build_pycuda "$WHEELS"
 
 step 240 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
   -k "(gpu and not without_gpu and not emulated) or report_max_errors"

@@ -23,16 +23,8 @@ set -u
 WHEELS=$1
 TEX=$2
 OUT=$3
-mkdir -p "$OUT"
-case ":$PATH:" in *":/usr/local/cuda/bin:"*) ;; *) PATH="$PATH:/usr/local/cuda/bin";; esac
-export PATH PYTHONUNBUFFERED=1 TEXGS_CACHE_DIR=/tmp/texgs-cache PIP_ROOT_USER_ACTION=ignore
-LOG=$OUT/log.txt
-START=$(date +%s)
-say() { echo "=== $(( $(date +%s) - START ))s $*" | tee -a "$LOG"; }
-run() { local t=$1; shift; say "$*"; timeout "$t" "$@" >> "$LOG" 2>&1; say "exit $?"; }
-
-nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader \
-  >> "$LOG" 2>&1
+. tools/device/common.sh
+export TEXGS_CACHE_DIR=/tmp/texgs-cache
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" \
   >> "$LOG" 2>&1
 
@@ -40,7 +32,7 @@ python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.versio
   echo "build_pycuda exit $?" >> "$OUT/pycuda_build.log" ) &
 BUILD=$!
 
-run 180 python3 -m pytest -q -rs -p no:cacheprovider tests/test_render_cuda.py
+step 180 python3 -m pytest -q -rs -p no:cacheprovider tests/test_render_cuda.py
 
 say "eval bakes"
 mapfile -t FILES < <(ls "$TEX"/*.png)
@@ -62,15 +54,15 @@ say "waiting for the pycuda build"
 wait $BUILD
 tail -4 "$OUT/pycuda_build.log" >> "$LOG"
 export PYTHONPATH=/tmp/site:$PWD
-run 180 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
+step 180 python3 -m pytest -q -rs -s -p no:cacheprovider tests/test_cuda.py \
   -k "(gpu and not without_gpu and not emulated) or report_max_errors"
-run 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py -k "not emulated"
+step 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_decode.py -k "not emulated"
 
-run 150 python3 bench/bench_gpu_bake.py --sizes 512 1024 2048 4096 --cpu-sizes \
+step 150 python3 bench/bench_gpu_bake.py --sizes 512 1024 2048 4096 --cpu-sizes \
   --texture "$TEX/stktex_generic_WoodF.png" --save-assets /tmp/bakes --json "$OUT/gpu_bake.json"
-run 120 python3 bench/bench_cuda_decode.py --asset /tmp/bakes/max_2048.tgs \
+step 120 python3 bench/bench_cuda_decode.py --asset /tmp/bakes/max_2048.tgs \
   --asset /tmp/bakes/max_4096.tgs --json "$OUT/decode_real.json"
-run 120 python3 bench/bench_cuda_decode.py --json "$OUT/decode_synth.json"
-run 200 python3 bench/bench_scaling.py --device cuda --counts 0.25 1 4 \
+step 120 python3 bench/bench_cuda_decode.py --json "$OUT/decode_synth.json"
+step 200 python3 bench/bench_scaling.py --device cuda --counts 0.25 1 4 \
   --texture "$TEX/stktex_generic_WoodF.png" --json "$OUT/scaling.json" --plot "$OUT/scaling.png"
 say "done"
