@@ -572,12 +572,68 @@ def print_table(rows: list[Row], dev: dict) -> None:
               f"{_f(r.extra.get('candidates_mean'), 7, '.1f')}")
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+def add_case_options(ap: argparse.ArgumentParser, sizes: list[int], index_tile: int) -> None:
+    """The input options this bench shares with bench_cuda_profile.py: --asset, --sizes,
+    --index-tile, --block, --seed, --sigma-scale (check them with check_case_options)."""
     ap.add_argument("--asset", type=Path, action="append", default=[],
                     help="a .tgs file (repeatable); default: synthesized assets of --sizes")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096],
-                    help="square sizes of the synthesized assets (default 2048 4096)")
+    ap.add_argument("--sizes", type=int, nargs="+", default=sizes,
+                    help="square sizes of the synthesized assets (default %s)"
+                    % " ".join(map(str, sizes)))
+    ap.add_argument("--index-tile", type=int, default=index_tile,
+                    help="the tile index's tile in texels (1..%d, default %d): smaller tiles "
+                    "give each texel fewer candidates for a larger index" % (
+                        MAX_INDEX_TILE, index_tile))
+    ap.add_argument("--block", type=int, default=None,
+                    help="decode tiles: blocks of BLOCK x BLOCK texels (1..32, dividing the "
+                    "index tile; default 8, or the index tile when smaller)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sigma-scale", type=float, default=1.0,
+                    help="synthesized assets: sigma about this x the spacing sqrt(W H / N) "
+                    "(default 1; 0.55 gives the ~27 candidates per texel measured on real "
+                    "1 bpp bakes, docs/RUNTIME.md)")
+
+
+def check_case_options(ap: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """ap.error (exit 2) for an option of add_case_options out of its range."""
+    if not 0.05 <= args.sigma_scale <= 20:
+        ap.error("--sigma-scale must lie in 0.05..20")
+    if not 1 <= args.index_tile <= MAX_INDEX_TILE:
+        ap.error(f"--index-tile must lie in 1..{MAX_INDEX_TILE}")
+    if args.block is not None and not 1 <= args.block <= MAX_DECODE_BLOCK:
+        ap.error(f"--block must lie in 1..{MAX_DECODE_BLOCK}")
+    if any(not 1 <= s <= fmt.MAX_DIMENSION for s in args.sizes):
+        ap.error(f"--sizes must lie in 1..{fmt.MAX_DIMENSION}")
+
+
+def open_decoder(prog: str, args: argparse.Namespace, profile: bool = False):
+    """(CudaDecoder, seconds it took to be ready, the cases of ``args``), or the exit code
+    after one line on stderr: 5 without pycuda, a driver or a GPU, 2 for an unreadable
+    asset. ``profile``: the decoder with the phase-profile builds."""
+    t0 = time.perf_counter()
+    try:
+        dec = cd.CudaDecoder(profile=profile)
+    except UnsupportedError as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 5
+    ready_s = time.perf_counter() - t0
+    try:
+        cases = load_cases(args)
+    except (TexgsError, OSError) as e:
+        print(f"{prog}: error: {e}", file=sys.stderr)
+        return 2
+    return dec, ready_s, cases
+
+
+def args_json(args: argparse.Namespace) -> dict:
+    """The options as JSON values (paths as strings)."""
+    return {k: (str(v) if isinstance(v, Path) else [str(x) for x in v] if k == "asset" else v)
+            for k, v in vars(args).items()}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
+    add_case_options(ap, [2048, 4096], DEFAULT_INDEX_TILE)
     ap.add_argument("--points", type=int, default=4_000_000,
                     help="random UV points of the uv mode (default 4000000)")
     ap.add_argument("--repeats", type=int, default=10, help="timed runs per mode (median)")
@@ -586,20 +642,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="NumPy baseline: decode a centred crop this wide (0: skip)")
     ap.add_argument("--ref-points", type=int, default=65536,
                     help="NumPy baseline: UV points (0: skip)")
-    ap.add_argument("--index-tile", type=int, default=DEFAULT_INDEX_TILE,
-                    help="the tile index's tile in texels (1..%d, default %d): smaller tiles "
-                    "give each texel fewer candidates for a larger index" % (
-                        MAX_INDEX_TILE, DEFAULT_INDEX_TILE))
-    ap.add_argument("--block", type=int, default=None,
-                    help="decode tiles: blocks of BLOCK x BLOCK texels (1..32, dividing the "
-                    "index tile; default 8, or the index tile when smaller)")
     ap.add_argument("--lanes-per-sm", type=int, default=LANES_PER_SM)
     ap.add_argument("--ops-per-texel", type=int, default=OPS_PER_TEXEL)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sigma-scale", type=float, default=1.0,
-                    help="synthesized assets: sigma about this x the spacing sqrt(W H / N) "
-                    "(default 1; 0.55 gives the ~27 candidates per texel measured on real "
-                    "1 bpp bakes, docs/RUNTIME.md)")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     ap.add_argument("--save-assets", type=Path, default=None, metavar="DIR",
                     help="write the synthesized assets to DIR as .tgs and exit (no GPU)")
@@ -607,17 +651,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for name in ("points", "repeats", "lanes_per_sm", "ops_per_texel"):
         if getattr(args, name) < 1:
             ap.error(f"--{name.replace('_', '-')} must be at least 1")
-    if not 0.05 <= args.sigma_scale <= 20:
-        ap.error("--sigma-scale must lie in 0.05..20")
     for name in ("warmup", "ref_crop", "ref_points"):
         if getattr(args, name) < 0:
             ap.error(f"--{name.replace('_', '-')} must not be negative")
-    if not 1 <= args.index_tile <= MAX_INDEX_TILE:
-        ap.error(f"--index-tile must lie in 1..{MAX_INDEX_TILE}")
-    if args.block is not None and not 1 <= args.block <= MAX_DECODE_BLOCK:
-        ap.error(f"--block must lie in 1..{MAX_DECODE_BLOCK}")
-    if any(not 1 <= s <= fmt.MAX_DIMENSION for s in args.sizes):
-        ap.error(f"--sizes must lie in 1..{fmt.MAX_DIMENSION}")
+    check_case_options(ap, args)
     if args.points >= 2**32:
         ap.error("--points must be below 2^32")
     return args
@@ -633,18 +670,10 @@ def main(argv: list[str] | None = None) -> int:
                                                       sigma_scale=args.sigma_scale)))
             print(p)
         return 0
-    t0 = time.perf_counter()
-    try:
-        dec = cd.CudaDecoder()
-    except UnsupportedError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 5
-    ready_s = time.perf_counter() - t0
-    try:
-        cases = load_cases(args)
-    except (TexgsError, OSError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+    opened = open_decoder(PROG, args)
+    if isinstance(opened, int):
+        return opened
+    dec, ready_s, cases = opened
     dev = device_info(dec.cuda, args.lanes_per_sm, args.ops_per_texel)
     clock = "?" if dev["clock_mhz"] is None else f"{dev['clock_mhz']:.0f}"
     print(f"device: {dev['name']} (sm_{dev['compute_capability'].replace('.', '')}), "
@@ -683,9 +712,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: GPU results differ from the NumPy reference (see checks)",
               file=sys.stderr)
     if args.json is not None:
-        out = {"device": dev, "args": {k: (str(v) if isinstance(v, Path) else
-                                           [str(x) for x in v] if k == "asset" else v)
-                                       for k, v in vars(args).items()},
+        out = {"device": dev, "args": args_json(args),
                "host": {"python": platform.python_version(), "numpy": np.__version__,
                         "machine": platform.machine()},
                "decoder_ready_s": ready_s, "textures": facts,

@@ -55,7 +55,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,12 +64,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_cuda_decode import (Case, device_info, load_cases,  # noqa: E402
-                               median_event_ms)
+from bench_cuda_decode import (Case, add_case_options, args_json,  # noqa: E402
+                               check_case_options, device_info, median_event_ms, open_decoder)
 from texgs import cuda_decoder as cd  # noqa: E402  (imports pycuda only when used)
 from texgs import layout as L  # noqa: E402
-from texgs.errors import TexgsError, UnsupportedError  # noqa: E402
-from texgs.runtime import MAX_DECODE_BLOCK, build_gpu_buffers, decode_block  # noqa: E402
+from texgs.runtime import build_gpu_buffers, decode_block  # noqa: E402
 
 PROG = "bench_cuda_profile"
 SCHEDULERS_PER_SM = 4  # warp schedulers (SM sub-partitions) per SM, Volta to Hopper
@@ -255,48 +253,23 @@ def print_table(rows: list[ProfileRow]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
-    ap.add_argument("--asset", type=Path, action="append", default=[],
-                    help="a .tgs file (repeatable); default: synthesized assets of --sizes")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[4096],
-                    help="square sizes of the synthesized assets (default 4096)")
-    ap.add_argument("--index-tile", type=int, default=8,
-                    help="the tile index's tile in texels (default 8: the fastest measured)")
-    ap.add_argument("--block", type=int, default=None,
-                    help="blocks of BLOCK x BLOCK texels (default 8, or the index tile)")
+    add_case_options(ap, [4096], 8)  # 8-texel index tiles: the fastest measured
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per build (median)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--sigma-scale", type=float, default=1.0,
-                    help="synthesized assets: sigma about this x the spacing (default 1)")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
         ap.error("--repeats must be at least 1 and --warmup not negative")
-    if not 1 <= args.index_tile <= 256:
-        ap.error("--index-tile must lie in 1..256")
-    if args.block is not None and not 1 <= args.block <= MAX_DECODE_BLOCK:
-        ap.error(f"--block must lie in 1..{MAX_DECODE_BLOCK}")
-    if any(not 1 <= s <= 16384 for s in args.sizes):
-        ap.error("--sizes must lie in 1..16384")
-    if not 0.05 <= args.sigma_scale <= 20:
-        ap.error("--sigma-scale must lie in 0.05..20")
+    check_case_options(ap, args)
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    t0 = time.perf_counter()
-    try:
-        dec = cd.CudaDecoder(profile=True)
-    except UnsupportedError as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 5
-    ready_s = time.perf_counter() - t0
-    try:
-        cases = load_cases(args)
-    except (TexgsError, OSError) as e:
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        return 2
+    opened = open_decoder(PROG, args, profile=True)
+    if isinstance(opened, int):
+        return opened
+    dec, ready_s, cases = opened
     dev = device_info(dec.cuda, 128, 300)
     print(f"device: {dev['name']} (sm_{dev['compute_capability'].replace('.', '')}), "
           f"{dev['sms']} SMs at {dev['clock_mhz'] or '?'} MHz (CLOCK_RATE); kernels with "
@@ -313,9 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     print_table(rows)
     if args.json is not None:
-        out = {"device": dev, "args": {k: (str(v) if isinstance(v, Path) else
-                                           [str(x) for x in v] if k == "asset" else v)
-                                       for k, v in vars(args).items()},
+        out = {"device": dev, "args": args_json(args),
                "fields": dict(cd.profile_fields()),
                "rows": [{"texture": r.case, "variant": r.variant.label,
                          "rows_per_thread": r.variant.rows, "persistent": r.variant.persistent,

@@ -104,7 +104,7 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 // (launch block: linear, x fastest). Phases 0..7 add up to `last - start` (modulo 2^32)
 // exactly and to `total`, the thread's time in the kernel, but for the row's store; words
 // 9..11 count. One thread, not one per warp: a row per warp kept its address in registers
-// and cost the K = 5 build three (a register allocation unit, so occupancy); thread 0 has
+// and took the K = 5 build past its register allocation unit (so occupancy); thread 0 has
 // the block's serial work too (validation, the list's start, Rice ids), which the other
 // warps spend waiting at the barriers after it. A launch block that fails validation or
 // the shape check writes no row. Builds without the flag carry none of it (the functions
@@ -128,10 +128,9 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 enum { TEXGS_PROFILE_LIST(TEXGS_PROFILE_ENUM) TEXGS_PROFILE_WORDS };
 #undef TEXGS_PROFILE_ENUM
 
-// The low 32 bits of the SM's cycle counter in profile builds (one register, where clock64
-// took two and pushed the K = 5 build past the plain build's register allocation unit; the
-// CPU model's clock in nanoseconds there; 0 in the other builds, which never read it). The
-// differences taken modulo 2^32 are exact for spans under 2^32 cycles, 2 s at 2 GHz.
+// The low 32 bits of the SM's cycle counter in profile builds (the CPU model's clock in
+// nanoseconds there; 0 in the other builds, which never read it): one register, not two.
+// The differences taken modulo 2^32 are exact for spans under 2^32 cycles, 2 s at 2 GHz.
 __device__ inline uint32_t texgs_profile_clock() {
 #if defined(TEXGS_PROFILE) && defined(__CUDA_ARCH__)
     return (uint32_t)clock();

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench" / "bench_cuda_profile.py"
 sys.path.insert(0, str(BENCH.parent))
 
+import bench_cuda_decode as bench  # noqa: E402
 import bench_cuda_profile as prof  # noqa: E402
 
 WORDS = [n for n, _ in cd.profile_fields()]
@@ -96,7 +97,7 @@ def test_profile_builds_run_and_count_what_the_index_says(profile_decoder):
     at most total; and, the block being the index tile, the candidates kept per block are
     the tile lists' lengths."""
     args = prof.parse_args(["--sizes", "80", "--repeats", "1", "--warmup", "0"])
-    case = prof.load_cases(args)[0]
+    case = bench.load_cases(args)[0]
     rows = prof.profile_case(profile_decoder, case, args, clock_mhz=None, sms=2)
     assert [(r.variant.rows, r.variant.persistent) for r in rows] == \
         [(1, False), (1, True), (2, False), (2, True)]

@@ -48,7 +48,8 @@ TWO_ROW_TILES_KERNEL = "texgs_decode_tiles2_kernel"
 
 # The tile kernel's phase-profile builds (nvcc -DTEXGS_PROFILE: CudaDecoder(profile=True);
 # one and two rows, exact K 1..8): f"{name}_k{K}", the tile kernel's parameters then a
-# uint64 buffer of TEXGS_PROFILE_WORDS per warp (profile_fields; bench/bench_cuda_profile.py).
+# uint64 buffer of TEXGS_PROFILE_WORDS per launch block (profile_fields;
+# bench/bench_cuda_profile.py).
 PROFILE_TILES_KERNELS = ("texgs_decode_tiles_profile_kernel", "texgs_decode_tiles2_profile_kernel")
 
 NEEDS = "the CUDA decoder needs pycuda (pip install 'texgs[cuda]') and an NVIDIA GPU"
@@ -59,25 +60,35 @@ def _one_line(e: BaseException) -> str:
     return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
+def _x_list(path: Path, macro: str) -> list[tuple[int, str, str]]:
+    """The entries X(code, name, "text") of the X-macro list ``#define macro(X)`` in
+    ``path``, by code."""
+    lines = iter(path.read_text().splitlines())
+    body = []
+    for line in lines:
+        if line.startswith(f"#define {macro}(X)"):
+            body.append(line)
+            while body[-1].rstrip().endswith("\\"):
+                body.append(next(lines))
+            break
+    pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
+    return sorted((int(m.group(1)), m.group(2), m.group(3))
+                  for m in pat.finditer("\n".join(body)))
+
+
 @lru_cache(maxsize=1)
 def status_messages() -> dict[int, str]:
     """texgs_validate_buffers status code -> "NAME: message", read from the one list in
     cuda/texgs_math.cuh (TEXGS_STATUS_LIST)."""
-    text = MATH_HEADER.read_text()
-    pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
-    return {int(m.group(1)): f"{m.group(2)}: {m.group(3)}" for m in pat.finditer(text)}
+    return {code: f"{name}: {text}" for code, name, text in
+            _x_list(MATH_HEADER, "TEXGS_STATUS_LIST")}
 
 
+@lru_cache(maxsize=1)
 def profile_fields() -> list[tuple[str, str]]:
-    """(name, meaning) of each uint64 word of a warp's row in the tile kernel's phase
-    profile, in order: the single list TEXGS_PROFILE_LIST of cuda/texgs_kernels.cu."""
-    text = KERNEL_SOURCE.read_text()
-    pat = re.compile(r'X\((\d+), (\w+), "([^"]*)"\)')
-    body = text[text.index("#define TEXGS_PROFILE_LIST(X)"):]
-    body = body[:body.index("#define TEXGS_PROFILE_ENUM")]
-    found = [(int(m.group(1)), m.group(2), m.group(3)) for m in pat.finditer(body)]
-    assert [n for n, _, _ in found] == list(range(len(found))), "TEXGS_PROFILE_LIST order"
-    return [(name, what) for _, name, what in found]
+    """(name, meaning) of each uint64 word of a launch block's row in the tile kernel's
+    phase profile, in order: the single list TEXGS_PROFILE_LIST of cuda/texgs_kernels.cu."""
+    return [(name, text) for _, name, text in _x_list(KERNEL_SOURCE, "TEXGS_PROFILE_LIST")]
 
 
 @lru_cache(maxsize=2)
