@@ -209,6 +209,30 @@ struct TilesDecode {
 
 }  // namespace
 
+// Top-K k of a run of n candidates (key, low half, ok) pushed one after another with
+// texgs_topk_push (the tile kernel's ranking) into the build for k (texgs_harness_use_generic_build
+// applies): words[0 .. k-1] get the K words after the run, and the return is the number
+// kept (kept(s) of each slot), or -3 when the build does not serve k.
+struct TopkPush {
+    const float* keys;
+    const uint32_t* lows;
+    const uint8_t* ok;
+    uint32_t n, k;
+    uint64_t* words;
+    template <uint32_t CAP>
+    int run() {
+        texgs_topk<CAP> r;
+        texgs_topk_init(&r, k);
+        for (uint32_t i = 0; i < n; ++i) texgs_topk_push(&r, ok[i] != 0u, keys[i], lows[i]);
+        int kept = 0;
+        for (uint32_t s = 0; s < k; ++s) {
+            words[s] = r.word[s];
+            kept += r.kept(s) ? 1 : 0;
+        }
+        return kept;
+    }
+};
+
 extern "C" {
 
 // The message of a texgs_status code ("NAME: text").
@@ -242,6 +266,12 @@ void texgs_harness_key_order(const float* keys, uint32_t n, uint32_t* order, flo
         order[i] = texgs_key_order(keys[i]);
         back[i] = texgs_key_from_order(order[i]);
     }
+}
+
+int texgs_harness_topk_push(const float* keys, const uint32_t* lows, const uint8_t* ok,
+                            uint32_t n, uint32_t k, uint64_t* words) {
+    TopkPush f{keys, lows, ok, n, k, words};
+    return with_topk_build(k, f);
 }
 
 int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {

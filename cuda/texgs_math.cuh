@@ -568,15 +568,16 @@ TEXGS_HD inline uint64_t texgs_rank_word(float key, uint32_t id, uint32_t slot) 
     return texgs_rank_word_low(key, texgs_rank_low(id, slot));
 }
 
-// word[]: the kept candidates, ascending, then words of all ones (the order word of a NaN
-// above id 0xffffff, slot 255: no candidate's, since a NaN key is never kept, and every
-// candidate ranks before it), so kept(s) says whether slot s holds one (no count to keep
-// up in the candidate loop). k: the asset's K (<= CAP).
+// word[]: the kept candidates, ascending, then words whose high half is all ones (the
+// order word of a NaN: no candidate's, since a NaN key is never kept, and every candidate
+// ranks before it; all ones when free, or a refused candidate of texgs_topk_push_word), so
+// kept(s) says whether slot s holds one (no count to keep up in the candidate loop).
+// k: the asset's K (<= CAP).
 template <uint32_t CAP>
 struct texgs_topk {
     uint64_t word[CAP];
     uint32_t k;
-    TEXGS_HD bool kept(uint32_t s) const { return word[s] != ~(uint64_t)0; }
+    TEXGS_HD bool kept(uint32_t s) const { return (uint32_t)(word[s] >> 32) != ~0u; }
     TEXGS_HD float key(uint32_t s) const { return texgs_key_from_order((uint32_t)(word[s] >> 32)); }
     TEXGS_HD uint32_t id(uint32_t s) const { return ((uint32_t)word[s]) >> 8; }
     TEXGS_HD uint32_t slot(uint32_t s) const { return ((uint32_t)word[s]) & 255u; }
@@ -612,6 +613,30 @@ TEXGS_HD inline void texgs_topk_insert_word(texgs_topk<CAP>* r, uint64_t w) {
             const uint64_t hi = w < o ? o : w;  // one compare: the smaller is w ^ o ^ hi
             r->word[s] = w ^ o ^ hi;
             w = hi;
+        }
+    }
+}
+
+// Keep the candidate of key `key` and low half `low` (texgs_rank_low) if `ok` and it ranks
+// among the K best so far, without a branch: a refused candidate's word gets a high half of
+// all ones (ranks after every candidate, kept() false), and every candidate passes down the
+// K compare-exchanges of texgs_topk_insert_word, leaving the words as they were where it
+// ranks after all of them. The same K words in the same order as texgs_topk_insert_word
+// (where ok and key is not NaN), for a few more instructions when it would have returned
+// early; in exchange a GPU runs consecutive candidates' compare-exchanges overlapped (the
+// next one's slot s waits for this one's slot s, not for its K-th), with no divergent
+// branch in the tile kernel's ranking loop (texgs_batch_rank_loop).
+template <uint32_t CAP>
+TEXGS_HD inline void texgs_topk_push(texgs_topk<CAP>* r, bool ok, float key, uint32_t low) {
+    const uint32_t hi = texgs_key_order(key) | (ok ? 0u : ~0u);
+    uint64_t w = ((uint64_t)hi << 32) | (uint64_t)low;
+    TEXGS_UNROLL
+    for (uint32_t s = 0; s < CAP; ++s) {
+        if (s < r->k) {
+            const uint64_t o = r->word[s];
+            const uint64_t big = w < o ? o : w;
+            r->word[s] = w ^ o ^ big;
+            w = big;
         }
     }
 }
@@ -909,14 +934,12 @@ TEXGS_HD inline void texgs_batch_rank_loop(float w, float h, float px, float py0
         if (REP_Y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
         const float q0 = g.a * dx * dx + g.b2 * dx * dy0 + ci.c * dy0 * dy0;
         // q < cutoff: not NaN, so the word is texgs_rank_word(q, id, j)
-        if (in0 && q0 < TEXGS_F_CUTOFF_Q)
-            texgs_topk_insert_word(r0, texgs_rank_word_low(q0, ci.low));
+        texgs_topk_push(r0, in0 && q0 < TEXGS_F_CUTOFF_Q, q0, ci.low);
         if (ROWS == 2u) {
             float dy1 = py1 - g.y;
             if (REP_Y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
             const float q1 = g.a * dx * dx + g.b2 * dx * dy1 + ci.c * dy1 * dy1;
-            if (in1 && q1 < TEXGS_F_CUTOFF_Q)
-                texgs_topk_insert_word(r1, texgs_rank_word_low(q1, ci.low));
+            texgs_topk_push(r1, in1 && q1 < TEXGS_F_CUTOFF_Q, q1, ci.low);
         }
     }
 }

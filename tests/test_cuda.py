@@ -361,6 +361,44 @@ def test_ranking_key_order_sorts_as_the_floats_do(harness):
     assert not np.signbit(back[keys == 0]).any()
 
 
+@pytest.mark.parametrize("generic", [False, True])
+def test_branch_free_push_keeps_the_k_best_of_the_accepted(harness, generic):
+    """texgs_topk_push, the tile kernel's ranking step: every candidate goes down the K
+    compare-exchanges, a refused one (ok false: beyond the cutoff or outside the texture)
+    with a word that ranks after every candidate. After a run of candidates the K slots hold
+    the K smallest (key, id) of the accepted ones in order, by Python's sort of the tuples,
+    and kept() counts exactly them: runs shorter than K, runs of refusals only, keys tied
+    (ties by the low half), negative keys and -0."""
+    fn = harness.lib.texgs_harness_topk_push
+    harness.lib.texgs_harness_use_generic_build(int(generic))
+    try:
+        rng = np.random.default_rng(11)
+        for trial in range(300):
+            k = int(rng.integers(1, 11))
+            n = int(rng.integers(0, 25))
+            keys = rng.choice(np.array([0.0, -0.0, 1.5, 2.0, 8.99, -3.0], np.float32), n)
+            keys = np.where(rng.random(n) < 0.5, rng.uniform(-1, 12, n), keys).astype(np.float32)
+            ids = rng.permutation(1 << 20)[:n].astype(np.uint32)
+            lows = ids << np.uint32(8) | rng.integers(0, 256, n).astype(np.uint32)
+            ok = (rng.random(n) < (0.0 if trial % 10 == 0 else 0.7)).astype(np.uint8)
+            words = np.zeros(k, np.uint64)
+            kept = fn(keys.ctypes.data_as(ctypes.c_void_p), lows.ctypes.data_as(ctypes.c_void_p),
+                      ok.ctypes.data_as(ctypes.c_void_p), ctypes.c_uint32(n), ctypes.c_uint32(k),
+                      words.ctypes.data_as(ctypes.c_void_p))
+            best = sorted((float(keys[i]) + 0.0, int(lows[i])) for i in range(n) if ok[i])[:k]
+            assert kept == len(best), (trial, kept, best)
+            got = [(_key_from_order(int(w) >> 32), int(w) & 0xFFFFFFFF) for w in words[:kept]]
+            assert got == best, (trial, got, best)
+    finally:
+        harness.lib.texgs_harness_use_generic_build(0)
+
+
+def _key_from_order(o: int) -> float:
+    """The float of a ranking word's high half (texgs_key_order inverted), in Python."""
+    bits = o & 0x7FFFFFFF if o & 0x80000000 else ~o & 0xFFFFFFFF
+    return float(np.uint32(bits).view(np.float32)) + 0.0
+
+
 @pytest.mark.parametrize("k", range(1, 11))
 def test_every_top_k_build_matches_the_reference_and_the_generic_build(harness, k):
     """The decode kernels come in one build per K of 1..8, the K best kept in registers, and a
