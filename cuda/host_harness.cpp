@@ -163,7 +163,7 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
                         const uint32_t id =
                             head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
                         texgs_gaussian g;
-                        if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
+                        if (!texgs_block_candidate(b, id, block, tile, bx, by, &g)) continue;
                         texgs_batch_store(b, id, g, nkeep++, s, cached);
                     }
                 kept_total += nkeep;

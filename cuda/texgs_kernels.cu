@@ -271,7 +271,7 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
             for (uint32_t j = lid; j < n; j += nthreads) {
                 const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
                 texgs_gaussian g;
-                if (!texgs_block_keeps(b, id, block, bx, by, &g)) continue;
+                if (!texgs_block_candidate(b, id, block, tile, bx, by, &g)) continue;
                 texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
             }
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load);

@@ -898,6 +898,23 @@ TEXGS_HD inline bool texgs_block_keeps(const texgs_buffers& b, uint32_t id, uint
            texgs_axis_meets(g->y - ry, g->y + ry, h, block, by, texgs_repeat_y(b));
 }
 
+// Tile-list entry `id` as a candidate of block (bx, by) of `block` x `block` texels of an
+// index of `tile`-texel tiles: false for a corrupt entry (id >= COUNT); when the block is the
+// whole tile, true with its centre and conic in *g, no box test (the list holds the
+// Gaussians whose box meets the tile, so it would keep each one: the index's own rule in
+// float64 against its float32 port; and one that reaches none of the block's texels is
+// refused by the ranking's cutoff anyway, as the per-texel decode refuses it); else
+// texgs_block_keeps. The box test's square roots and divisions were most of a batch load's
+// work at the fastest configuration, 8-texel blocks over an 8-texel index.
+TEXGS_HD inline bool texgs_block_candidate(const texgs_buffers& b, uint32_t id, uint32_t block,
+                                           uint32_t tile, uint32_t bx, uint32_t by,
+                                           texgs_gaussian* g) {
+    if (block != tile) return texgs_block_keeps(b, id, block, bx, by, g);
+    if (id >= b.meta[TEXGS_META_COUNT]) return false;
+    *g = texgs_geometry(b, id);
+    return true;
+}
+
 // A kept candidate (Gaussian `id`, dequantized in g) into slot j of the batch, with its
 // colours when ``cached``.
 TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
