@@ -43,7 +43,15 @@ launch block per texel block ("full") and the persistent grid (CudaDecoder's def
 Input: one asset per --sizes entry synthesized as bench/bench_cuda_decode.py does (1 bpp
 RGB bake shape, K = 5), or --asset FILE.tgs.
 
+--baseline SRC also compiles the kernels of another revision (SRC: a git revision, or a
+directory holding its cuda/ and engine_shaders/texgs_layout.h, e.g. made with `git archive
+REV cuda engine_shaders/texgs_layout.h | tar -x -C DIR` for a machine that gets the working
+tree without its history) and times each variant's plain build of that revision on the same
+buffers, on its own grid, beside this one's: base ms, base Gtexel/s and the speedup, with
+the outputs checked equal bit for bit (a kernel the revision lacks reads "-").
+
     PYTHONPATH=/tmp/site:. python3 bench/bench_cuda_profile.py [--sizes 4096] [--json F]
+        [--baseline cf4b455]
 
 Exit: 0; 5 when pycuda, an NVIDIA driver or a GPU is missing (one line on stderr); 1 when
 a profile build's output differs from its plain build's; 2 for bad arguments or an
@@ -55,6 +63,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -136,10 +145,48 @@ def summarize_profile(words: np.ndarray, warps_per_block: int, kernel_ms: float,
     return out
 
 
+def baseline_sources(src: str, dest: Path) -> Path:
+    """The kernels file of --baseline ``src``: ``src``'s own where it is a directory holding
+    cuda/texgs_kernels.cu, else git revision ``src``'s cuda/ sources and layout header
+    written under ``dest``. ValueError: neither."""
+    d = Path(src)
+    if d.is_dir():
+        f = d / "cuda" / "texgs_kernels.cu"
+        if not f.is_file():
+            raise ValueError(f"--baseline {src}: a directory without cuda/texgs_kernels.cu")
+        return f
+    from bench_cuda_resources import checkout_baseline
+
+    return checkout_baseline(src, dest)
+
+
+def baseline_module(kernels: Path):
+    """The pycuda module of the plain builds in ``kernels`` (another revision's
+    texgs_kernels.cu, its includes beside it), compiled as texgs.cuda_decoder compiles this
+    one's. UnsupportedError where nvcc fails on it."""
+    from pycuda.compiler import SourceModule
+
+    try:
+        return SourceModule(kernels.read_text(), no_extern_c=True,
+                            options=list(cd.NVCC_OPTIONS), include_dirs=[str(kernels.parent)])
+    except Exception as e:  # nvcc failing on that revision
+        raise cd.UnsupportedError(f"--baseline: {kernels} did not compile "
+                                  f"({cd._one_line(e)})") from None
+
+
+def _function(module, name: str):
+    """``module``'s kernel ``name``, or None where it has none."""
+    try:
+        return module.get_function(name)
+    except Exception:  # pycuda's LogicError: named symbol not found
+        return None
+
+
 def profile_case(dec, case: Case, args: argparse.Namespace, clock_mhz: float | None,
-                 sms: int) -> list[ProfileRow]:
+                 sms: int, base=None) -> list[ProfileRow]:
     """Every variant of one texture: the plain and the profile build timed, their outputs
-    checked equal (SystemExit with a message where they differ), the profile summarized.
+    checked equal (SystemExit with a message where they differ), the profile summarized;
+    ``base``: a baseline module (baseline_module) whose plain builds are timed beside them.
     ValueError: an asset or --block the profile builds cannot serve."""
     cuda = dec.cuda
     asset = case.asset
@@ -214,6 +261,22 @@ def profile_case(dec, case: Case, args: argparse.Namespace, clock_mhz: float | N
                                      f"the first variant's decode")
             summary = summarize_profile(prof_words, warps, times[1], clock_mhz, sms)
             summary["gtexel_s"] = w * h / (times[0] * 1e-3) / 1e9  # the plain build's rate
+            bfn = None if base is None else _function(base, plain)
+            if bfn is not None and threads <= dec._max_threads(bfn):
+                bgrid = dec.tile_grid(bfn, blk, threads, (w, h), persistent)
+                cuda.memset_d32(out, 0xFFFFFFFF, w * h * c)
+                b_ms, _ = median_event_ms(
+                    cuda, lambda: bfn(*a, *zero4, out, cand, status,
+                                      block=(blk, blk // rows, 1), grid=bgrid),
+                    args.repeats, args.warmup)
+                dec._check(status, host_status)
+                got = np.empty((h, w, c), np.float32)
+                cuda.memcpy_dtoh(got, out)
+                if not np.array_equal(got, first):
+                    raise SystemExit(f"{PROG}: {case.label}: the baseline's {plain} "
+                                     f"({v.label}) differs from this revision's decode")
+                summary.update(baseline_ms=b_ms, baseline_gtexel_s=w * h / (b_ms * 1e-3) / 1e9,
+                               speedup=b_ms / times[0])
             # blocks the GPU holds at once, plain and profile build (the same where the
             # registers round to the same allocation unit: tests/test_cuda.py)
             summary["resident_blocks"] = [dec.resident_blocks(dec._fn[plain], threads),
@@ -231,11 +294,13 @@ def _f(v, width: int, spec: str) -> str:
 
 
 def print_table(rows: list[ProfileRow]) -> None:
+    with_base = any("baseline_ms" in r.summary for r in rows)
     head = (f"{'texture':<16} {'variant':<22} {'ms':>7} {'Gtexel/s':>8} {'prof ms':>7} "
             f"{'resident':>11} "
             f"{'warps/SM':>8} "
             f"{'kept/blk':>8} " + " ".join(f"{p[:9]:>9}" for p in PHASES)
-            + f" {'rank cyc/cand':>13} {'/ warps per sched':>17}")
+            + f" {'rank cyc/cand':>13} {'/ warps per sched':>17}"
+            + (f" {'base ms':>7} {'base Gt/s':>9} {'speedup':>7}" if with_base else ""))
     print("resident: launch blocks the GPU holds at once, plain / profile build; phases: % "
           "of a launch block's first warp's time in the kernel")
     print(head)
@@ -248,7 +313,10 @@ def print_table(rows: list[ProfileRow]) -> None:
               f"{_f(s.get('warps_per_sm'), 8, '.1f')} {s['kept_per_block']:8.1f} "
               + " ".join(f"{100 * s['phase_share'][p]:8.1f}%" for p in PHASES)
               + f" {s['rank_cycles_per_candidate']:13.0f} "
-              f"{_f(s.get('rank_slots_per_candidate'), 17, '.1f')}")
+              f"{_f(s.get('rank_slots_per_candidate'), 17, '.1f')}"
+              + (f" {_f(s.get('baseline_ms'), 7, '.3f')} "
+                 f"{_f(s.get('baseline_gtexel_s'), 9, '.2f')} "
+                 f"{_f(s.get('speedup'), 7, '.2f')}" if with_base else ""))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -257,6 +325,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--repeats", type=int, default=5, help="timed runs per build (median)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs before them")
     ap.add_argument("--json", type=Path, default=None, help="write every number here")
+    ap.add_argument("--baseline", default=None, metavar="SRC",
+                    help="also time the plain builds of this git revision, or of the "
+                         "revision exported to this directory (cuda/, engine_shaders/)")
     args = ap.parse_args(argv)
     if args.repeats < 1 or args.warmup < 0:
         ap.error("--repeats must be at least 1 and --warmup not negative")
@@ -270,6 +341,17 @@ def main(argv: list[str] | None = None) -> int:
     if isinstance(opened, int):
         return opened
     dec, ready_s, cases = opened
+    base = None
+    if args.baseline is not None:
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                base = baseline_module(baseline_sources(args.baseline, Path(tmp)))
+            except ValueError as e:
+                print(f"{PROG}: error: {e}", file=sys.stderr)
+                return 2
+            except cd.UnsupportedError as e:
+                print(f"{PROG}: error: {e}", file=sys.stderr)
+                return 5
     dev = device_info(dec.cuda, 128, 300)
     print(f"device: {dev['name']} (sm_{dev['compute_capability'].replace('.', '')}), "
           f"{dev['sms']} SMs at {dev['clock_mhz'] or '?'} MHz (CLOCK_RATE); kernels with "
@@ -277,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[ProfileRow] = []
     for case in cases:
         try:
-            rows += profile_case(dec, case, args, dev["clock_mhz"], dev["sms"])
+            rows += profile_case(dec, case, args, dev["clock_mhz"], dev["sms"], base)
         except ValueError as e:
             print(f"{PROG}: error: {e}", file=sys.stderr)
             return 2

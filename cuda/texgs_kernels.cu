@@ -228,8 +228,9 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
     // smaller (persistent) grid walks several, validating the buffers once. Shared memory
     // is reused from one texel block to the next without a barrier of its own: a thread
     // reads the last one's colour cache (scol) in its blend, and the next one's first
-    // writes to scol, sgeo, scid, sid or nkeep come after the barriers that follow thread
-    // 0's write of `list`, which every thread reaches only after its blend.
+    // writes to scol, sgeo, scid or sid come after the barrier that follows thread 0's
+    // write of `list` (and of nkeep, whose last reader, the ranking, comes before the
+    // barrier that ends each batch), which every thread reaches only after its blend.
     const uint64_t blocks = (uint64_t)nbx * nby;
     const uint64_t stride = (uint64_t)gridDim.x * gridDim.y;
     for (uint64_t blk = (uint64_t)blockIdx.y * gridDim.x + blockIdx.x; blk < blocks;
@@ -241,12 +242,19 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         const bool inside1 = ROWS == 2u && x < width && y1 < height;
         const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
         const float px = (float)x + 0.5f, py = (float)y + 0.5f, py1 = (float)y1 + 0.5f;
-        // The tile's list: thread 0 starts the walk; every thread copies its header (length,
-        // coding, fixed-coded first entry) before thread 0 advances the shared cursor.
-        if (lid == 0u) list = texgs_list_begin(b, t);
+        // The tile's list: thread 0 starts the walk (and clears the first batch's count);
+        // every thread copies its header (length, coding, fixed-coded first entry), and
+        // waits for every copy where thread 0 writes `list` again before the next barrier:
+        // a Rice walk, whose cursor it advances, and an empty list, which has no batch
+        // (a fixed-width list's first batch needs no barrier of its own, below, and the one
+        // after its stores comes before the next texel block's write of `list`).
+        if (lid == 0u) {
+            list = texgs_list_begin(b, t);
+            nkeep = 0u;
+        }
         __syncthreads();
         const texgs_list head = list;
-        __syncthreads();
+        if (head.rice || head.n == 0u) __syncthreads();
         texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_list);
         texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_blocks, 1u);
         const uint32_t total = head.n;
@@ -260,13 +268,17 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
                                                                            : TEXGS_TILE_BATCH);
             // Rice: each id depends on the previous one; thread 0 decodes the batch's ids
             // (the cursor carries over to the next batch). Fixed width: each thread reads
-            // its entries.
-            if (lid == 0u) {
-                nkeep = 0u;
-                if (head.rice)
-                    for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
+            // its entries; the first batch's count was cleared before the barrier after the
+            // list's start, which also keeps this batch's stores after every thread's blend
+            // of the last texel block.
+            if (head.rice || base > 0u) {
+                if (lid == 0u) {
+                    nkeep = 0u;
+                    if (head.rice)
+                        for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
+                }
+                __syncthreads();
             }
-            __syncthreads();
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_ids);
             for (uint32_t j = lid; j < n; j += nthreads) {
                 const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);

@@ -152,3 +152,44 @@ def test_bad_options_exit_2(argv):
     with pytest.raises(SystemExit) as e:
         prof.parse_args(argv)
     assert e.value.code == 2
+
+
+def test_baseline_builds_are_timed_beside_on_the_same_buffers(profile_decoder, tmp_path, capsys):
+    """--baseline: a revision exported to a directory (git archive, as for a machine that
+    gets the working tree without its history) is compiled from that directory's sources,
+    and each variant's plain build of it is timed on the same buffers and checked equal;
+    the table gains its columns. A module without the kernel leaves the row without them;
+    an unknown revision or a directory without the sources is a ValueError (exit 2)."""
+    exported = tmp_path / "base"
+    exported.mkdir()
+    arch = subprocess.run(["git", "-C", str(ROOT), "archive", "HEAD", "cuda",
+                           "engine_shaders/texgs_layout.h"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(exported)], input=arch.stdout, check=True)
+    kernels = prof.baseline_sources(str(exported), tmp_path / "unused")
+    assert kernels == exported / "cuda" / "texgs_kernels.cu"
+    base = prof.baseline_module(kernels)
+    assert base.source == kernels.read_text()  # the emulated SourceModule keeps its source
+    args = prof.parse_args(["--sizes", "80", "--repeats", "1", "--warmup", "0"])
+    case = bench.load_cases(args)[0]
+    rows = prof.profile_case(profile_decoder, case, args, clock_mhz=None, sms=2, base=base)
+    assert len(rows) == 4
+    for r in rows:
+        s = r.summary
+        assert s["baseline_ms"] > 0 and s["speedup"] == pytest.approx(s["baseline_ms"] / r.ms)
+        assert s["baseline_gtexel_s"] == pytest.approx(80 * 80 / (s["baseline_ms"] * 1e-3) / 1e9)
+    prof.print_table(rows)
+    assert "speedup" in capsys.readouterr().out
+
+    class Without:  # a revision before the two-row build, say
+        def get_function(self, name):
+            if "tiles2" in name:
+                raise RuntimeError("named symbol not found")
+            return base.get_function(name)
+
+    rows = prof.profile_case(profile_decoder, case, args, clock_mhz=None, sms=2, base=Without())
+    assert ["baseline_ms" in r.summary for r in rows] == [True, True, False, False]
+    with pytest.raises(ValueError, match="no-such-rev"):
+        prof.baseline_sources("no-such-rev", tmp_path / "x")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="without cuda/texgs_kernels.cu"):
+        prof.baseline_sources(str(tmp_path / "empty"), tmp_path / "y")

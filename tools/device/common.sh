@@ -6,6 +6,12 @@
 #   build_pycuda WHEELS   pycuda built offline into /tmp/site (tools/device/build_pycuda.sh,
 #                         its log in $OUT/pycuda_build.log), then PYTHONPATH=/tmp/site:$PWD.
 # ARCH: the GPU's compute capability without the dot (90 on an H100), empty without a GPU.
+# BASELINE: "--baseline .baseline" where .baseline/cuda/texgs_kernels.cu exists, else empty:
+# an earlier revision's kernels for bench_cuda_profile.py to time beside these. The device
+# machine gets the working tree without its history, so export one there first, here:
+#   rm -rf .baseline && mkdir .baseline && echo REV > .baseline/REV &&
+#   git archive REV cuda engine_shaders/texgs_layout.h | tar -x -C .baseline
+# (.baseline/ is ignored: .gitignore) and name .baseline in the run's carry.
 case ":$PATH:" in *":/usr/local/cuda/bin:"*) ;; *) PATH="$PATH:/usr/local/cuda/bin";; esac
 export PATH PYTHONUNBUFFERED=1 PIP_ROOT_USER_ACTION=ignore
 mkdir -p "$OUT"
@@ -23,3 +29,8 @@ build_pycuda() {
 nvidia-smi --query-gpu=name,driver_version,clocks.max.sm,memory.total --format=csv,noheader \
   >> "$LOG" 2>&1
 ARCH=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d '.')
+BASELINE=
+if [ -f .baseline/cuda/texgs_kernels.cu ]; then
+  BASELINE="--baseline .baseline"
+  say "baseline kernels: .baseline ($(cat .baseline/REV 2>/dev/null || echo 'revision not noted'))"
+fi

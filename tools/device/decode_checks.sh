@@ -19,8 +19,9 @@
 #      8-texel index tiles (the fastest configuration measured on 2026-11-27: 10.4
 #      Gtexel/s, docs/RUNTIME.md "Measured on an H100");
 #   5. the tile kernel's phase profile on that configuration at 4096^2
-#      (bench_cuda_profile.py: where a warp's cycles go, issue or latency), and the
-#      candidate loops' SASS instruction counts to set it against;
+#      (bench_cuda_profile.py: where a warp's cycles go, issue or latency), beside the
+#      plain builds of the revision exported to .baseline/ where there is one (see
+#      common.sh), and the candidate loops' SASS instruction counts to set it against;
 #   6. where Nsight Compute's ncu is installed (and may read the counters), its scheduler,
 #      warp-state and occupancy sections of the plain tile kernels at 2048^2;
 #   7. the decode bench over the default 32-texel index (last: the least needed).
@@ -38,7 +39,7 @@ step 120 python3 -m pytest -q -rs -p no:cacheprovider tests/test_bench_cuda_deco
   tests/test_bench_cuda_profile.py -k "not emulated"
 step 120 python3 bench/bench_cuda_resources.py --archs "${ARCH:-90}" --json "$OUT/resources.json"
 step 150 python3 bench/bench_cuda_decode.py --index-tile 8 --json "$OUT/decode_synth_tile8.json"
-step 150 python3 bench/bench_cuda_profile.py --sizes 4096 --json "$OUT/profile_tile8.json"
+step 150 python3 bench/bench_cuda_profile.py --sizes 4096 --json "$OUT/profile_tile8.json" $BASELINE
 # the candidate loops' machine instructions on this toolkit, to set the profile against
 step 90 python3 bench/bench_cuda_resources.py --archs "${ARCH:-90}" --sass --json "$OUT/sass.json"
 NCU=$(command -v ncu || ls /usr/local/cuda*/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
