@@ -564,13 +564,9 @@ TEXGS_HD inline uint64_t texgs_rank_word_low(float key, uint32_t low) {
     return ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)low;
 }
 
-TEXGS_HD inline uint64_t texgs_rank_word(float key, uint32_t id, uint32_t slot) {
-    return texgs_rank_word_low(key, texgs_rank_low(id, slot));
-}
-
 // word[]: the kept candidates, ascending, then words whose high half is all ones (the
 // order word of a NaN: no candidate's, since a NaN key is never kept, and every candidate
-// ranks before it; all ones when free, or a refused candidate of texgs_topk_push_word), so
+// ranks before it; all ones when free, or a refused candidate of texgs_topk_push), so
 // kept(s) says whether slot s holds one (no count to keep up in the candidate loop).
 // k: the asset's K (<= CAP).
 template <uint32_t CAP>
@@ -591,44 +587,20 @@ TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
     for (uint32_t s = 0; s < CAP; ++s) r->word[s] = ~(uint64_t)0;
 }
 
-// Keep the candidate of ranking word w (texgs_rank_word of a key that is not NaN) if it
-// ranks among the K best so far: it is inserted in order and the K-th is dropped once K are
-// kept.
-template <uint32_t CAP>
-TEXGS_HD inline void texgs_topk_insert_word(texgs_topk<CAP>* r, uint64_t w) {
-    // the K-th slot: a candidate that does not rank before it cannot enter
-    uint64_t last = r->word[CAP - 1u];
-    if (r->k != CAP) {
-        TEXGS_UNROLL
-        for (uint32_t s = 0; s + 1u < CAP; ++s)
-            if (s + 1u == r->k) last = r->word[s];
-    }
-    if (!(w < last)) return;
-    // insertion by compare-exchange down the first K slots: each slot keeps the smaller word
-    // and passes the larger one on
-    TEXGS_UNROLL
-    for (uint32_t s = 0; s < CAP; ++s) {
-        if (s < r->k) {
-            const uint64_t o = r->word[s];
-            const uint64_t hi = w < o ? o : w;  // one compare: the smaller is w ^ o ^ hi
-            r->word[s] = w ^ o ^ hi;
-            w = hi;
-        }
-    }
-}
-
-// Keep the candidate of key `key` and low half `low` (texgs_rank_low) if `ok` and it ranks
-// among the K best so far, without a branch: a refused candidate's word gets a high half of
-// all ones (ranks after every candidate, kept() false), and every candidate passes down the
-// K compare-exchanges of texgs_topk_insert_word, leaving the words as they were where it
-// ranks after all of them. The same K words in the same order as texgs_topk_insert_word
-// (where ok and key is not NaN), for a few more instructions when it would have returned
-// early; in exchange a GPU runs consecutive candidates' compare-exchanges overlapped (the
-// next one's slot s waits for this one's slot s, not for its K-th), with no divergent
-// branch in the tile kernel's ranking loop (texgs_batch_rank_loop).
+// Keep the candidate of key `key` and low half `low` (texgs_rank_low) if `ok` (the caller's
+// test: within the cutoff, inside the texture, key not NaN) and it ranks among the K best so
+// far. Without a branch: every candidate goes down the first K slots by compare-exchange
+// (each slot keeps the smaller word and passes the larger one on: one 64-bit compare, two
+// selects and two three-way xors), so one that ranks after all K leaves them as they were,
+// and a refused one gets a word whose high half is all ones, which ranks after every
+// candidate and which kept() does not count. A GPU then runs consecutive candidates'
+// compare-exchanges overlapped (the next one's slot s waits for this one's slot s, not for
+// its K-th), with no divergent branch in a warp; an early return for a candidate that does
+// not rank before the K-th (the first version) saved little, since nearly every candidate
+// enters some lane's K best (bench/bench_rank_order.py).
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_topk_push(texgs_topk<CAP>* r, bool ok, float key, uint32_t low) {
-    const uint32_t hi = texgs_key_order(key) | (ok ? 0u : ~0u);
+    const uint32_t hi = texgs_key_order(key) | (ok ? 0u : ~0u);  // texgs_rank_word_low's
     uint64_t w = ((uint64_t)hi << 32) | (uint64_t)low;
     TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
@@ -639,15 +611,6 @@ TEXGS_HD inline void texgs_topk_push(texgs_topk<CAP>* r, bool ok, float key, uin
             w = big;
         }
     }
-}
-
-// Keep candidate (key, id) from batch slot `slot` if it ranks among the K best so far (a NaN
-// key never does).
-template <uint32_t CAP>
-TEXGS_HD inline void texgs_topk_insert(texgs_topk<CAP>* r, float key, uint32_t id,
-                                       uint32_t slot) {
-    if (key != key) return;  // NaN
-    texgs_topk_insert_word(r, texgs_rank_word(key, id, slot));
 }
 
 // The blended channels of a ranked texel (out: CHANNELS floats): weights
@@ -728,10 +691,11 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
         if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
         if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
         const float q = g.a * dx * dx + 2.0f * g.b * dx * dy + g.c * dy * dy;
-        if (!(q < TEXGS_F_CUTOFF_Q)) continue;
-        // filtered: rank by weight, amplitude included; the blend takes the weight back
+        // filtered: rank by weight, amplitude included; the blend takes the weight back.
+        // Without a branch (texgs_topk_push): a key that is NaN (a filtered Gaussian of a
+        // corrupt conic) or a q at or beyond the cutoff is refused.
         const float key = filtered ? -(amp * fmaxf(expf(-0.5f * q) - TEXGS_F_W_CUT, 0.0f)) : q;
-        texgs_topk_insert(&r, key, id, 0u);
+        texgs_topk_push(&r, q < TEXGS_F_CUTOFF_Q && key == key, key, texgs_rank_low(id, 0u));
     }
     texgs_topk_blend(b, &r, filtered, list.n == 0u, out, nullptr);  // no entries: fallback
     return list.n;
@@ -825,7 +789,7 @@ static_assert(TEXGS_TILE_BATCH <= 256u, "batch slots take 8 bits of the ranking 
 // One kept candidate of a batch: centre, the conic's a and 2 b (2.0f * b, exact: the factor
 // of q's cross term, taken once per candidate instead of once per texel; 16 bytes, one
 // shared-memory load on a GPU), then c and the low half of its ranking words, id << 8 |
-// slot (texgs_rank_word; 8 bytes, one more).
+// slot (texgs_rank_low; 8 bytes, one more).
 struct alignas(16) texgs_slot_geo {
     float x, y, a, b2;
 };
@@ -950,7 +914,7 @@ TEXGS_HD inline void texgs_batch_rank_loop(float w, float h, float px, float py0
         float dy0 = py0 - g.y;
         if (REP_Y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
         const float q0 = g.a * dx * dx + g.b2 * dx * dy0 + ci.c * dy0 * dy0;
-        // q < cutoff: not NaN, so the word is texgs_rank_word(q, id, j)
+        // q < cutoff: not NaN, so the word is texgs_rank_word_low(q, ci.low)
         texgs_topk_push(r0, in0 && q0 < TEXGS_F_CUTOFF_Q, q0, ci.low);
         if (ROWS == 2u) {
             float dy1 = py1 - g.y;
