@@ -111,8 +111,8 @@ __device__ inline void texgs_decode_grid(TEXGS_BUFFER_PARAMS, uint32_t out_w, ui
 // below do nothing when ON is false), and the flag leaves the other kernels as they are.
 #define TEXGS_PROFILE_LIST(X)                                                                \
     X(0, validate, "validating the buffers, and the barrier after")                         \
-    X(1, list, "starting the texel block's list; the two barriers around its copy")         \
-    X(2, ids, "decoding a batch of Rice-coded ids; the barrier after")                       \
+    X(1, list, "starting the texel block's list; the barriers around its copy")             \
+    X(2, ids, "a batch's Rice-coded ids, or a later batch's count cleared; the barrier after")\
     X(3, load, "the thread's part of a batch: ids, records, the block test, shared stores")  \
     X(4, load_wait, "the barrier after the batch's stores")                                  \
     X(5, rank, "ranking the kept candidates of a batch for the warp's texels")               \
