@@ -7,10 +7,14 @@ instructions, docs/results/cuda_sass.txt) for those and skips them only where al
 reject. Orders: the list's (ascending ids), random (what the kernel's atomic appends give),
 and sorted by q at the block's centre (what a per-block sort before ranking would give).
 
-    python bench/bench_rank_order.py [--size 2048] [--blocks 400] [--seed 0]
+    python bench/bench_rank_order.py [--size 2048] [--blocks 400] [--seed 0] [--quarters]
 
 Prints one line per order: candidates per warp, warp-level insertions, candidates with
-q < 9 at some lane (those cost q and the compare however ordered).
+q < 9 at some lane (those cost q and the compare however ordered). --quarters adds what a
+warp's loop would walk were each half-warp (a 4x4 quarter of its 8x4 texels) to rank only
+the pruned list of its own 4-texel tile, which the 8-texel list contains (the longer of
+the two, for the same sampled blocks), beside the 8-texel list: the work an index carrying
+per-quarter marks on its entries could save the tile kernel.
 """
 
 from __future__ import annotations
@@ -48,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=2048)
     ap.add_argument("--blocks", type=int, default=400)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quarters", action="store_true",
+                    help="also the loop trips with per-quarter lists (builds a 4-texel index)")
     args = ap.parse_args(argv)
     asset = bench.synth_asset(args.size, args.size, seed=args.seed)
     bufs = build_gpu_buffers(asset, tile=8, coding=L.INDEX_CODING_FIXED)
@@ -79,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'order':<8} {'candidates':>10} {'insertions':>10} {'q<9 somewhere':>14}")
     for name, (c, ins, reach) in totals.items():
         print(f"{name:<8} {c / n:>10.2f} {ins / n:>10.2f} {reach / n:>14.2f}")
+    if args.quarters:
+        c4 = build_gpu_buffers(asset, tile=4, coding=L.INDEX_CODING_FIXED).index.counts()
+        trips = []
+        for blk in blocks:
+            tx, ty = blk % idx.tiles_x, blk // idx.tiles_x
+            for w in range(2):  # warp w: rows 4w .. 4w + 3, quarters (2tx, 2ty + w), (2tx + 1, .)
+                trips.append(max(c4[2 * ty + w, 2 * tx], c4[2 * ty + w, 2 * tx + 1]))
+        print(f"quarter lists (4-texel index, pruned): a warp's loop walks {np.mean(trips):.2f} "
+              f"(the longer of its two half-warps' lists) against {totals['list'][0] / n:.2f}")
     return 0
 
 
