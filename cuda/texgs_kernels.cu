@@ -169,8 +169,8 @@ __device__ inline void texgs_profile_count(unsigned long long *row, uint32_t lid
 // validates the buffers once for many. Texel block (bx, by) reads tile ((by B) / TILE) TILES_X + (bx B) / TILE's list
 // TEXGS_TILE_BATCH ids at a time (a Rice-coded list by thread 0, in order, its cursor kept
 // from batch to batch; fixed-width entries by every thread), dequantizes each candidate once
-// and keeps it only when its padded 3-sigma box meets the block (texgs_block_keeps, the
-// index's rule at the block's size), appending it to compact shared arrays through an
+// and keeps it only when its padded 3-sigma box meets the block (texgs_block_candidate:
+// the index's rule at the block's size, no test where the block is the tile), appending it to compact shared arrays through an
 // atomic counter (its colours too when the whole list fits one batch and the colour cache);
 // then each thread ranks the kept ones for its texel (texgs_batch_rank) and blends. Results
 // equal texgs_decode_grid_kernel's at the same size, bit for bit (a candidate left out

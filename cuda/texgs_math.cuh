@@ -559,11 +559,6 @@ static_assert(TEXGS_LIMIT_GAUSSIANS <= (1u << 24), "ids take 24 bits of the rank
 // The ranking word's low half, id << 8 | slot (kept with a batch slot, texgs_slot_cid).
 TEXGS_HD inline uint32_t texgs_rank_low(uint32_t id, uint32_t slot) { return (id << 8) | slot; }
 
-// The ranking word of `key` over low half `low` (texgs_rank_low).
-TEXGS_HD inline uint64_t texgs_rank_word_low(float key, uint32_t low) {
-    return ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)low;
-}
-
 // word[]: the kept candidates, ascending, then words whose high half is all ones (the
 // order word of a NaN: no candidate's, since a NaN key is never kept, and every candidate
 // ranks before it; all ones when free, or a refused candidate of texgs_topk_push), so
@@ -600,7 +595,8 @@ TEXGS_HD inline void texgs_topk_init(texgs_topk<CAP>* r, uint32_t k) {
 // enters some lane's K best (bench/bench_rank_order.py).
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_topk_push(texgs_topk<CAP>* r, bool ok, float key, uint32_t low) {
-    const uint32_t hi = texgs_key_order(key) | (ok ? 0u : ~0u);  // texgs_rank_word_low's
+    // the ranking word: the key's order word (all ones when refused) over the low half
+    const uint32_t hi = texgs_key_order(key) | (ok ? 0u : ~0u);
     uint64_t w = ((uint64_t)hi << 32) | (uint64_t)low;
     TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
@@ -908,13 +904,12 @@ TEXGS_HD inline void texgs_batch_rank_loop(float w, float h, float px, float py0
     const texgs_slot_cid* cp = s.cid;
     for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
         const texgs_slot_geo g = *gp;
-        const texgs_slot_cid ci = *cp;  // ids < COUNT: texgs_block_keeps kept no other
+        const texgs_slot_cid ci = *cp;  // ids < COUNT: texgs_block_candidate kept no other
         float dx = px - g.x;
         if (REP_X) dx = dx - w * floorf(dx / w + 0.5f);
         float dy0 = py0 - g.y;
         if (REP_Y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
         const float q0 = g.a * dx * dx + g.b2 * dx * dy0 + ci.c * dy0 * dy0;
-        // q < cutoff: not NaN, so the word is texgs_rank_word_low(q, ci.low)
         texgs_topk_push(r0, in0 && q0 < TEXGS_F_CUTOFF_Q, q0, ci.low);
         if (ROWS == 2u) {
             float dy1 = py1 - g.y;

@@ -10,8 +10,10 @@ only the math that cuda/host_harness.cpp shares with them. Not a GPU: CUDA's own
 from __future__ import annotations
 
 import ctypes
+import os
 import shutil
 import subprocess
+import sys
 import time
 import types
 from pathlib import Path
@@ -47,6 +49,26 @@ def compile_kernels(out: Path, source: Path = CUDA / "cpu_kernels.cpp",
                           str(out)], capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     return out
+
+
+def run_gpu_bench(bench: Path, argv: list[str], cwd: Path, out: Path
+                  ) -> subprocess.CompletedProcess | None:
+    """Run the CUDA bench script ``bench`` with ``argv`` as a user would (texgs on the path,
+    from ``cwd``). Without pycuda, a driver or a GPU it must exit 5 with one line on stderr
+    naming the bench and what the decoder needs, print nothing and leave ``out`` unwritten:
+    then None. With a GPU: the finished run (exit 0 checked) for the caller's checks."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    res = subprocess.run([sys.executable, str(bench), *argv], capture_output=True, text=True,
+                         env=env, cwd=cwd, timeout=600, check=False)
+    if res.returncode == 5:
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1, res.stderr
+        assert lines[0].startswith(f"{bench.stem}: error: the CUDA decoder needs pycuda")
+        assert not out.exists() and res.stdout == ""
+        return None
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res
 
 
 class HostEvent:
