@@ -23,9 +23,13 @@ nvidia-cuda-cuobjdump nvidia-cuda-nvdisasm`), and the table gives the kernel's s
 instruction count and its candidate loop: of the loops (a backward branch and what it
 jumps over) holding at least 2 K select instructions, the top-K insertion's
 compare-exchanges, the one with the fewest instructions per candidate (the compiler
-versions the loop per address mode and may unroll it). "cand loop": its size; "per cand":
-its size over the (texel, candidate) pairs one pass of it ranks, its compares of q with the
-cutoff (FSETP against the immediate 9, TEXGS_CUTOFF_Q: one per candidate, two in the
+versions the loop per address mode and may unroll it; since the 32-bit ranking words, the
+tile kernels have two: the 64-bit words' for lists of several batches, whose exchanges are
+selects, and the 32-bit words' for a list that fits one batch, whose exchanges are unsigned
+integer min and max, IMNMX.U32 or VIMNMX.U32, also counted; the table then gives the
+latter, the loop a list of up to 64 entries runs). "cand loop": its size; "per cand": its
+size over the (texel, candidate) pairs one pass of it ranks, its tests of q against the
+cutoff (FSETP or FMNMX with the immediate 9, TEXGS_CUTOFF_Q: one per candidate, two in the
 two-row builds, one per texel; at least 1). Static counts: a branch not taken at run time
 (the repeat mode's division, say) still counts.
 
@@ -137,8 +141,13 @@ def compile_kernels(nvcc: str, source: Path, archs: list[str],
 
 SASS_LINE = re.compile(r"\s+/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
 BRANCH = re.compile(r"\bBRA\s+(0x[0-9a-f]+)")
-# q against the cutoff 9 (TEXGS_CUTOFF_Q), once per (texel, candidate) a loop ranks
-CUTOFF_COMPARE = re.compile(r"\bFSETP\.\S+\s+P\d+,\s*P\w+,\s*R\d+,\s*9,")
+# q against the cutoff 9 (TEXGS_CUTOFF_Q), once per (texel, candidate) a loop ranks: a
+# compare (the 64-bit ranking words) or a float min (the 32-bit ones, texgs_rank32_key)
+CUTOFF_COMPARE = re.compile(r"\bFSETP\.\S+\s+P\d+,\s*P\w+,\s*R\d+,\s*9,"
+                            r"|\bFMNMX\s+R\d+,\s*R\d+,\s*9,")
+# the top-K's compare-exchanges: selects (64-bit words), unsigned min and max (32-bit ones)
+SELECT_OPS = ("SEL", "FSEL")
+MIN_MAX_OPS = ("IMNMX.U32", "VIMNMX.U32")
 
 
 @dataclass
@@ -157,22 +166,23 @@ class SassLoops:
 def parse_sass(text: str, min_selects: int) -> SassLoops:
     """The instruction count and the candidate loop (see the module docstring) of one
     kernel's ``cuobjdump -sass`` listing: of the loops holding at least ``min_selects``
-    select instructions (2 K: the insertion's compare-exchanges), the one with the fewest
+    selects or unsigned min/max (2 K: the insertion's compare-exchanges), the one with the fewest
     instructions per candidate, then the shortest; the (texel, candidate) pairs one pass of
-    a loop ranks are its compares of q with the cutoff (CUTOFF_COMPARE; a loop the compiler
+    a loop ranks are its tests of q against the cutoff (CUTOFF_COMPARE; a loop the compiler
     unrolled, or a two-row build, has several), at least 1. (Not its 16-byte shared loads:
     the compiler merges two candidates' 8-byte slots into one.)"""
     ins = [(int(m.group(1), 16), m.group(2)) for m in map(SASS_LINE.match, text.splitlines())
            if m]
     at = {a: i for i, (a, _) in enumerate(ins)}
-    # each instruction's opcode without its modifiers, after a predicate such as @P0
-    ops = [(t[1] if t[0].startswith("@") and len(t) > 1 else t[0]).split(".")[0]
+    # each instruction's opcode with its modifiers, after a predicate such as @P0
+    ops = [t[1] if t[0].startswith("@") and len(t) > 1 else t[0]
            for t in (op.split() for _, op in ins)]
+    exchange = [o.split(".")[0] in SELECT_OPS or o.startswith(MIN_MAX_OPS) for o in ops]
     loops = []  # (size, first, last)
     for i, (a, op) in enumerate(ins):
         m = BRANCH.search(op)
         first = at.get(int(m.group(1), 16)) if m and int(m.group(1), 16) <= a else None
-        if first is not None and sum(o in ("SEL", "FSEL") for o in ops[first:i + 1]) >= min_selects:
+        if first is not None and sum(exchange[first:i + 1]) >= min_selects:
             loops.append((i + 1 - first, first, i))
     if not loops:
         return SassLoops(len(ins), 0)

@@ -8,13 +8,21 @@ reject. Orders: the list's (ascending ids), random (what the kernel's atomic app
 and sorted by q at the block's centre (what a per-block sort before ranking would give).
 
     python bench/bench_rank_order.py [--size 2048] [--blocks 400] [--seed 0] [--quarters]
+        [--rank32]
 
 Prints one line per order: candidates per warp, warp-level insertions, candidates with
 q < 9 at some lane (those cost q and the compare however ordered). --quarters adds what a
 warp's loop would walk were each half-warp (a 4x4 quarter of its 8x4 texels) to rank only
 the pruned list of its own 4-texel tile, which the 8-texel list contains (the longer of
 the two, for the same sampled blocks), beside the 8-texel list: the work an index carrying
-per-quarter marks on its entries could save the tile kernel.
+per-quarter marks on its entries could save the tile kernel. --rank32 adds how often the
+tile kernel's 32-bit ranking words (texgs_topk32, docs/RUNTIME.md "Top-K in registers")
+hand a texel to the 64-bit ranking: q in float32 with the kernel's operations, the key part
+of each (its bits without the low 6, clamped to [0, 9]), and a texel counted where two
+adjacent ones of its K + 1 smallest below the cutoff are equal; per texel and per warp (a
+warp runs the 64-bit loop where any of its 32 lanes does), over every sampled block's 64
+texels, and the blocks whose list is longer than one batch (64), which take the 64-bit
+ranking whole.
 """
 
 from __future__ import annotations
@@ -47,6 +55,34 @@ def warp_insertions(q: np.ndarray, k: int) -> tuple[int, int]:
             sum(int((q[w] < CUTOFF_Q).any(axis=0).sum()) for w in warps))
 
 
+def rank32_ties(q32: np.ndarray, k: int) -> np.ndarray:
+    """q32: float32 [texels, n candidates] -> bool [texels]: whether the texel's 32-bit
+    ranking words fail to decide (two adjacent key parts equal among its K + 1 smallest
+    below the cutoff; texgs_topk32_decides false)."""
+    clamped = np.minimum(q32, np.float32(CUTOFF_Q))  # no NaN here
+    part = np.maximum(clamped.view(np.int32), 0) >> 6
+    part = np.where(q32 < CUTOFF_Q, part, np.iinfo(np.int32).max)  # refused: after all
+    first = np.sort(part, axis=1)[:, :k + 1]
+    kept = first < np.iinfo(np.int32).max
+    return ((first[:, 1:] == first[:, :-1]) & kept[:, 1:]).any(axis=1)
+
+
+def kernel_q(g: np.ndarray, px: np.ndarray, py: np.ndarray, w: int, h: int,
+             rep_x: bool, rep_y: bool) -> np.ndarray:
+    """q of each texel centre (px, py) [texels] and candidate g (expanded records [n, 5]:
+    x, y, a, b, c) in float32 with the tile kernel's operations (texgs_slot_dx,
+    texgs_slot_q) -> float32 [texels, n]."""
+    f = np.float32
+    x, y, a, b2, c = (g[:, 0], g[:, 1], g[:, 2], f(2) * g[:, 3], g[:, 4])
+    dx = px.astype(f)[:, None] - x
+    dy = py.astype(f)[:, None] - y
+    if rep_x:
+        dx = dx - f(w) * np.floor(dx / f(w) + f(0.5))
+    if rep_y:
+        dy = dy - f(h) * np.floor(dy / f(h) + f(0.5))
+    return (a * dx * dx + b2 * dx * dy + c * dy * dy).astype(f)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench_rank_order", description=__doc__.split("\n")[0])
     ap.add_argument("--size", type=int, default=2048)
@@ -54,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quarters", action="store_true",
                     help="also the loop trips with per-quarter lists (builds a 4-texel index)")
+    ap.add_argument("--rank32", action="store_true",
+                    help="also how often the 32-bit ranking words hand a texel to the 64-bit one")
     args = ap.parse_args(argv)
     asset = bench.synth_asset(args.size, args.size, seed=args.seed)
     bufs = build_gpu_buffers(asset, tile=8, coding=L.INDEX_CODING_FIXED)
@@ -62,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     idx = bufs.index
     ys, xs = np.mgrid[0:8, 0:8]
     totals = {name: np.zeros(3) for name in ("list", "random", "sorted")}
+    ties = np.zeros(3, np.int64)  # texels, warps, blocks over one batch (--rank32)
+    geo32 = geo.astype(np.float32)
+    rep = (asset.address_x == L.ADDRESS_REPEAT, asset.address_y == L.ADDRESS_REPEAT)
     blocks = rng.choice(idx.offsets.size - 1, min(args.blocks, idx.offsets.size - 1),
                         replace=False)
     for blk in blocks:
@@ -79,12 +120,25 @@ def main(argv: list[str] | None = None) -> int:
         for name, order in orders.items():
             ins, reach = warp_insertions(q[:, order], asset.top_k)
             totals[name] += (2 * len(g), ins, reach)
+        if args.rank32:
+            if len(g) > 64:
+                ties[2] += 1
+            else:
+                tied = rank32_ties(kernel_q(geo32[idx.candidates(blk)], px, py, asset.width,
+                                            asset.height, *rep), asset.top_k)
+                ties[0] += int(tied.sum())
+                ties[1] += int(tied[:32].any()) + int(tied[32:].any())
     n = 2 * len(blocks)
     print(f"{args.size}^2 synthesized, K {asset.top_k}, 8-texel index, {len(blocks)} blocks of "
           "8x8 (two warps each); per warp:")
     print(f"{'order':<8} {'candidates':>10} {'insertions':>10} {'q<9 somewhere':>14}")
     for name, (c, ins, reach) in totals.items():
         print(f"{name:<8} {c / n:>10.2f} {ins / n:>10.2f} {reach / n:>14.2f}")
+    if args.rank32:
+        print(f"32-bit ranking words: {ties[0]} of {64 * len(blocks)} texels "
+              f"({ties[0] / (64 * len(blocks)):.2e}) and {ties[1]} of {n} warps "
+              f"({ties[1] / n:.2e}) ranked again with the 64-bit words; {ties[2]} of "
+              f"{len(blocks)} blocks' lists over one batch")
     if args.quarters:
         c4 = build_gpu_buffers(asset, tile=4, coding=L.INDEX_CODING_FIXED).index.counts()
         trips = []

@@ -151,6 +151,7 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
             for (auto& r : ranks) texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
             uint32_t kept_total = 0u;
             const bool cached = texgs_tile_colors_cached(b, total, batch, color_cache);
+            const bool whole = total <= batch;  // one batch: the 32-bit ranking words
             for (uint64_t base = 0; base < total; base += batch) {  // 64-bit: no wrap
                 const uint32_t n = (uint32_t)(total - base < batch ? total - base : batch);
                 uint32_t nkeep = 0u;
@@ -174,9 +175,10 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
                         const uint32_t y1 = y + block / 2u;
                         if (x < w && (y < h || y1 < h))
                             texgs_batch_rank2(b, x + 0.5f, y + 0.5f, y1 + 0.5f, y < h, y1 < h,
-                                              s, nkeep, &ranks[k], &ranks[k + nthreads / 2u]);
+                                              s, nkeep, whole, &ranks[k],
+                                              &ranks[k + nthreads / 2u]);
                     } else if (x < w && y < h) {
-                        texgs_batch_rank(b, x + 0.5f, y + 0.5f, s, nkeep, &ranks[k]);
+                        texgs_batch_rank(b, x + 0.5f, y + 0.5f, s, nkeep, whole, &ranks[k]);
                     }
                 }
             }
@@ -204,6 +206,55 @@ struct TilesDecode {
     template <uint32_t CAP>
     int run() {
         return decode_tiles<CAP>(b, block, batch, color_cache, finish, out, candidates, kept);
+    }
+};
+
+// The 32-bit ranking of a whole-list batch (texgs_topk32) over n <= 64 candidates of q
+// qs[j] and low half lows[j] in slots j, then texgs_topk32_finish's step: widened where the
+// words decide, else the 64-bit ranking of the same candidates (the cutoff refusing q >= 9
+// and NaN in both). words[0 .. k-1]: the K words; *decided: whether the 32-bit words
+// decided; returns the number kept.
+struct Topk32 {
+    const float* qs;
+    const uint32_t* lows;
+    uint32_t n, k;
+    uint64_t* words;
+    int* decided;
+    struct KeyLow {
+        const float* qs;
+        const uint32_t* lows;
+        void operator()(uint32_t j, float* key, uint32_t* low) const {
+            *key = qs[j];
+            *low = lows[j];
+        }
+    };
+    template <uint32_t CAP>
+    int run() {
+        return run_exact<CAP>(texgs_flag<(CAP <= TEXGS_TOPK_EXACT_MAX)>());
+    }
+    template <uint32_t CAP>
+    int run_exact(texgs_flag<false>) { return -3; }
+    template <uint32_t CAP>
+    int run_exact(texgs_flag<true>) {
+        texgs_topk32<CAP + 1u> a;
+        texgs_topk32_init(&a);
+        for (uint32_t j = 0; j < n; ++j) texgs_topk32_push(&a, texgs_rank32_word(qs[j], j));
+        texgs_topk<CAP> r;
+        texgs_topk_init(&r, CAP);
+        *decided = texgs_topk32_decides(a) ? 1 : 0;
+        if (*decided) {
+            const KeyLow key_low = {qs, lows};
+            texgs_topk32_widen<CAP>(a, key_low, &r);
+        } else {
+            for (uint32_t j = 0; j < n; ++j)
+                texgs_topk_push(&r, qs[j] < TEXGS_F_CUTOFF_Q, qs[j], lows[j]);
+        }
+        int kept = 0;
+        for (uint32_t s = 0; s < CAP; ++s) {
+            words[s] = r.word[s];
+            kept += r.kept(s) ? 1 : 0;
+        }
+        return kept;
     }
 };
 
@@ -272,6 +323,20 @@ int texgs_harness_topk_push(const float* keys, const uint32_t* lows, const uint8
                             uint32_t n, uint32_t k, uint64_t* words) {
     TopkPush f{keys, lows, ok, n, k, words};
     return with_topk_build(k, f);
+}
+
+// Topk32 for top-K k (1..TEXGS_TOPK_EXACT_MAX, exact builds only; else -3) over n <= 64
+// candidates (else -1).
+int texgs_harness_topk32(const float* qs, const uint32_t* lows, uint32_t n, uint32_t k,
+                         uint64_t* words, int* decided) {
+    if (n > TEXGS_TILE_BATCH) return -1;
+    if (k < 1u || k > TEXGS_TOPK_EXACT_MAX) return -3;
+    Topk32 f{qs, lows, n, k, words, decided};
+    const bool generic = g_generic_build;
+    g_generic_build = false;
+    const int kept = with_topk_build(k, f);
+    g_generic_build = generic;
+    return kept;
 }
 
 int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {

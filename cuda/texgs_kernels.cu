@@ -291,9 +291,11 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load_wait);
             texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_batches, 1u);
             texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_kept, nkeep);
-            if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, &r);
+            const bool whole = total <= TEXGS_TILE_BATCH;  // one batch: r, r1 still empty
+            if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, whole, &r);
             if (ROWS == 2u && (inside || inside1))
-                texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, &r, &r1);
+                texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, whole, &r,
+                                  &r1);
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_rank);
             __syncthreads();
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_rank_wait);

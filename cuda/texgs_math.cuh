@@ -609,6 +609,89 @@ TEXGS_HD inline void texgs_topk_push(texgs_topk<CAP>* r, bool ok, float key, uin
     }
 }
 
+// ---- 32-bit ranking words for a batch that is a whole tile list -----------------------
+// Where a tile's list fits one batch (texgs_decode_tiles), each candidate is known by its
+// batch slot j (< TEXGS_TILE_BATCH <= 64), so a ranking word can be 32 bits: the key's order
+// word with its low 6 bits replaced by j (texgs_rank32_word). One compare-exchange is then a
+// min and a max of two 32-bit integers, against a 64-bit compare, two selects and two xors.
+// The truncated key ranks like the key except between keys whose order words agree above
+// the low 6 bits (64 ulps of a float), where it ranks by slot, not id. So the texel keeps
+// K + 1 words (texgs_topk32) and the ranking is taken only where no two adjacent kept ones of
+// them share their key part (texgs_topk32_decides): then each of the first K ranks strictly
+// before every candidate after it, by truncated and so by exact key, and the first K are the
+// (key, id) ranking's K best in its order. Otherwise (a tie in q, a repeated Gaussian, or
+// two keys within 64 ulps: about one texel in 10^4 of a bake) the caller ranks the batch
+// again with the 64-bit words. texgs_topk32_widen turns the K words into texgs_topk's 64-bit
+// ones with the exact keys, recomputed by the caller's functor from the slots.
+// Refused words (q at or beyond the cutoff, or NaN) are at or above this; kept ones below.
+#define TEXGS_RANK32_REFUSED 0x41100000u  // the bits of 9.0f, TEXGS_CUTOFF_Q; low 6 bits 0
+static_assert(TEXGS_CUTOFF_Q == 9.0, "TEXGS_RANK32_REFUSED holds the cutoff's bits");
+
+template <uint32_t N>
+struct texgs_topk32 {
+    uint32_t word[N];  // ascending; kept below TEXGS_RANK32_REFUSED, else free or refused
+};
+
+template <uint32_t N>
+TEXGS_HD inline void texgs_topk32_init(texgs_topk32<N>* r) {
+    TEXGS_UNROLL
+    for (uint32_t s = 0; s < N; ++s) r->word[s] = TEXGS_RANK32_REFUSED | 63u;
+}
+
+// The 32-bit word of the candidate in batch slot `slot` (< 64) of q `q` (texgs_slot_q): its
+// key part (texgs_rank32_key) over the slot; at or above TEXGS_RANK32_REFUSED when refused.
+
+// The key part of q: its float bits, q at or beyond the cutoff (or NaN) taken as the cutoff
+// and below 0 (a rounding of a needle-thin conic) as 0, so that it is a non-decreasing
+// function of q (which is all texgs_topk32_decides needs: keys it maps together tie, and go
+// to the 64-bit ranking) in two instructions (a float min, an integer max).
+TEXGS_HD inline uint32_t texgs_rank32_key(float q) {
+    const int32_t u = (int32_t)texgs_float_bits(fminf(q, TEXGS_F_CUTOFF_Q));  // NaN: 9
+    return (uint32_t)(u > 0 ? u : 0);
+}
+TEXGS_HD inline uint32_t texgs_rank32_word(float q, uint32_t slot) {
+    return (texgs_rank32_key(q) & ~63u) | slot;
+}
+
+// Push word w down the N slots: each keeps the smaller and passes the larger on.
+template <uint32_t N>
+TEXGS_HD inline void texgs_topk32_push(texgs_topk32<N>* r, uint32_t w) {
+    TEXGS_UNROLL
+    for (uint32_t s = 0; s < N; ++s) {
+        const uint32_t o = r->word[s];
+        r->word[s] = o < w ? o : w;
+        w = o < w ? w : o;
+    }
+}
+
+// Whether the words decide the (key, id) ranking of their first N - 1: no kept word shares
+// its key part (the bits above the slot) with the next kept one.
+template <uint32_t N>
+TEXGS_HD inline bool texgs_topk32_decides(const texgs_topk32<N>& r) {
+    bool tie = false;
+    TEXGS_UNROLL
+    for (uint32_t s = 0; s + 1u < N; ++s)
+        tie = tie || (r.word[s + 1u] < TEXGS_RANK32_REFUSED && (r.word[s] >> 6) == (r.word[s + 1u] >> 6));
+    return !tie;
+}
+
+// The 64-bit ranking of the first CAP words (texgs_topk32_decides must hold): slot s gets
+// the exact key and low half of its candidate, key_low(slot, &key, &low), or all ones.
+template <uint32_t CAP, class KeyLow>
+TEXGS_HD inline void texgs_topk32_widen(const texgs_topk32<CAP + 1u>& a, const KeyLow& key_low,
+                                        texgs_topk<CAP>* r) {
+    TEXGS_UNROLL
+    for (uint32_t s = 0; s < CAP; ++s) {
+        r->word[s] = ~(uint64_t)0;
+        if (a.word[s] < TEXGS_RANK32_REFUSED) {
+            float key;
+            uint32_t low;
+            key_low(a.word[s] & 63u, &key, &low);
+            r->word[s] = ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)low;
+        }
+    }
+}
+
 // The blended channels of a ranked texel (out: CHANNELS floats): weights
 // max(exp(-q / 2) - W_CUT, 0) from key = q, or -key when `filtered` (the key is minus the
 // weight); a tile with no entries gives the fallback exactly. ``cached``: the batch colours of
@@ -781,6 +864,7 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
 #define TEXGS_TILE_BATCH 64u
 #define TEXGS_TILE_COLOR_CACHE 512u
 static_assert(TEXGS_TILE_BATCH <= 256u, "batch slots take 8 bits of the ranking word");
+static_assert(TEXGS_TILE_BATCH <= 64u, "batch slots take the low 6 bits of a 32-bit word");
 
 // One kept candidate of a batch: centre, the conic's a and 2 b (2.0f * b, exact: the factor
 // of q's cross term, taken once per candidate instead of once per texel; 16 bytes, one
@@ -888,6 +972,23 @@ TEXGS_HD inline void texgs_batch_store(const texgs_buffers& b, uint32_t id,
     }
 }
 
+// A batch candidate's x offset from the texel centre's px (wrapped when REP_X), and its q at
+// (that offset, py): the operations of texgs_sample_point, in the same order, so that every
+// ranking (and texgs_topk32_widen's recomputation) gets the same bits.
+template <bool REP_X>
+TEXGS_HD inline float texgs_slot_dx(const texgs_slot_geo& g, float px, float w) {
+    float dx = px - g.x;
+    if (REP_X) dx = dx - w * floorf(dx / w + 0.5f);
+    return dx;
+}
+template <bool REP_Y>
+TEXGS_HD inline float texgs_slot_q(const texgs_slot_geo& g, float c, float dx, float py,
+                                   float h) {
+    float dy = py - g.y;
+    if (REP_Y) dy = dy - h * floorf(dy / h + 0.5f);
+    return g.a * dx * dx + g.b2 * dx * dy + c * dy * dy;
+}
+
 // Rank the n kept candidates of a batch for ROWS texel centres of one column: (px, py0) into
 // r0 and, when ROWS is 2, (px, py1) into r1 (each only where its flag is set; the tile
 // kernel's two-row builds, texgs_decode_tiles2_kernel_kK). Every candidate is read once and
@@ -905,37 +1006,117 @@ TEXGS_HD inline void texgs_batch_rank_loop(float w, float h, float px, float py0
     for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
         const texgs_slot_geo g = *gp;
         const texgs_slot_cid ci = *cp;  // ids < COUNT: texgs_block_candidate kept no other
-        float dx = px - g.x;
-        if (REP_X) dx = dx - w * floorf(dx / w + 0.5f);
-        float dy0 = py0 - g.y;
-        if (REP_Y) dy0 = dy0 - h * floorf(dy0 / h + 0.5f);
-        const float q0 = g.a * dx * dx + g.b2 * dx * dy0 + ci.c * dy0 * dy0;
+        const float dx = texgs_slot_dx<REP_X>(g, px, w);
+        const float q0 = texgs_slot_q<REP_Y>(g, ci.c, dx, py0, h);
         texgs_topk_push(r0, in0 && q0 < TEXGS_F_CUTOFF_Q, q0, ci.low);
         if (ROWS == 2u) {
-            float dy1 = py1 - g.y;
-            if (REP_Y) dy1 = dy1 - h * floorf(dy1 / h + 0.5f);
-            const float q1 = g.a * dx * dx + g.b2 * dx * dy1 + ci.c * dy1 * dy1;
+            const float q1 = texgs_slot_q<REP_Y>(g, ci.c, dx, py1, h);
             texgs_topk_push(r1, in1 && q1 < TEXGS_F_CUTOFF_Q, q1, ci.low);
         }
     }
 }
 
+// The exact key (q at the texel centre (px, py)) and ranking low half of batch slot j, for
+// texgs_topk32_widen.
+template <bool REP_X, bool REP_Y>
+struct texgs_slot_key {
+    texgs_batch s;
+    float px, py, w, h;
+    TEXGS_HD void operator()(uint32_t j, float* key, uint32_t* low) const {
+        const texgs_slot_geo g = s.geo[j];
+        const texgs_slot_cid ci = s.cid[j];
+        *key = texgs_slot_q<REP_Y>(g, ci.c, texgs_slot_dx<REP_X>(g, px, w), py, h);
+        *low = ci.low;
+    }
+};
+
+// The K best of one texel (px, py) of a whole-list batch from its 32-bit words `a` into r:
+// empty when !in, widened where the words decide the ranking, else ranked again with the
+// 64-bit words (r written whole either way, so that its earlier value need not be kept).
+template <uint32_t CAP, bool REP_X, bool REP_Y>
+TEXGS_HD inline void texgs_topk32_finish(const texgs_topk32<CAP + 1u>& a, bool in, float w,
+                                         float h, float px, float py, texgs_batch s,
+                                         uint32_t n, texgs_topk<CAP>* r) {
+    texgs_topk_init(r, CAP);
+    if (!in) return;
+    if (texgs_topk32_decides(a)) {
+        const texgs_slot_key<REP_X, REP_Y> key = {s, px, py, w, h};
+        texgs_topk32_widen<CAP>(a, key, r);
+    } else {
+        texgs_batch_rank_loop<CAP, 1u, REP_X, REP_Y>(w, h, px, py, py, true, false, s, n, r, r);
+    }
+}
+
+// texgs_batch_rank_loop for a batch that is the tile's whole list (r0, r1 empty on entry;
+// exact builds only): the 32-bit words of texgs_topk32 (slot j: the candidate's batch slot),
+// widened to r0 and r1 where they decide the ranking, else that row ranked again with the
+// 64-bit words. The same K words in the same order either way.
+template <uint32_t CAP, uint32_t ROWS, bool REP_X, bool REP_Y>
+TEXGS_HD inline void texgs_batch_rank32_loop(float w, float h, float px, float py0, float py1,
+                                             bool in0, bool in1, texgs_batch s, uint32_t n,
+                                             texgs_topk<CAP>* r0, texgs_topk<CAP>* r1) {
+    texgs_topk32<CAP + 1u> a0, a1;
+    texgs_topk32_init(&a0);
+    if (ROWS == 2u) texgs_topk32_init(&a1);
+    const texgs_slot_geo* gp = s.geo;
+    const texgs_slot_cid* cp = s.cid;
+    for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
+        const texgs_slot_geo g = *gp;
+        const float c = cp->c;
+        const float dx = texgs_slot_dx<REP_X>(g, px, w);
+        const float q0 = texgs_slot_q<REP_Y>(g, c, dx, py0, h);
+        texgs_topk32_push(&a0, texgs_rank32_word(q0, j));
+        if (ROWS == 2u) {
+            const float q1 = texgs_slot_q<REP_Y>(g, c, dx, py1, h);
+            texgs_topk32_push(&a1, texgs_rank32_word(q1, j));
+        }
+    }
+    // a row outside the texture keeps nothing (its texel is not written)
+    texgs_topk32_finish<CAP, REP_X, REP_Y>(a0, in0, w, h, px, py0, s, n, r0);
+    if (ROWS == 2u) texgs_topk32_finish<CAP, REP_X, REP_Y>(a1, in1, w, h, px, py1, s, n, r1);
+}
+
+// One address-mode pair's ranking: the 32-bit words where the batch is the whole list and
+// the build exact (FAST), else the 64-bit ones. (Overloads on FAST, so that the generic
+// build does not instantiate a 33-word texgs_topk32.)
+template <bool B>
+struct texgs_flag {};
+template <uint32_t CAP, uint32_t ROWS, bool REP_X, bool REP_Y>
+TEXGS_HD inline void texgs_batch_rank_mode(texgs_flag<true>, bool whole, float w, float h,
+                                           float px, float py0, float py1, bool in0, bool in1,
+                                           texgs_batch s, uint32_t n, texgs_topk<CAP>* r0,
+                                           texgs_topk<CAP>* r1) {
+    if (whole)
+        texgs_batch_rank32_loop<CAP, ROWS, REP_X, REP_Y>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+    else
+        texgs_batch_rank_loop<CAP, ROWS, REP_X, REP_Y>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+}
+template <uint32_t CAP, uint32_t ROWS, bool REP_X, bool REP_Y>
+TEXGS_HD inline void texgs_batch_rank_mode(texgs_flag<false>, bool, float w, float h,
+                                           float px, float py0, float py1, bool in0, bool in1,
+                                           texgs_batch s, uint32_t n, texgs_topk<CAP>* r0,
+                                           texgs_topk<CAP>* r1) {
+    texgs_batch_rank_loop<CAP, ROWS, REP_X, REP_Y>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+}
+
+// whole: the batch is the tile's whole list (r0 and r1 empty on entry).
 template <uint32_t CAP, uint32_t ROWS>
 TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, float py0,
                                            float py1, bool in0, bool in1, texgs_batch s,
-                                           uint32_t n, texgs_topk<CAP>* r0,
+                                           uint32_t n, bool whole, texgs_topk<CAP>* r0,
                                            texgs_topk<CAP>* r1) {
     const uint32_t* m = b.meta;
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
+    const texgs_flag<(CAP <= TEXGS_TOPK_EXACT_MAX)> fast;
     if (texgs_repeat_x(b)) {
         if (texgs_repeat_y(b))
-            texgs_batch_rank_loop<CAP, ROWS, true, true>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+            texgs_batch_rank_mode<CAP, ROWS, true, true>(fast, whole, w, h, px, py0, py1, in0, in1, s, n, r0, r1);
         else
-            texgs_batch_rank_loop<CAP, ROWS, true, false>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+            texgs_batch_rank_mode<CAP, ROWS, true, false>(fast, whole, w, h, px, py0, py1, in0, in1, s, n, r0, r1);
     } else if (texgs_repeat_y(b)) {
-        texgs_batch_rank_loop<CAP, ROWS, false, true>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+        texgs_batch_rank_mode<CAP, ROWS, false, true>(fast, whole, w, h, px, py0, py1, in0, in1, s, n, r0, r1);
     } else {
-        texgs_batch_rank_loop<CAP, ROWS, false, false>(w, h, px, py0, py1, in0, in1, s, n, r0, r1);
+        texgs_batch_rank_mode<CAP, ROWS, false, false>(fast, whole, w, h, px, py0, py1, in0, in1, s, n, r0, r1);
     }
 }
 
@@ -945,16 +1126,17 @@ TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, flo
 // (unfiltered).
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
-                                      texgs_batch s, uint32_t n, texgs_topk<CAP>* r) {
-    texgs_batch_rank_rows<CAP, 1u>(b, px, py, py, true, false, s, n, r, r);
+                                      texgs_batch s, uint32_t n, bool whole,
+                                      texgs_topk<CAP>* r) {
+    texgs_batch_rank_rows<CAP, 1u>(b, px, py, py, true, false, s, n, whole, r, r);
 }
 
 // Two rows: texgs_batch_rank_rows with ROWS 2.
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_batch_rank2(const texgs_buffers& b, float px, float py0, float py1,
                                        bool in0, bool in1, texgs_batch s, uint32_t n,
-                                       texgs_topk<CAP>* r0, texgs_topk<CAP>* r1) {
-    texgs_batch_rank_rows<CAP, 2u>(b, px, py0, py1, in0, in1, s, n, r0, r1);
+                                       bool whole, texgs_topk<CAP>* r0, texgs_topk<CAP>* r1) {
+    texgs_batch_rank_rows<CAP, 2u>(b, px, py0, py1, in0, in1, s, n, whole, r0, r1);
 }
 
 // ---- tile index (docs/RUNTIME.md "Tile index"; texgs.runtime.build_tile_index) -----------

@@ -91,6 +91,27 @@ SASS = """
         /*0150*/                   EXIT ;
 """
 
+# The 32-bit words' loop (sm_90): a float min of q with 9 per candidate and unsigned min/max
+# as the exchanges; the signed max (the key's clamp at 0) and FMNMX with 0x9 are not counted.
+SASS32 = """
+        Function : texgs_decode_tiles_kernel_k1
+        /*0000*/                   MOV R1, c[0x0][0x28] ;
+        /*0010*/                   FMNMX R41, R39, 9, PT ;
+        /*0020*/                   VIMNMX R46, RZ, R41, !PT ;
+        /*0030*/                   FMNMX R42, R39, 0x9, PT ;
+        /*0040*/                   VIMNMX.U32 R43, R46.reuse, R31.reuse, !PT ;
+        /*0050*/                   FMNMX R11, R11, 9, PT ;
+        /*0060*/                   IMNMX.U32 R31, R46, R31, PT ;
+        /*0070*/              @P0 BRA 0x10 ;
+        /*0080*/                   EXIT ;
+"""
+
+
+def test_parse_sass_counts_the_32_bit_words_loop():
+    got = bench.parse_sass(SASS32, min_selects=2)
+    assert (got.instructions, got.candidate_loop, got.loop_candidates) == (9, 7, 2)
+    assert bench.parse_sass(SASS32, min_selects=3).candidate_loop == 0  # the signed max is no exchange
+
 
 def test_parse_sass_finds_the_shortest_loop_with_the_insertions_selects():
     got = bench.parse_sass(SASS, min_selects=4)

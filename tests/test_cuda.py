@@ -393,6 +393,58 @@ def test_branch_free_push_keeps_the_k_best_of_the_accepted(harness, generic):
         harness.lib.texgs_harness_use_generic_build(0)
 
 
+def _rank32_key_part(q: np.float32) -> int:
+    """texgs_rank32_key(q) >> 6 in Python: the float bits of min(q, 9) (NaN: 9), negative as
+    0, without the low 6 bits."""
+    m = np.float32(9.0) if np.isnan(q) or q > 9 else np.float32(q)
+    bits = int(np.array([m], np.float32).view(np.int32)[0])
+    return max(bits, 0) >> 6
+
+
+@pytest.mark.parametrize("k", [1, 2, 5, 8])
+def test_32_bit_words_keep_the_k_best_or_hand_the_texel_to_the_64_bit_ranking(harness, k):
+    """A whole-list batch ranks with 32-bit words (texgs_topk32: the key truncated to its top
+    26 bits over the batch slot) and takes them only where no two adjacent kept ones of the
+    K + 1 share their key part (texgs_topk32_decides), else ranks with the 64-bit words.
+    Either way the K words are the K smallest (q, id) of the candidates below the cutoff, by
+    Python's sort; and the 32-bit words decide exactly where the K + 1 smallest (key part,
+    slot), computed here, have no adjacent kept pair with equal key parts. The runs mix
+    exact ties, keys a few ulps apart (same key part), negative keys, -0, NaN and keys at
+    and beyond the cutoff, so both outcomes occur."""
+    fn = harness.lib.texgs_harness_topk32
+    rng = np.random.default_rng(5 + k)
+    outcomes = {0: 0, 1: 0}
+    base = np.array([0.0, -0.0, 1.5, 2.0, 8.999999, 9.0, -3.0, np.nan, 1e-40], np.float32)
+    for trial in range(400):
+        n = int(rng.integers(0, 65))
+        keys = rng.uniform(-0.5, 12, n).astype(np.float32)
+        pick = rng.random(n)
+        keys = np.where(pick < 0.2, rng.choice(base, n), keys)
+        near = rng.choice(keys, n) if n else keys  # a few ulps from another key
+        keys = np.where((pick >= 0.2) & (pick < 0.4),
+                        (near.view(np.int32) + rng.integers(-3, 4, n).astype(np.int32)).view(
+                            np.float32), keys).astype(np.float32)
+        ids = rng.permutation(1 << 20)[:n].astype(np.uint32)
+        lows = ids << np.uint32(8) | np.arange(n, dtype=np.uint32)
+        words = np.zeros(k, np.uint64)
+        decided = ctypes.c_int(-1)
+        kept = fn(keys.ctypes.data_as(ctypes.c_void_p), lows.ctypes.data_as(ctypes.c_void_p),
+                  ctypes.c_uint32(n), ctypes.c_uint32(k), words.ctypes.data_as(ctypes.c_void_p),
+                  ctypes.byref(decided))
+        accepted = [i for i in range(n) if keys[i] < 9]  # NaN compares false
+        best = sorted((float(keys[i]) + 0.0, int(lows[i])) for i in accepted)[:k]
+        assert kept == len(best), (trial, kept, best)
+        got = [(_key_from_order(int(w) >> 32), int(w) & 0xFFFFFFFF) for w in words[:kept]]
+        assert got == best, (trial, got, best)
+        by32 = sorted((_rank32_key_part(keys[j]), j) for j in range(n))[:k + 1]
+        refused = _rank32_key_part(np.float32(9.0))
+        tie = any(b[0] < refused and a[0] == b[0] for a, b in zip(by32, by32[1:]))
+        assert decided.value == int(not tie), (trial, by32)
+        outcomes[decided.value] += 1
+    assert min(outcomes.values()) >= 20, outcomes  # both outcomes exercised
+    assert fn(None, None, ctypes.c_uint32(65), ctypes.c_uint32(k), None, None) == -1
+
+
 def _key_from_order(o: int) -> float:
     """The float of a ranking word's high half (texgs_key_order inverted), in Python."""
     bits = o & 0x7FFFFFFF if o & 0x80000000 else ~o & 0xFFFFFFFF
@@ -568,6 +620,40 @@ def test_tile_cooperative_decode_equals_the_per_texel_decode(harness, batch, col
             got, cand = harness.decode_tiles(bufs, batch, fin, color_cache, block)
             np.testing.assert_array_equal(got, ref)
             np.testing.assert_array_equal(cand, ref_cand)
+
+
+def _doubled(asset: fmt.Asset, k: int) -> fmt.Asset:
+    """The asset with every Gaussian twice (ids i and n + i: same geometry, colours of
+    another Gaussian), one LOD, top-K k: every candidate ties in q with its twin."""
+    twin = asset.fields.copy()
+    twin[:, 5:] = np.roll(asset.fields[:, 5:], 1, axis=0)
+    fields = np.concatenate([asset.fields, twin])
+    return fmt.read_asset(fmt.write_asset(dataclasses.replace(
+        asset, fields=fields, lod_counts=[len(fields)], top_k=k)))
+
+
+@pytest.mark.parametrize("rows", [1, 2])
+def test_tile_decode_of_tied_candidates_takes_the_64_bit_ranking(harness, rows):
+    """Where two candidates tie in q, the 32-bit ranking words of a whole-list batch
+    (texgs_topk32) cannot tell their order by id, so the texel is ranked again with the
+    64-bit words (texgs_topk32_finish). Every Gaussian doubled (ties at every texel that has a
+    candidate, twins of different colours), the tile decode in one batch, one and two rows
+    per thread, equals the per-texel decode bit for bit."""
+    harness.lib.texgs_harness_use_tile_rows(rows)
+    try:
+        for seed in range(6):
+            for k in (1, 3, 8):
+                asset = _doubled(random_asset(seed), k)
+                bufs = build_gpu_buffers(asset, tile=8)
+                assert int(np.diff(bufs.index.offsets).max()) <= 64  # one batch: 32-bit words
+                ref, ref_cand = harness.decode_grid(bufs, (asset.width, asset.height), 0.0)
+                for block in (8, 4, 2):
+                    st, got, cand, _ = harness.decode_tiles_status(bufs, block, 64)
+                    assert st == 0, harness.message(st)
+                    np.testing.assert_array_equal(got, ref)
+                    np.testing.assert_array_equal(cand, ref_cand)
+    finally:
+        harness.lib.texgs_harness_use_tile_rows(1)
 
 
 @pytest.mark.parametrize("batch", [3, 64])
