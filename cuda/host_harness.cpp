@@ -133,8 +133,9 @@ int decode_tiles(const texgs_buffers& b, uint32_t block, uint32_t batch, uint32_
     texgs_finish fin = {0u, 0u, 0u, 0u};
     if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
     uint32_t sid[TEXGS_TILE_BATCH];
-    texgs_slot_geo sgeo[TEXGS_TILE_BATCH];
-    texgs_slot_cid scid[TEXGS_TILE_BATCH];
+    // zeroed: texgs_topk32_widen reads every slot its words name, a free one's (63) too
+    texgs_slot_geo sgeo[TEXGS_TILE_BATCH] = {};
+    texgs_slot_cid scid[TEXGS_TILE_BATCH] = {};
     std::vector<float> scol(TEXGS_TILE_COLOR_CACHE);
     const texgs_batch s = {sgeo, scid, scol.data()};
     const uint32_t w = meta[TEXGS_META_WIDTH], h = meta[TEXGS_META_HEIGHT];
@@ -210,7 +211,7 @@ struct TilesDecode {
 };
 
 // The 32-bit ranking of a whole-list batch (texgs_topk32) over n <= 64 candidates of q
-// qs[j] and low half lows[j] in slots j, then texgs_topk32_finish's step: widened where the
+// qs[j] and low half lows[j] (its slot, j, in the low 6 bits), then texgs_topk32_finish's step: widened where the
 // words decide, else the 64-bit ranking of the same candidates (the cutoff refusing q >= 9
 // and NaN in both). words[0 .. k-1]: the K words; *decided: whether the 32-bit words
 // decided; returns the number kept.
@@ -238,7 +239,7 @@ struct Topk32 {
     int run_exact(texgs_flag<true>) {
         texgs_topk32<CAP + 1u> a;
         texgs_topk32_init(&a);
-        for (uint32_t j = 0; j < n; ++j) texgs_topk32_push(&a, texgs_rank32_word(qs[j], j));
+        for (uint32_t j = 0; j < n; ++j) texgs_topk32_push(&a, texgs_rank32_word(qs[j], lows[j]));
         texgs_topk<CAP> r;
         texgs_topk_init(&r, CAP);
         *decided = texgs_topk32_decides(a) ? 1 : 0;

@@ -611,18 +611,20 @@ TEXGS_HD inline void texgs_topk_push(texgs_topk<CAP>* r, bool ok, float key, uin
 
 // ---- 32-bit ranking words for a batch that is a whole tile list -----------------------
 // Where a tile's list fits one batch (texgs_decode_tiles), each candidate is known by its
-// batch slot j (< TEXGS_TILE_BATCH <= 64), so a ranking word can be 32 bits: the key's order
-// word with its low 6 bits replaced by j (texgs_rank32_word). One compare-exchange is then a
-// min and a max of two 32-bit integers, against a 64-bit compare, two selects and two xors.
-// The truncated key ranks like the key except between keys whose order words agree above
-// the low 6 bits (64 ulps of a float), where it ranks by slot, not id. So the texel keeps
-// K + 1 words (texgs_topk32) and the ranking is taken only where no two adjacent kept ones of
-// them share their key part (texgs_topk32_decides): then each of the first K ranks strictly
-// before every candidate after it, by truncated and so by exact key, and the first K are the
-// (key, id) ranking's K best in its order. Otherwise (a tie in q, a repeated Gaussian, or
-// two keys within 64 ulps: about one texel in 10^4 of a bake) the caller ranks the batch
-// again with the 64-bit words. texgs_topk32_widen turns the K words into texgs_topk's 64-bit
-// ones with the exact keys, recomputed by the caller's functor from the slots.
+// batch slot j (< TEXGS_TILE_BATCH <= 64), so a ranking word can be 32 bits: a key part
+// (texgs_rank32_key: the bits of q, clamped to [0, cutoff]) with its low 6 bits replaced by
+// j (texgs_rank32_word). One compare-exchange is then a min and a max of two 32-bit
+// integers, against a 64-bit compare, two selects and two xors. The key part ranks like q
+// except between values it maps together (bits equal above the low 6: within 64 ulps; all
+// negative q, from rounding, as 0), where it ranks by slot, not id. So the texel keeps K + 1
+// words (texgs_topk32) and the ranking is taken only where no two adjacent kept ones of them
+// share their key part (texgs_topk32_decides): then each of the first K ranks strictly
+// before every candidate after it, by key part and so by q, and the first K are the (q, id)
+// ranking's K best in its order. Otherwise (a tie in q, a repeated Gaussian, two q within
+// 64 ulps: 3.9e-5 of the texels of a synthesized 1 bpp asset, `python
+// bench/bench_rank_order.py --size 2048 --blocks 2000 --rank32`) the caller ranks the batch
+// again with the 64-bit words. texgs_topk32_widen turns the K words into texgs_topk's
+// 64-bit ones with the exact q, recomputed by the caller's functor from the slots.
 // Refused words (q at or beyond the cutoff, or NaN) are at or above this; kept ones below.
 #define TEXGS_RANK32_REFUSED 0x41100000u  // the bits of 9.0f, TEXGS_CUTOFF_Q; low 6 bits 0
 static_assert(TEXGS_CUTOFF_Q == 9.0, "TEXGS_RANK32_REFUSED holds the cutoff's bits");
@@ -638,8 +640,24 @@ TEXGS_HD inline void texgs_topk32_init(texgs_topk32<N>* r) {
     for (uint32_t s = 0; s < N; ++s) r->word[s] = TEXGS_RANK32_REFUSED | 63u;
 }
 
-// The 32-bit word of the candidate in batch slot `slot` (< 64) of q `q` (texgs_slot_q): its
-// key part (texgs_rank32_key) over the slot; at or above TEXGS_RANK32_REFUSED when refused.
+
+// PTX lop3.b32: any bitwise function of a, b and c, bit i of LUT its value where
+// (a, b, c) = (bit 2, bit 1, bit 0 of i) (0xf0, 0xcc, 0xaa give a, b, c). One instruction on
+// a GPU; on the host computed from the LUT itself, so that the CPU tests check the LUT the
+// GPU runs.
+template <uint32_t LUT>
+TEXGS_HD inline uint32_t texgs_lop3(uint32_t a, uint32_t b, uint32_t c) {
+#ifdef __CUDA_ARCH__
+    uint32_t d;
+    asm("lop3.b32 %0, %1, %2, %3, %4;" : "=r"(d) : "r"(a), "r"(b), "r"(c), "n"(LUT));
+    return d;
+#else
+    uint32_t d = 0u;
+    for (uint32_t i = 0; i < 8u; ++i)
+        if ((LUT >> i) & 1u) d |= ((i & 4u) ? a : ~a) & ((i & 2u) ? b : ~b) & ((i & 1u) ? c : ~c);
+    return d;
+#endif
+}
 
 // The key part of q: its float bits, q at or beyond the cutoff (or NaN) taken as the cutoff
 // and below 0 (a rounding of a needle-thin conic) as 0, so that it is a non-decreasing
@@ -649,8 +667,12 @@ TEXGS_HD inline uint32_t texgs_rank32_key(float q) {
     const int32_t u = (int32_t)texgs_float_bits(fminf(q, TEXGS_F_CUTOFF_Q));  // NaN: 9
     return (uint32_t)(u > 0 ? u : 0);
 }
-TEXGS_HD inline uint32_t texgs_rank32_word(float q, uint32_t slot) {
-    return (texgs_rank32_key(q) & ~63u) | slot;
+// The 32-bit word of the candidate of q `q` (texgs_slot_q) and ranking low half `low`
+// (texgs_rank_low: its batch slot, < 64, in the low 6 bits): its key part (texgs_rank32_key)
+// over the slot; at or above TEXGS_RANK32_REFUSED when refused.
+TEXGS_HD inline uint32_t texgs_rank32_word(float q, uint32_t low) {
+    // (a & b) | (c & ~b), b the mask: LUT 0xe2 (the compiler splits the C form in two ops)
+    return texgs_lop3<0xe2u>(texgs_rank32_key(q), ~63u, low);
 }
 
 // Push word w down the N slots: each keeps the smaller and passes the larger on.
@@ -676,19 +698,21 @@ TEXGS_HD inline bool texgs_topk32_decides(const texgs_topk32<N>& r) {
 }
 
 // The 64-bit ranking of the first CAP words (texgs_topk32_decides must hold): slot s gets
-// the exact key and low half of its candidate, key_low(slot, &key, &low), or all ones.
+// the exact key and low half of its candidate, key_low(slot, &key, &low), with a high half
+// of all ones where the word is not kept (the functor is called for every slot, so it must
+// accept a free word's slot, 63, too).
 template <uint32_t CAP, class KeyLow>
 TEXGS_HD inline void texgs_topk32_widen(const texgs_topk32<CAP + 1u>& a, const KeyLow& key_low,
                                         texgs_topk<CAP>* r) {
     TEXGS_UNROLL
     for (uint32_t s = 0; s < CAP; ++s) {
-        r->word[s] = ~(uint64_t)0;
-        if (a.word[s] < TEXGS_RANK32_REFUSED) {
-            float key;
-            uint32_t low;
-            key_low(a.word[s] & 63u, &key, &low);
-            r->word[s] = ((uint64_t)texgs_key_order(key) << 32) | (uint64_t)low;
-        }
+        // every slot's key, kept or not (a free word's slot, 63, is inside the batch
+        // arrays): no branch per slot
+        float key;
+        uint32_t low;
+        key_low(a.word[s] & 63u, &key, &low);
+        const uint32_t hi = texgs_key_order(key) | (a.word[s] < TEXGS_RANK32_REFUSED ? 0u : ~0u);
+        r->word[s] = ((uint64_t)hi << 32) | (uint64_t)low;
     }
 }
 
@@ -1062,13 +1086,13 @@ TEXGS_HD inline void texgs_batch_rank32_loop(float w, float h, float px, float p
     const texgs_slot_cid* cp = s.cid;
     for (uint32_t j = 0; j < n; ++j, ++gp, ++cp) {
         const texgs_slot_geo g = *gp;
-        const float c = cp->c;
+        const texgs_slot_cid ci = *cp;  // the slot j in the low half's low bits: no counter
         const float dx = texgs_slot_dx<REP_X>(g, px, w);
-        const float q0 = texgs_slot_q<REP_Y>(g, c, dx, py0, h);
-        texgs_topk32_push(&a0, texgs_rank32_word(q0, j));
+        const float q0 = texgs_slot_q<REP_Y>(g, ci.c, dx, py0, h);
+        texgs_topk32_push(&a0, texgs_rank32_word(q0, ci.low));
         if (ROWS == 2u) {
-            const float q1 = texgs_slot_q<REP_Y>(g, c, dx, py1, h);
-            texgs_topk32_push(&a1, texgs_rank32_word(q1, j));
+            const float q1 = texgs_slot_q<REP_Y>(g, ci.c, dx, py1, h);
+            texgs_topk32_push(&a1, texgs_rank32_word(q1, ci.low));
         }
     }
     // a row outside the texture keeps nothing (its texel is not written)
