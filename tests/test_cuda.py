@@ -1568,6 +1568,51 @@ def test_cli_backend_cuda_without_gpu_exits_5_naming_what_is_missing(tmp_path):
     assert not (tmp_path / "y.png").exists()
 
 
+def _image(path: Path) -> np.ndarray:
+    """A decoded map file as an array: 8-bit PNG as integers, EXR/TIFF as float32."""
+    if path.suffix == ".png":
+        from PIL import Image
+
+        return np.asarray(Image.open(path)).astype(np.int32)
+    from texgs.hdr_io import load_hdr
+
+    return load_hdr(path)[0]
+
+
+@pytest.mark.parametrize("name", ["rgb_clamp", "set_mixed"])
+def test_cli_decode_backend_cuda_writes_what_the_numpy_backend_writes(emulated_kernels,
+                                                                      tmp_path, name):
+    """`texgs decode --backend cuda` end to end, its pycuda the stand-in over the kernels run
+    on the CPU (the path a user with a GPU takes): every map file equals the NumPy backend's
+    within one 8-bit step (the 1/255 contract) or 1e-4 on float maps, a set's maps included.
+    (The CLI passed the NumPy decoder's prune= to CudaDecoder.decode_texture, which had no
+    such parameter: the command raised a TypeError wherever a GPU was present.)"""
+    from texgs import cli, cuda_decoder as cd
+
+    asset = GOLDEN / f"{name}.tgs"
+    outs = {}
+    with pytest.MonkeyPatch.context() as mp:
+        for mod_name, mod in emulated_pycuda(emulated_kernels).items():
+            mp.setitem(sys.modules, mod_name, mod)
+        cd._compiled_module.cache_clear()
+        try:
+            for backend in ("cuda", "numpy"):
+                out = tmp_path / backend
+                out.mkdir()
+                target = out / "out.png" if name == "rgb_clamp" else out
+                assert cli.main(["decode", str(asset), "-o", str(target), "--backend",
+                                 backend]) == 0
+                outs[backend] = {p.name: _image(p) for p in sorted(out.iterdir())}
+        finally:
+            cd._compiled_module.cache_clear()
+    assert outs["cuda"].keys() == outs["numpy"].keys() and outs["cuda"]
+    for file, img in outs["cuda"].items():
+        ref = outs["numpy"][file]
+        assert img.shape == ref.shape and img.dtype == ref.dtype, file
+        tol = 1 if img.dtype == np.int32 else 1e-4
+        assert np.abs(img - ref).max() <= tol, file
+
+
 def test_cli_backend_bogus_exits_1(tmp_path):
     res = run_cli("decode", str(GOLDEN / "rgb_clamp.tgs"), "-o", str(tmp_path / "y.png"),
                   "--backend", "bogus")

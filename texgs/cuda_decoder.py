@@ -358,9 +358,12 @@ class CudaDecoder:
                        size: tuple[int, int] | None = None, stats_out: list | None = None,
                        filtered: bool = False, gpu_index: bool = False,
                        finish=None, coding: int | None = None, tile: int | None = None,
-                       block: int | None = None, expanded: bool = False) -> np.ndarray:
+                       block: int | None = None, expanded: bool = False,
+                       prune: bool = True) -> np.ndarray:
         """As ``texgs.decode.decode_texture``: float32 [H', W', C] at ``size`` = (W', H')
-        (default the asset's), the first ``lod`` chunks. ``gpu_index``: build the tile index
+        (default the asset's), the first ``lod`` chunks; ``prune``: drop from the tile lists
+        the Gaussians no point of their tile selects (as there: the same values either way;
+        ignored with ``gpu_index``, whose lists are full). ``gpu_index``: build the tile index
         with the CUDA index kernels instead of NumPy (fixed-coded 32-bit ids). ``finish``: map
         finish words. ``coding``: the tile lists' coding (texgs.layout ``INDEX_CODING_*``;
         None: the runtime's default); ``tile``: the index tile (default the runtime's);
@@ -368,7 +371,7 @@ class CudaDecoder:
         ``expanded``: decode from the expanded records (:meth:`expand` first; the same
         values)."""
         bufs, (w, h), fvar = decode_buffers(asset, lod, size, tile, filtered=filtered,
-                                            coding=coding)
+                                            coding=coding, prune=prune)
         if gpu_index:
             bufs.use_index(*self.build_index(bufs))
         if expanded:

@@ -349,13 +349,15 @@ def decode_block(tile: int, block: int | None = None) -> int | None:
 
 def decode_buffers(asset: Asset, lod: int | None = None, size: tuple[int, int] | None = None,
                    tile: int | None = None, id_bits: int | None = None,
-                   filtered: bool = False, coding: int | None = None,
+                   filtered: bool = False, coding: int | None = None, prune: bool = True,
                    ) -> tuple[GpuBuffers, tuple[int, int], float]:
     """What a whole-texture GPU decode to ``size`` (default native) needs: the buffers, the
-    output size (W', H') and the footprint variance (0 unless ``filtered`` and minifying)."""
+    output size (W', H') and the footprint variance (0 unless ``filtered`` and minifying).
+    ``prune`` as in :func:`build_gpu_buffers` (the same values either way)."""
     w, h = size or (asset.width, asset.height)
     fvar = float(footprint_variance(max(asset.width / w, asset.height / h))) if filtered else 0.0
-    return build_gpu_buffers(asset, lod, tile, id_bits, fvar, coding=coding), (w, h), fvar
+    return (build_gpu_buffers(asset, lod, tile, id_bits, fvar, prune=prune, coding=coding),
+            (w, h), fvar)
 
 
 def default_id_bits(count: int) -> int:
