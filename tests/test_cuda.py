@@ -1613,6 +1613,22 @@ def test_cli_decode_backend_cuda_writes_what_the_numpy_backend_writes(emulated_k
         assert np.abs(img - ref).max() <= tol, file
 
 
+def test_cuda_decode_texture_takes_every_parameter_of_the_numpy_one():
+    """The CLI swaps CudaDecoder.decode_texture in for texgs.decode.decode_texture ("same
+    signature"): every parameter of the NumPy one is one of the CUDA one's, with the same
+    default but for prune (the GPU buffers' lists are pruned unless asked not to be; the
+    values are the same either way)."""
+    import inspect
+
+    from texgs.cuda_decoder import CudaDecoder
+
+    ref = inspect.signature(decode_texture).parameters
+    got = inspect.signature(CudaDecoder.decode_texture).parameters
+    for name, param in ref.items():
+        assert name in got, name
+        assert got[name].default == param.default or name == "prune", name
+
+
 def test_cli_backend_bogus_exits_1(tmp_path):
     res = run_cli("decode", str(GOLDEN / "rgb_clamp.tgs"), "-o", str(tmp_path / "y.png"),
                   "--backend", "bogus")
