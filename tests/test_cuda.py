@@ -1356,11 +1356,14 @@ def test_gpu_tile_cooperative_kernel_equals_the_per_texel_kernel(gpu, tile, bloc
     candidates culled by block, appended by atomics in any order) gives the bits and counts
     of texgs_decode_grid_kernel at the asset's size, both index codings, and so does its
     two-row build (B x B/2 threads) for even blocks; a launch whose block does not divide
-    the tile decodes nothing and stores status -2."""
+    the tile decodes nothing and stores status -2. Two assets have every Gaussian doubled
+    (lists of one batch whose 32-bit ranking words tie at every texel: the kernels' own path
+    to the 64-bit ranking)."""
     from texgs import cuda_decoder as cd
 
     assets = [fmt.read_asset_file(GOLDEN / f"{n}.tgs") for n in GOLDEN_NAMES]
     assets += [random_asset(s) for s in range(6)]
+    assets += [_doubled(random_asset(0), 3), _doubled(random_asset(3), 8)]
     for asset in assets:
         w, h = asset.width, asset.height
         bx, by, _ = cd.GRID_BLOCK
