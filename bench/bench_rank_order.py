@@ -8,7 +8,9 @@ reject. Orders: the list's (ascending ids), random (what the kernel's atomic app
 and sorted by q at the block's centre (what a per-block sort before ranking would give).
 
     python bench/bench_rank_order.py [--size 2048] [--blocks 400] [--seed 0] [--quarters]
-        [--rank32]
+        [--rank32] [--asset PATH]
+
+--asset: a texgs asset file (a real bake, `texgs bake`) in place of the synthesized one.
 
 Prints one line per order: candidates per warp, warp-level insertions, candidates with
 q < 9 at some lane (those cost q and the compare however ordered). --quarters adds what a
@@ -20,9 +22,9 @@ tile kernel's 32-bit ranking words (texgs_topk32, docs/RUNTIME.md "Top-K in regi
 hand a texel to the 64-bit ranking: q in float32 with the kernel's operations, the key part
 of each (its bits without the low 6, clamped to [0, 9]), and a texel counted where two
 adjacent ones of its K + 1 smallest below the cutoff are equal; per texel and per warp (a
-warp runs the 64-bit loop where any of its 32 lanes does), over every sampled block's 64
-texels, and the blocks whose list is longer than one batch (64), which take the 64-bit
-ranking whole.
+warp runs the 64-bit loop where any of its 32 lanes does), over the sampled blocks' texels
+inside the texture, and the blocks whose list is longer than one batch (64), which take the
+64-bit ranking whole.
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_cuda_decode as bench  # noqa: E402
 
+from texgs import format as fmt  # noqa: E402
 from texgs import layout as L  # noqa: E402
+from texgs.errors import TexgsError  # noqa: E402
 from texgs.runtime import CUTOFF_Q, build_gpu_buffers, expand_records  # noqa: E402
 
 
@@ -90,17 +94,30 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quarters", action="store_true",
                     help="also the loop trips with per-quarter lists (builds a 4-texel index)")
+    ap.add_argument("--asset", type=Path, default=None,
+                    help="a texgs asset file instead of the synthesized bake")
     ap.add_argument("--rank32", action="store_true",
                     help="also how often the 32-bit ranking words hand a texel to the 64-bit one")
     args = ap.parse_args(argv)
-    asset = bench.synth_asset(args.size, args.size, seed=args.seed)
+    if args.asset is not None:
+        try:
+            asset = fmt.read_asset_file(args.asset)
+        except (OSError, TexgsError) as e:
+            print(f"bench_rank_order: error: {args.asset}: {e}", file=sys.stderr)
+            return 2
+        source = f"{args.asset.name} ({asset.width}x{asset.height})"
+    else:
+        asset = bench.synth_asset(args.size, args.size, seed=args.seed)
+        source = f"{args.size}^2 synthesized"
     bufs = build_gpu_buffers(asset, tile=8, coding=L.INDEX_CODING_FIXED)
     geo, _ = expand_records(asset)
     rng = np.random.default_rng(args.seed + 1)
     idx = bufs.index
     ys, xs = np.mgrid[0:8, 0:8]
     totals = {name: np.zeros(3) for name in ("list", "random", "sorted")}
-    ties = np.zeros(3, np.int64)  # texels, warps, blocks over one batch (--rank32)
+    # --rank32: texels and warps that fall back, blocks over one batch, texels and warps
+    # inside the texture
+    ties = np.zeros(5, np.int64)
     geo32 = geo.astype(np.float32)
     rep = (asset.address_x == L.ADDRESS_REPEAT, asset.address_y == L.ADDRESS_REPEAT)
     blocks = rng.choice(idx.offsets.size - 1, min(args.blocks, idx.offsets.size - 1),
@@ -124,20 +141,24 @@ def main(argv: list[str] | None = None) -> int:
             if len(g) > 64:
                 ties[2] += 1
             else:
+                inside = (px < asset.width) & (py < asset.height)  # an edge block's
                 tied = rank32_ties(kernel_q(geo32[idx.candidates(blk)], px, py, asset.width,
-                                            asset.height, *rep), asset.top_k)
+                                            asset.height, *rep), asset.top_k) & inside
                 ties[0] += int(tied.sum())
                 ties[1] += int(tied[:32].any()) + int(tied[32:].any())
+            inside = (px < asset.width) & (py < asset.height)
+            ties[3] += int(inside.sum())
+            ties[4] += int(inside[:32].any()) + int(inside[32:].any())
     n = 2 * len(blocks)
-    print(f"{args.size}^2 synthesized, K {asset.top_k}, 8-texel index, {len(blocks)} blocks of "
+    print(f"{source}, K {asset.top_k}, 8-texel index, {len(blocks)} blocks of "
           "8x8 (two warps each); per warp:")
     print(f"{'order':<8} {'candidates':>10} {'insertions':>10} {'q<9 somewhere':>14}")
     for name, (c, ins, reach) in totals.items():
         print(f"{name:<8} {c / n:>10.2f} {ins / n:>10.2f} {reach / n:>14.2f}")
     if args.rank32:
-        print(f"32-bit ranking words: {ties[0]} of {64 * len(blocks)} texels "
-              f"({ties[0] / (64 * len(blocks)):.2e}) and {ties[1]} of {n} warps "
-              f"({ties[1] / n:.2e}) ranked again with the 64-bit words; {ties[2]} of "
+        print(f"32-bit ranking words: {ties[0]} of {ties[3]} texels "
+              f"({ties[0] / max(ties[3], 1):.2e}) and {ties[1]} of {ties[4]} warps "
+              f"({ties[1] / max(ties[4], 1):.2e}) ranked again with the 64-bit words; {ties[2]} of "
               f"{len(blocks)} blocks' lists over one batch")
     if args.quarters:
         c4 = build_gpu_buffers(asset, tile=4, coding=L.INDEX_CODING_FIXED).index.counts()

@@ -82,3 +82,27 @@ def test_rank32_line(capsys):
     texels, all_texels, warps, all_warps, long_lists, blocks = map(int, m.groups())
     assert (all_texels, all_warps, blocks) == (64 * 30, 60, 30)
     assert warps <= texels <= all_texels and warps <= all_warps and long_lists <= blocks
+
+
+def test_asset_file_and_a_missing_one(tmp_path, capsys):
+    """--asset reads a texgs asset (a golden vector of 17x33 texels, repeat in x: its edge
+    blocks' texels outside the texture are not counted); a file that is not an asset exits
+    2 with one line."""
+    golden = Path(__file__).resolve().parent / "golden" / "gray_repeat_x.tgs"
+    assert ro.main(["--asset", str(golden), "--blocks", "1000", "--rank32"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gray_repeat_x.tgs (17x33)")
+    m = re.search(r"(\d+) of (\d+) texels .* (\d+) of (\d+) warps .* (\d+) of (\d+) blocks",
+                  out)
+    from texgs import format as fmt
+
+    asset = fmt.read_asset_file(golden)
+    blocks = ((asset.width + 7) // 8) * ((asset.height + 7) // 8)  # every block sampled
+    warps = ((asset.width + 7) // 8) * ((asset.height + 3) // 4)  # 8x4 texels, some inside
+    assert m and int(m[6]) == blocks and int(m[2]) == asset.width * asset.height
+    assert int(m[4]) == warps
+    bad = tmp_path / "not.tgs"
+    bad.write_bytes(b"nope")
+    assert ro.main(["--asset", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"bench_rank_order: error: {bad}:")
