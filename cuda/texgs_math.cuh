@@ -667,6 +667,7 @@ TEXGS_HD inline uint32_t texgs_rank32_key(float q) {
     const int32_t u = (int32_t)texgs_float_bits(fminf(q, TEXGS_F_CUTOFF_Q));  // NaN: 9
     return (uint32_t)(u > 0 ? u : 0);
 }
+
 // The 32-bit word of the candidate of q `q` (texgs_slot_q) and ranking low half `low`
 // (texgs_rank_low: its batch slot, < 64, in the low 6 bits): its key part (texgs_rank32_key)
 // over the slot; at or above TEXGS_RANK32_REFUSED when refused.
@@ -1147,7 +1148,8 @@ TEXGS_HD inline void texgs_batch_rank_rows(const texgs_buffers& b, float px, flo
 // Rank the n kept candidates of a batch for the texel centre (px, py) (inside the
 // texture) into r (key = q; each candidate's batch slot kept for the blend's cached colours);
 // ties by id, so the order of the kept ones does not matter. The blend is texgs_topk_blend
-// (unfiltered).
+// (unfiltered). whole: the batch is the tile's whole list (r empty on entry), ranked with
+// the 32-bit words of texgs_topk32 in the exact builds; the same K words either way.
 template <uint32_t CAP>
 TEXGS_HD inline void texgs_batch_rank(const texgs_buffers& b, float px, float py,
                                       texgs_batch s, uint32_t n, bool whole,
