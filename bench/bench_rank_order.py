@@ -18,7 +18,7 @@ warp's loop would walk were each half-warp (a 4x4 quarter of its 8x4 texels) to 
 the pruned list of its own 4-texel tile, which the 8-texel list contains (the longer of
 the two, for the same sampled blocks), beside the 8-texel list: the work an index carrying
 per-quarter marks on its entries could save the tile kernel. --rank32 adds how often the
-tile kernel's 32-bit ranking words (texgs_topk32, docs/RUNTIME.md "Top-K in registers")
+tile kernel's 32-bit ranking words (texgs_topk32, docs/RUNTIME.md "32-bit ranking words")
 hand a texel to the 64-bit ranking: q in float32 with the kernel's operations, the key part
 of each (its bits without the low 6, clamped to [0, 9]), and a texel counted where two
 adjacent ones of its K + 1 smallest below the cutoff are equal; per texel and per warp (a
@@ -138,15 +138,14 @@ def main(argv: list[str] | None = None) -> int:
             ins, reach = warp_insertions(q[:, order], asset.top_k)
             totals[name] += (2 * len(g), ins, reach)
         if args.rank32:
+            inside = (px < asset.width) & (py < asset.height)  # not all of an edge block
             if len(g) > 64:
                 ties[2] += 1
             else:
-                inside = (px < asset.width) & (py < asset.height)  # an edge block's
                 tied = rank32_ties(kernel_q(geo32[idx.candidates(blk)], px, py, asset.width,
                                             asset.height, *rep), asset.top_k) & inside
                 ties[0] += int(tied.sum())
                 ties[1] += int(tied[:32].any()) + int(tied[32:].any())
-            inside = (px < asset.width) & (py < asset.height)
             ties[3] += int(inside.sum())
             ties[4] += int(inside[:32].any()) + int(inside[32:].any())
     n = 2 * len(blocks)

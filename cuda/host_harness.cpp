@@ -211,19 +211,21 @@ struct TilesDecode {
 };
 
 // The 32-bit ranking of a whole-list batch (texgs_topk32) over n <= 64 candidates of q
-// qs[j] and low half lows[j] (its slot, j, in the low 6 bits), then texgs_topk32_finish's step: widened where the
-// words decide, else the 64-bit ranking of the same candidates (the cutoff refusing q >= 9
-// and NaN in both). words[0 .. k-1]: the K words; *decided: whether the 32-bit words
-// decided; returns the number kept.
+// qs[j] and low half lows[j] (its slot, j, in the low 6 bits), then texgs_topk32_finish's
+// step: widened where the words decide, else the 64-bit ranking of the same candidates (the
+// cutoff refusing q >= 9 and NaN in both). words[0 .. k-1]: the K words; *decided: whether
+// the 32-bit words decided; returns the number kept.
 struct Topk32 {
     const float* qs;
     const uint32_t* lows;
     uint32_t n, k;
     uint64_t* words;
     int* decided;
+    // the batch's slots as the kernel's shared arrays hold them: every one of the
+    // TEXGS_TILE_BATCH readable (texgs_topk32_widen reads a free word's slot, 63, too)
     struct KeyLow {
-        const float* qs;
-        const uint32_t* lows;
+        float qs[TEXGS_TILE_BATCH];
+        uint32_t lows[TEXGS_TILE_BATCH];
         void operator()(uint32_t j, float* key, uint32_t* low) const {
             *key = qs[j];
             *low = lows[j];
@@ -244,7 +246,11 @@ struct Topk32 {
         texgs_topk_init(&r, CAP);
         *decided = texgs_topk32_decides(a) ? 1 : 0;
         if (*decided) {
-            const KeyLow key_low = {qs, lows};
+            KeyLow key_low = {};
+            for (uint32_t j = 0; j < n; ++j) {
+                key_low.qs[j] = qs[j];
+                key_low.lows[j] = lows[j];
+            }
             texgs_topk32_widen<CAP>(a, key_low, &r);
         } else {
             for (uint32_t j = 0; j < n; ++j)

@@ -260,6 +260,7 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         const uint32_t total = head.n;
         const bool cached =
             texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
+        const bool whole = total <= TEXGS_TILE_BATCH;  // one batch: ranked into empty r, r1
         texgs_topk<CAP> r, r1;
         texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
         if (ROWS == 2u) texgs_topk_init(&r1, meta[TEXGS_META_TOP_K]);
@@ -291,7 +292,6 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load_wait);
             texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_batches, 1u);
             texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_kept, nkeep);
-            const bool whole = total <= TEXGS_TILE_BATCH;  // one batch: r, r1 still empty
             if (ROWS == 1u && inside) texgs_batch_rank(b, px, py, s, nkeep, whole, &r);
             if (ROWS == 2u && (inside || inside1))
                 texgs_batch_rank2(b, px, py, py1, inside, inside1, s, nkeep, whole, &r,

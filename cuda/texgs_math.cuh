@@ -640,7 +640,6 @@ TEXGS_HD inline void texgs_topk32_init(texgs_topk32<N>* r) {
     for (uint32_t s = 0; s < N; ++s) r->word[s] = TEXGS_RANK32_REFUSED | 63u;
 }
 
-
 // PTX lop3.b32: any bitwise function of a, b and c, bit i of LUT its value where
 // (a, b, c) = (bit 2, bit 1, bit 0 of i) (0xf0, 0xcc, 0xaa give a, b, c). One instruction on
 // a GPU; on the host computed from the LUT itself, so that the CPU tests check the LUT the

@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from conftest import run_cli
 from cuda_emulated import EmulatedKernels, compile_kernels, emulated_pycuda
-from cuda_standin import CUDA, ROOT, Harness, compile_harness, fake_pycuda
+from cuda_standin import CUDA, ROOT, TILE_BATCH, Harness, compile_harness, fake_pycuda
 
 from texgs import format as fmt
 from texgs import layout as L
@@ -645,10 +645,11 @@ def test_tile_decode_of_tied_candidates_takes_the_64_bit_ranking(harness, rows):
             for k in (1, 3, 8):
                 asset = _doubled(random_asset(seed), k)
                 bufs = build_gpu_buffers(asset, tile=8)
-                assert int(np.diff(bufs.index.offsets).max()) <= 64  # one batch: 32-bit words
+                # one batch: the 32-bit words
+                assert int(np.diff(bufs.index.offsets).max()) <= TILE_BATCH
                 ref, ref_cand = harness.decode_grid(bufs, (asset.width, asset.height), 0.0)
                 for block in (8, 4, 2):
-                    st, got, cand, _ = harness.decode_tiles_status(bufs, block, 64)
+                    st, got, cand, _ = harness.decode_tiles_status(bufs, block, TILE_BATCH)
                     assert st == 0, harness.message(st)
                     np.testing.assert_array_equal(got, ref)
                     np.testing.assert_array_equal(cand, ref_cand)
