@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import reach_checks
 import tile_decode_checks
 
 from texgs import format as fmt
@@ -340,3 +341,18 @@ def test_tile_decode_cull_is_conservative_for_needle_thin_gaussians(gl):
         for block in (8, 4):
             vals, _ = gl.decode_tiles(asset, tile=32, block=block)
             np.testing.assert_array_equal(vals, per_texel)
+
+
+@pytest.mark.parametrize("name", reach_checks.GOLDEN_NAMES)
+def test_reach_test_rebuilds_the_conics_numpy_says(gl, name):
+    """texgs_sample.glsl: see reach_checks.check_reached_counts_match_numpy."""
+    from texgs.glsl_runner import GlslDecoder
+
+    reach_checks.check_reached_counts_match_numpy(GlslDecoder, name)
+
+
+def test_reach_test_changes_no_decoded_value(gl):
+    """texgs_sample.glsl: see reach_checks.check_reach_test_changes_no_value."""
+    from texgs.glsl_runner import GlslDecoder
+
+    reach_checks.check_reach_test_changes_no_value(GlslDecoder)

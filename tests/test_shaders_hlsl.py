@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import reach_checks
 import tile_decode_checks
 
 from texgs import format as fmt
@@ -471,3 +472,18 @@ def test_fixed_and_rice_tile_lists_decode_identically(hl, name):
     assert longest > 3  # the batch-of-3 cases cross batch boundaries mid-list
     with pytest.raises(ValueError, match="does not divide"):
         hl.decode_tiles(asset, tile=16, block=3)
+
+
+@pytest.mark.parametrize("name", reach_checks.GOLDEN_NAMES)
+def test_reach_test_rebuilds_the_conics_numpy_says(hl, name):
+    """texgs_sample.hlsli: see reach_checks.check_reached_counts_match_numpy."""
+    from texgs.hlsl_runner import HlslDecoder
+
+    reach_checks.check_reached_counts_match_numpy(HlslDecoder, name)
+
+
+def test_reach_test_changes_no_decoded_value(hl):
+    """texgs_sample.hlsli: see reach_checks.check_reach_test_changes_no_value."""
+    from texgs.hlsl_runner import HlslDecoder
+
+    reach_checks.check_reach_test_changes_no_value(HlslDecoder)

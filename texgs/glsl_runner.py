@@ -73,10 +73,14 @@ def _in_context(method):
 class GlslDecoder:
     """Decode assets with the GLSL compute and fragment paths."""
 
-    def __init__(self, ctx=None, max_k: int = 16, max_channels: int = 16):
+    def __init__(self, ctx=None, max_k: int = 16, max_channels: int = 16,
+                 defines: dict[str, object] | None = None):
+        """``defines``: more shader defines for every program (texgs_sample.glsl's
+        TEXGS_REACH_TEST, texgs_decode.comp's TEXGS_STATS_REACHED)."""
         self.ctx = ctx or create_context()
         self._in_ctx = False
-        defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
+        defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels,
+                   **(defines or {})}
         self._defines = defines
         self._tile_programs: dict[tuple[int, int, int], object] = {}
         self.max_channels = max_channels

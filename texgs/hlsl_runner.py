@@ -155,13 +155,17 @@ def create_shader_module(device, spirv: bytes, label: str = ""):
 class HlslDecoder:
     """Decode assets with the HLSL compute and pixel-shader paths (SPIR-V on wgpu/Vulkan)."""
 
-    def __init__(self, device=None, max_k: int = 16, max_channels: int = 16):
+    def __init__(self, device=None, max_k: int = 16, max_channels: int = 16,
+                 defines: dict[str, object] | None = None):
+        """``defines``: more shader defines for every pipeline (texgs_sample.hlsli's
+        TEXGS_REACH_TEST, texgs_decode_cs.hlsl's TEXGS_STATS_REACHED)."""
         import wgpu
 
         self.wgpu = wgpu
         self.device = device or create_device()
         self.max_channels = max_channels
-        defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels}
+        defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels,
+                   **(defines or {})}
         self._defines = defines
         self._tile_pipelines: dict[tuple[int, int, int], object] = {}
         d = self.device
@@ -172,7 +176,8 @@ class HlslDecoder:
                                   "fullscreen_vs")
         ps = create_shader_module(
             d, compile_hlsl(HLSL_DIR / "texgs_decode_ps.hlsl", "frag",
-                            defines={"TEXGS_MAX_K": max_k}), "texgs_decode_ps")
+                            defines={**defines, "TEXGS_MAX_CHANNELS": 16}),
+            "texgs_decode_ps")
         S = wgpu.ShaderStage
         BT = wgpu.BufferBindingType
 

@@ -61,6 +61,18 @@ RICE_K_BITS = 5  # width of a Rice-coded list's parameter k (0..31)
 
 W_CUT = float(np.exp(np.float32(-0.5) * np.float32(CUTOFF_Q)))
 
+# The reach test of random-access sampling (docs/RUNTIME.md "Sampling a point";
+# texgs.runtime.may_reach): a candidate at squared distance d2 from the point, inverse
+# variances i_lo <= i_hi along its axes and widened by f texels^2, is skipped before its
+# rotation is read when d2 * (i_lo / (1 + f i_lo) - REACH_SLACK * i_hi) >= REACH_Q.
+# REACH_SLACK (2^-16) bounds how far float32 rounding, and sin / cos errors up to about
+# 1e-6, can lower the rebuilt conic's smaller eigenvalue, relative to its larger one
+# (measured at most 4e-7 over 2 million Gaussians of every anisotropy:
+# tests/test_runtime_reach.py); REACH_Q is 9 (CUTOFF_Q) times 1 + 2^-10, the rounding of
+# the test itself. So a skipped candidate's q is at or beyond the cutoff.
+REACH_SLACK = 2.0 ** -16
+REACH_Q = float(np.float32(CUTOFF_Q) * np.float32(1.0 + 2.0 ** -10))
+
 CONSTANTS = {
     "TEXGS_META_WIDTH": META_WIDTH,
     "TEXGS_META_HEIGHT": META_HEIGHT,
@@ -103,6 +115,8 @@ FLOAT_CONSTANTS = {
     "TEXGS_BLEND_EPS": float(np.float32(BLEND_EPS)),
     "TEXGS_W_CUT": W_CUT,
     "TEXGS_LOG2_OFFSET": float(np.float32(LOG2_OFFSET)),
+    "TEXGS_REACH_SLACK": REACH_SLACK,
+    "TEXGS_REACH_Q": REACH_Q,
     # tile index padding (docs/RUNTIME.md "Tile index"): r * (1 + BIN_PAD_REL) + BIN_PAD_ABS
     "TEXGS_BIN_PAD_REL": float(np.float32(BIN_PAD_REL)),
     "TEXGS_BIN_PAD_ABS": float(np.float32(BIN_PAD_ABS)),

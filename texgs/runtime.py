@@ -15,6 +15,7 @@ import numpy as np
 from .format import (ADDRESS_REPEAT, BIN_PAD_ABS, BIN_PAD_REL, CUTOFF_Q, Asset)
 from .index_coding import encode_rice_lists
 from .layout import INDEX_CODING_FIXED, INDEX_CODING_RICE  # noqa: F401
+from .layout import REACH_Q, REACH_SLACK
 
 # How build_gpu_buffers stores the tile lists unless asked otherwise: Rice-coded gaps, about
 # a fifth of the fixed-width index at tile 16 and a third at tile 32 smaller
@@ -88,6 +89,81 @@ def conic_from_scales(log2_s1: np.ndarray, log2_s2: np.ndarray, theta: np.ndarra
     b = cs * sn * (i1 - i2)
     c = sn * sn * i1 + cs * cs * i2
     return np.stack([a, b, c], 1).astype(f32)
+
+
+def inverse_variances(asset: Asset, count: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(i1, i2): float32 [N] each, 1 / sigma^2 along each axis of the first ``count``
+    Gaussians (texels^-2), the values :func:`conic_from_scales` builds the conic from."""
+    f = asset.fields if count is None else asset.fields[:count]
+    f32 = np.float32
+    smin, smax = f32(asset.log2_scale_min), f32(asset.log2_scale_max)
+    sstep = (smax - smin) / f32((1 << asset.layout.scale_bits) - 1)
+    l1 = smin + f[:, 2].astype(f32) * sstep
+    l2 = smin + f[:, 3].astype(f32) * sstep
+    return (np.exp2(f32(-2.0) * l1).astype(f32), np.exp2(f32(-2.0) * l2).astype(f32))
+
+
+def may_reach(d2: np.ndarray, i1: np.ndarray, i2: np.ndarray,
+              filter_var: float | np.ndarray = 0.0) -> np.ndarray:
+    """The reach test of random-access sampling (docs/RUNTIME.md "Sampling a point"): False
+    where a Gaussian cannot reach the point whatever its rotation, so the shaders skip it
+    before reading its angle and rebuilding its conic. Reference of texgs_may_reach (GLSL,
+    HLSL); float32 in the shaders' operation order.
+
+    d2: squared distance (texels^2) from the point to the centre, the wrapped offset's
+    dx * dx + dy * dy; i1, i2: :func:`inverse_variances`; filter_var: footprint variance
+    (texels^2, 0 unfiltered). The bound: q >= d2 / (sigma_max^2 + f) for every rotation, and
+    float32 rounding lowers the conic's smaller eigenvalue by at most REACH_SLACK times its
+    larger one, so where the test is False the decoder's q is at or beyond the cutoff and the
+    candidate would not have been selected: skipping it changes no decoded value.
+    """
+    f32 = np.float32
+    d2 = np.asarray(d2, f32)
+    i1 = np.asarray(i1, f32)
+    i2 = np.asarray(i2, f32)
+    fv = np.asarray(filter_var, f32)
+    lo = np.minimum(i1, i2)
+    hi = np.maximum(i1, i2)
+    lo_f = np.where(fv > 0, lo / (f32(1.0) + fv * lo), lo).astype(f32)
+    bound = (d2 * (lo_f - f32(REACH_SLACK) * hi)).astype(f32)
+    return ~(bound >= f32(REACH_Q))
+
+
+def reach_counts(g: GaussianSet, inv_var: tuple[np.ndarray, np.ndarray], index: "TileIndex",
+                 px: np.ndarray, py: np.ndarray,
+                 filter_var: float | np.ndarray = 0.0) -> np.ndarray:
+    """How many candidates of its tile's list pass :func:`may_reach` at each point, so many
+    conics texgs_sample rebuilds there -> int64 [P]. px, py: float32 [P] points in texel
+    units, already wrapped (texgs.decode.wrap_points); inv_var: :func:`inverse_variances`;
+    filter_var: footprint variance, a scalar or float32 [P]. Ids at or past the Gaussian
+    count are not counted (the shaders skip them)."""
+    f32 = np.float32
+    px = np.asarray(px, f32)
+    py = np.asarray(py, f32)
+    fv = np.broadcast_to(np.asarray(filter_var, f32), px.shape)
+    tile = index.tile
+    tx = np.minimum((px // f32(tile)).astype(np.int64), index.tiles_x - 1)
+    ty = np.minimum((py // f32(tile)).astype(np.int64), index.tiles_y - 1)
+    tid = ty * index.tiles_x + tx
+    out = np.zeros(px.shape[0], np.int64)
+    w, h = f32(g.width), f32(g.height)
+    n = g.means.shape[0]
+    for t in np.unique(tid):
+        pts = np.flatnonzero(tid == t)
+        cand = index.candidates(int(t))
+        cand = cand[cand < n]
+        if cand.shape[0] == 0:
+            continue
+        dx = px[pts, None] - g.means[None, cand, 0]
+        dy = py[pts, None] - g.means[None, cand, 1]
+        if g.repeat_x:
+            dx = dx - w * np.floor(dx / w + f32(0.5))
+        if g.repeat_y:
+            dy = dy - h * np.floor(dy / h + f32(0.5))
+        d2 = (dx * dx + dy * dy).astype(f32)
+        ok = may_reach(d2, inv_var[0][cand][None], inv_var[1][cand][None], fv[pts, None])
+        out[pts] = ok.sum(1)
+    return out
 
 
 @dataclass

@@ -5,7 +5,8 @@
 // Material sets: to decode map m, set out_size to the map's size and `finish` to its finish
 // words (texgs.layout.map_finish_words: first channel, count, flags, log2 mask); its channels
 // are then written finished (normal z rebuilt, log2 -> linear). finish.y = 0 (the default):
-// every channel as blended.
+// every channel as blended. out_candidates receives the candidates each texel examined, or
+// with TEXGS_STATS_REACHED defined those that passed the reach test.
 layout(local_size_x = 8, local_size_y = 8) in;
 #include "../texgs_layout.h"
 #include "texgs_buffers.glsl"
@@ -24,9 +25,14 @@ void main() {
     vec2 p = texgs_map_texel_point(g, out_size);
     float r[TEXGS_MAX_CHANNELS];
     uint cand;
-    uint n = texgs_sample_texel_stats(p, filter_var, r, cand);
+    uint reached;
+    uint n = texgs_sample_texel_counts(p, filter_var, r, cand, reached);
     texgs_finish_channels(r, finish);
     uint base = (g.y * out_size.x + g.x) * n;
     for (uint c = 0u; c < n; ++c) out_values[base + c] = r[c];
+#ifdef TEXGS_STATS_REACHED
+    out_candidates[g.y * out_size.x + g.x] = reached;
+#else
     out_candidates[g.y * out_size.x + g.x] = cand;
+#endif
 }

@@ -1,6 +1,7 @@
 // Decode a whole texgs texture (or a resized grid) into a float buffer: one thread per output
 // texel, sampled at its centre; texgs_out_values[(y * width + x) * channels + c], row 0 at
-// the top; texgs_out_candidates[y * width + x] = tile candidates examined. The HLSL twin of
+// the top; texgs_out_candidates[y * width + x] = tile candidates examined (with
+// TEXGS_STATS_REACHED defined: those that passed the reach test). The HLSL twin of
 // engine_shaders/glsl/texgs_decode.comp. Useful to bake a runtime cache or a mip level.
 // Material sets: to decode map m, set the output size to the map's size and texgs_finish to
 // its finish words (texgs.layout.map_finish_words: first channel, count, flags, log2 mask);
@@ -42,10 +43,15 @@ void main(uint3 gid : SV_DispatchThreadID) {
     float2 p = texgs_map_texel_point(texgs_meta, g, texgs_out_size);
     float r[TEXGS_MAX_CHANNELS];
     uint cand;
-    uint n = texgs_sample_texel_stats(texgs_meta, texgs_records, texgs_tile_offsets,
-                                      texgs_tile_ids, p, texgs_filter_var, r, cand);
+    uint reached;
+    uint n = texgs_sample_texel_counts(texgs_meta, texgs_records, texgs_tile_offsets,
+                                       texgs_tile_ids, p, texgs_filter_var, r, cand, reached);
     texgs_finish_channels(r, texgs_finish);
     uint base = (g.y * texgs_out_size.x + g.x) * n;
     for (uint c = 0u; c < n; ++c) texgs_out_values[base + c] = r[c];
+#ifdef TEXGS_STATS_REACHED
+    texgs_out_candidates[g.y * texgs_out_size.x + g.x] = reached;
+#else
     texgs_out_candidates[g.y * texgs_out_size.x + g.x] = cand;
+#endif
 }

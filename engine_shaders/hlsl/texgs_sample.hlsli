@@ -18,10 +18,14 @@
 // RWStructuredBuffer parameter and miscompiles the calls; bind the same memory as a
 // read-only view instead.)
 //
-// Optional defines: TEXGS_MAX_K (default 16, at least the asset's K) and TEXGS_MAX_CHANNELS
-// (default 16). Every symbol is prefixed texgs_ / TEXGS_.
+// Optional defines: TEXGS_MAX_K (default 16, at least the asset's K), TEXGS_MAX_CHANNELS
+// (default 16) and TEXGS_REACH_TEST (default 1; 0 rebuilds every candidate's conic, for
+// measuring what the reach test saves). Every symbol is prefixed texgs_ / TEXGS_.
 //
 // Public functions (result[k] for k < the returned channel count):
+//   uint texgs_sample_texel_counts(meta, records, tileOffsets, tileIds, float2 p_texel,
+//                                  float filter_var, inout float result[TEXGS_MAX_CHANNELS],
+//                                  out uint candidates, out uint reached)
 //   uint texgs_sample_texel_stats(meta, records, tileOffsets, tileIds, float2 p_texel,
 //                                 float filter_var, inout float result[TEXGS_MAX_CHANNELS],
 //                                 out uint candidates)
@@ -55,6 +59,9 @@
 #endif
 #ifndef TEXGS_MAX_CHANNELS
 #define TEXGS_MAX_CHANNELS 16
+#endif
+#ifndef TEXGS_REACH_TEST
+#define TEXGS_REACH_TEST 1
 #endif
 #define TEXGS_BUFFER StructuredBuffer<uint>
 
@@ -210,12 +217,12 @@ uint texgs_axis_ranges(float lo, float hi, float size, uint tile, uint n, bool r
     return 2u;
 }
 
-// Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
-void texgs_geometry(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i,
-                    out float2 mu, out float3 conic) {
+// Centre (texel units) of Gaussian `i` and its inverse variances (1 / sigma^2 along its two
+// axes, texels^-2): the first half of texgs_geometry.
+void texgs_geometry_axes(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i,
+                         out float2 mu, out float2 inv_var) {
     uint pb = meta[TEXGS_META_POS_BITS];
     uint sb = meta[TEXGS_META_SCALE_BITS];
-    uint rb = meta[TEXGS_META_ROT_BITS];
     uint base = i * meta[TEXGS_META_RECORD_BITS];
     float pscale = 1.0f / (float)(1u << pb);
     precise float x = ((float)texgs_bits(records, base, pb) + 0.5f) * pscale
@@ -227,17 +234,48 @@ void texgs_geometry(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i,
         / (float)((1u << sb) - 1u);
     precise float l1 = smin + (float)texgs_bits(records, base + 2u * pb, sb) * sstep;
     precise float l2 = smin + (float)texgs_bits(records, base + 2u * pb + sb, sb) * sstep;
+    mu = float2(x, y);
+    inv_var = float2(exp2(-2.0f * l1), exp2(-2.0f * l2));
+}
+
+// Inverse covariance (a, b, c) of Gaussian `i` from its inverse variances
+// (texgs_geometry_axes) and its angle: the second half of texgs_geometry.
+float3 texgs_conic(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i, float2 inv_var) {
+    uint pb = meta[TEXGS_META_POS_BITS];
+    uint sb = meta[TEXGS_META_SCALE_BITS];
+    uint rb = meta[TEXGS_META_ROT_BITS];
+    uint base = i * meta[TEXGS_META_RECORD_BITS];
     precise float theta = (float)texgs_bits(records, base + 2u * pb + 2u * sb, rb)
         * (3.14159265358979f / (float)(1u << rb));
-    float i1 = exp2(-2.0f * l1);
-    float i2 = exp2(-2.0f * l2);
+    float i1 = inv_var.x;
+    float i2 = inv_var.y;
     float cs = cos(theta);
     float sn = sin(theta);
-    mu = float2(x, y);
     precise float a = cs * cs * i1 + sn * sn * i2;
     precise float b = cs * sn * (i1 - i2);
     precise float c = sn * sn * i1 + cs * cs * i2;
-    conic = float3(a, b, c);
+    return float3(a, b, c);
+}
+
+// Centre (texel units) and inverse covariance (a, b, c) of Gaussian `i`.
+void texgs_geometry(TEXGS_BUFFER meta, TEXGS_BUFFER records, uint i,
+                    out float2 mu, out float3 conic) {
+    float2 inv_var;
+    texgs_geometry_axes(meta, records, i, mu, inv_var);
+    conic = texgs_conic(meta, records, i, inv_var);
+}
+
+// The reach test (docs/RUNTIME.md "Sampling a point"; texgs.runtime.may_reach): false when a
+// Gaussian with inverse variances `inv_var` (texgs_geometry_axes), widened by `f` texels^2
+// (0: unfiltered), centred `d2` texels^2 from the point, has q at or beyond the cutoff
+// there whatever its angle, so the sampler skips it before rebuilding its conic.
+bool texgs_may_reach(float d2, float2 inv_var, float f) {
+    float lo = min(inv_var.x, inv_var.y);
+    float hi = max(inv_var.x, inv_var.y);
+    precise float lo_div = lo / (1.0f + f * lo);
+    precise float lo_f = f > 0.0f ? lo_div : lo;
+    precise float bound = d2 * (lo_f - TEXGS_REACH_SLACK * hi);
+    return !(bound >= TEXGS_REACH_Q);
 }
 
 // Channel `k` of Gaussian `i`.
@@ -293,11 +331,13 @@ float texgs_footprint_variance(float rho) {
 // Sample every channel at the point `p_texel` (texel units of the asset: texel (i, j) has
 // its centre at (i + 0.5, j + 0.5)), every Gaussian widened by `filter_var` texels^2 (0:
 // unfiltered; clamped to what the tile index covers). Returns the channel count;
-// result[k] for k < count. `candidates` receives the tile candidates examined.
-uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
-                              TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
-                              float2 p_texel, float filter_var,
-                              inout float result[TEXGS_MAX_CHANNELS], out uint candidates) {
+// result[k] for k < count. `candidates` receives the tile candidates examined, `reached`
+// those that passed the reach test (whose conic was rebuilt).
+uint texgs_sample_texel_counts(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                               TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                               float2 p_texel, float filter_var,
+                               inout float result[TEXGS_MAX_CHANNELS], out uint candidates,
+                               out uint reached) {
     float w = (float)meta[TEXGS_META_WIDTH];
     float h = (float)meta[TEXGS_META_HEIGHT];
     float2 p = texgs_wrap_point(meta, p_texel);
@@ -318,19 +358,26 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
     uint ik[TEXGS_MAX_K];
     uint cnt = 0u;
     candidates = lst.left;
+    reached = 0u;
     uint count = meta[TEXGS_META_COUNT];
     while (lst.left > 0u) {
         uint id = texgs_list_next(meta, tileIds, lst);
         if (id >= count) continue;  // a corrupt entry
         float2 mu;
-        float3 cn;
-        texgs_geometry(meta, records, id, mu, cn);
-        float amp = 1.0f;
-        if (filtered) texgs_widen(cn, f, amp);
+        float2 iv;
+        texgs_geometry_axes(meta, records, id, mu, iv);
         precise float dx = p.x - mu.x;
         precise float dy = p.y - mu.y;
         if (rep_x) dx = dx - w * floor(dx / w + 0.5f);
         if (rep_y) dy = dy - h * floor(dy / h + 0.5f);
+#if TEXGS_REACH_TEST
+        precise float d2 = dx * dx + dy * dy;
+        if (!texgs_may_reach(d2, iv, f)) continue;  // q >= cutoff: skip the angle and conic
+#endif
+        reached++;
+        float3 cn = texgs_conic(meta, records, id, iv);
+        float amp = 1.0f;
+        if (filtered) texgs_widen(cn, f, amp);
         precise float q = cn.x * dx * dx + (2.0f * cn.y) * dx * dy + cn.z * dy * dy;
         if (!(q < TEXGS_CUTOFF_Q)) continue;
         float key = q;
@@ -377,6 +424,16 @@ uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
         result[c] = num / den;
     }
     return nch;
+}
+
+// texgs_sample_texel_counts without the reach count.
+uint texgs_sample_texel_stats(TEXGS_BUFFER meta, TEXGS_BUFFER records,
+                              TEXGS_BUFFER tileOffsets, TEXGS_BUFFER tileIds,
+                              float2 p_texel, float filter_var,
+                              inout float result[TEXGS_MAX_CHANNELS], out uint candidates) {
+    uint reached;
+    return texgs_sample_texel_counts(meta, records, tileOffsets, tileIds, p_texel, filter_var,
+                                     result, candidates, reached);
 }
 
 uint texgs_sample_texel(TEXGS_BUFFER meta, TEXGS_BUFFER records,
