@@ -9,6 +9,11 @@ the ratio between the two paths says something about a GPU: the work each avoids
 every candidate per texel) is the same arithmetic there. Times are the minimum of
 ``--repeats`` runs after one warm-up, buffer upload and read-back included.
 
+The per-texel path runs twice: as shipped, with the reach test (docs/RUNTIME.md "Sampling a
+point": a candidate beyond the cutoff whatever its angle is skipped before its conic is
+rebuilt), and built with TEXGS_REACH_TEST 0 (every conic rebuilt), with the conics rebuilt
+per texel counted for each (TEXGS_STATS_REACHED). All three decodes must give the same bits.
+
     python bench/bench_shader_decode.py [--asset A.tgs B.tgs ...] [--repeats 3]
 
 Without --asset it bakes the 512x512 centre crop of
@@ -28,7 +33,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from texgs import format as fmt  # noqa: E402
-from texgs.runtime import build_gpu_buffers  # noqa: E402
 
 WOOD = ROOT.parent / "shared" / "textures" / "single" / "stktex_generic_WoodF.png"
 
@@ -66,28 +70,39 @@ def main() -> int:
     runners = []
     try:
         from texgs.glsl_runner import GlslDecoder
-        runners.append(("GLSL llvmpipe", GlslDecoder()))
+        runners.append(("GLSL llvmpipe", GlslDecoder))
     except Exception as e:  # noqa: BLE001 - report and go on with what runs
         print(f"GLSL runner unavailable: {e}")
     try:
         from texgs.hlsl_runner import HlslDecoder
-        runners.append(("HLSL lavapipe", HlslDecoder()))
+        runners.append(("HLSL lavapipe", HlslDecoder))
     except Exception as e:  # noqa: BLE001
         print(f"HLSL runner unavailable: {e}")
-    print(f"{'asset':28s} {'size':>9s} {'cand/texel':>10s} {'runtime':14s} "
-          f"{'per-texel ms':>12s} {'tiles ms':>9s} {'speed-up':>8s} {'same bits':>9s}")
+    print(f"{'asset':28s} {'size':>9s} {'cand/texel':>10s} {'conics':>6s} {'(no test)':>9s} "
+          f"{'runtime':14s} {'per-texel ms':>12s} {'no test ms':>10s} {'gain':>6s} "
+          f"{'tiles ms':>9s} {'tiles vs per-texel':>18s} {'same bits':>9s}")
     for name, asset in cases:
-        counts = build_gpu_buffers(asset).index.counts()
-        t = asset.tile_size
-        per_texel = np.repeat(np.repeat(counts, t, 0), t, 1)[:asset.height, :asset.width]
-        for label, dec in runners:
-            a = dec.decode_compute(asset)[0]
-            b = dec.decode_tiles(asset)[0]
+        for label, cls in runners:
+            try:
+                dec, off = cls(), cls(defines={"TEXGS_REACH_TEST": 0})
+                stats = cls(defines={"TEXGS_STATS_REACHED": 1})
+                stats_off = cls(defines={"TEXGS_STATS_REACHED": 1, "TEXGS_REACH_TEST": 0})
+            except Exception as e:  # noqa: BLE001 - no driver for this runtime here
+                print(f"{label}: unavailable: {e}")
+                continue
+            a, cand = dec.decode_compute(asset)
+            b = off.decode_compute(asset)[0]
+            c = dec.decode_tiles(asset)[0]
+            built = stats.decode_compute(asset)[1]
+            built_off = stats_off.decode_compute(asset)[1]
             ms_a = best_ms(lambda: dec.decode_compute(asset), args.repeats)
-            ms_b = best_ms(lambda: dec.decode_tiles(asset), args.repeats)
+            ms_off = best_ms(lambda: off.decode_compute(asset), args.repeats)
+            ms_t = best_ms(lambda: dec.decode_tiles(asset), args.repeats)
+            same = np.array_equal(a, b) and np.array_equal(a, c)
             print(f"{name[:28]:28s} {asset.width:4d}x{asset.height:<4d} "
-                  f"{per_texel.mean():10.1f} {label:14s} {ms_a:12.1f} {ms_b:9.1f} "
-                  f"{ms_a / ms_b:7.2f}x {str(np.array_equal(a, b)):>9s}", flush=True)
+                  f"{cand.mean():10.1f} {built.mean():6.1f} {built_off.mean():9.1f} "
+                  f"{label:14s} {ms_a:12.1f} {ms_off:10.1f} {ms_off / ms_a:5.2f}x "
+                  f"{ms_t:9.1f} {ms_a / ms_t:17.2f}x {str(same):>9s}", flush=True)
     return 0
 
 
