@@ -34,9 +34,10 @@ def expected_reach(asset, size: tuple[int, int] | None = None, filtered: bool = 
 
 
 def check_reached_counts_match_numpy(cls, name: str) -> None:
-    """The conics the shader rebuilds per texel (TEXGS_STATS_REACHED) are exactly the
-    candidates texgs.runtime.may_reach passes, unfiltered at native size, filtered at half
-    size and with 8-texel index tiles, and never more than the candidates walked."""
+    """The conics the shader rebuilds per texel (TEXGS_STATS_REACHED) are the candidates
+    texgs.runtime.may_reach passes (but at an edge case or so), unfiltered at native size, filtered at half
+    size, and with 8-texel index tiles (under REACH_MIN_TILE: no test, every candidate's
+conic), and never more than the candidates walked."""
     asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
     dec = cls(defines={"TEXGS_STATS_REACHED": 1})
     plain = cls()
@@ -44,10 +45,16 @@ def check_reached_counts_match_numpy(cls, name: str) -> None:
     for kw in ({}, {"size": size, "filtered": True}, {"tile": 8}):
         _, reached = dec.decode_compute(asset, **kw)
         _, cand = plain.decode_compute(asset, **kw)
-        np.testing.assert_array_equal(reached, expected_reach(asset, **kw))
+        # the shader's exp2, cos and sin are not NumPy's, so a candidate at the very edge of
+        # the test may fall either way (on 1 bpp bakes: 12 of 1,048,576 texels, off by one);
+        # each decoder's skip is safe for its own conic (check_reach_test_changes_no_value)
+        diff = reached.astype(np.int64) - expected_reach(asset, **kw)
+        assert np.abs(diff).max() <= 1 and (diff != 0).mean() <= 1e-3
         assert (reached <= cand).all()
         if "tile" not in kw:  # 32-texel lists: the test skips most of them here (a third kept)
             assert reached.sum() < 0.5 * cand.sum()
+        else:  # under REACH_MIN_TILE the shaders leave the test off
+            np.testing.assert_array_equal(reached, cand)
 
 
 def check_reach_test_changes_no_value(cls) -> None:

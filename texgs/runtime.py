@@ -15,7 +15,7 @@ import numpy as np
 from .format import (ADDRESS_REPEAT, BIN_PAD_ABS, BIN_PAD_REL, CUTOFF_Q, Asset)
 from .index_coding import encode_rice_lists
 from .layout import INDEX_CODING_FIXED, INDEX_CODING_RICE  # noqa: F401
-from .layout import REACH_Q, REACH_SLACK
+from .layout import REACH_MIN_TILE, REACH_Q, REACH_SLACK
 
 # How build_gpu_buffers stores the tile lists unless asked otherwise: Rice-coded gaps, about
 # a fifth of the fixed-width index at tile 16 and a third at tile 32 smaller
@@ -136,7 +136,8 @@ def reach_counts(g: GaussianSet, inv_var: tuple[np.ndarray, np.ndarray], index: 
     conics texgs_sample rebuilds there -> int64 [P]. px, py: float32 [P] points in texel
     units, already wrapped (texgs.decode.wrap_points); inv_var: :func:`inverse_variances`;
     filter_var: footprint variance, a scalar or float32 [P]. Ids at or past the Gaussian
-    count are not counted (the shaders skip them)."""
+    count are not counted (the shaders skip them). With an index of tiles under
+    REACH_MIN_TILE texels the shaders do not run the test: every valid candidate counts."""
     f32 = np.float32
     px = np.asarray(px, f32)
     py = np.asarray(py, f32)
@@ -153,6 +154,9 @@ def reach_counts(g: GaussianSet, inv_var: tuple[np.ndarray, np.ndarray], index: 
         cand = index.candidates(int(t))
         cand = cand[cand < n]
         if cand.shape[0] == 0:
+            continue
+        if tile < REACH_MIN_TILE:
+            out[pts] = cand.shape[0]
             continue
         dx = px[pts, None] - g.means[None, cand, 0]
         dy = py[pts, None] - g.means[None, cand, 1]

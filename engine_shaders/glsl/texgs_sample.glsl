@@ -297,6 +297,7 @@ uint texgs_sample_texel_counts(vec2 p_texel, float filter_var,
     float f = min(filter_var, texgs_meta_float(TEXGS_META_FILTER_MAX_VAR));
     bool filtered = f > 0.0;
     uint tile = texgs_load_meta(TEXGS_META_TILE);
+    bool reach_test = tile >= TEXGS_REACH_MIN_TILE;  // uniform: where the test pays
     uint tx = min(uint(floor(p.x / float(tile))), texgs_load_meta(TEXGS_META_TILES_X) - 1u);
     uint ty = min(uint(floor(p.y / float(tile))), texgs_load_meta(TEXGS_META_TILES_Y) - 1u);
     uint t = ty * texgs_load_meta(TEXGS_META_TILES_X) + tx;
@@ -322,8 +323,10 @@ uint texgs_sample_texel_counts(vec2 p_texel, float filter_var,
         if (rep_x) dx = dx - w * floor(dx / w + 0.5);
         if (rep_y) dy = dy - h * floor(dy / h + 0.5);
 #if TEXGS_REACH_TEST
-        precise float d2 = dx * dx + dy * dy;
-        if (!texgs_may_reach(d2, iv, f)) continue;  // q >= cutoff: skip the angle and conic
+        if (reach_test) {
+            precise float d2 = dx * dx + dy * dy;
+            if (!texgs_may_reach(d2, iv, f)) continue;  // q >= cutoff: skip angle and conic
+        }
 #endif
         reached++;
         vec3 cn = texgs_conic(id, iv);
