@@ -356,3 +356,11 @@ def test_reach_test_changes_no_decoded_value(gl):
     from texgs.glsl_runner import GlslDecoder
 
     reach_checks.check_reach_test_changes_no_value(GlslDecoder)
+
+
+def test_exact_k_build_gives_the_same_bits(gl):
+    """texgs_sample.glsl, texgs_decode_tiles.comp: see
+    tile_decode_checks.check_exact_k_build_gives_same_bits."""
+    from texgs.glsl_runner import GlslDecoder
+
+    tile_decode_checks.check_exact_k_build_gives_same_bits(GlslDecoder)

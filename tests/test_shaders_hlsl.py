@@ -487,3 +487,11 @@ def test_reach_test_changes_no_decoded_value(hl):
     from texgs.hlsl_runner import HlslDecoder
 
     reach_checks.check_reach_test_changes_no_value(HlslDecoder)
+
+
+def test_exact_k_build_gives_the_same_bits(hl):
+    """texgs_sample.hlsli, texgs_decode_tiles_cs.hlsl: see
+    tile_decode_checks.check_exact_k_build_gives_same_bits."""
+    from texgs.hlsl_runner import HlslDecoder
+
+    tile_decode_checks.check_exact_k_build_gives_same_bits(HlslDecoder)

@@ -61,3 +61,25 @@ def check_bake_and_finished_map(dec) -> None:
         vals, _ = dec.decode_tiles(st, finish=layout.map_finish_words(st, index))
         got = vals[..., m.first_channel:m.first_channel + m.channel_count]
         assert np.abs(got - decode_maps(st)[index]).max() < 1e-5
+
+
+def check_exact_k_build_gives_same_bits(cls) -> None:
+    """The shaders size their top-K arrays by TEXGS_MAX_K and rank with the asset's K: a
+    build with TEXGS_MAX_K equal to the asset's K (1, 5 and 10 among the golden assets; what
+    docs/RUNTIME.md tells engines to compile) gives the same bits as the default (16) in the
+    per-texel, filtered and tile-cooperative decodes."""
+    generic = cls()
+    exact: dict[int, object] = {}
+    for name in GOLDEN_NAMES:
+        asset = fmt.read_asset_file(GOLDEN / f"{name}.tgs")
+        k = asset.top_k
+        if k not in exact:
+            exact[k] = cls(max_k=k)
+        size = (max(1, asset.width * 2 // 3), max(1, asset.height * 2 // 3))
+        for kw in ({}, {"size": size, "filtered": True}):
+            np.testing.assert_array_equal(exact[k].decode_compute(asset, **kw)[0],
+                                          generic.decode_compute(asset, **kw)[0])
+        np.testing.assert_array_equal(exact[k].decode_tiles(asset)[0],
+                                      generic.decode_tiles(asset)[0])
+        np.testing.assert_array_equal(exact[k].decode_tiles(asset, tile=8, batch=3)[0],
+                                      generic.decode_tiles(asset, tile=8, batch=3)[0])

@@ -22,10 +22,12 @@ SHADER_DIR = Path(__file__).resolve().parents[1] / "engine_shaders"
 _INCLUDE = re.compile(r'^\s*#include\s+"([^"]+)"\s*$', re.M)
 
 
-def glsl_source(name: str, defines: dict[str, object] | None = None) -> str:
-    """Source of engine_shaders/glsl/NAME with includes resolved and ``defines`` inserted
-    after the #version line."""
-    path = SHADER_DIR / "glsl" / name
+def glsl_source(name: str, defines: dict[str, object] | None = None,
+                shader_dir: Path | None = None) -> str:
+    """Source of engine_shaders/glsl/NAME (or ``shader_dir``/glsl/NAME: another tree of
+    engine_shaders, as benchmarks against an earlier commit use) with includes resolved and
+    ``defines`` inserted after the #version line."""
+    path = (shader_dir or SHADER_DIR) / "glsl" / name
     if not path.exists():
         raise FileNotFoundError(f"{path}: shader not found (texgs must run from its source tree)")
     seen: set[Path] = set()
@@ -74,9 +76,11 @@ class GlslDecoder:
     """Decode assets with the GLSL compute and fragment paths."""
 
     def __init__(self, ctx=None, max_k: int = 16, max_channels: int = 16,
-                 defines: dict[str, object] | None = None):
+                 defines: dict[str, object] | None = None, shader_dir: Path | None = None):
         """``defines``: more shader defines for every program (texgs_sample.glsl's
-        TEXGS_REACH_TEST, texgs_decode.comp's TEXGS_STATS_REACHED)."""
+        TEXGS_REACH_TEST, texgs_decode.comp's TEXGS_STATS_REACHED); ``shader_dir``: another
+        engine_shaders tree to build from (bench/bench_shader_decode.py --baseline)."""
+        self._shader_dir = shader_dir
         self.ctx = ctx or create_context()
         self._in_ctx = False
         defines = {"TEXGS_MAX_K": max_k, "TEXGS_MAX_CHANNELS": max_channels,
@@ -84,13 +88,15 @@ class GlslDecoder:
         self._defines = defines
         self._tile_programs: dict[tuple[int, int, int], object] = {}
         self.max_channels = max_channels
-        self.compute = self.ctx.compute_shader(glsl_source("texgs_decode.comp", defines))
-        self.index_builder = self.ctx.compute_shader(glsl_source("texgs_build_index.comp",
-                                                                 defines))
-        self.program = self.ctx.program(vertex_shader=glsl_source("fullscreen.vert"),
-                                        fragment_shader=glsl_source("texgs_decode.frag",
-                                                                    {**defines,
-                                                                     "TEXGS_MAX_CHANNELS": 16}))
+        src = self._source
+        self.compute = self.ctx.compute_shader(src("texgs_decode.comp", defines))
+        self.index_builder = self.ctx.compute_shader(src("texgs_build_index.comp", defines))
+        self.program = self.ctx.program(
+            vertex_shader=src("fullscreen.vert"),
+            fragment_shader=src("texgs_decode.frag", {**defines, "TEXGS_MAX_CHANNELS": 16}))
+
+    def _source(self, name: str, defines: dict[str, object] | None = None) -> str:
+        return glsl_source(name, defines, self._shader_dir)
 
     def _bind(self, bufs: GpuBuffers) -> list:
         out = []
@@ -192,7 +198,7 @@ class GlslDecoder:
             raise ValueError(f"the default decode block does not divide the index tile {tile}")
         key = (block, batch, color_cache)
         if key not in self._tile_programs:
-            self._tile_programs[key] = self.ctx.compute_shader(glsl_source(
+            self._tile_programs[key] = self.ctx.compute_shader(self._source(
                 "texgs_decode_tiles.comp", {**self._defines, "TEXGS_DECODE_TILE": block,
                                             "TEXGS_TILE_BATCH": batch,
                                             "TEXGS_COLOR_CACHE": color_cache}))

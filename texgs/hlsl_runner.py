@@ -156,9 +156,12 @@ class HlslDecoder:
     """Decode assets with the HLSL compute and pixel-shader paths (SPIR-V on wgpu/Vulkan)."""
 
     def __init__(self, device=None, max_k: int = 16, max_channels: int = 16,
-                 defines: dict[str, object] | None = None):
+                 defines: dict[str, object] | None = None, shader_dir: Path | None = None):
         """``defines``: more shader defines for every pipeline (texgs_sample.hlsli's
-        TEXGS_REACH_TEST, texgs_decode_cs.hlsl's TEXGS_STATS_REACHED)."""
+        TEXGS_REACH_TEST, texgs_decode_cs.hlsl's TEXGS_STATS_REACHED); ``shader_dir``:
+        another engine_shaders tree to build from (bench/bench_shader_decode.py --baseline)."""
+        hlsl_dir = HLSL_DIR if shader_dir is None else Path(shader_dir) / "hlsl"
+        self._hlsl_dir = hlsl_dir
         import wgpu
 
         self.wgpu = wgpu
@@ -170,12 +173,12 @@ class HlslDecoder:
         self._tile_pipelines: dict[tuple[int, int, int], object] = {}
         d = self.device
         cs = create_shader_module(
-            d, compile_hlsl(HLSL_DIR / "texgs_decode_cs.hlsl", "comp", defines=defines),
+            d, compile_hlsl(hlsl_dir / "texgs_decode_cs.hlsl", "comp", defines=defines),
             "texgs_decode_cs")
-        vs = create_shader_module(d, compile_hlsl(HLSL_DIR / "fullscreen_vs.hlsl", "vert"),
+        vs = create_shader_module(d, compile_hlsl(hlsl_dir / "fullscreen_vs.hlsl", "vert"),
                                   "fullscreen_vs")
         ps = create_shader_module(
-            d, compile_hlsl(HLSL_DIR / "texgs_decode_ps.hlsl", "frag",
+            d, compile_hlsl(hlsl_dir / "texgs_decode_ps.hlsl", "frag",
                             defines={**defines, "TEXGS_MAX_CHANNELS": 16}),
             "texgs_decode_ps")
         S = wgpu.ShaderStage
@@ -194,7 +197,7 @@ class HlslDecoder:
         self.compute = self.compute_pipeline(cs)
         # the tile-index builder: 0, 1 read-only, 2..4 read-write storage, 6 the pass
         bi = create_shader_module(
-            d, compile_hlsl(HLSL_DIR / "texgs_build_index_cs.hlsl", "comp", defines=defines),
+            d, compile_hlsl(hlsl_dir / "texgs_build_index_cs.hlsl", "comp", defines=defines),
             "texgs_build_index_cs")
         self.build_layout = d.create_bind_group_layout(entries=[
             {"binding": i, "visibility": S.COMPUTE,
@@ -378,7 +381,7 @@ class HlslDecoder:
             raise ValueError(f"the default decode block does not divide the index tile {tile}")
         key = (block, batch, color_cache)
         if key not in self._tile_pipelines:
-            spirv = compile_hlsl(HLSL_DIR / "texgs_decode_tiles_cs.hlsl", "comp", defines={
+            spirv = compile_hlsl(self._hlsl_dir / "texgs_decode_tiles_cs.hlsl", "comp", defines={
                 **self._defines, "TEXGS_DECODE_TILE": block, "TEXGS_TILE_BATCH": batch,
                 "TEXGS_COLOR_CACHE": color_cache})
             self._tile_pipelines[key] = self.compute_pipeline(spirv)
