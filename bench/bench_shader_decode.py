@@ -27,6 +27,7 @@ Without --asset it bakes the 512x512 centre crop of
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,8 +68,6 @@ def best_ms(fn, repeats: int) -> float:
 
 def baseline_tree(ref: str, tmp: Path) -> Path:
     """engine_shaders of git commit ``ref``, extracted under ``tmp``."""
-    import subprocess
-
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, "engine_shaders"],
                              capture_output=True, check=True).stdout
     import io
@@ -100,7 +99,13 @@ def main() -> int:
     except Exception as e:  # noqa: BLE001
         print(f"HLSL runner unavailable: {e}")
     with tempfile.TemporaryDirectory() as tmp:
-        base_dir = baseline_tree(args.baseline, Path(tmp)) if args.baseline else None
+        try:
+            base_dir = baseline_tree(args.baseline, Path(tmp)) if args.baseline else None
+        except subprocess.CalledProcessError as e:
+            msg = e.stderr.decode(errors="replace").strip().splitlines()
+            print(f"bench_shader_decode: error: --baseline {args.baseline}: "
+                  f"{msg[-1] if msg else 'git archive failed'}", file=sys.stderr)
+            return 2
         print(f"{'asset':26s} {'size':>9s} {'cand':>5s} {'runtime':14s} {'MAX_K':>5s} "
               f"{'build':22s} {'conics':>6s} {'per-texel ms':>12s} {'tiles ms':>9s} "
               f"{'same bits':>9s}")
