@@ -53,9 +53,26 @@ def structured_asset(n: int = 600, seed: int = 0, lods: tuple[int, ...] = (152, 
 STRUCTURED = structured_asset()
 
 
+def morton_sorted(tgs: bytes) -> bytes:
+    """The same asset with each LOD chunk in Morton order, as the baker writes it."""
+    import dataclasses
+
+    from texgs.record_order import chunk_morton_order
+
+    a = fmt.read_asset(tgs)
+    return fmt.write_asset(dataclasses.replace(
+        a, fields=a.fields[chunk_morton_order(a.fields, a.lod_counts)]))
+
+
+STRUCTURED_MORTON = morton_sorted(STRUCTURED)
+
+
 def all_assets() -> dict[str, bytes]:
-    return {**GOLDEN_DATA, "structured": STRUCTURED,
-            "structured_7bit": structured_asset(400, 1, (96, 304), (7, 7, 7))}
+    return {**GOLDEN_DATA, "structured": STRUCTURED, "structured_morton": STRUCTURED_MORTON,
+            "structured_7bit": structured_asset(400, 1, (96, 304), (7, 7, 7)),
+            "structured_7bit_morton": morton_sorted(structured_asset(400, 1, (96, 304),
+                                                                     (7, 7, 7))),
+            **{f"{name}_morton": morton_sorted(d) for name, d in GOLDEN_DATA.items()}}
 
 
 def packet_end(z: bytes, k: int) -> int:
@@ -169,16 +186,23 @@ def recrc(data: bytes) -> bytes:
     return bytes(b)
 
 
-# a small container whose packets are zstd-coded, so mutations reach the plane decoder
+# small containers whose packets are zstd-coded, so mutations reach the plane decoders:
+# method 1 (records in random order) and method 2 (the same records in Morton order)
 SMALL = pk.pack_download(structured_asset(128, 3, (64, 64), span=16))
+SMALL_MORTON = pk.pack_download(morton_sorted(structured_asset(128, 3, (64, 64), span=16)))
+CONTAINERS = {"planes": SMALL, "morton": SMALL_MORTON}
 
 
-def test_small_container_is_coded():
+def test_small_containers_are_coded():
     assert [p.method for p in pk.read_download_header(SMALL).packets] == \
         [pk.METHOD_PLANES_ZSTD] * 2
+    assert [p.method for p in pk.read_download_header(SMALL_MORTON).packets] == \
+        [pk.METHOD_MORTON_ZSTD] * 2
 
 
-def test_every_truncation_is_rejected_or_a_valid_prefix():
+@pytest.mark.parametrize("kind", sorted(CONTAINERS))
+def test_every_truncation_is_rejected_or_a_valid_prefix(kind):
+    SMALL = CONTAINERS[kind]
     full = pk.unpack_download(SMALL)
     ends = [packet_end(SMALL, k) for k in (1, 2)]
     for n in range(len(SMALL)):
@@ -191,7 +215,9 @@ def test_every_truncation_is_rejected_or_a_valid_prefix():
     assert judge(SMALL + b"\0") is None  # trailing bytes
 
 
-def test_every_flipped_byte_is_rejected():
+@pytest.mark.parametrize("kind", sorted(CONTAINERS))
+def test_every_flipped_byte_is_rejected(kind):
+    SMALL = CONTAINERS[kind]
     for i in range(len(SMALL)):
         for mask in (0x01, 0x80, 0xFF):
             bad = bytearray(SMALL)
@@ -199,10 +225,12 @@ def test_every_flipped_byte_is_rejected():
             assert judge(bytes(bad)) is None, (i, mask)
 
 
-def test_flipped_bytes_behind_repaired_crcs_are_rejected_or_rebuild_the_asset():
+@pytest.mark.parametrize("kind", sorted(CONTAINERS))
+def test_flipped_bytes_behind_repaired_crcs_are_rejected_or_rebuild_the_asset(kind):
     """With the container's CRCs recomputed, a mutation reaches the checks behind them: it is
     rejected, or it unpacks to an asset the runtime reader accepts (then byte-identical to the
     original, since the rebuilt chunks must match the asset's own CRCs)."""
+    SMALL = CONTAINERS[kind]
     full = pk.unpack_download(SMALL)
     accepted = 0
     for i in range(len(SMALL)):
@@ -327,3 +355,54 @@ def test_cli_errors_are_one_line(tmp_path, case, code, words):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("texgs: error:") and words in lines[0]
     assert not out.exists()
+
+
+# --- method 2: records in Morton order ---------------------------------------------------
+
+def test_morton_order_codes_the_same_records_smaller():
+    """The same Gaussians in Morton order: every packet takes method 2, the container is
+    smaller than method 1's of the random order, and it round-trips byte for byte."""
+    z1 = pk.pack_download(STRUCTURED)
+    z2 = pk.pack_download(STRUCTURED_MORTON)
+    assert all(p.method == pk.METHOD_MORTON_ZSTD for p in pk.read_download_header(z2).packets)
+    assert pk.unpack_download(z2) == STRUCTURED_MORTON
+    assert len(z2) < 0.95 * len(z1)  # the centres alone: its colours are spatially random
+
+
+def _morton_packet_bytes(z: bytes, k: int = 0) -> tuple[int, int]:
+    p = pk.read_download_header(z).packets[k]
+    return p.offset, p.length
+
+
+def test_a_bad_transform_is_rejected():
+    asset = fmt.read_asset(STRUCTURED_MORTON)
+    off, _ = _morton_packet_bytes(SMALL_MORTON)
+    # the first transform byte is the first scale's: raw or previous only
+    for bad in (1, 3, 4, 255):
+        b = bytearray(SMALL_MORTON)
+        b[off] = bad
+        with pytest.raises(AssetFormatError, match="transform"):
+            pk.unpack_download(recrc(bytes(b)), "x.tgsz")
+    assert len(pk._morton_columns(asset)) == 6  # s1, s2, angle and three colours
+
+
+def test_morton_gaps_past_the_position_bits_are_rejected():
+    """A method-2 packet whose centre gaps add up past 2 Bp bits (here: every gap the
+    largest 24-bit value) is rejected, not wrapped."""
+    a = fmt.read_asset(STRUCTURED_MORTON)
+    n = a.lods[0].count
+    cols = pk._morton_columns(a)
+    gaps = [b"\xff" * n] * 3  # three planes of 2 x 12 bits
+    rest = [bytes(n)] * (pk.morton_plane_count(a) - 3)
+    planes = gaps + rest
+    packet = (bytes(len(cols)) + b"".join(struct.pack("<I", n) for _ in planes)
+              + b"".join(planes))
+    with pytest.raises(AssetFormatError, match="Morton gaps"):
+        pk._packet_to_chunk(pk.METHOD_MORTON_ZSTD, packet, a, n, "x.tgsz", 0)
+
+
+def test_a_chunk_out_of_morton_order_is_not_coded_as_method_2():
+    """pack keeps method 1 for a chunk whose records are not in Morton order (a method-2
+    packet could not give their order back)."""
+    z = pk.pack_download(STRUCTURED)
+    assert all(p.method != pk.METHOD_MORTON_ZSTD for p in pk.read_download_header(z).packets)

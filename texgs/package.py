@@ -30,6 +30,7 @@ import numpy as np
 
 from . import format as fmt
 from .errors import AssetFormatError, UnsupportedError
+from .record_order import is_morton_ordered, morton_codes, morton_decode
 
 MAGIC = b"TGSZ"
 VERSION = 1
@@ -40,7 +41,15 @@ HEADER_CRC_OFFSET = 28
 # Packet methods (packet table, byte 0).
 METHOD_STORED = 0  # the chunk's bytes as they are
 METHOD_PLANES_ZSTD = 1  # byte planes, each a zstd frame or stored
-METHOD_NAMES = {METHOD_STORED: "stored", METHOD_PLANES_ZSTD: "planes-zstd"}
+METHOD_MORTON_ZSTD = 2  # records in Morton order: centres as gaps, fields as differences
+METHOD_NAMES = {METHOD_STORED: "stored", METHOD_PLANES_ZSTD: "planes-zstd",
+                METHOD_MORTON_ZSTD: "morton-zstd"}
+
+# Method 2's transform of a field (one byte per field after the centres, docs/FORMAT.md).
+TRANSFORM_RAW = 0  # the value
+TRANSFORM_CHANNEL = 1  # minus the previous channel's value, mod 2^bits
+TRANSFORM_PREVIOUS = 2  # minus the previous record's value, mod 2^bits
+TRANSFORM_BOTH = 3  # the channel difference, minus the previous record's, mod 2^bits
 
 # A planes packet may expand to at most this many plane bytes per packet byte; the packer
 # stores a chunk as it is when its planes would exceed it (a chunk of near-constant records).
@@ -143,43 +152,29 @@ def _decode_planes(planes: list[np.ndarray], asset: fmt.Asset, n: int, name: str
     return f
 
 
-def _code_packet(chunk: bytes, fields: np.ndarray, asset: fmt.Asset, level: int) -> tuple[int, bytes]:
-    """The smaller of the stored chunk and its planes packet (within MAX_EXPANSION), checked
-    to rebuild the chunk exactly (a chunk with non-zero padding bits is stored)."""
-    zstd = _zstd()
-    n = fields.shape[0]
-    cctx = zstd.ZstdCompressor(level=level, write_checksum=False, write_content_size=True,
-                               write_dict_id=False)
-    planes = _encode_planes(fields, asset)
-    coded = []
+def _zstd_planes(planes: list[bytes], cctx) -> list[bytes]:
+    """Each plane as a zstd frame, or as it is where that is not smaller."""
+    out = []
     for p in planes:
         z = cctx.compress(p)
-        coded.append(z if len(z) < n else p)
-    packet = b"".join(struct.pack("<I", len(c)) for c in coded) + b"".join(coded)
-    if len(packet) >= len(chunk) or n * len(planes) > MAX_EXPANSION * len(packet):
-        return METHOD_STORED, chunk
-    rebuilt = _packet_to_chunk(METHOD_PLANES_ZSTD, packet, asset, n, "pack", 0)
-    if rebuilt != chunk:
-        return METHOD_STORED, chunk
-    return METHOD_PLANES_ZSTD, packet
+        out.append(z if len(z) < len(p) else p)
+    return out
 
 
-def _packet_to_chunk(method: int, packet: bytes, asset: fmt.Asset, n: int, name: str,
-                     lod: int) -> bytes:
-    """Decode one packet (its CRC already checked) to the runtime chunk bytes."""
-    if method == METHOD_STORED:
-        return bytes(packet)
-    pf = plane_fields(asset)
-    nplanes = len(pf)
+def _read_planes(packet: bytes, off: int, nplanes: int, n: int, name: str,
+                 lod: int) -> list[np.ndarray]:
+    """The ``nplanes`` planes of ``n`` bytes coded from byte ``off`` of ``packet``: their u32
+    lengths, then their bytes (each stored, or one zstd frame of content size ``n``), ending
+    exactly at the packet's end."""
     table = 4 * nplanes
-    if len(packet) < table:
+    if len(packet) < off + table:
         raise _fail(name, f"packet {lod}: {len(packet)} bytes, shorter than its plane table")
-    lengths = struct.unpack_from(f"<{nplanes}I", packet, 0)
-    if table + sum(lengths) != len(packet):
-        raise _fail(name, f"packet {lod}: plane lengths add up to {table + sum(lengths)} "
+    lengths = struct.unpack_from(f"<{nplanes}I", packet, off)
+    if off + table + sum(lengths) != len(packet):
+        raise _fail(name, f"packet {lod}: plane lengths add up to {off + table + sum(lengths)} "
                           f"bytes, the packet has {len(packet)}")
     planes = []
-    off = table
+    off += table
     dctx = None
     for i, length in enumerate(lengths):
         raw = packet[off:off + length]
@@ -204,8 +199,156 @@ def _packet_to_chunk(method: int, packet: bytes, asset: fmt.Asset, n: int, name:
             raise _fail(name, f"packet {lod}: plane {i} unpacks to {len(data)} bytes, "
                               f"expected {n}")
         planes.append(np.frombuffer(data, np.uint8))
-    fields = _decode_planes(planes, asset, n, name, lod)
+    return planes
+
+
+def _value_planes(v: np.ndarray, width: int) -> list[bytes]:
+    """uint [n] values of ``width`` bits -> ceil(width / 8) byte planes."""
+    v = v.astype(np.uint64)
+    return [((v >> np.uint64(8 * b)) & np.uint64(0xFF)).astype(np.uint8).tobytes()
+            for b in range((width + 7) // 8)]
+
+
+def _planes_value(planes: list[np.ndarray], width: int, name: str, lod: int,
+                  what: str) -> np.ndarray:
+    """Byte planes -> uint64 [n] values; rejects values of ``width`` bits or more."""
+    v = np.zeros(planes[0].shape[0], np.uint64)
+    for b, p in enumerate(planes):
+        v |= p.astype(np.uint64) << np.uint64(8 * b)
+    if v.size and int(v.max()) >> width:
+        raise _fail(name, f"packet {lod}: {what} holds values wider than {width} bits")
+    return v
+
+
+def _previous_difference(v: np.ndarray, width: int) -> np.ndarray:
+    """(v[i] - v[i-1]) mod 2^width with v[-1] = 0."""
+    mask = np.uint64((1 << width) - 1)
+    v = v.astype(np.uint64)
+    return (v - np.concatenate([np.zeros(1, np.uint64), v[:-1]])) & mask
+
+
+def _morton_columns(asset: fmt.Asset) -> list[int]:
+    """The fields method 2 codes after the centres: scales, angle and every colour channel
+    with at least one bit, in record order."""
+    return [c for c in _stored_columns(asset) if c >= 2]
+
+
+def morton_plane_count(asset: fmt.Asset) -> int:
+    """Planes of a method-2 packet: the centres' Morton gaps (2 Bp bits), then each field of
+    :func:`_morton_columns`."""
     widths = asset.layout.field_bits
+    return ((2 * widths[0] + 7) // 8
+            + sum((widths[c] + 7) // 8 for c in _morton_columns(asset)))
+
+
+def _morton_packet(fields: np.ndarray, asset: fmt.Asset, cctx) -> bytes:
+    """Method 2 of one chunk whose records are in Morton order (fields uint32 [n, F]): per
+    field the transform of fewest coded bytes."""
+    widths = asset.layout.field_bits
+    codes = morton_codes(fields[:, 0], fields[:, 1])
+    coded = _zstd_planes(_value_planes(_previous_difference(codes, 2 * widths[0]),
+                                       2 * widths[0]), cctx)
+    diff_cols = set(_diff_columns(asset))
+    transforms = []
+    for c in _morton_columns(asset):
+        w = widths[c]
+        mask = np.uint64((1 << w) - 1)
+        v = fields[:, c].astype(np.uint64)
+        options = {TRANSFORM_RAW: v, TRANSFORM_PREVIOUS: _previous_difference(v, w)}
+        if c in diff_cols:
+            ch = (v - fields[:, c - 1].astype(np.uint64)) & mask
+            options[TRANSFORM_CHANNEL] = ch
+            options[TRANSFORM_BOTH] = _previous_difference(ch, w)
+        best = None
+        for t, vals in sorted(options.items()):
+            planes = _zstd_planes(_value_planes(vals, w), cctx)
+            size = sum(len(p) for p in planes)
+            if best is None or size < best[0]:
+                best = (size, t, planes)
+        transforms.append(best[1])
+        coded += best[2]
+    return (bytes(transforms) + b"".join(struct.pack("<I", len(c)) for c in coded)
+            + b"".join(coded))
+
+
+def _morton_to_fields(packet: bytes, asset: fmt.Asset, n: int, name: str,
+                      lod: int) -> np.ndarray:
+    """Method 2 packet -> the stored fields uint32 [n, S] (columns of _stored_columns)."""
+    widths = asset.layout.field_bits
+    cols = _morton_columns(asset)
+    if len(packet) < len(cols):
+        raise _fail(name, f"packet {lod}: {len(packet)} bytes, shorter than its transforms")
+    transforms = list(packet[:len(cols)])
+    diff_cols = set(_diff_columns(asset))
+    for c, t in zip(cols, transforms):
+        allowed = (TRANSFORM_RAW, TRANSFORM_PREVIOUS) + (
+            (TRANSFORM_CHANNEL, TRANSFORM_BOTH) if c in diff_cols else ())
+        if t not in allowed:
+            raise _fail(name, f"packet {lod}: field {c} has transform {t}, expected one of "
+                              f"{list(allowed)}")
+    planes = _read_planes(packet, len(cols), morton_plane_count(asset), n, name, lod)
+    wm = 2 * widths[0]
+    k = (wm + 7) // 8
+    gaps = _planes_value(planes[:k], wm, name, lod, "the centres' Morton gaps")
+    codes = np.cumsum(gaps, dtype=np.uint64)
+    # every gap is below 2^48, so a sum that wraps 2^64 goes down somewhere
+    if n and (np.any(codes[1:] < codes[:-1]) or int(codes[-1]) >> wm):
+        raise _fail(name, f"packet {lod}: the centres' Morton gaps add up past {wm} bits")
+    x, y = morton_decode(codes)
+    where = {col: i for i, col in enumerate(_stored_columns(asset))}
+    f = np.zeros((n, len(where)), np.uint32)
+    f[:, where[0]] = x.astype(np.uint32)
+    f[:, where[1]] = y.astype(np.uint32)
+    for c, t in zip(cols, transforms):
+        w = widths[c]
+        mask = np.uint64((1 << w) - 1)
+        q = (w + 7) // 8
+        v = _planes_value(planes[k:k + q], w, name, lod, f"field {c}")
+        k += q
+        if t in (TRANSFORM_PREVIOUS, TRANSFORM_BOTH):
+            v = np.cumsum(v, dtype=np.uint64) & mask  # below 2^24 each: no wrap of 2^64
+        if t in (TRANSFORM_CHANNEL, TRANSFORM_BOTH):
+            v = (v + f[:, where[c - 1]].astype(np.uint64)) & mask
+        f[:, where[c]] = v.astype(np.uint32)
+    return f
+
+
+def _code_packet(chunk: bytes, fields: np.ndarray, asset: fmt.Asset, level: int) -> tuple[int, bytes]:
+    """The smallest of the stored chunk, its planes packet and, for a chunk in Morton order,
+    its Morton packet (within MAX_EXPANSION), checked to rebuild the chunk exactly (a chunk
+    with non-zero padding bits is stored)."""
+    zstd = _zstd()
+    n = fields.shape[0]
+    cctx = zstd.ZstdCompressor(level=level, write_checksum=False, write_content_size=True,
+                               write_dict_id=False)
+    options = []
+    coded = _zstd_planes(_encode_planes(fields, asset), cctx)
+    options.append((METHOD_PLANES_ZSTD, len(coded),
+                    b"".join(struct.pack("<I", len(c)) for c in coded) + b"".join(coded)))
+    if n and is_morton_ordered(fields):
+        options.append((METHOD_MORTON_ZSTD, morton_plane_count(asset),
+                        _morton_packet(fields, asset, cctx)))
+    best = (METHOD_STORED, chunk)
+    for method, nplanes, packet in options:
+        if len(packet) >= len(best[1]) or n * nplanes > MAX_EXPANSION * len(packet):
+            continue
+        if _packet_to_chunk(method, packet, asset, n, "pack", 0) == chunk:
+            best = (method, packet)
+    return best
+
+
+def _packet_to_chunk(method: int, packet: bytes, asset: fmt.Asset, n: int, name: str,
+                     lod: int) -> bytes:
+    """Decode one packet (its CRC already checked) to the runtime chunk bytes."""
+    if method == METHOD_STORED:
+        return bytes(packet)
+    widths = asset.layout.field_bits
+    if method == METHOD_MORTON_ZSTD:
+        fields = _morton_to_fields(packet, asset, n, name, lod)
+        words = fmt.pack_fields(fields, tuple(widths[c] for c in _stored_columns(asset)))
+        return words.astype("<u4").tobytes()
+    planes = _read_planes(packet, 0, len(plane_fields(asset)), n, name, lod)
+    fields = _decode_planes(planes, asset, n, name, lod)
     words = fmt.pack_fields(fields, tuple(widths[c] for c in _stored_columns(asset)))
     return words.astype("<u4").tobytes()
 
@@ -301,9 +444,12 @@ def read_download_header(data: bytes, name: str = "download", partial: bool = Fa
         if method == METHOD_STORED and length != e.length:
             raise _fail(name, f"packet {i}: stored length {length} is not the chunk's "
                               f"{e.length}")
-        if method == METHOD_PLANES_ZSTD:
-            planes = len(plane_fields(asset))
-            if not 4 * planes < length or e.count * planes > MAX_EXPANSION * length:
+        if method in (METHOD_PLANES_ZSTD, METHOD_MORTON_ZSTD):
+            if method == METHOD_PLANES_ZSTD:
+                planes, table = len(plane_fields(asset)), 0
+            else:
+                planes, table = morton_plane_count(asset), len(_morton_columns(asset))
+            if not table + 4 * planes < length or e.count * planes > MAX_EXPANSION * length:
                 raise _fail(name, f"packet {i}: {length} bytes cannot hold {e.count} records "
                                   f"in {planes} planes (at most {MAX_EXPANSION}x expansion)")
         packets.append(PacketEntry(method, o, length, crc))

@@ -21,6 +21,7 @@ from .. import format as fmt
 from ..decode import decode_maps, finish_map
 from ..errors import OptionError
 from ..material import MapSource, PreparedMap, prepare_map
+from ..record_order import chunk_morton_order
 from ..quality import MapQuality, format_db, map_quality
 from ..runtime import dequantize
 from .config import WIDE_COLOR_BITS, BakeConfig, Progress, plan_budget
@@ -820,6 +821,9 @@ def _bake_once(maps: list[PreparedMap], cfg: BakeConfig,
                 k += 1
             else:
                 chans.append(ch)
+    # each LOD chunk in Morton order of its centres (docs/FORMAT.md "Record order"): the same
+    # Gaussians, neighbours next to each other, which the download container codes smaller
+    fields = fields[chunk_morton_order(fields, counts)]
     asset = fmt.Asset(width=W, height=H, channels=chans,
                       layout=fmt.RecordLayout(cfg.pos_bits, cfg.scale_bits, cfg.rot_bits,
                                               tuple(c.bits for c in chans)),
