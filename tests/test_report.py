@@ -244,8 +244,13 @@ def test_report_json_has_every_codec_at_every_rate(cli_report):
                 assert (m["angular_mean_deg"] is not None) == is_normal
         tex = next(t for t in data["textures"] if t["name"] == name)
         assert tex["normal_map"] == (name == "skull_n")
-        assert set(tex["bd_rate_percent"]) >= {"astc", "jpeg"}
-    assert set(data["bd_rate_mean_percent"]) >= {"astc", "bc", "jpeg"}
+        assert set(tex["bd_rate_percent"]) >= {"astc", "jpeg", "jpeg (download)"}
+        for m in data["measurements"]:
+            if m["texture"] == name and m["codec"] == "texgs":  # its container's size
+                assert 0 < m["download_bits_per_texel"] < 2 * m["bits_per_texel"]
+            elif m["texture"] == name:
+                assert m["download_bits_per_texel"] is None
+    assert set(data["bd_rate_mean_percent"]) >= {"astc", "bc", "jpeg", "jpeg (download)"}
     md = (out / "results.md").read_text()
     assert "## wood" in md and "## skull_n" in md and "| astc12x12 |" in md
     for plot in ("overall", "wood", "skull_n"):
@@ -324,3 +329,45 @@ def test_bake_cache_reuses_bakes_made_elsewhere(tmp_path):
     assert len(list(cache.glob("*.tgs"))) == 1
     bad = run_cli("eval", str(src), "-o", str(tmp_path / "c"), "--bake-cache", str(src))
     assert bad.returncode == 1 and "--bake-cache" in bad.stderr
+
+
+def test_download_bd_rate_uses_the_container_size():
+    """Against a download codec, "(download)" puts texgs at its container's size: a texgs
+    curve at twice the codec's rate for the same PSNR is +100 % at its GPU size and 0 %
+    at a container half that size."""
+    from texgs.eval.report import Measurement, texture_bd_rates
+
+    def m(codec, bpp, q, dl=None):
+        return Measurement("t", codec, "texgs" if codec == "texgs" else "download", bpp, bpp,
+                           1, q, 0.9, None, download_bits_per_texel=dl)
+
+    rates, quality = [0.25, 0.5, 1.0, 2.0], [30.0, 33.0, 36.0, 39.0]
+    ms = [m("jpeg", r, q) for r, q in zip(rates, quality)]
+    ms += [m("texgs", 2 * r, q, dl=r) for r, q in zip(rates, quality)]
+    bd = texture_bd_rates(ms)
+    assert bd["jpeg"] == pytest.approx(100.0, abs=1e-6)
+    assert bd["jpeg (download)"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_cached_asset_of_an_earlier_bake_is_put_in_morton_order():
+    """An asset whose chunks are not in Morton order (a bake cache from before the record
+    order) is evaluated as the baker writes it now: the same records in each chunk, sorted,
+    decoding to the same texture."""
+    from texgs import format as fmt
+    from texgs.decode import decode_texture
+    from texgs.eval.report import _in_morton_order
+    from texgs.record_order import is_morton_ordered
+
+    data = (Path(__file__).parent / "golden" / "rgb_clamp.tgs").read_bytes()
+    asset = fmt.read_asset(data)
+    out, sorted_asset, reordered = _in_morton_order(data, asset)
+    assert reordered and out != data
+    start = 0
+    for n in asset.lod_counts:
+        a, b = asset.fields[start:start + n], sorted_asset.fields[start:start + n]
+        assert is_morton_ordered(b)
+        assert sorted(map(tuple, a.tolist())) == sorted(map(tuple, b.tolist()))
+        start += n
+    np.testing.assert_allclose(decode_texture(sorted_asset), decode_texture(asset), atol=1e-6)
+    again, _, flag = _in_morton_order(out, sorted_asset)
+    assert again == out and not flag

@@ -55,6 +55,10 @@ DOWNLOAD_CODECS: tuple[str, ...] = baselines.IMAGE_CODECS
 ALL_CODECS: tuple[str, ...] = ("texgs", *ASTC_LADDER, *BC_CODECS, *DOWNLOAD_CODECS)
 #: Curves texgs is compared with by BD-rate: the ASTC ladder, the BC pair, each download codec.
 BD_ANCHORS: tuple[str, ...] = ("astc", "bc", *DOWNLOAD_CODECS)
+#: The download codecs again, with texgs at the size of its download container (``texgs
+#: pack``, docs/FORMAT.md "Download container"): the form in which it would be shipped.
+BD_DOWNLOAD_ANCHORS: tuple[str, ...] = tuple(f"{c} (download)" for c in DOWNLOAD_CODECS)
+TEXGS_DOWNLOAD_CURVE = "texgs (download)"
 DEFAULT_RATES: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 MIN_RATE, MAX_RATE = 0.01, 64.0
 ERROR_MAP_FULL_SCALE = 0.25  # absolute error (of 1.0) shown at the top of the colour map
@@ -154,8 +158,9 @@ class Measurement:
     """One encode + decode of one texture by one codec.
 
     ``bits_per_texel`` is ``size_bytes * 8 / (width * height)`` of the stored bytes (texgs:
-    the whole file; ASTC/BC: the block payload; download codecs: the whole file).
-    ``target_bpp``: the requested rate (texgs and download codecs), ``None`` for fixed-rate
+    the whole file; ASTC/BC: the block payload; download codecs: the whole file);
+    ``download_bits_per_texel``: texgs only, the same for its download container (.tgsz),
+    ``None`` without the zstandard package. ``target_bpp``: the requested rate (texgs and download codecs), ``None`` for fixed-rate
     formats. ``over_budget``: the lowest quality setting was still above the target.
     ``flip``: mean FLIP error, ``None`` when flip-evaluator is missing. Angular errors are
     set for normal maps only.
@@ -175,6 +180,7 @@ class Measurement:
     over_budget: bool = False
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
+    download_bits_per_texel: float | None = None  # texgs: its download container's size
 
 
 @dataclass
@@ -308,6 +314,8 @@ def _measure(texture: str, codec: str, target: float | None, ref: np.ndarray,
                     ssim=ssim(ref, decoded) if min(h, w) >= 11 else float("nan"),
                     flip=flip_value, over_budget=target is not None and bpp > target,
                     seconds=seconds, params=params)
+    if params.get("download_bytes") is not None:
+        m.download_bits_per_texel = params["download_bytes"] * 8.0 / (w * h)
     if normal:
         ang = normal_angles_deg(ref, decoded)
         m.angular_mean_deg = float(ang.mean())
@@ -360,11 +368,41 @@ def _bake_texgs(rgb8: np.ndarray, normal: bool, target: float, cfg: EvalConfig,
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(cached, data)
+    data, asset, reordered = _in_morton_order(data, asset)
     decoded = decode_maps(asset)[0][..., :3]
     params = {"steps": cfg.steps, "seed": cfg.seed, "gaussians": asset.gaussian_count,
               "lod_counts": list(asset.lod_counts), "kind": "normal" if normal else "basecolor",
-              "baked_by": origin}
+              "baked_by": origin, "download_bytes": _download_bytes(data)}
+    if reordered:
+        params["reordered"] = True
     return to_float(to_uint8(decoded)), len(data), params
+
+
+def _in_morton_order(data: bytes, asset: fmt.Asset) -> tuple[bytes, fmt.Asset, bool]:
+    """An asset from a cache of earlier bakes, whose chunks are not in Morton order, put in
+    it (the same Gaussians, as the baker writes them now: docs/FORMAT.md "Record order");
+    (bytes, asset, whether it was reordered)."""
+    import dataclasses
+
+    from ..record_order import chunk_morton_order, is_morton_ordered
+
+    starts = np.cumsum([0, *asset.lod_counts])
+    if all(is_morton_ordered(asset.fields[a:b]) for a, b in zip(starts[:-1], starts[1:])):
+        return data, asset, False
+    sorted_asset = dataclasses.replace(
+        asset, fields=asset.fields[chunk_morton_order(asset.fields, asset.lod_counts)])
+    data = fmt.write_asset(sorted_asset)
+    return data, fmt.read_asset(data), True
+
+
+def _download_bytes(data: bytes) -> int | None:
+    """Size of the download container of the asset ``data``; None without zstandard."""
+    from ..package import pack_download
+
+    try:
+        return len(pack_download(data))
+    except UnsupportedError:
+        return None
 
 
 def evaluate_texture(path: str | Path, cfg: EvalConfig, missing: dict[str, str],
@@ -436,7 +474,9 @@ def _curve(measurements: list[Measurement], select: Callable[[Measurement], bool
 
 def texture_bd_rates(measurements: list[Measurement]) -> dict[str, float | None]:
     """BD-rate (PSNR, PCHIP, percent) of texgs against each anchor curve of
-    :data:`BD_ANCHORS`; ``None`` where undefined (too few points, no PSNR overlap)."""
+    :data:`BD_ANCHORS`, and with texgs at its download size against each download codec
+    (:data:`BD_DOWNLOAD_ANCHORS`); ``None`` where undefined (too few points, no PSNR
+    overlap)."""
     tr, tq = _curve(measurements, lambda m: m.codec == "texgs")
     out: dict[str, float | None] = {}
     for anchor in BD_ANCHORS:
@@ -447,13 +487,19 @@ def texture_bd_rates(measurements: list[Measurement]) -> dict[str, float | None]
         if not ar or not tr:
             continue
         out[anchor] = bd_rate(ar, aq, tr, tq)
+    dl = [m for m in measurements if m.codec == "texgs" and m.download_bits_per_texel]
+    dr, dq = [m.download_bits_per_texel for m in dl], [m.psnr for m in dl]
+    for codec, anchor in zip(DOWNLOAD_CODECS, BD_DOWNLOAD_ANCHORS):
+        ar, aq = _curve(measurements, lambda m, c=codec: m.codec == c)
+        if ar and dr:
+            out[anchor] = bd_rate(ar, aq, dr, dq)
     return out
 
 
 def mean_bd_rates(textures: list[TextureReport]) -> dict[str, dict[str, Any]]:
     """Per anchor: the mean BD-rate over the textures where it is defined, and the count."""
     out: dict[str, dict[str, Any]] = {}
-    for anchor in BD_ANCHORS:
+    for anchor in BD_ANCHORS + BD_DOWNLOAD_ANCHORS:
         vals = [t.bd_rate[anchor] for t in textures if t.bd_rate.get(anchor) is not None]
         seen = sum(1 for t in textures if anchor in t.bd_rate)
         if seen:
@@ -570,7 +616,8 @@ def report_markdown(report: Report) -> str:
              f"Rates: {', '.join(f'{r:g}' for r in report.config.rates)} bits per texel; "
              f"texgs steps {report.config.steps}; ASTC quality "
              f"{report.config.astc_quality:g}. Rate = stored bytes * 8 / texels. BD-rate: "
-             "texgs against the anchor at equal PSNR (negative = fewer bits).", ""]
+             "texgs against the anchor at equal PSNR (negative = fewer bits); \"(download)\": "
+             "texgs at the size of its download container (texgs pack).", ""]
     if report.missing:
         lines += ["## Missing", "", "| codec / metric | reason |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in sorted(report.missing.items())]
@@ -592,8 +639,10 @@ def report_markdown(report: Report) -> str:
             sep += "---:|"
         lines += [head, sep]
         for m in t.measurements:
+            dl = (f" (download {m.download_bits_per_texel:.3f})"
+                  if m.download_bits_per_texel else "")
             row = (f"| {m.codec} | {_fmt(m.target_bpp, 2)} | {_fmt(m.bits_per_texel, 3)}"
-                   f"{' (over)' if m.over_budget else ''} | {_fmt(m.psnr)} | "
+                   f"{' (over)' if m.over_budget else ''}{dl} | {_fmt(m.psnr)} | "
                    f"{_fmt(m.ssim, 4)} | {_fmt(m.flip, 4)} |")
             if normal:
                 row += f" {_fmt(m.angular_mean_deg)} / {_fmt(m.angular_p99_deg)} |"
@@ -607,7 +656,8 @@ def report_markdown(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-_STYLE = {"texgs": ("tab:red", "o", 2.5), "astc": ("tab:blue", "s", 1.5),
+_STYLE = {"texgs": ("tab:red", "o", 2.5), TEXGS_DOWNLOAD_CURVE: ("tab:pink", "o", 1.5),
+          "astc": ("tab:blue", "s", 1.5),
           "bc": ("tab:cyan", "D", 0), "jpeg": ("tab:orange", "^", 1.2),
           "webp": ("tab:green", "v", 1.2), "avif": ("tab:purple", "<", 1.2),
           "jxl": ("tab:brown", ">", 1.2)}
@@ -623,6 +673,10 @@ def _series(measurements: list[Measurement]) -> dict[str, tuple[list[float], lis
         out.setdefault(key, ([], []))
         out[key][0].append(m.bits_per_texel)
         out[key][1].append(m.psnr)
+        if m.download_bits_per_texel:
+            out.setdefault(TEXGS_DOWNLOAD_CURVE, ([], []))
+            out[TEXGS_DOWNLOAD_CURVE][0].append(m.download_bits_per_texel)
+            out[TEXGS_DOWNLOAD_CURVE][1].append(m.psnr)
     for key, (r, q) in out.items():
         order = np.argsort(r)
         out[key] = ([r[i] for i in order], [q[i] for i in order])
@@ -667,6 +721,11 @@ def overall_series(report: Report) -> dict[str, tuple[list[float], list[float]]]
         out.setdefault(key, ([], []))
         out[key][0].append(float(np.mean([m.bits_per_texel for m in ms])))
         out[key][1].append(float(np.mean([m.psnr for m in ms])))
+        if all(m.download_bits_per_texel for m in ms):
+            out.setdefault(TEXGS_DOWNLOAD_CURVE, ([], []))
+            out[TEXGS_DOWNLOAD_CURVE][0].append(
+                float(np.mean([m.download_bits_per_texel for m in ms])))
+            out[TEXGS_DOWNLOAD_CURVE][1].append(float(np.mean([m.psnr for m in ms])))
     for key, (r, q) in out.items():
         order = np.argsort(r)
         out[key] = ([r[i] for i in order], [q[i] for i in order])
