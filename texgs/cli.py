@@ -730,16 +730,28 @@ def pack(
                                 "(.tgsz)."),
     level: int = typer.Option(19, help="zstd level 1..22 (packing speed only: unpacking is "
                               "as fast at any level)."),
+    reorder: bool = typer.Option(False, "--reorder", help="First put each LOD chunk's "
+                                 "records in Morton order, as the baker writes them (for "
+                                 "assets baked before it did: the same Gaussians, a smaller "
+                                 "container, which then unpacks to the reordered asset)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Pack an asset into the download container: per-LOD packets of zstd-coded byte planes
     that unpack to the exact asset bytes (docs/FORMAT.md "Download container")."""
+    from . import format as fmt
     from .package import pack_download, read_download_header
+    from .record_order import chunks_in_morton_order, in_morton_order
 
     if not 1 <= level <= 22:
         raise OptionError(f"--level {level}: must be 1..22")
     _check_output(asset_path, output)
     data = _read_input_bytes(asset_path)
+    reordered = False
+    if reorder:
+        asset = fmt.read_asset(data, str(asset_path))
+        if not chunks_in_morton_order(asset):
+            data = fmt.write_asset(in_morton_order(asset))
+            reordered = True
     packed = pack_download(data, level, str(asset_path))
     from .images import atomic_write_bytes
 
@@ -750,7 +762,7 @@ def pack(
     res = {"input": str(asset_path), "output": str(output), "asset_bytes": len(data),
            "download_bytes": len(packed), "ratio": len(packed) / len(data),
            "gpu_bits_per_texel": len(data) * 8 / texels,
-           "download_bits_per_texel": len(packed) * 8 / texels,
+           "download_bits_per_texel": len(packed) * 8 / texels, "reordered": reordered,
            "packets": [{"level": i + 1, "method": m, "bytes": p.length,
                         "chunk_bytes": e.length,
                         "prefix_download_bytes": p.offset + p.length}
@@ -764,7 +776,8 @@ def pack(
     out.print(f"{output}: {len(packed):,} bytes from {len(data):,} ({100 * res['ratio']:.1f} %), "
               f"GPU {res['gpu_bits_per_texel']:.3f} bits/texel, download "
               f"{res['download_bits_per_texel']:.3f} bits/texel, {len(methods)} packets "
-              f"({coded} zstd, {len(methods) - coded} stored)", highlight=False)
+              f"({coded} zstd, {len(methods) - coded} stored)"
+              + (", records put in Morton order" if reordered else ""), highlight=False)
 
 
 def _method_name(m: int) -> str:

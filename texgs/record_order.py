@@ -69,3 +69,23 @@ def is_morton_ordered(fields: np.ndarray) -> bool:
     Morton order of their positions."""
     codes = morton_codes(fields[:, 0], fields[:, 1])
     return bool(np.all(codes[1:] >= codes[:-1]))
+
+
+def chunks_in_morton_order(asset) -> bool:
+    """Whether every LOD chunk of a :class:`texgs.format.Asset` is in Morton order."""
+    start = 0
+    for n in asset.lod_counts:
+        if not is_morton_ordered(asset.fields[start:start + n]):
+            return False
+        start += n
+    return True
+
+
+def in_morton_order(asset):
+    """The same :class:`texgs.format.Asset` with each LOD chunk in Morton order (the same
+    Gaussians in every chunk; what the baker writes)."""
+    import dataclasses
+
+    return dataclasses.replace(asset,
+                               fields=asset.fields[chunk_morton_order(asset.fields,
+                                                                      asset.lod_counts)])

@@ -382,16 +382,11 @@ def _in_morton_order(data: bytes, asset: fmt.Asset) -> tuple[bytes, fmt.Asset, b
     """An asset from a cache of earlier bakes, whose chunks are not in Morton order, put in
     it (the same Gaussians, as the baker writes them now: docs/FORMAT.md "Record order");
     (bytes, asset, whether it was reordered)."""
-    import dataclasses
+    from ..record_order import chunks_in_morton_order, in_morton_order
 
-    from ..record_order import chunk_morton_order, is_morton_ordered
-
-    starts = np.cumsum([0, *asset.lod_counts])
-    if all(is_morton_ordered(asset.fields[a:b]) for a, b in zip(starts[:-1], starts[1:])):
+    if chunks_in_morton_order(asset):
         return data, asset, False
-    sorted_asset = dataclasses.replace(
-        asset, fields=asset.fields[chunk_morton_order(asset.fields, asset.lod_counts)])
-    data = fmt.write_asset(sorted_asset)
+    data = fmt.write_asset(in_morton_order(asset))
     return data, fmt.read_asset(data), True
 
 
