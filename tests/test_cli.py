@@ -64,8 +64,14 @@ def test_info_reports_header_and_lod_table(baked):
     assert [e["gaussians"] for e in info["lods"]] == summary["lod_counts"]
     assert info["lods"][-1]["prefix_bits_per_texel"] == pytest.approx(info["bits_per_texel"])
     assert info["record_bits"] == 72
+    assert info["morton_order"] is True  # a fresh bake: chunks in Morton order
     text = run_cli("info", str(out))
     assert text.returncode == 0 and "LOD" in text.stdout and "72 bits" in text.stdout
+    assert "records in Morton order" in text.stdout
+    golden = Path(__file__).parent / "golden" / "rgb_clamp.tgs"  # made before that order
+    old = run_cli("info", str(golden), "--json")
+    assert json.loads(old.stdout)["morton_order"] is False
+    assert "--reorder" in run_cli("info", str(golden)).stdout
 
 
 def test_info_gpu_reports_what_an_engine_keeps(baked):

@@ -600,7 +600,11 @@ def decode(
 
 
 def asset_summary(asset: fmt.Asset, size_bytes: int) -> dict:
-    """The header and LOD table as a JSON-ready dict (the `info --json` schema)."""
+    """The header and LOD table as a JSON-ready dict (the `info --json` schema);
+    ``morton_order``: whether every chunk's records are in Morton order (docs/FORMAT.md
+    "Record order"; assets baked before are not, and `pack --reorder` puts them in it)."""
+    from .record_order import chunks_in_morton_order
+
     texels = asset.width * asset.height
     lods = []
     cum = 0
@@ -630,6 +634,7 @@ def asset_summary(asset: fmt.Asset, size_bytes: int) -> dict:
         "log2_scale_range": [asset.log2_scale_min, asset.log2_scale_max],
         "header_bytes": asset.header_size(), "size_bytes": size_bytes,
         "bits_per_texel": size_bytes * 8 / texels, "lods": lods,
+        "morton_order": chunks_in_morton_order(asset),
     }
 
 
@@ -657,7 +662,9 @@ def info(
     out.print(f"  K={s['top_k']}, tile {s['tile_size']}, address {s['address'][0]}/"
               f"{s['address'][1]}, {s['record_bits']} bits per Gaussian "
               f"(position {s['field_bits']['position']}, scale {s['field_bits']['scale']}, "
-              f"rotation {s['field_bits']['rotation']}, colour {s['field_bits']['color']})")
+              f"rotation {s['field_bits']['rotation']}, colour {s['field_bits']['color']}), "
+              + ("records in Morton order" if s["morton_order"] else
+                 "records not in Morton order (`texgs pack --reorder` packs them smaller)"))
     for m in s["maps"]:
         notes = [n for n, on in (("z rebuilt from x, y", m["normal_z_rebuilt"]),
                                  ("straight alpha", m["straight_alpha"])) if on]
