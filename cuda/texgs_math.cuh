@@ -326,12 +326,14 @@ TEXGS_HD inline uint32_t texgs_tile_id(const texgs_buffers& b, uint64_t j) {
 // (texgs_tile_id). RICE: tile_offsets[t] is the bit offset of tile t's list in the tile_ids
 // bitstream (tile_offsets[tiles]: its length in bits): the list's length n (COUNT_BITS bits),
 // then, when n > 0, k (TEXGS_RICE_K_BITS bits), the first id (ID_BITS bits) and per later id
-// the gap g = id - previous - 1 as (g >> k) zero bits, a one bit and the low k bits of g, each
-// code at most 32 bits. texgs_list_begin(b, t) starts a walk (n: the list's length, from its
-// header), texgs_list_next returns its ids in order. Corrupt lists end early, never read out
-// of bounds: a header or code past the stream, a window with no set bit, a code over 32
-// bits, or an id >= COUNT ends the walk (texgs_list_next returns 0xffffffff); a header's n
-// is limited to the ids the rest of the stream could hold (one bit per later code).
+// the gap g = id - previous - 1 as (g >> k) zero bits, a one bit and the low k bits of g
+// where g >> k < TEXGS_RICE_ESCAPE (at most 32 bits), else as an escape: TEXGS_RICE_ESCAPE
+// zero bits, a one bit and g in ID_BITS bits. texgs_list_begin(b, t) starts a walk (n: the
+// list's length, from its header), texgs_list_next returns its ids in order. Corrupt lists
+// end early, never read out of bounds: a header or code past the stream, more zero bits than
+// an escape, a k over 32 - TEXGS_RICE_ESCAPE, or an id >= COUNT ends the walk
+// (texgs_list_next returns 0xffffffff); a header's n is limited to the ids the rest of the
+// stream could hold (one bit per later code).
 struct texgs_list {
     uint64_t pos;   // FIXED: the list's next entry; RICE: the bit of its next field
     uint64_t end;   // RICE: the end of the stream (bits); reads stay below it
@@ -417,6 +419,7 @@ TEXGS_HD inline texgs_list texgs_list_begin(const texgs_buffers& b, uint32_t t) 
             pos += TEXGS_RICE_K_BITS;
             const uint64_t room = 1u + (end - pos - ib);  // the first id, then >= 1 bit each
             if (n > room) n = (uint32_t)room;
+            if (c.k > 32u - TEXGS_RICE_ESCAPE) n = 0u;  // a corrupt k: an empty list
         }
     }
     c.pos = pos;
@@ -450,13 +453,20 @@ TEXGS_HD inline uint32_t texgs_list_next(const texgs_buffers& b, texgs_list* c) 
     }
     const uint32_t v = texgs_ids_window(b, c->pos);
     const uint32_t q = v != 0u ? texgs_lowest_set_bit(v) : 32u;
-    const uint32_t len = q + 1u + c->k;
-    if (len > 32u || c->pos + len > c->end) {  // no stop bit, too long, or past the stream
-        c->left = 0u;
+    const bool escape = q == TEXGS_RICE_ESCAPE;  // the gap follows in ID_BITS bits
+    const uint32_t len = escape ? q + 1u + b.meta[TEXGS_META_ID_BITS] : q + 1u + c->k;
+    if (q > TEXGS_RICE_ESCAPE || len > 64u || c->pos + len > c->end) {
+        c->left = 0u;  // too many zero bits (or no stop bit), or past the stream
         return 0xffffffffu;
     }
-    const uint32_t r = c->k == 0u ? 0u : (v >> (q + 1u)) & ((1u << c->k) - 1u);  // q + 1 < 32
-    const uint64_t id = (uint64_t)c->id + 1u + (((uint64_t)q << c->k) | r);
+    uint64_t gap;
+    if (escape) {
+        gap = texgs_ids_field(b, c->pos + q + 1u, b.meta[TEXGS_META_ID_BITS]);
+    } else {
+        const uint32_t r = c->k == 0u ? 0u : (v >> (q + 1u)) & ((1u << c->k) - 1u);
+        gap = ((uint64_t)q << c->k) | r;  // q + 1 + k <= 32 (texgs_validate_buffers: k)
+    }
+    const uint64_t id = (uint64_t)c->id + 1u + gap;
     if (id >= count) {  // ascending: every later id is past COUNT too
         c->left = 0u;
         return 0xffffffffu;

@@ -40,13 +40,19 @@ def _read_spec(offsets_bits, words, id_bits, count_bits):
             cur = field(pos, id_bits)
             pos += id_bits
             out.append(cur)
+            assert k <= 32 - L.RICE_ESCAPE
             for _ in range(n - 1):
                 q = 0
                 while not (stream >> (pos + q)) & 1:
                     q += 1
-                assert q + 1 + k <= 32, "a code wider than one 32-bit window"
-                gap = (q << k) | field(pos + q + 1, k)
-                pos += q + 1 + k
+                assert q <= L.RICE_ESCAPE, "more zero bits than an escape"
+                if q == L.RICE_ESCAPE:  # escape: the gap in ID_BITS bits
+                    gap = field(pos + q + 1, id_bits)
+                    pos += q + 1 + id_bits
+                else:
+                    assert q + 1 + k <= 32, "a code wider than one 32-bit window"
+                    gap = (q << k) | field(pos + q + 1, k)
+                    pos += q + 1 + k
                 cur += 1 + gap
                 out.append(cur)
         assert pos == int(offsets_bits[t + 1])
@@ -73,7 +79,7 @@ def test_rice_lists_read_back_as_specified(seed, n, spread, id_bits):
 
 def test_rice_codes_handle_edge_lists():
     """Empty lists, single ids, the largest id, adjacent ids (gap 0) and gaps at powers of
-    two; every tile's k is the cheapest of those whose codes fit 32 bits."""
+    two (escaped); every tile's k is the cheapest."""
     id_bits = 24
     top = (1 << id_bits) - 1
     lists = [[], [0], [top], [0, top], [5, 6, 7, 8], [], [1, 2 ** 10 + 2, 2 ** 20 + 3, top],
@@ -152,3 +158,36 @@ def test_gpu_buffers_in_both_codings_hold_the_same_lists():
         assert rice.index_bytes < fixed.index_bytes, tile
     with pytest.raises(ValueError, match="coding"):
         build_gpu_buffers(asset, coding=9)
+
+
+def test_escapes_keep_k_small_for_runs_with_a_few_large_jumps():
+    """Runs of adjacent ids with a few jumps of thousands between them (a tile's list of
+    Morton-ordered LOD chunks): k stays 0, each jump is one escape (RICE_ESCAPE + 1 +
+    ID_BITS bits) and every adjacent id costs one bit."""
+    id_bits = 14
+    runs = [list(range(a, a + 20)) for a in (10, 3000, 7000, 12000)]
+    ids = np.array(sum(runs, []), np.int64)
+    offsets = np.array([0, len(ids)])
+    off_bits, words, cb = encode_rice_lists(offsets, ids, id_bits)
+    assert _read_spec(off_bits, words, id_bits, cb) == [ids.tolist()]
+    k = int(words[0] >> cb) & ((1 << L.RICE_K_BITS) - 1)
+    assert k == 0
+    bits = int(off_bits[1])
+    assert bits == cb + L.RICE_K_BITS + id_bits + 3 * (L.RICE_ESCAPE + 1 + id_bits) + 76
+    got = decode_tile_lists(off_bits, words, L.INDEX_CODING_RICE, id_bits, cb)[1]
+    np.testing.assert_array_equal(got, ids)
+
+
+def test_decode_rejects_a_code_past_the_escape_and_a_large_k():
+    id_bits = 10
+    offsets, ids = np.array([0, 3]), np.array([1, 2, 900], np.int64)
+    off_bits, words, cb = encode_rice_lists(offsets, ids, id_bits)
+    pos = cb + L.RICE_K_BITS + id_bits + 1  # past the first id and the gap-0 code ("1")
+    bad = words.copy()
+    bad[0] &= ~np.uint32(1 << (pos + L.RICE_ESCAPE))  # the escape's stop bit cleared
+    with pytest.raises(ValueError, match="zero bits|past the end"):
+        decode_tile_lists(off_bits, bad, L.INDEX_CODING_RICE, id_bits, cb)
+    big_k = words.copy()
+    big_k[0] |= np.uint32(((1 << L.RICE_K_BITS) - 1) << cb)  # k = 31
+    with pytest.raises(ValueError, match="Rice parameter"):
+        decode_tile_lists(off_bits, big_k, L.INDEX_CODING_RICE, id_bits, cb)

@@ -10,10 +10,11 @@ int64 [T + 1], ids [E]). On the GPU it is two buffers of uint32 words, ``tile_of
 - ``INDEX_CODING_RICE`` (1): ``tile_offsets[t]`` is the *bit* offset of tile ``t``'s list
   in the bitstream (``tile_offsets[T]`` its total length). A list is its length
   (``COUNT_BITS`` bits), then, when not empty, a Rice parameter ``k`` (``RICE_K_BITS``
-  bits), the first id (``ID_BITS`` bits) and, for every later id, the gap ``g = id - prev -
-  1`` as ``g >> k`` zero bits, a one bit and the low ``k`` bits of ``g``. The encoder picks
-  per list the ``k`` of fewest bits among those that keep every code within 32 bits, so a
-  decoder reads each code from one 32-bit window.
+  bits, at most ``32 - RICE_ESCAPE``), the first id (``ID_BITS`` bits) and, for every later
+  id, the gap ``g = id - prev - 1``: where ``g >> k`` is below ``RICE_ESCAPE``, as ``g >> k``
+  zero bits, a one bit and the low ``k`` bits of ``g`` (at most 32 bits: one window);
+  otherwise as an escape, ``RICE_ESCAPE`` zero bits and a one bit, then ``g`` in
+  ``ID_BITS`` bits. The encoder picks per list the ``k`` of fewest bits.
 
 Bitstreams are little-endian: bit ``b`` is bit ``b % 32`` of word ``b // 32``, each field
 least significant bit first; both buffers end with one zero word so that a read may touch
@@ -24,9 +25,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layout import INDEX_CODING_FIXED, INDEX_CODING_RICE, RICE_K_BITS
+from .layout import INDEX_CODING_FIXED, INDEX_CODING_RICE, RICE_ESCAPE, RICE_K_BITS
 
 MAX_CODE_BITS = 32  # one Rice code (unary quotient, its stop bit and k low bits) at most
+MAX_RICE_K = MAX_CODE_BITS - RICE_ESCAPE  # so that every code below the escape fits 32 bits
 
 
 def count_bits_for(max_count: int) -> int:
@@ -57,25 +59,20 @@ def pack_bit_fields(values: np.ndarray, widths: np.ndarray) -> np.ndarray:
     return words[: (total + 31) // 32 + 1].astype(np.uint32)
 
 
-def _rice_choice(gaps: np.ndarray, tile_of_gap: np.ndarray, tiles: int) -> tuple[np.ndarray,
-                                                                                  np.ndarray]:
-    """Per tile the Rice parameter k (0..31) of fewest bits whose codes all fit
-    MAX_CODE_BITS, and each gap's code width under its tile's k -> (k [tiles], widths)."""
+def _rice_choice(gaps: np.ndarray, tile_of_gap: np.ndarray, tiles: int,
+                 id_bits: int) -> np.ndarray:
+    """Per tile the Rice parameter k (0..MAX_RICE_K) of fewest bits, gaps of RICE_ESCAPE
+    or more quotients escaped (RICE_ESCAPE + 1 + id_bits bits) -> k int64 [tiles]."""
     best_bits = np.full(tiles, np.iinfo(np.int64).max, np.int64)
     best_k = np.zeros(tiles, np.int64)
-    max_gap = np.zeros(tiles, np.int64)
-    np.maximum.at(max_gap, tile_of_gap, gaps)
-    for k in range(1 << RICE_K_BITS):
-        w = (gaps >> k) + 1 + k
+    for k in range(MAX_RICE_K + 1):
+        q = gaps >> k
+        w = np.where(q < RICE_ESCAPE, q + 1 + k, RICE_ESCAPE + 1 + id_bits)
         bits = np.bincount(tile_of_gap, weights=w, minlength=tiles).astype(np.int64)
-        worst = (max_gap >> k) + 1 + k  # the widest code of each tile (widths grow with g)
-        better = (worst <= MAX_CODE_BITS) & (bits < best_bits)
+        better = bits < best_bits
         best_bits[better] = bits[better]
         best_k[better] = k
-    if len(gaps) and np.any(((gaps >> best_k[tile_of_gap]) + 1 + best_k[tile_of_gap])
-                            > MAX_CODE_BITS):
-        raise ValueError("a gap between listed ids is too large for a 32-bit Rice code")
-    return best_k, (gaps >> best_k[tile_of_gap]) + 1 + best_k[tile_of_gap]
+    return best_k
 
 
 def encode_rice_lists(offsets: np.ndarray, ids: np.ndarray,
@@ -98,25 +95,35 @@ def encode_rice_lists(offsets: np.ndarray, ids: np.ndarray,
     if np.any(gaps_all[~first] < 0):
         raise ValueError("a tile list is not in strictly ascending order")
     later = ~first
-    k, code_w = _rice_choice(gaps_all[later], tile_of[later], tiles)
-    q = gaps_all[later] >> k[tile_of[later]]
-    rem = gaps_all[later] & ((np.int64(1) << k[tile_of[later]]) - 1)
-    # Slots: per tile a count field and a k field, then one field per entry.
-    nslots = 2 * tiles + len(ids)
+    g = gaps_all[later]
+    k = _rice_choice(g, tile_of[later], tiles, id_bits)
+    kl = k[tile_of[later]]
+    q = g >> kl
+    rem = g & ((np.int64(1) << kl) - 1)
+    esc = q >= RICE_ESCAPE
+    # Slots: per tile a count field and a k field, then two fields per entry (the first id:
+    # the id and nothing; a code: its unary part with the remainder, and for an escape the
+    # gap itself).
+    nslots = 2 * tiles + 2 * len(ids)
     values = np.zeros(nslots, np.uint64)
     widths = np.zeros(nslots, np.int64)
-    head = 2 * np.arange(tiles) + offsets[:-1]
+    head = 2 * np.arange(tiles) + 2 * offsets[:-1]
     values[head] = counts
     widths[head] = cb
     nonempty = counts > 0
     values[head[nonempty] + 1] = k[nonempty]
     widths[head[nonempty] + 1] = RICE_K_BITS
-    slot = 2 * tile_of + np.arange(len(ids)) + 2
+    slot = 2 * tile_of + 2 * np.arange(len(ids)) + 2
     values[slot[first]] = ids[first]
     widths[slot[first]] = id_bits
-    values[slot[later]] = (np.uint64(1) << q.astype(np.uint64)) | \
-        (rem.astype(np.uint64) << (q + 1).astype(np.uint64))
-    widths[slot[later]] = code_w
+    sl = slot[later]
+    qn = np.where(esc, 0, q)  # the normal codes' quotients (escapes: unused)
+    values[sl] = np.where(esc, np.uint64(1) << np.uint64(RICE_ESCAPE),
+                          (np.uint64(1) << qn.astype(np.uint64))
+                          | (rem.astype(np.uint64) << (qn + 1).astype(np.uint64)))
+    widths[sl] = np.where(esc, RICE_ESCAPE + 1, qn + 1 + kl)
+    values[sl[esc] + 1] = g[esc]
+    widths[sl[esc] + 1] = id_bits
     words = pack_bit_fields(values, widths)
     bitpos = np.concatenate([[0], np.cumsum(widths)])
     tile_offsets = np.concatenate([bitpos[head], bitpos[-1:]]).astype(np.uint32)
@@ -182,21 +189,26 @@ def decode_tile_lists(tile_offsets: np.ndarray, tile_ids: np.ndarray, coding: in
         if n:
             k = bits.field(pos, RICE_K_BITS)
             pos += RICE_K_BITS
+            if k > MAX_RICE_K:
+                raise ValueError(f"tile {t}: Rice parameter {k} above {MAX_RICE_K}")
             cur = bits.field(pos, id_bits)
             pos += id_bits
             out_ids.append(cur)
             for _ in range(n - 1):
                 win = bits.window(pos)
-                if win == 0:
-                    raise ValueError(f"tile {t}: a Rice code longer than 32 bits")
-                qq = (win & -win).bit_length() - 1
-                if qq + 1 + k > MAX_CODE_BITS:
-                    raise ValueError(f"tile {t}: a Rice code longer than 32 bits")
-                if pos + qq + 1 + k > limit:
-                    raise ValueError(f"a tile list runs past the end of tile_ids (tile {t})")
-                rem = (win >> (qq + 1)) & ((1 << k) - 1)
-                pos += qq + 1 + k
-                cur += 1 + ((qq << k) | rem)
+                qq = (win & -win).bit_length() - 1 if win else MAX_CODE_BITS
+                if qq > RICE_ESCAPE:
+                    raise ValueError(f"tile {t}: a Rice code of more than {RICE_ESCAPE} "
+                                     "zero bits")
+                if qq == RICE_ESCAPE:  # an escape: the gap in ID_BITS bits
+                    gap = bits.field(pos + RICE_ESCAPE + 1, id_bits)
+                    pos += RICE_ESCAPE + 1 + id_bits
+                else:
+                    if pos + qq + 1 + k > limit:
+                        raise ValueError(f"a tile list runs past the end of tile_ids (tile {t})")
+                    gap = (qq << k) | ((win >> (qq + 1)) & ((1 << k) - 1))
+                    pos += qq + 1 + k
+                cur += 1 + gap
                 out_ids.append(cur)
         if pos != end:
             raise ValueError(f"tile {t}: its list does not end where the next begins")

@@ -57,7 +57,11 @@ ADDRESS_MODE_REPEAT = ADDRESS_REPEAT  # per-axis mode in META_ADDRESS (bits 0-1 
 # Tile-list codings (docs/RUNTIME.md "Tile index"; texgs.index_coding).
 INDEX_CODING_FIXED = 0  # ID_BITS-wide ids; tile_offsets count entries
 INDEX_CODING_RICE = 1  # Rice-coded gaps; tile_offsets count bits
-RICE_K_BITS = 5  # width of a Rice-coded list's parameter k (0..31)
+RICE_K_BITS = 5  # width of a Rice-coded list's parameter k (0..32 - RICE_ESCAPE)
+# A Rice code of RICE_ESCAPE zero bits and its stop bit is an escape: the gap follows in
+# ID_BITS bits. So the few large gaps of a list (between the Morton-ordered runs of its LOD
+# chunks) no longer force a large k on all of its small ones.
+RICE_ESCAPE = 4
 
 W_CUT = float(np.exp(np.float32(-0.5) * np.float32(CUTOFF_Q)))
 
@@ -101,6 +105,7 @@ CONSTANTS = {
     "TEXGS_INDEX_CODING_FIXED": INDEX_CODING_FIXED,
     "TEXGS_INDEX_CODING_RICE": INDEX_CODING_RICE,
     "TEXGS_RICE_K_BITS": RICE_K_BITS,
+    "TEXGS_RICE_ESCAPE": RICE_ESCAPE,
     "TEXGS_META_CHANNEL_BASE": META_CHANNEL_BASE,
     "TEXGS_META_CHANNEL_STRIDE": META_CHANNEL_STRIDE,
     "TEXGS_CH_BITS_OFFSET": CH_BITS_OFFSET,

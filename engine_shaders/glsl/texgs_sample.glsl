@@ -63,8 +63,9 @@ uint texgs_tile_id(uint j) {
 // RICE: tile_offsets[t] is the bit offset of tile t's list in the tile_ids bitstream: its
 // length (COUNT_BITS bits), then when not empty k (RICE_K_BITS bits), the first id (ID_BITS
 // bits) and per later id the gap g = id - previous - 1 as (g >> k) zero bits, a one bit and
-// the low k bits of g; every code fits 32 bits. texgs_list_begin(t) starts a walk (`left`:
-// the list's length), texgs_list_next returns the ids in ascending order.
+// the low k bits of g (one 32-bit window) where g >> k < RICE_ESCAPE, else as an escape:
+// RICE_ESCAPE zero bits, a one bit and g in ID_BITS bits. texgs_list_begin(t) starts a walk
+// (`left`: the list's length), texgs_list_next returns the ids in ascending order.
 struct texgs_list {
     uint pos;   // FIXED: the next entry; RICE: the bit of the next field
     uint left;  // ids not returned yet
@@ -128,11 +129,17 @@ uint texgs_list_next(inout texgs_list c) {
         return c.id;
     }
     uint v = texgs_ids_window(c.pos);
-    if (v == 0u) {  // no stop bit: a corrupt stream ends the walk
+    uint q = v == 0u ? 32u : uint(findLSB(v));  // the zero bits before the stop bit
+    if (q > TEXGS_RICE_ESCAPE) {  // a corrupt stream ends the walk
         c.left = 0u;
         return 0xFFFFFFFFu;
     }
-    uint q = uint(findLSB(v));  // the zero bits before the stop bit
+    if (q == TEXGS_RICE_ESCAPE) {  // an escape: the gap in ID_BITS bits
+        uint ib = texgs_load_meta(TEXGS_META_ID_BITS);
+        c.id += 1u + texgs_ids_field(c.pos + q + 1u, ib);
+        c.pos += q + 1u + ib;
+        return c.id;
+    }
     uint r = c.k == 0u ? 0u : (v >> (q + 1u)) & ((1u << c.k) - 1u);  // q + 1 < 32 when k > 0
     c.id += 1u + ((q << c.k) | r);
     c.pos += q + 1u + c.k;

@@ -168,11 +168,18 @@ uint texgs_list_next(TEXGS_BUFFER meta, TEXGS_BUFFER tileIds, inout texgs_list c
         return c.id;
     }
     uint v = texgs_ids_window(tileIds, c.pos);
-    if (v == 0u) {  // no stop bit: a corrupt stream ends the walk
+    uint q = 32u;  // the zero bits before the stop bit (none in the window: corrupt)
+    if (v != 0u) q = firstbitlow(v);
+    if (q > TEXGS_RICE_ESCAPE) {  // a corrupt stream ends the walk
         c.left = 0u;
         return 0xFFFFFFFFu;
     }
-    uint q = firstbitlow(v);  // the zero bits before the stop bit
+    if (q == TEXGS_RICE_ESCAPE) {  // an escape: the gap in ID_BITS bits
+        uint ib = meta[TEXGS_META_ID_BITS];
+        c.id += 1u + texgs_ids_field(tileIds, c.pos + q + 1u, ib);
+        c.pos += q + 1u + ib;
+        return c.id;
+    }
     uint r = 0u;
     if (c.k != 0u) {  // q + 1 < 32 when k > 0
         r = (v >> (q + 1u)) & ((1u << c.k) - 1u);
