@@ -1,6 +1,7 @@
 """Summarize a `texgs eval` results.json: for every codec (and target rate, for texgs and the
 download codecs), the mean bits per texel and mean PSNR over the textures that have it
-(texgs also at the size of its download container, where the report has it), and the mean
+(texgs also at its GPU memory, records plus tile index, and at the size of its download
+container, where the report has them), and the mean
 BD-rates; a Markdown table for the README.
 
     python bench/eval_table.py REPORT_DIR/results.json [--without TEXTURE ...]
@@ -53,10 +54,12 @@ def main() -> int:
             tgt = "" if target is None else f"{target:g}"
             note = f" ({lossless} lossless left out)" if lossless else ""
             print(f"| {c} | {tgt} | {len(rows)} | {bpp:.3f} | {psnr:.2f}{note} | {ssim} |")
-            dl = [r.get("download_bits_per_texel") for r in rows]
-            if codec == "texgs" and dl and all(dl):  # the same assets' download containers
-                print(f"| texgs (download) | {tgt} | {len(rows)} | {sum(dl) / len(dl):.3f} | "
-                      f"{psnr:.2f}{note} | {ssim} |")
+            for label, key in (("texgs (GPU memory)", "gpu_bits_per_texel"),
+                               ("texgs (download)", "download_bits_per_texel")):
+                vals = [r.get(key) for r in rows]
+                if codec == "texgs" and vals and all(vals):  # the same assets, other forms
+                    print(f"| {label} | {tgt} | {len(rows)} | {sum(vals) / len(vals):.3f} | "
+                          f"{psnr:.2f}{note} | {ssim} |")
     if args.without:
         return 0
     print("\n| BD-rate of texgs against | mean | textures with a PSNR overlap |")

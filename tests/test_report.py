@@ -244,13 +244,20 @@ def test_report_json_has_every_codec_at_every_rate(cli_report):
                 assert (m["angular_mean_deg"] is not None) == is_normal
         tex = next(t for t in data["textures"] if t["name"] == name)
         assert tex["normal_map"] == (name == "skull_n")
-        assert set(tex["bd_rate_percent"]) >= {"astc", "jpeg", "jpeg (download)"}
+        assert set(tex["bd_rate_percent"]) >= {"astc", "jpeg", "jpeg (download)",
+                                               "astc (GPU memory)"}
         for m in data["measurements"]:
             if m["texture"] == name and m["codec"] == "texgs":  # its container's size
                 assert 0 < m["download_bits_per_texel"] < 2 * m["bits_per_texel"]
+                # on the GPU: at least the records (72 bits each) plus the tile index
+                gpu_bytes = m["params"]["gpu_bytes"]
+                assert gpu_bytes > m["params"]["gaussians"] * 72 / 8
+                assert m["gpu_bits_per_texel"] == pytest.approx(gpu_bytes * 8 / (w * h))
             elif m["texture"] == name:
                 assert m["download_bits_per_texel"] is None
-    assert set(data["bd_rate_mean_percent"]) >= {"astc", "bc", "jpeg", "jpeg (download)"}
+                assert m["gpu_bits_per_texel"] is None
+    assert set(data["bd_rate_mean_percent"]) >= {"astc", "bc", "jpeg", "jpeg (download)",
+                                                 "astc (GPU memory)", "bc (GPU memory)"}
     md = (out / "results.md").read_text()
     assert "## wood" in md and "## skull_n" in md and "| astc12x12 |" in md
     for plot in ("overall", "wood", "skull_n"):
@@ -331,10 +338,11 @@ def test_bake_cache_reuses_bakes_made_elsewhere(tmp_path):
     assert bad.returncode == 1 and "--bake-cache" in bad.stderr
 
 
-def test_download_bd_rate_uses_the_container_size():
+def test_download_and_gpu_bd_rates_use_those_sizes():
     """Against a download codec, "(download)" puts texgs at its container's size: a texgs
-    curve at twice the codec's rate for the same PSNR is +100 % at its GPU size and 0 %
-    at a container half that size."""
+    curve at twice the codec's rate for the same PSNR is +100 % at its file size and 0 %
+    at a container half that size. Against a block format, "(GPU memory)" puts it at
+    records plus index: level with ASTC by file size, +25 % at 1.25x that."""
     from texgs.eval.report import Measurement, texture_bd_rates
 
     def m(codec, bpp, q, dl=None):
@@ -344,9 +352,17 @@ def test_download_bd_rate_uses_the_container_size():
     rates, quality = [0.25, 0.5, 1.0, 2.0], [30.0, 33.0, 36.0, 39.0]
     ms = [m("jpeg", r, q) for r, q in zip(rates, quality)]
     ms += [m("texgs", 2 * r, q, dl=r) for r, q in zip(rates, quality)]
+    # an ASTC-like anchor at the texgs file's rates; texgs keeps 1.25x that on the GPU
+    ms += [Measurement("t", "astc8x8", "astc", None, 2 * r, 1, q, 0.9, None)
+           for r, q in zip(rates, quality)]
+    for x in ms:
+        if x.codec == "texgs":
+            x.gpu_bits_per_texel = 1.25 * x.bits_per_texel
     bd = texture_bd_rates(ms)
     assert bd["jpeg"] == pytest.approx(100.0, abs=1e-6)
     assert bd["jpeg (download)"] == pytest.approx(0.0, abs=1e-6)
+    assert bd["astc"] == pytest.approx(0.0, abs=1e-6)
+    assert bd["astc (GPU memory)"] == pytest.approx(25.0, abs=1e-6)
 
 
 def test_a_cached_asset_of_an_earlier_bake_is_put_in_morton_order():

@@ -59,6 +59,10 @@ BD_ANCHORS: tuple[str, ...] = ("astc", "bc", *DOWNLOAD_CODECS)
 #: pack``, docs/FORMAT.md "Download container"): the form in which it would be shipped.
 BD_DOWNLOAD_ANCHORS: tuple[str, ...] = tuple(f"{c} (download)" for c in DOWNLOAD_CODECS)
 TEXGS_DOWNLOAD_CURVE = "texgs (download)"
+#: The GPU block formats again, with texgs at what an engine keeps on the GPU: records plus
+#: the default tile index (texgs.runtime.build_gpu_buffers; docs/RUNTIME.md).
+BD_GPU_ANCHORS: tuple[str, ...] = ("astc (GPU memory)", "bc (GPU memory)")
+TEXGS_GPU_CURVE = "texgs (GPU memory)"
 DEFAULT_RATES: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
 MIN_RATE, MAX_RATE = 0.01, 64.0
 ERROR_MAP_FULL_SCALE = 0.25  # absolute error (of 1.0) shown at the top of the colour map
@@ -160,7 +164,8 @@ class Measurement:
     ``bits_per_texel`` is ``size_bytes * 8 / (width * height)`` of the stored bytes (texgs:
     the whole file; ASTC/BC: the block payload; download codecs: the whole file);
     ``download_bits_per_texel``: texgs only, the same for its download container (.tgsz),
-    ``None`` without the zstandard package. ``target_bpp``: the requested rate (texgs and download codecs), ``None`` for fixed-rate
+    ``None`` without the zstandard package; ``gpu_bits_per_texel``: texgs only, what an
+    engine keeps on the GPU (records and the default tile index). ``target_bpp``: the requested rate (texgs and download codecs), ``None`` for fixed-rate
     formats. ``over_budget``: the lowest quality setting was still above the target.
     ``flip``: mean FLIP error, ``None`` when flip-evaluator is missing. Angular errors are
     set for normal maps only.
@@ -181,6 +186,7 @@ class Measurement:
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
     download_bits_per_texel: float | None = None  # texgs: its download container's size
+    gpu_bits_per_texel: float | None = None  # texgs: records + default tile index on the GPU
 
 
 @dataclass
@@ -316,6 +322,8 @@ def _measure(texture: str, codec: str, target: float | None, ref: np.ndarray,
                     seconds=seconds, params=params)
     if params.get("download_bytes") is not None:
         m.download_bits_per_texel = params["download_bytes"] * 8.0 / (w * h)
+    if params.get("gpu_bytes") is not None:
+        m.gpu_bits_per_texel = params["gpu_bytes"] * 8.0 / (w * h)
     if normal:
         ang = normal_angles_deg(ref, decoded)
         m.angular_mean_deg = float(ang.mean())
@@ -345,6 +353,7 @@ def _bake_texgs(rgb8: np.ndarray, normal: bool, target: float, cfg: EvalConfig,
     from ..decode import decode_maps
     from ..images import atomic_write_bytes, to_uint8
     from ..material import MapSource
+    from ..runtime import build_gpu_buffers
 
     cached = None
     if cfg.bake_cache is not None:
@@ -372,7 +381,8 @@ def _bake_texgs(rgb8: np.ndarray, normal: bool, target: float, cfg: EvalConfig,
     decoded = decode_maps(asset)[0][..., :3]
     params = {"steps": cfg.steps, "seed": cfg.seed, "gaussians": asset.gaussian_count,
               "lod_counts": list(asset.lod_counts), "kind": "normal" if normal else "basecolor",
-              "baked_by": origin, "download_bytes": _download_bytes(data)}
+              "baked_by": origin, "download_bytes": _download_bytes(data),
+              "gpu_bytes": build_gpu_buffers(asset).total_bytes}
     if reordered:
         params["reordered"] = True
     return to_float(to_uint8(decoded)), len(data), params
@@ -469,7 +479,8 @@ def _curve(measurements: list[Measurement], select: Callable[[Measurement], bool
 
 def texture_bd_rates(measurements: list[Measurement]) -> dict[str, float | None]:
     """BD-rate (PSNR, PCHIP, percent) of texgs against each anchor curve of
-    :data:`BD_ANCHORS`, and with texgs at its download size against each download codec
+    :data:`BD_ANCHORS`, with texgs at its GPU memory against the block formats
+    (:data:`BD_GPU_ANCHORS`) and at its download size against each download codec
     (:data:`BD_DOWNLOAD_ANCHORS`); ``None`` where undefined (too few points, no PSNR
     overlap)."""
     tr, tq = _curve(measurements, lambda m: m.codec == "texgs")
@@ -482,6 +493,12 @@ def texture_bd_rates(measurements: list[Measurement]) -> dict[str, float | None]
         if not ar or not tr:
             continue
         out[anchor] = bd_rate(ar, aq, tr, tq)
+    gm = [m for m in measurements if m.codec == "texgs" and m.gpu_bits_per_texel]
+    gr, gq = [m.gpu_bits_per_texel for m in gm], [m.psnr for m in gm]
+    for family, anchor in zip(("astc", "bc"), BD_GPU_ANCHORS):
+        ar, aq = _curve(measurements, lambda m, f=family: m.family == f)
+        if ar and gr:
+            out[anchor] = bd_rate(ar, aq, gr, gq)
     dl = [m for m in measurements if m.codec == "texgs" and m.download_bits_per_texel]
     dr, dq = [m.download_bits_per_texel for m in dl], [m.psnr for m in dl]
     for codec, anchor in zip(DOWNLOAD_CODECS, BD_DOWNLOAD_ANCHORS):
@@ -494,7 +511,7 @@ def texture_bd_rates(measurements: list[Measurement]) -> dict[str, float | None]
 def mean_bd_rates(textures: list[TextureReport]) -> dict[str, dict[str, Any]]:
     """Per anchor: the mean BD-rate over the textures where it is defined, and the count."""
     out: dict[str, dict[str, Any]] = {}
-    for anchor in BD_ANCHORS + BD_DOWNLOAD_ANCHORS:
+    for anchor in BD_ANCHORS + BD_GPU_ANCHORS + BD_DOWNLOAD_ANCHORS:
         vals = [t.bd_rate[anchor] for t in textures if t.bd_rate.get(anchor) is not None]
         seen = sum(1 for t in textures if anchor in t.bd_rate)
         if seen:
@@ -611,8 +628,9 @@ def report_markdown(report: Report) -> str:
              f"Rates: {', '.join(f'{r:g}' for r in report.config.rates)} bits per texel; "
              f"texgs steps {report.config.steps}; ASTC quality "
              f"{report.config.astc_quality:g}. Rate = stored bytes * 8 / texels. BD-rate: "
-             "texgs against the anchor at equal PSNR (negative = fewer bits); \"(download)\": "
-             "texgs at the size of its download container (texgs pack).", ""]
+             "texgs against the anchor at equal PSNR (negative = fewer bits); \"(GPU memory)\": "
+             "texgs at what an engine keeps on the GPU (records and tile index); "
+             "\"(download)\": texgs at the size of its download container (texgs pack).", ""]
     if report.missing:
         lines += ["## Missing", "", "| codec / metric | reason |", "|---|---|"]
         lines += [f"| {k} | {v} |" for k, v in sorted(report.missing.items())]
@@ -634,8 +652,9 @@ def report_markdown(report: Report) -> str:
             sep += "---:|"
         lines += [head, sep]
         for m in t.measurements:
-            dl = (f" (download {m.download_bits_per_texel:.3f})"
-                  if m.download_bits_per_texel else "")
+            dl = "".join(f" ({what} {v:.3f})" for what, v in
+                         (("GPU", m.gpu_bits_per_texel),
+                          ("download", m.download_bits_per_texel)) if v)
             row = (f"| {m.codec} | {_fmt(m.target_bpp, 2)} | {_fmt(m.bits_per_texel, 3)}"
                    f"{' (over)' if m.over_budget else ''}{dl} | {_fmt(m.psnr)} | "
                    f"{_fmt(m.ssim, 4)} | {_fmt(m.flip, 4)} |")
@@ -652,6 +671,7 @@ def report_markdown(report: Report) -> str:
 
 
 _STYLE = {"texgs": ("tab:red", "o", 2.5), TEXGS_DOWNLOAD_CURVE: ("tab:pink", "o", 1.5),
+          TEXGS_GPU_CURVE: ("darkred", "o", 1.5),
           "astc": ("tab:blue", "s", 1.5),
           "bc": ("tab:cyan", "D", 0), "jpeg": ("tab:orange", "^", 1.2),
           "webp": ("tab:green", "v", 1.2), "avif": ("tab:purple", "<", 1.2),
@@ -668,10 +688,12 @@ def _series(measurements: list[Measurement]) -> dict[str, tuple[list[float], lis
         out.setdefault(key, ([], []))
         out[key][0].append(m.bits_per_texel)
         out[key][1].append(m.psnr)
-        if m.download_bits_per_texel:
-            out.setdefault(TEXGS_DOWNLOAD_CURVE, ([], []))
-            out[TEXGS_DOWNLOAD_CURVE][0].append(m.download_bits_per_texel)
-            out[TEXGS_DOWNLOAD_CURVE][1].append(m.psnr)
+        for curve, rate in ((TEXGS_DOWNLOAD_CURVE, m.download_bits_per_texel),
+                            (TEXGS_GPU_CURVE, m.gpu_bits_per_texel)):
+            if rate:
+                out.setdefault(curve, ([], []))
+                out[curve][0].append(rate)
+                out[curve][1].append(m.psnr)
     for key, (r, q) in out.items():
         order = np.argsort(r)
         out[key] = ([r[i] for i in order], [q[i] for i in order])
@@ -716,11 +738,12 @@ def overall_series(report: Report) -> dict[str, tuple[list[float], list[float]]]
         out.setdefault(key, ([], []))
         out[key][0].append(float(np.mean([m.bits_per_texel for m in ms])))
         out[key][1].append(float(np.mean([m.psnr for m in ms])))
-        if all(m.download_bits_per_texel for m in ms):
-            out.setdefault(TEXGS_DOWNLOAD_CURVE, ([], []))
-            out[TEXGS_DOWNLOAD_CURVE][0].append(
-                float(np.mean([m.download_bits_per_texel for m in ms])))
-            out[TEXGS_DOWNLOAD_CURVE][1].append(float(np.mean([m.psnr for m in ms])))
+        for curve, attr in ((TEXGS_DOWNLOAD_CURVE, "download_bits_per_texel"),
+                            (TEXGS_GPU_CURVE, "gpu_bits_per_texel")):
+            if all(getattr(m, attr) for m in ms):
+                out.setdefault(curve, ([], []))
+                out[curve][0].append(float(np.mean([getattr(m, attr) for m in ms])))
+                out[curve][1].append(float(np.mean([m.psnr for m in ms])))
     for key, (r, q) in out.items():
         order = np.argsort(r)
         out[key] = ([r[i] for i in order], [q[i] for i in order])
