@@ -5,8 +5,9 @@ For every texture of ../shared/textures/single with an asset DIR/NAME.tgs: the r
 order, and the same Gaussians with each LOD chunk in Morton order of their centres (what
 the baker writes since session 19: docs/FORMAT.md "Record order"), whose packets take
 method 2. Also the tile index an engine builds (default: 32-texel tiles, pruned, Rice-coded)
-as a share of the records for both orders, pack and unpack times, and a byte-exact round
-trip of every container.
+as a share of the records for both orders, the GPU memory of the Morton-ordered asset
+(records plus index, bits per texel), pack and unpack times, and a byte-exact round trip of
+every container.
 
     python bench/bench_pack.py --assets DIR [--level 19]
 
@@ -47,8 +48,8 @@ def main() -> int:
               file=sys.stderr)
         return 2
     print(f"{'texture':28s} {'size':>9s} {'.tgs':>6s} {'.tgsz':>6s} {'morton':>6s} "
-          f"{'change':>7s} {'saving':>7s} {'index%':>6s} {'morton':>6s} {'pack s':>6s} "
-          f"{'unpack s':>8s} {'exact':>5s}")
+          f"{'change':>7s} {'saving':>7s} {'index%':>6s} {'morton':>6s} {'GPU':>6s} "
+          f"{'pack s':>6s} {'unpack s':>8s} {'exact':>5s}")
     rows = []
     for name in names:
         data = (args.assets / f"{name}.tgs").read_bytes()
@@ -70,12 +71,13 @@ def main() -> int:
         r = {"tgs": len(data) * 8 / texels, "own": len(z_own) * 8 / texels,
              "morton": len(z_morton) * 8 / texels,
              "index_own": idx_own.index_bytes / idx_own.record_bytes,
-             "index_morton": idx_morton.index_bytes / idx_morton.record_bytes}
+             "index_morton": idx_morton.index_bytes / idx_morton.record_bytes,
+             "gpu_morton": idx_morton.total_bytes * 8 / texels}
         rows.append(r)
         print(f"{name[:28]:28s} {a.width:4d}x{a.height:<4d} {r['tgs']:6.3f} {r['own']:6.3f} "
               f"{r['morton']:6.3f} {100 * (r['morton'] / r['own'] - 1):+6.1f}% "
               f"{100 * (1 - r['morton'] / r['tgs']):6.1f}% {100 * r['index_own']:5.1f}% "
-              f"{100 * r['index_morton']:5.1f}% {t1 - t0:6.2f} {t2 - t1:8.3f} "
+              f"{100 * r['index_morton']:5.1f}% {r['gpu_morton']:6.3f} {t1 - t0:6.2f} {t2 - t1:8.3f} "
               f"{str(exact and methods == {pk.METHOD_MORTON_ZSTD}):>5s}", flush=True)
     m = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
     print(f"mean over {len(rows)}: .tgs {m['tgs']:.3f} bits/texel; .tgsz {m['own']:.3f} in the "
@@ -83,7 +85,9 @@ def main() -> int:
           f"({100 * (m['morton'] / m['own'] - 1):+.1f} %; the container saves "
           f"{100 * (1 - m['own'] / m['tgs']):.1f} % -> {100 * (1 - m['morton'] / m['tgs']):.1f} "
           f"% of the runtime asset); tile index +{100 * m['index_own']:.1f} % -> "
-          f"+{100 * m['index_morton']:.1f} % of the records")
+          f"+{100 * m['index_morton']:.1f} % of the records (at most "
+          f"+{100 * max(r['index_morton'] for r in rows):.1f} %); GPU memory in Morton order "
+          f"{m['gpu_morton']:.3f} bits/texel (at most {max(r['gpu_morton'] for r in rows):.3f})")
     return 0
 
 

@@ -41,7 +41,7 @@ from bench_runtime import OPS_PER_CANDIDATE, OPS_PER_SELECTED, OPS_PER_SELECTED_
 from texgs import format as fmt  # noqa: E402
 from texgs.layout import REACH_MIN_TILE  # noqa: E402
 from texgs.runtime import (build_gpu_buffers, dequantize, inverse_variances,  # noqa: E402
-                           may_reach)
+                           may_reach, wrapped_offsets)
 
 SHARED = ROOT.parent / "shared" / "textures" / "single"
 # bench_runtime's per-candidate 69 (entry 10, 5 fields 20, dequantization 12, conic 16,
@@ -77,15 +77,10 @@ def reach_by_group(asset, tile: int) -> tuple[float, dict[int, float]]:
             if cand.shape[0] == 0:
                 continue
             ys, xs = np.mgrid[y0:y0 + th, x0:x0 + tw]
-            px = xs.astype(f32) + f32(0.5)
-            py = ys.astype(f32) + f32(0.5)
-            dx = px[..., None] - g.means[cand, 0]
-            dy = py[..., None] - g.means[cand, 1]
-            if g.repeat_x:
-                dx = dx - f32(w) * np.floor(dx / f32(w) + f32(0.5))
-            if g.repeat_y:
-                dy = dy - f32(h) * np.floor(dy / f32(h) + f32(0.5))
-            ok = may_reach((dx * dx + dy * dy).astype(f32), i1[cand], i2[cand])  # [th, tw, n]
+            dx, dy = wrapped_offsets(g, xs.ravel().astype(f32) + f32(0.5),
+                                     ys.ravel().astype(f32) + f32(0.5), cand)
+            ok = may_reach((dx * dx + dy * dy).astype(f32), i1[cand], i2[cand])
+            ok = ok.reshape(th, tw, -1)  # [th, tw, n]
             for s in WAVES:
                 gy, gx = -(-th // s), -(-tw // s)
                 pad = np.zeros((gy * s, gx * s, cand.shape[0]), bool)

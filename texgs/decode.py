@@ -19,7 +19,7 @@ import numpy as np
 from .format import (BLEND_EPS, CUTOFF_Q, ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z, Asset,
                      MapInfo)
 from .runtime import (DEFAULT_INDEX_TILE, GaussianSet, TileIndex, dequantize, footprint_variance,
-                      sampling_index)
+                      sampling_index, wrapped_offsets)
 
 _F32 = np.float32
 _W_CUT = np.exp(_F32(-0.5) * _F32(CUTOFF_Q)).astype(_F32)
@@ -84,7 +84,6 @@ def eval_points(g: GaussianSet, index: TileIndex, px: np.ndarray, py: np.ndarray
     bounds = np.flatnonzero(np.diff(tid_sorted)) + 1
     starts = np.concatenate([[0], bounds])
     ends = np.concatenate([bounds, [tid_sorted.shape[0]]])
-    w_, h_ = _F32(g.width), _F32(g.height)
     for s, e in zip(starts, ends):
         pts = order[s:e]
         cand = index.candidates(int(tid_sorted[s]))
@@ -93,12 +92,7 @@ def eval_points(g: GaussianSet, index: TileIndex, px: np.ndarray, py: np.ndarray
         if cand.shape[0] == 0:
             out[pts] = g.fallback
             continue
-        dx = px[pts, None] - g.means[None, cand, 0]
-        dy = py[pts, None] - g.means[None, cand, 1]
-        if g.repeat_x:
-            dx = dx - w_ * np.floor(dx / w_ + _F32(0.5))
-        if g.repeat_y:
-            dy = dy - h_ * np.floor(dy / h_ + _F32(0.5))
+        dx, dy = wrapped_offsets(g, px[pts], py[pts], cand)
         a = g.conics[cand, 0][None]
         b = g.conics[cand, 1][None]
         c = g.conics[cand, 2][None]

@@ -128,8 +128,7 @@ def _encode_planes(fields: np.ndarray, asset: fmt.Asset) -> list[bytes]:
     for c in _diff_columns(asset):
         mask = np.uint32((1 << widths[c]) - 1)
         f[:, c] = (fields[:, c] - fields[:, c - 1]) & mask
-    return [((f[:, col] >> np.uint32(8 * b)) & np.uint32(0xFF)).astype(np.uint8).tobytes()
-            for col, b in plane_fields(asset)]
+    return [p for col in _stored_columns(asset) for p in _value_planes(f[:, col], widths[col])]
 
 
 def _decode_planes(planes: list[np.ndarray], asset: fmt.Asset, n: int, name: str,
@@ -140,12 +139,11 @@ def _decode_planes(planes: list[np.ndarray], asset: fmt.Asset, n: int, name: str
     cols = _stored_columns(asset)
     where = {col: i for i, col in enumerate(cols)}
     f = np.zeros((n, len(cols)), np.uint32)
-    for (col, b), p in zip(plane_fields(asset), planes):
-        f[:, where[col]] |= p.astype(np.uint32) << np.uint32(8 * b)
+    k = 0
     for i, col in enumerate(cols):
-        w = widths[col]
-        if w % 8 and int(f[:, i].max()) >> w:
-            raise _fail(name, f"packet {lod}: field {col} holds values wider than {w} bits")
+        q = (widths[col] + 7) // 8
+        f[:, i] = _planes_value(planes[k:k + q], widths[col], name, lod, f"field {col}")
+        k += q
     for c in _diff_columns(asset):
         mask = np.uint32((1 << widths[c]) - 1)
         f[:, where[c]] = (f[:, where[c]] + f[:, where[c - 1]]) & mask
@@ -159,6 +157,11 @@ def _zstd_planes(planes: list[bytes], cctx) -> list[bytes]:
         z = cctx.compress(p)
         out.append(z if len(z) < len(p) else p)
     return out
+
+
+def _plane_packet(coded: list[bytes]) -> bytes:
+    """Coded planes as a packet's plane section: their u32 lengths, then their bytes."""
+    return b"".join(struct.pack("<I", len(c)) for c in coded) + b"".join(coded)
 
 
 def _read_planes(packet: bytes, off: int, nplanes: int, n: int, name: str,
@@ -267,8 +270,7 @@ def _morton_packet(fields: np.ndarray, asset: fmt.Asset, cctx) -> bytes:
                 best = (size, t, planes)
         transforms.append(best[1])
         coded += best[2]
-    return (bytes(transforms) + b"".join(struct.pack("<I", len(c)) for c in coded)
-            + b"".join(coded))
+    return bytes(transforms) + _plane_packet(coded)
 
 
 def _morton_to_fields(packet: bytes, asset: fmt.Asset, n: int, name: str,
@@ -323,8 +325,7 @@ def _code_packet(chunk: bytes, fields: np.ndarray, asset: fmt.Asset, level: int)
                                write_dict_id=False)
     options = []
     coded = _zstd_planes(_encode_planes(fields, asset), cctx)
-    options.append((METHOD_PLANES_ZSTD, len(coded),
-                    b"".join(struct.pack("<I", len(c)) for c in coded) + b"".join(coded)))
+    options.append((METHOD_PLANES_ZSTD, len(coded), _plane_packet(coded)))
     if n and is_morton_ordered(fields):
         options.append((METHOD_MORTON_ZSTD, morton_plane_count(asset),
                         _morton_packet(fields, asset, cctx)))

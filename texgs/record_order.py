@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 
-MAX_POS_BITS = 24  # texgs.format.MAX_FIELD_BITS: a Morton code fits 48 bits
-
-
 def _spread(v: np.ndarray) -> np.ndarray:
     """uint64 with bit i of ``v`` (below 2^24) moved to bit 2 i."""
     x = v.astype(np.uint64) & np.uint64(0xFFFFFF)

@@ -62,10 +62,7 @@ def dequantize(asset: Asset, count: int | None = None) -> GaussianSet:
     pscale = f32(1.0 / (1 << lay.pos_bits))
     x = (f[:, 0].astype(f32) + f32(0.5)) * pscale * w
     y = (f[:, 1].astype(f32) + f32(0.5)) * pscale * h
-    smin, smax = f32(asset.log2_scale_min), f32(asset.log2_scale_max)
-    sstep = (smax - smin) / f32((1 << lay.scale_bits) - 1)
-    l1 = smin + f[:, 2].astype(f32) * sstep
-    l2 = smin + f[:, 3].astype(f32) * sstep
+    l1, l2 = _log2_scales(asset, f)
     theta = f[:, 4].astype(f32) * f32(np.pi / (1 << lay.rot_bits))
     conics = conic_from_scales(l1, l2, theta)
     cols = np.empty((f.shape[0], asset.channel_count), f32)
@@ -77,12 +74,27 @@ def dequantize(asset: Asset, count: int | None = None) -> GaussianSet:
                        asset.address_x == ADDRESS_REPEAT, asset.address_y == ADDRESS_REPEAT)
 
 
+def _log2_scales(asset: Asset, fields: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(l1, l2) float32 [N]: the dequantized log2 standard deviations of ``fields`` rows."""
+    f32 = np.float32
+    smin, smax = f32(asset.log2_scale_min), f32(asset.log2_scale_max)
+    sstep = (smax - smin) / f32((1 << asset.layout.scale_bits) - 1)
+    return (smin + fields[:, 2].astype(f32) * sstep, smin + fields[:, 3].astype(f32) * sstep)
+
+
+def _inverse_variances_of(log2_s1: np.ndarray, log2_s2: np.ndarray) -> tuple[np.ndarray,
+                                                                              np.ndarray]:
+    """(1 / sigma1^2, 1 / sigma2^2) float32 of log2 standard deviations."""
+    f32 = np.float32
+    return (np.exp2(f32(-2.0) * log2_s1.astype(f32)).astype(f32),
+            np.exp2(f32(-2.0) * log2_s2.astype(f32)).astype(f32))
+
+
 def conic_from_scales(log2_s1: np.ndarray, log2_s2: np.ndarray, theta: np.ndarray) -> np.ndarray:
     """Inverse covariance [N, 3] (a, b, c) of Gaussians with standard deviations 2**log2_s
     (texels) along axes rotated by ``theta`` radians (x toward y). float32 throughout."""
     f32 = np.float32
-    i1 = np.exp2(f32(-2.0) * log2_s1.astype(f32)).astype(f32)  # 1 / sigma1^2
-    i2 = np.exp2(f32(-2.0) * log2_s2.astype(f32)).astype(f32)
+    i1, i2 = _inverse_variances_of(log2_s1, log2_s2)
     cs = np.cos(theta.astype(f32)).astype(f32)
     sn = np.sin(theta.astype(f32)).astype(f32)
     a = cs * cs * i1 + sn * sn * i2
@@ -95,12 +107,22 @@ def inverse_variances(asset: Asset, count: int | None = None) -> tuple[np.ndarra
     """(i1, i2): float32 [N] each, 1 / sigma^2 along each axis of the first ``count``
     Gaussians (texels^-2), the values :func:`conic_from_scales` builds the conic from."""
     f = asset.fields if count is None else asset.fields[:count]
+    return _inverse_variances_of(*_log2_scales(asset, f))
+
+
+def wrapped_offsets(g: GaussianSet, px: np.ndarray, py: np.ndarray,
+                    ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dx, dy) float32 [P, n]: points (texel units, wrapped, float32 [P]) minus the centres
+    of Gaussians ``ids`` [n]; on a repeating axis the offset to the nearest image,
+    ``d - size * floor(d / size + 0.5)`` (docs/FORMAT.md "Decoding")."""
     f32 = np.float32
-    smin, smax = f32(asset.log2_scale_min), f32(asset.log2_scale_max)
-    sstep = (smax - smin) / f32((1 << asset.layout.scale_bits) - 1)
-    l1 = smin + f[:, 2].astype(f32) * sstep
-    l2 = smin + f[:, 3].astype(f32) * sstep
-    return (np.exp2(f32(-2.0) * l1).astype(f32), np.exp2(f32(-2.0) * l2).astype(f32))
+    dx = px[:, None] - g.means[None, ids, 0]
+    dy = py[:, None] - g.means[None, ids, 1]
+    if g.repeat_x:
+        dx = dx - f32(g.width) * np.floor(dx / f32(g.width) + f32(0.5))
+    if g.repeat_y:
+        dy = dy - f32(g.height) * np.floor(dy / f32(g.height) + f32(0.5))
+    return dx, dy
 
 
 def may_reach(d2: np.ndarray, i1: np.ndarray, i2: np.ndarray,
@@ -147,7 +169,6 @@ def reach_counts(g: GaussianSet, inv_var: tuple[np.ndarray, np.ndarray], index: 
     ty = np.minimum((py // f32(tile)).astype(np.int64), index.tiles_y - 1)
     tid = ty * index.tiles_x + tx
     out = np.zeros(px.shape[0], np.int64)
-    w, h = f32(g.width), f32(g.height)
     n = g.means.shape[0]
     for t in np.unique(tid):
         pts = np.flatnonzero(tid == t)
@@ -158,12 +179,7 @@ def reach_counts(g: GaussianSet, inv_var: tuple[np.ndarray, np.ndarray], index: 
         if tile < REACH_MIN_TILE:
             out[pts] = cand.shape[0]
             continue
-        dx = px[pts, None] - g.means[None, cand, 0]
-        dy = py[pts, None] - g.means[None, cand, 1]
-        if g.repeat_x:
-            dx = dx - w * np.floor(dx / w + f32(0.5))
-        if g.repeat_y:
-            dy = dy - h * np.floor(dy / h + f32(0.5))
+        dx, dy = wrapped_offsets(g, px[pts], py[pts], cand)
         d2 = (dx * dx + dy * dy).astype(f32)
         ok = may_reach(d2, inv_var[0][cand][None], inv_var[1][cand][None], fv[pts, None])
         out[pts] = ok.sum(1)

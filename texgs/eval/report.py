@@ -165,8 +165,8 @@ class Measurement:
     the whole file; ASTC/BC: the block payload; download codecs: the whole file);
     ``download_bits_per_texel``: texgs only, the same for its download container (.tgsz),
     ``None`` without the zstandard package; ``gpu_bits_per_texel``: texgs only, what an
-    engine keeps on the GPU (records and the default tile index). ``target_bpp``: the requested rate (texgs and download codecs), ``None`` for fixed-rate
-    formats. ``over_budget``: the lowest quality setting was still above the target.
+    engine keeps on the GPU (records and the default tile index). ``target_bpp``: the
+    requested rate (texgs and download codecs), ``None`` for fixed-rate formats. ``over_budget``: the lowest quality setting was still above the target.
     ``flip``: mean FLIP error, ``None`` when flip-evaluator is missing. Angular errors are
     set for normal maps only.
     """
@@ -493,18 +493,18 @@ def texture_bd_rates(measurements: list[Measurement]) -> dict[str, float | None]
         if not ar or not tr:
             continue
         out[anchor] = bd_rate(ar, aq, tr, tq)
-    gm = [m for m in measurements if m.codec == "texgs" and m.gpu_bits_per_texel]
-    gr, gq = [m.gpu_bits_per_texel for m in gm], [m.psnr for m in gm]
-    for family, anchor in zip(("astc", "bc"), BD_GPU_ANCHORS):
-        ar, aq = _curve(measurements, lambda m, f=family: m.family == f)
-        if ar and gr:
-            out[anchor] = bd_rate(ar, aq, gr, gq)
-    dl = [m for m in measurements if m.codec == "texgs" and m.download_bits_per_texel]
-    dr, dq = [m.download_bits_per_texel for m in dl], [m.psnr for m in dl]
-    for codec, anchor in zip(DOWNLOAD_CODECS, BD_DOWNLOAD_ANCHORS):
-        ar, aq = _curve(measurements, lambda m, c=codec: m.codec == c)
-        if ar and dr:
-            out[anchor] = bd_rate(ar, aq, dr, dq)
+    # texgs at another of its sizes against the anchors that size is for
+    others = [("gpu_bits_per_texel", zip(BD_GPU_ANCHORS, ("astc", "bc")),
+               lambda m, a: m.family == a),
+              ("download_bits_per_texel", zip(BD_DOWNLOAD_ANCHORS, DOWNLOAD_CODECS),
+               lambda m, a: m.codec == a)]
+    for attr, anchors, is_anchor in others:
+        mine = [m for m in measurements if m.codec == "texgs" and getattr(m, attr)]
+        rr, rq = [getattr(m, attr) for m in mine], [m.psnr for m in mine]
+        for name, anchor in anchors:
+            ar, aq = _curve(measurements, lambda m, a=anchor: is_anchor(m, a))
+            if ar and rr:
+                out[name] = bd_rate(ar, aq, rr, rq)
     return out
 
 
