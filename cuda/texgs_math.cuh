@@ -455,7 +455,7 @@ TEXGS_HD inline uint32_t texgs_list_next(const texgs_buffers& b, texgs_list* c) 
     const uint32_t q = v != 0u ? texgs_lowest_set_bit(v) : 32u;
     const bool escape = q == TEXGS_RICE_ESCAPE;  // the gap follows in ID_BITS bits
     const uint32_t len = escape ? q + 1u + b.meta[TEXGS_META_ID_BITS] : q + 1u + c->k;
-    if (q > TEXGS_RICE_ESCAPE || len > 64u || c->pos + len > c->end) {
+    if (q > TEXGS_RICE_ESCAPE || c->pos + len > c->end) {
         c->left = 0u;  // too many zero bits (or no stop bit), or past the stream
         return 0xffffffffu;
     }
