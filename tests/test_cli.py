@@ -14,6 +14,7 @@ from conftest import run_cli
 from PIL import Image
 
 from texgs import format as fmt
+from texgs import layout as L
 from texgs.cli import EXIT_INVALID_ASSET, EXIT_IO, EXIT_USAGE, main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,16 +76,18 @@ def test_info_reports_header_and_lod_table(baked):
 
 
 def test_info_gpu_reports_what_an_engine_keeps(baked):
-    """--gpu: records + tile index as texgs.runtime builds them, at the default index tile
-    and at 16, in bits per texel, against the buffers built here."""
-    from texgs.runtime import DEFAULT_INDEX_TILE, build_gpu_buffers
+    """--gpu: records + tile index as texgs.runtime builds them, at the index tile it
+    chooses and at 32 and 16, in bits per texel, against the buffers built here."""
+    from texgs.runtime import build_gpu_buffers
 
     _, out, _ = baked
     res = run_cli("info", str(out), "--gpu", "--json")
     assert res.returncode == 0, res.stderr
     gpu = json.loads(res.stdout)["gpu"]
     asset = fmt.read_asset_file(out)
-    assert [g["index_tile"] for g in gpu] == sorted({DEFAULT_INDEX_TILE, 16}, reverse=True)
+    chosen = int(build_gpu_buffers(asset).meta[L.META_TILE])
+    assert [g["index_tile"] for g in gpu] == sorted({chosen, 32, 16}, reverse=True)
+    assert [g["index_tile"] for g in gpu if g["chosen"]] == [chosen]
     for g in gpu:
         b = build_gpu_buffers(asset, tile=g["index_tile"])
         assert g["gpu_bytes"] == b.meta.nbytes + b.records.nbytes + b.index_bytes

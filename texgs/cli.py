@@ -682,7 +682,8 @@ def info(
                   f"{e['prefix_bits_per_texel']:.3f}")
     out.print(t)
     for g in s.get("gpu", []):
-        out.print(f"  GPU, {g['index_tile']}-texel index: {g['gpu_bits_per_texel']:.3f} "
+        mark = " (the runtime's choice)" if g.get("chosen") else ""
+        out.print(f"  GPU, {g['index_tile']}-texel index{mark}: {g['gpu_bits_per_texel']:.3f} "
                   f"bits/texel ({g['record_bytes']:,} bytes of records + "
                   f"{g['index_bytes']:,} of index, +{100 * g['index_overhead']:.0f} %), "
                   f"{g['mean_candidates_per_texel']:.1f} candidates per texel sampled at random")
@@ -690,20 +691,22 @@ def info(
 
 def gpu_memory_summary(asset: fmt.Asset) -> list[dict]:
     """What an engine keeps on the GPU for the whole asset (texgs.runtime.build_gpu_buffers:
-    meta, records, pruned Rice-coded tile index), at the runtime's default index tile and at
-    16 texels, with the candidates a randomly sampled texel walks."""
+    meta, records, pruned Rice-coded tile index), at the index tile the runtime chooses
+    (``chosen``: 32 or 64 texels, texgs.runtime.choose_index_tile) and at 32 and 16 texels,
+    with the candidates a randomly sampled texel walks."""
     import numpy as np
 
-    from .runtime import DEFAULT_INDEX_TILE, build_gpu_buffers
+    from .runtime import DEFAULT_INDEX_TILE, build_gpu_buffers, choose_index_tile, dequantize
 
     w, h = asset.width, asset.height
+    chosen = choose_index_tile(dequantize(asset))
     res = []
-    for tile in sorted({DEFAULT_INDEX_TILE, 16}, reverse=True):
+    for tile in sorted({chosen, DEFAULT_INDEX_TILE, 16}, reverse=True):
         b = build_gpu_buffers(asset, tile=tile)
         # every texel of a tile walks the tile's list
         per_texel = np.repeat(np.repeat(b.index.counts(), tile, 0), tile, 1)[:h, :w].mean()
         texels = w * h
-        res.append({"index_tile": tile, "gpu_bytes": b.total_bytes,
+        res.append({"index_tile": tile, "chosen": tile == chosen, "gpu_bytes": b.total_bytes,
                     "record_bytes": b.record_bytes, "index_bytes": b.index_bytes,
                     "gpu_bits_per_texel": b.total_bytes * 8 / texels,
                     "index_overhead": b.index_bytes / b.record_bytes,

@@ -18,7 +18,7 @@ import numpy as np
 
 from .format import (BLEND_EPS, CUTOFF_Q, ENCODING_LOG2, LOG2_OFFSET, MAP_FLAG_NORMAL_Z, Asset,
                      MapInfo)
-from .runtime import (DEFAULT_INDEX_TILE, GaussianSet, TileIndex, dequantize, footprint_variance,
+from .runtime import (GaussianSet, TileIndex, choose_index_tile, dequantize, footprint_variance,
                       sampling_index, wrapped_offsets)
 
 _F32 = np.float32
@@ -146,13 +146,13 @@ def decode_texture(asset: Asset, lod: int | None = None, size: tuple[int, int] |
     chunks to use (default all). ``filtered``: when the output is smaller, widen every
     Gaussian by the output pixel's footprint (prefiltered minification, no aliasing). If
     ``stats_out`` is a list, a :class:`DecodeStats` is appended. ``prune``: walk the pruned
-    lists a runtime gets from ``build_gpu_buffers``, with its default index tile (the same
+    lists a runtime gets from ``build_gpu_buffers``, at the index tile it chooses (the same
     values; the candidate counts in ``stats_out`` are then the runtime's; pruning costs more
     time here than it saves); else the conservative lists at the asset's tile size."""
     g = dequantize(asset, asset.prefix_count(lod))
     ow, oh = size if size is not None else (asset.width, asset.height)
     fvar = footprint_variance(max(asset.width / ow, asset.height / oh)) if filtered else _F32(0)
-    tile = DEFAULT_INDEX_TILE if prune else asset.tile_size
+    tile = choose_index_tile(g, float(fvar)) if prune else asset.tile_size
     index = sampling_index(g, tile, asset.top_k, float(fvar), prune)
     xs = ((np.arange(ow, dtype=np.float64) + 0.5) * (asset.width / ow)).astype(_F32)
     ys = ((np.arange(oh, dtype=np.float64) + 0.5) * (asset.height / oh)).astype(_F32)

@@ -21,10 +21,19 @@ from .layout import REACH_MIN_TILE, REACH_Q, REACH_SLACK
 # a fifth of the fixed-width index at tile 16 and a third at tile 32 smaller
 # (docs/RUNTIME.md "Rice-coded lists").
 DEFAULT_INDEX_CODING = INDEX_CODING_RICE
-# The index tile build_gpu_buffers uses unless asked otherwise (the asset header's tile_size
-# is the baker's; results do not depend on it): at 1 bpp a 32-texel index adds about a
-# third to the records, a 16-texel one about nine tenths (docs/RUNTIME.md "Index tile").
+# The smallest index tile build_gpu_buffers chooses unless asked for one (the asset
+# header's tile_size is the baker's; results do not depend on it): at 1 bpp a 32-texel
+# index adds about a quarter to the records, a 16-texel one about nine tenths
+# (docs/RUNTIME.md "Index tile").
 DEFAULT_INDEX_TILE = 32
+# The tiles build_gpu_buffers chooses from (choose_index_tile): the largest whose lists
+# hold at most AUTO_MAX_CANDIDATES per texel on average. Large Gaussians (low rates) sit in
+# many 32-texel lists, so there a 64-texel index is a quarter less GPU memory for no more
+# candidates per texel than the 32-texel index of a 1 bpp asset holds (before pruning: 46
+# on average over the shared textures, at most 54; bench/bench_index_tile.py,
+# docs/RUNTIME.md "Index tile").
+AUTO_INDEX_TILES = (32, 64)
+AUTO_MAX_CANDIDATES = 56.0
 # The tile-cooperative decodes' block of texels per workgroup (docs/RUNTIME.md
 # "Tile-cooperative decode"), and the largest (32 x 32 = 1024 invocations).
 DEFAULT_DECODE_BLOCK = 8
@@ -331,6 +340,43 @@ def prune_tile_index(g: GaussianSet, index: TileIndex, top_k: int) -> TileIndex:
     return TileIndex(index.tile, index.tiles_x, index.tiles_y, offsets, ids)
 
 
+def _covered_texels(lo: np.ndarray, hi: np.ndarray, size: int, tile: int,
+                    repeat: bool) -> np.ndarray:
+    """Per Gaussian, the texels along one axis of the tiles :func:`_axis_tiles` lists for
+    [lo, hi]: int64 [N]."""
+    n = -(-size // tile)
+    if not repeat:
+        t0 = np.maximum(0, np.floor(lo / tile)).astype(np.int64)
+        t1 = np.minimum(n - 1, np.floor(hi / tile)).astype(np.int64)
+        return np.where(t1 >= t0, np.minimum((t1 + 1) * tile, size) - t0 * tile, 0)
+    widths = np.minimum(np.arange(1, n + 1) * tile, size) - np.arange(n) * tile
+    return np.array([widths[_axis_tiles(a, b, size, tile, n, True)].sum()
+                     for a, b in zip(lo, hi)], np.int64)
+
+
+def candidates_per_texel(g: GaussianSet, tile: int, filter_max_var: float = 0.0) -> float:
+    """Mean over the texels of the length of their tile's list in :func:`build_tile_index`'s
+    index (before pruning, which only shortens lists): the candidates random-access sampling
+    walks per texel. Computed from the Gaussians' boxes without building the lists."""
+    if g.means.shape[0] == 0:
+        return 0.0
+    ext = gaussian_extents(g.conics, filter_max_var)
+    m = g.means.astype(np.float64)
+    cx = _covered_texels(m[:, 0] - ext[:, 0], m[:, 0] + ext[:, 0], g.width, tile, g.repeat_x)
+    cy = _covered_texels(m[:, 1] - ext[:, 1], m[:, 1] + ext[:, 1], g.height, tile, g.repeat_y)
+    return float((cx * cy).sum() / (g.width * g.height))
+
+
+def choose_index_tile(g: GaussianSet, filter_max_var: float = 0.0,
+                      max_candidates: float = AUTO_MAX_CANDIDATES,
+                      tiles: tuple[int, ...] = AUTO_INDEX_TILES) -> int:
+    """The largest of ``tiles`` whose index holds at most ``max_candidates`` candidates per
+    texel (:func:`candidates_per_texel`), else the smallest: the least GPU memory for a
+    bounded random-access cost."""
+    ok = [t for t in tiles if candidates_per_texel(g, t, filter_max_var) <= max_candidates]
+    return max(ok) if ok else min(tiles)
+
+
 def sampling_index(g: GaussianSet, tile: int, top_k: int, filter_max_var: float = 0.0,
                    prune: bool = True) -> TileIndex:
     """The tile index every decoder samples through: :func:`build_tile_index`, then, for an
@@ -477,7 +523,8 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
                       prune: bool = True, coding: int | None = None) -> GpuBuffers:
     """Buffers for the first ``lod`` chunks (all by default) of ``asset``.
 
-    ``tile``: tile size of the index (default ``DEFAULT_INDEX_TILE``); ``id_bits``: width of
+    ``tile``: tile size of the index (default :func:`choose_index_tile` of the prefix:
+    32 or 64 texels); ``id_bits``: width of
     an id in the lists, 1..32 (default the smallest that addresses every Gaussian of the
     prefix, see :func:`default_id_bits`); ``filter_max_var``: the largest footprint variance (texels^2)
     minified sampling may add (docs/RUNTIME.md "Filtering"); ``prune``: drop from the lists
@@ -490,12 +537,12 @@ def build_gpu_buffers(asset: Asset, lod: int | None = None, tile: int | None = N
     from .format import pack_fields
 
     n = asset.prefix_count(lod)
-    tile = tile or DEFAULT_INDEX_TILE
     if id_bits is None:
         id_bits = default_id_bits(n)
     if not 1 <= id_bits <= 32 or (id_bits < 32 and n > 1 << id_bits):
         raise ValueError(f"id_bits {id_bits} cannot address {n} Gaussians")
     g = dequantize(asset, n)
+    tile = tile or choose_index_tile(g, filter_max_var)
     index = sampling_index(g, tile, asset.top_k, filter_max_var, prune)
     lay = asset.layout
     c = asset.channel_count
