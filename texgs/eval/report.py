@@ -60,7 +60,8 @@ BD_ANCHORS: tuple[str, ...] = ("astc", "bc", *DOWNLOAD_CODECS)
 BD_DOWNLOAD_ANCHORS: tuple[str, ...] = tuple(f"{c} (download)" for c in DOWNLOAD_CODECS)
 TEXGS_DOWNLOAD_CURVE = "texgs (download)"
 #: The GPU block formats again, with texgs at what an engine keeps on the GPU: records plus
-#: the tile index at the runtime's choice of tile (texgs.runtime.build_gpu_buffers; docs/RUNTIME.md).
+#: the tile index at the runtime's choice of tile (texgs.runtime.build_gpu_buffers;
+#: docs/RUNTIME.md).
 BD_GPU_ANCHORS: tuple[str, ...] = ("astc (GPU memory)", "bc (GPU memory)")
 TEXGS_GPU_CURVE = "texgs (GPU memory)"
 DEFAULT_RATES: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0)
