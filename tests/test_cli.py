@@ -203,3 +203,28 @@ def test_outputs_get_ordinary_file_modes(tmp_path, baked):
     finally:
         os.umask(old)
     assert (tmp_path / "a.bin").stat().st_mode & 0o777 == 0o644
+
+
+def test_help_keeps_brackets_and_reflows_paragraphs():
+    """What a user reads first: every command's --help works; square brackets in help text
+    are text, not markup ("pip install 'texgs[cuda]'"); the command list shows each
+    command's whole summary, reflowed (no line broken where the docstring was)."""
+    import re
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100", "NO_COLOR": "1"}
+
+    def helps(*args: str) -> str:
+        res = subprocess.run([sys.executable, "-m", "texgs.cli", *args, "--help"],
+                             capture_output=True, text=True, env=env, cwd=ROOT)
+        assert res.returncode == 0, res.stderr
+        return res.stdout
+
+    top = helps()
+    words = " ".join(re.sub(r"[│╭╮╰╯─]", " ", top).split())
+    for cmd in ("bake", "bake-dir", "decode", "info", "pack", "unpack", "gltf", "eval"):
+        assert f" {cmd} " in words
+        helps(cmd)
+    # the decode summary, as its docstring has it, in one flow of words
+    assert ("Decode an asset with the NumPy reference decoder (or the CUDA decoder, --backend "
+            "cuda): every map in its own encoding and size") in words
+    assert "'texgs[cuda]'" in " ".join(re.sub(r"[│]", " ", helps("decode")).split())

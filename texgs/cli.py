@@ -41,7 +41,9 @@ EXIT_UNSUPPORTED = 5
 EXIT_INTERRUPTED = 130
 EXIT_CODES = errors.EXIT_CODES
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+# markdown: help paragraphs are reflowed to the terminal, and square brackets stay text (the
+# "rich" mode took "[cuda]" in "pip install 'texgs[cuda]'" for markup and dropped it).
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode="markdown",
                   help="Bake textures into Gaussian assets, decode and inspect them.")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
