@@ -91,6 +91,7 @@ struct GridDecode {
     texgs_finish fin;
     float* out;
     uint32_t* candidates;
+    uint32_t* reached;
     template <uint32_t CAP>
     int run() {
         const uint32_t nch = b.meta[TEXGS_META_CHANNELS];
@@ -98,7 +99,8 @@ struct GridDecode {
             for (uint32_t i = 0; i < out_w; ++i) {
                 const uint64_t texel = (uint64_t)j * out_w + i;
                 const uint32_t cand = texgs_decode_grid_texel<CAP>(
-                    b, i, j, out_w, out_h, filter_var, fin, out + texel * nch);
+                    b, i, j, out_w, out_h, filter_var, fin, out + texel * nch,
+                    reached ? reached + texel : nullptr);
                 if (candidates) candidates[texel] = cand;
             }
         return TEXGS_OK;
@@ -351,17 +353,26 @@ int texgs_harness_validate(TEXGS_HARNESS_BUFFERS, int with_index) {
 }
 
 // The grid decode of texgs_decode_grid_kernel on the CPU: out float32 [out_h, out_w, C],
-// candidates uint32 [out_h, out_w] (may be null), finish uint32 [4] (may be null).
-int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t out_h,
-                              float filter_var, const uint32_t* finish, float* out,
-                              uint32_t* candidates) {
+// candidates uint32 [out_h, out_w] (may be null), finish uint32 [4] (may be null); reached
+// uint32 [out_h, out_w] (may be null): the valid candidates whose conic each texel took,
+// those that passed the reach test (texgs_sample_point).
+int texgs_harness_decode_grid_reached(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t out_h,
+                                      float filter_var, const uint32_t* finish, float* out,
+                                      uint32_t* candidates, uint32_t* reached) {
     const texgs_buffers b = make_buffers(TEXGS_HARNESS_ARGS);
     const int status = texgs_validate_buffers(b, true);
     if (status != TEXGS_OK) return status;
     texgs_finish fin = {0u, 0u, 0u, 0u};
     if (finish) fin = texgs_finish{finish[0], finish[1], finish[2], finish[3]};
-    GridDecode grid = {b, out_w, out_h, filter_var, fin, out, candidates};
+    GridDecode grid = {b, out_w, out_h, filter_var, fin, out, candidates, reached};
     return with_topk_build(meta[TEXGS_META_TOP_K], grid);
+}
+
+int texgs_harness_decode_grid(TEXGS_HARNESS_BUFFERS, uint32_t out_w, uint32_t out_h,
+                              float filter_var, const uint32_t* finish, float* out,
+                              uint32_t* candidates) {
+    return texgs_harness_decode_grid_reached(TEXGS_HARNESS_ARGS, out_w, out_h, filter_var,
+                                             finish, out, candidates, nullptr);
 }
 
 // texgs_decode_tiles_kernel on the CPU, block by block of `block` x `block` texels (1..32,

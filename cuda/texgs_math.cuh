@@ -92,6 +92,13 @@ struct texgs_finish {
 #define TEXGS_F_LOG2_OFFSET ((float)TEXGS_LOG2_OFFSET)
 #define TEXGS_PI_DOUBLE 3.14159265358979323846
 
+// 1: texgs_sample_point skips, from packed records and tiles of at least REACH_MIN_TILE
+// texels, a candidate that cannot reach the point (texgs_may_reach); 0: every candidate's
+// conic is rebuilt (the same decoded values: docs/RUNTIME.md "Sampling a point").
+#ifndef TEXGS_REACH_TEST
+#define TEXGS_REACH_TEST 1
+#endif
+
 TEXGS_HD inline float texgs_as_float(uint32_t u) {
 #ifdef __CUDA_ARCH__
     return __uint_as_float(u);
@@ -229,29 +236,66 @@ struct texgs_gaussian {
     float x, y, a, b, c;
 };
 
-TEXGS_HD inline texgs_gaussian texgs_geometry_packed(const texgs_buffers& b, uint32_t i) {
+// Centre (texel units) and inverse variances (1 / sigma^2 along each axis, texels^-2) of
+// Gaussian `i` from its record: the first half of texgs_geometry_packed (texgs.runtime
+// inverse_variances), all that the reach test reads.
+struct texgs_axes {
+    float x, y, i1, i2;
+};
+
+TEXGS_HD inline texgs_axes texgs_geometry_axes(const texgs_buffers& b, uint32_t i) {
     const uint32_t* m = b.meta;
     const uint32_t pb = m[TEXGS_META_POS_BITS], sb = m[TEXGS_META_SCALE_BITS];
-    const uint32_t rb = m[TEXGS_META_ROT_BITS];
     const uint64_t base = (uint64_t)i * m[TEXGS_META_RECORD_BITS];
     const float pscale = 1.0f / (float)(1u << pb);
-    texgs_gaussian g;
-    g.x = ((float)texgs_bits(b, base, pb) + 0.5f) * pscale * (float)m[TEXGS_META_WIDTH];
-    g.y = ((float)texgs_bits(b, base + pb, pb) + 0.5f) * pscale * (float)m[TEXGS_META_HEIGHT];
+    texgs_axes ax;
+    ax.x = ((float)texgs_bits(b, base, pb) + 0.5f) * pscale * (float)m[TEXGS_META_WIDTH];
+    ax.y = ((float)texgs_bits(b, base + pb, pb) + 0.5f) * pscale * (float)m[TEXGS_META_HEIGHT];
     const float smin = texgs_meta_float(b, TEXGS_META_LOG2_SMIN);
     const float sstep = (texgs_meta_float(b, TEXGS_META_LOG2_SMAX) - smin) / (float)((1u << sb) - 1u);
     const float l1 = smin + (float)texgs_bits(b, base + 2u * pb, sb) * sstep;
     const float l2 = smin + (float)texgs_bits(b, base + 2u * pb + sb, sb) * sstep;
+    ax.i1 = exp2f(-2.0f * l1);  // 1 / sigma1^2
+    ax.i2 = exp2f(-2.0f * l2);
+    return ax;
+}
+
+// Centre and conic of Gaussian `i` from its axes (texgs_geometry_axes) and its record's
+// angle: the second half of texgs_geometry_packed.
+TEXGS_HD inline texgs_gaussian texgs_conic(const texgs_buffers& b, uint32_t i,
+                                           const texgs_axes& ax) {
+    const uint32_t* m = b.meta;
+    const uint32_t pb = m[TEXGS_META_POS_BITS], sb = m[TEXGS_META_SCALE_BITS];
+    const uint32_t rb = m[TEXGS_META_ROT_BITS];
+    const uint64_t base = (uint64_t)i * m[TEXGS_META_RECORD_BITS];
     const float theta = (float)texgs_bits(b, base + 2u * pb + 2u * sb, rb) *
                         (float)(TEXGS_PI_DOUBLE / (double)(1u << rb));
-    const float i1 = exp2f(-2.0f * l1);  // 1 / sigma1^2
-    const float i2 = exp2f(-2.0f * l2);
+    const float i1 = ax.i1, i2 = ax.i2;
     const float cs = cosf(theta);
     const float sn = sinf(theta);
+    texgs_gaussian g;
+    g.x = ax.x;
+    g.y = ax.y;
     g.a = cs * cs * i1 + sn * sn * i2;
     g.b = cs * sn * (i1 - i2);
     g.c = sn * sn * i1 + cs * cs * i2;
     return g;
+}
+
+TEXGS_HD inline texgs_gaussian texgs_geometry_packed(const texgs_buffers& b, uint32_t i) {
+    return texgs_conic(b, i, texgs_geometry_axes(b, i));
+}
+
+// The reach test (docs/RUNTIME.md "Sampling a point"; texgs.runtime.may_reach, the shaders'
+// texgs_may_reach): false when a Gaussian of inverse variances i1, i2, widened by `f`
+// texels^2 (0: unfiltered), centred `d2` texels^2 from the point, has q at or beyond the
+// cutoff there whatever its angle, so the sampler skips it before rebuilding its conic.
+TEXGS_HD inline bool texgs_may_reach(float d2, float i1, float i2, float f) {
+    const float lo = fminf(i1, i2);
+    const float hi = fmaxf(i1, i2);
+    const float lo_f = f > 0.0f ? lo / (1.0f + f * lo) : lo;
+    const float bound = d2 * (lo_f - (float)TEXGS_REACH_SLACK * hi);
+    return !(bound >= (float)TEXGS_REACH_Q);
 }
 
 // Centre and conic of Gaussian `i` (i < COUNT): from the expanded geometry when the buffers
@@ -772,10 +816,15 @@ TEXGS_HD inline void texgs_topk_blend(const texgs_buffers& b, const texgs_topk<C
 // FILTER_MAX_VAR the index covers): texgs.decode.eval_points for one point. Writes CHANNELS
 // floats to out[0 .. C-1]; returns the candidates of the point's tile list. The buffers must
 // have passed texgs_validate_buffers(b, true). CAP: the top-K build
-// (texgs_topk_capacity of the asset's K).
+// (texgs_topk_capacity of the asset's K). From packed records and an index of tiles of at
+// least REACH_MIN_TILE texels, a candidate that fails the reach test (texgs_may_reach) is
+// skipped before its angle is read and its conic rebuilt, as in the shaders' texgs_sample
+// (the expanded records hold the conic already); `reached` (may be null) gets the number of
+// valid candidates whose conic was taken, texgs.runtime.reach_counts.
 template <uint32_t CAP>
 TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, float py,
-                                            float filter_var, float* out) {
+                                            float filter_var, float* out,
+                                            uint32_t* reached = nullptr) {
     const uint32_t* m = b.meta;
     const float w = (float)m[TEXGS_META_WIDTH], h = (float)m[TEXGS_META_HEIGHT];
     const bool rep_x = texgs_repeat_x(b), rep_y = texgs_repeat_y(b);
@@ -791,18 +840,31 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
     const uint32_t t = ty * tiles_x + tx;
     texgs_list list = texgs_list_begin(b, t);
     const uint32_t count = m[TEXGS_META_COUNT];
+    const bool reach_test = TEXGS_REACH_TEST && !b.geometry && tile >= (float)TEXGS_REACH_MIN_TILE;
+    uint32_t taken = 0u;
     texgs_topk<CAP> r;
     texgs_topk_init(&r, m[TEXGS_META_TOP_K]);
     while (list.left > 0u) {
         const uint32_t id = texgs_list_next(b, &list);
         if (id >= count) continue;  // corrupt index entry
-        texgs_gaussian g = texgs_geometry(b, id);
-        float amp = 1.0f;
-        if (filtered) amp = texgs_widen(g.a, g.b, g.c, f);
-        float dx = px - g.x;
-        float dy = py - g.y;
+        texgs_gaussian g;
+        texgs_axes ax;
+        if (b.geometry) {
+            g = texgs_geometry(b, id);
+            ax = texgs_axes{g.x, g.y, 0.0f, 0.0f};  // no reach test: the conic is there
+        } else {
+            ax = texgs_geometry_axes(b, id);
+        }
+        float dx = px - ax.x;
+        float dy = py - ax.y;
         if (rep_x) dx = dx - w * floorf(dx / w + 0.5f);
         if (rep_y) dy = dy - h * floorf(dy / h + 0.5f);
+        if (reach_test && !texgs_may_reach(dx * dx + dy * dy, ax.i1, ax.i2, f))
+            continue;  // q at or beyond the cutoff: no angle, no conic
+        ++taken;
+        if (!b.geometry) g = texgs_conic(b, id, ax);
+        float amp = 1.0f;
+        if (filtered) amp = texgs_widen(g.a, g.b, g.c, f);
         const float q = g.a * dx * dx + 2.0f * g.b * dx * dy + g.c * dy * dy;
         // filtered: rank by weight, amplitude included; the blend takes the weight back.
         // Without a branch (texgs_topk_push): a key that is NaN (a filtered Gaussian of a
@@ -811,6 +873,7 @@ TEXGS_HD inline uint32_t texgs_sample_point(const texgs_buffers& b, float px, fl
         texgs_topk_push(&r, q < TEXGS_F_CUTOFF_Q && key == key, key, texgs_rank_low(id, 0u));
     }
     texgs_topk_blend(b, &r, filtered, list.n == 0u, out, nullptr);  // no entries: fallback
+    if (reached) *reached = taken;
     return list.n;
 }
 
@@ -856,16 +919,18 @@ TEXGS_HD inline void texgs_finish_channels(float* v, uint32_t channels, texgs_fi
 
 // Output texel (i, j) of a W' x H' decode: sampled at ((i + 0.5) W / W', (j + 0.5) H / H')
 // (computed in double and rounded once, as texgs.decode.decode_texture), then finished.
-// Writes CHANNELS floats to out; returns the candidates examined. CAP as texgs_sample_point.
+// Writes CHANNELS floats to out; returns the candidates examined. CAP and `reached` as
+// texgs_sample_point.
 template <uint32_t CAP>
 TEXGS_HD inline uint32_t texgs_decode_grid_texel(const texgs_buffers& b, uint32_t i, uint32_t j,
                                                  uint32_t out_w, uint32_t out_h,
-                                                 float filter_var, texgs_finish fin, float* out) {
+                                                 float filter_var, texgs_finish fin, float* out,
+                                                 uint32_t* reached = nullptr) {
     const double sx = (double)b.meta[TEXGS_META_WIDTH] / (double)out_w;
     const double sy = (double)b.meta[TEXGS_META_HEIGHT] / (double)out_h;
     const float px = (float)(((double)i + 0.5) * sx);
     const float py = (float)(((double)j + 0.5) * sy);
-    const uint32_t cand = texgs_sample_point<CAP>(b, px, py, filter_var, out);
+    const uint32_t cand = texgs_sample_point<CAP>(b, px, py, filter_var, out, reached);
     texgs_finish_channels(out, b.meta[TEXGS_META_CHANNELS], fin);
     return cand;
 }

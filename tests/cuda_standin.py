@@ -96,6 +96,21 @@ class Harness:
         assert st == 0, self.message(st)
         return out, cand
 
+    def reached_grid(self, bufs: GpuBuffers, size: tuple[int, int],
+                     filter_var: float = 0.0) -> np.ndarray:
+        """The grid decode to ``size`` -> the valid candidates whose conic each texel took
+        after the reach test, uint32 [H', W'] (texgs.runtime.reach_counts)."""
+        w, h = size
+        c = int(bufs.meta[L.META_CHANNELS])
+        out = np.zeros((h, w, c), np.float32)
+        reached = np.full((h, w), 0xFFFFFFFF, np.uint32)
+        args, _keep = self._args(bufs)
+        st = self.lib.texgs_harness_decode_grid_reached(
+            *args, ctypes.c_uint32(w), ctypes.c_uint32(h), ctypes.c_float(filter_var),
+            None, self._ptr(out), None, self._ptr(reached))
+        assert st == 0, self.message(st)
+        return reached
+
     def decode_tiles_status(self, bufs: GpuBuffers, block: int, batch: int = TILE_BATCH,
                             finish=None, color_cache: int = TILE_COLOR_CACHE):
         """texgs_decode_tiles_kernel's algorithm (asset size, unfiltered) in blocks of

@@ -1675,3 +1675,32 @@ def test_block_cull_is_conservative_for_needle_thin_gaussians(harness):
         for block in (8, 4):
             got, _ = harness.decode_tiles(bufs, block=block)
             np.testing.assert_array_equal(got, per_texel)
+
+
+def test_reach_test_skips_the_conics_numpy_skips(harness):
+    """texgs_sample_point's reach test (packed records, index tiles of at least
+    REACH_MIN_TILE texels) takes the conics of the candidates texgs.runtime.may_reach passes
+    (but at an edge case, where libm's exp2f is not NumPy's), unfiltered and filtered; with
+    smaller tiles or expanded records every candidate's conic; its values are the expanded
+    records' (test_expanded_records_decode_the_same_values compares the bits)."""
+    from reach_checks import expected_reach
+
+    assets = [fmt.read_asset_file(GOLDEN / f"{n}.tgs") for n in GOLDEN_NAMES]
+    assets += [random_asset(seed) for seed in range(4)]
+    skipped = 0
+    for asset in assets:
+        half = (max(1, asset.width // 2), max(1, asset.height // 2))
+        for kw in ({}, {"size": half, "filtered": True}, {"tile": 16}):
+            bufs, size, fvar = decode_buffers(asset, **kw)
+            reached = harness.reached_grid(bufs, size, fvar).astype(np.int64)
+            _, cand = harness.decode_grid(bufs, size, fvar)
+            diff = reached - expected_reach(asset, **kw)
+            assert np.abs(diff).max() <= 1 and (diff != 0).mean() <= 1e-3
+            assert (reached <= cand).all()
+            if "tile" in kw:  # under REACH_MIN_TILE: no test
+                np.testing.assert_array_equal(reached, cand)
+            else:
+                skipped += int(cand.sum() - reached.sum())
+                exp = _expanded(harness, bufs)  # the conic is there: no test
+                np.testing.assert_array_equal(harness.reached_grid(exp, size, fvar), cand)
+    assert skipped > 0  # the test does skip candidates
