@@ -54,6 +54,19 @@ def test_candidates_per_texel_is_what_the_lists_hold(repeat, tile):
     assert candidates_per_texel(wide, tile) == pytest.approx(_listed_per_texel(wide, tile))
 
 
+def test_candidates_per_texel_on_random_sizes_tiles_and_address_modes():
+    rng = np.random.default_rng(11)
+    for _ in range(120):
+        w, h = int(rng.integers(1, 300)), int(rng.integers(1, 300))
+        repeat = (bool(rng.integers(2)), bool(rng.integers(2)))
+        g = _gaussians(int(rng.integers(1, 40)), w, h, (-2.0, float(rng.uniform(-1, 8))),
+                       int(rng.integers(1 << 30)), repeat)
+        for tile in (4, 16, 32, 64, 128):
+            fvar = float(rng.choice([0.0, 3.0]))
+            assert candidates_per_texel(g, tile, fvar) == pytest.approx(
+                _listed_per_texel(g, tile, fvar), rel=1e-12)
+
+
 def test_the_largest_tile_within_the_budget_is_chosen():
     for seed, scales in enumerate([(-1.0, 2.0), (1.0, 4.0), (3.0, 5.5), (4.0, 6.0)]):
         g = _gaussians(400, 256, 256, scales, seed)

@@ -345,13 +345,22 @@ def _covered_texels(lo: np.ndarray, hi: np.ndarray, size: int, tile: int,
     """Per Gaussian, the texels along one axis of the tiles :func:`_axis_tiles` lists for
     [lo, hi]: int64 [N]."""
     n = -(-size // tile)
+    # texels of tiles 0 .. t - 1, for t = 0 .. n
+    upto = np.minimum(np.arange(n + 1, dtype=np.int64) * tile, size)
     if not repeat:
         t0 = np.maximum(0, np.floor(lo / tile)).astype(np.int64)
         t1 = np.minimum(n - 1, np.floor(hi / tile)).astype(np.int64)
-        return np.where(t1 >= t0, np.minimum((t1 + 1) * tile, size) - t0 * tile, 0)
-    widths = np.minimum(np.arange(1, n + 1) * tile, size) - np.arange(n) * tile
-    return np.array([widths[_axis_tiles(a, b, size, tile, n, True)].sum()
-                     for a, b in zip(lo, hi)], np.int64)
+        return np.where(t1 >= t0, upto[np.maximum(t1 + 1, 0)] - upto[np.minimum(t0, n)], 0)
+    lo2 = lo - size * np.floor(lo / size)
+    hi2 = lo2 + (hi - lo)
+    t0 = np.minimum(np.floor(lo2 / tile).astype(np.int64), n - 1)
+    one = np.minimum(n - 1, np.floor(hi2 / tile)).astype(np.int64)  # hi2 < size: t0 .. one
+    two = np.minimum(n - 1, np.floor((hi2 - size) / tile)).astype(np.int64)  # 0 .. two too
+    wraps = hi2 >= size
+    out = np.where(wraps, upto[n] - upto[t0] + upto[np.clip(two + 1, 0, n)],
+                   upto[np.clip(one + 1, 0, n)] - upto[t0])
+    # the two pieces overlap, or the interval is as long as the texture: every tile
+    return np.where((hi - lo >= size) | (wraps & (two >= t0)), size, out)
 
 
 def candidates_per_texel(g: GaussianSet, tile: int, filter_max_var: float = 0.0) -> float:
