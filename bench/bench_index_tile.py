@@ -10,7 +10,11 @@ means over the textures (and the largest candidate count). Last, the BD-rate of 
 memory against the report's ASTC and BC curves (texgs.eval.report.texture_bd_rates, the
 eval's own), texgs's PSNRs unchanged, with each index.
 
-    python bench/bench_index_tile.py --results docs/results/eval_gpu/results.json --bake-cache DIR
+    python bench/bench_index_tile.py --results docs/results/eval_gpu/results.json --bake-cache DIR \
+        [--plot PNG]
+
+``--plot``: GPU bits per texel against candidates per texel, a line per rate through the
+three tiles, the runtime's choice ringed (docs/images/index_tile.png).
 
 DIR: the ``--bake-cache`` of that eval run (docs/results/bench_index_tile.txt came from the 60
 bakes of docs/results/eval_gpu).
@@ -53,6 +57,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", type=Path, required=True, help="results.json of a texgs eval run")
     ap.add_argument("--bake-cache", type=Path, required=True, help="that run's --bake-cache")
+    ap.add_argument("--plot", type=Path, default=None, help="write the trade-off plot here")
     args = ap.parse_args()
     try:
         report = json.loads(args.results.read_text())
@@ -119,7 +124,43 @@ def main() -> int:
                     bd[a].append(res[a])
         print(f"  {label:8s} " + "  ".join(f"vs {a.split()[0].upper()}: {np.mean(bd[a]):+6.1f} % "
                                           f"({len(bd[a])})" for a in ANCHORS))
+    if args.plot is not None:
+        plot(rows, rates, args.plot)
+        print(f"plot: {args.plot}")
     return 0
+
+
+def plot(rows: dict, rates: list[float], path: Path) -> None:
+    """Per rate, the mean (GPU bits per texel, candidates per texel) of each tile, joined,
+    and the runtime's choice (the mean over the textures of what it chose for each)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=110)
+    for i, r in enumerate(rates):
+        sel = [v for (_, rr), v in rows.items() if rr == r]
+        xs = [np.mean([v[t][0] for v in sel]) for t in TILES]
+        ys = [np.mean([v[t][1] for v in sel]) for t in TILES]
+        colour = plt.cm.viridis(i / max(1, len(rates) - 1))
+        ax.plot(xs, ys, "-o", color=colour, label=f"{r:g} bpp asset")
+        for t, x, y in zip(TILES, xs, ys):
+            ax.annotate(str(t), (x, y), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax.plot(np.mean([v[v["auto"]][0] for v in sel]), np.mean([v[v["auto"]][1] for v in sel]),
+                "o", ms=13, mfc="none", mec="crimson", mew=1.5)
+    ax.plot([], [], "o", ms=11, mfc="none", mec="crimson", label="runtime's choice")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("GPU memory, records + index (bits per texel)")
+    ax.set_ylabel("candidates per texel, random access")
+    ax.set_title("index tile (16 / 32 / 64 texels): memory against decode work")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
