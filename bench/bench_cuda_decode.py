@@ -12,6 +12,9 @@ Modes, per texture:
           (", persistent": as many launch blocks as the GPU holds at once, each walking
           several texel blocks and validating the buffers once; CudaDecoder's default);
 - uv:     texgs_decode_uv_kernel at --points random UV points (one lookup = one texel);
+          "uv ... binned": the same points binned by texel block on the GPU (memset, count,
+          scan and fill kernels, timed with it) and decoded by texgs_decode_uv_blocks_kernel,
+          whose blocks share their candidates in shared memory (the same bits, checked);
 - index:  the tile index built on the GPU (memset + count, scan and fill kernels).
 
 - expand: texgs_expand_kernel, the expanded records (docs/RUNTIME.md "Expanded records":
@@ -452,6 +455,42 @@ def bench_case(dec, case: Case, args: argparse.Namespace) -> tuple[list[Row], di
         uv_more.append(Row(case.label, f"uv {pts:,} {label}", "cuda", pts, x_ms2, None,
                            {"kernel_ms_all": x_all2, "index": index,
                             "kernel": cd.decode_kernel("texgs_decode_uv_kernel", k)}))
+
+    # the same points binned by texel block, then decoded cooperatively (CudaDecoder
+    # decode_uv_buffers(binned=True)); timed with the binning (memset, count, scan, fill)
+    bb = decode_block(int(bufs.meta[L.META_TILE]), args.block)
+    bfn = fn[cd.decode_kernel("texgs_decode_uv_blocks_kernel", k)]
+    if bb is not None and bb * bb <= dec._max_threads(bfn):
+        nblk = -(-w // bb) * -(-h // bb)
+        b_off = cuda.mem_alloc(4 * (nblk + 1))
+        b_of = cuda.mem_alloc(4 * pts)
+        b_cur = cuda.mem_alloc(4 * nblk)
+        b_ord = cuda.mem_alloc(4 * pts)
+        b_grid = (min(nblk, dec.resident_blocks(bfn, bb * bb)), 1)
+
+        def launch_binned(a):
+            cuda.memset_d32(b_off, 0, nblk + 1)
+            fn["texgs_uv_bin_count_kernel"](*a, d_uv, np.uint32(pts), np.uint32(bb), b_off,
+                                            b_of, status, block=(cd.POINT_BLOCK, 1, 1),
+                                            grid=grid1)
+            fn["texgs_index_scan_kernel"](np.uint32(nblk), b_off, b_cur,
+                                          block=(cd.SCAN_BLOCK, 1, 1), grid=(1, 1))
+            fn["texgs_uv_bin_fill_kernel"](np.uint32(pts), b_of, b_cur, b_ord,
+                                           block=(cd.POINT_BLOCK, 1, 1), grid=grid1)
+            bfn(*a, d_uv, np.uint32(bb), b_off, b_ord, d_out, status, block=(bb * bb, 1, 1),
+                grid=b_grid)
+
+        for a, label, index in ((buf_args, "binned", "rice"),
+                                (args_fx, "binned, expanded fixed ids", "fixed")):
+            b_ms, b_all = timed_equal(lambda a=a: launch_binned(a), uv_vals, pts * c,
+                                      f"the binned UV decode ({label})")
+            uv_more.append(Row(case.label, f"uv {pts:,} {label}", "cuda", pts, b_ms, None,
+                               {"kernel_ms_all": b_all, "index": index, "block": bb,
+                                "grid": list(b_grid), "with_binning": True,
+                                "kernel": cd.decode_kernel("texgs_decode_uv_blocks_kernel",
+                                                           k)}))
+        for mem in (b_off, b_of, b_cur, b_ord):
+            mem.free()
 
     def e2e_uv():  # the decoder's decode_uv without its NumPy buffer build
         ba, bk = dec._buffer_args(bufs)

@@ -13,7 +13,8 @@ namespace {
 #define TEXGS_CPU_DECODE_BUILDS(suffix)                                                    \
     TEXGS_CPU_KERNEL(texgs_decode_grid_kernel##suffix),                                    \
         TEXGS_CPU_KERNEL(texgs_decode_tiles_kernel##suffix),                               \
-        TEXGS_CPU_KERNEL(texgs_decode_uv_kernel##suffix)
+        TEXGS_CPU_KERNEL(texgs_decode_uv_kernel##suffix),                                  \
+        TEXGS_CPU_KERNEL(texgs_decode_uv_blocks_kernel##suffix)
 
 // the phase-profile builds of the tile kernel (compiled with -DTEXGS_PROFILE)
 #define TEXGS_CPU_PROFILE_BUILDS(k)                          \
@@ -27,6 +28,8 @@ const std::vector<texgs_cpu::Kernel>& kernels() {
         TEXGS_CPU_KERNEL(texgs_index_count_kernel),
         TEXGS_CPU_KERNEL(texgs_index_scan_kernel),
         TEXGS_CPU_KERNEL(texgs_index_fill_kernel),
+        TEXGS_CPU_KERNEL(texgs_uv_bin_count_kernel),
+        TEXGS_CPU_KERNEL(texgs_uv_bin_fill_kernel),
         TEXGS_CPU_DECODE_BUILDS(),
         TEXGS_CPU_DECODE_BUILDS(_k1),
         TEXGS_CPU_DECODE_BUILDS(_k2),

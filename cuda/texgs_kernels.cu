@@ -334,7 +334,125 @@ __device__ inline void texgs_decode_uv(TEXGS_BUFFER_PARAMS, const double *uv, ui
                                out + (uint64_t)p * meta[TEXGS_META_CHANNELS]);
 }
 
+// Decode at UV points binned by texel block (texgs.cuda_decoder.CudaDecoder.decode_uv with
+// binned=True): the points of each block of `block` x `block` texels (texgs_point_block) are
+// order[offsets[k] .. offsets[k + 1]) for block k; a launch block of any number of threads
+// (1D) takes texel blocks k = blockIdx.x, + gridDim.x, ... and their points that many at a
+// time, reading the list of the block's tile into shared memory once per such chunk and
+// keeping the candidates whose box meets the block, as texgs_decode_tiles does for texels;
+// then each thread ranks them for its point and blends. The same bits as
+// texgs_decode_uv_kernel at every point: a candidate culled here has q at or beyond the
+// cutoff anywhere in the block's span, and at a clamped point on the texture's far edge
+// (x = W: a Gaussian that reaches it has its box's left end below W, so in or before the
+// last block). `block` must divide the index tile, at most 32 (else status -2).
+template <uint32_t CAP>
+__device__ inline void texgs_decode_uv_blocks(TEXGS_BUFFER_PARAMS, const double *uv,
+                                              uint32_t block, const uint32_t *offsets,
+                                              const uint32_t *order, float *out, int *status) {
+    __shared__ uint32_t sid[TEXGS_TILE_BATCH];  // the batch's ids, in list order (Rice)
+    __shared__ texgs_slot_geo sgeo[TEXGS_TILE_BATCH];
+    __shared__ texgs_slot_cid scid[TEXGS_TILE_BATCH];
+    __shared__ float scol[TEXGS_TILE_COLOR_CACHE];
+    __shared__ uint32_t nkeep;
+    __shared__ texgs_list list;
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, true, status, CAP)) return;
+    const uint32_t tile = meta[TEXGS_META_TILE], lid = threadIdx.x, nthreads = blockDim.x;
+    if (blockDim.y != 1u || blockDim.z != 1u || block == 0u || block > 32u ||
+        tile % block != 0u) {
+        if (lid == 0u && blockIdx.x == 0 && status) *status = -2;
+        return;
+    }
+    const uint32_t nbx = (meta[TEXGS_META_WIDTH] + block - 1u) / block;
+    const uint32_t nby = (meta[TEXGS_META_HEIGHT] + block - 1u) / block;
+    const uint32_t nch = meta[TEXGS_META_CHANNELS];
+    texgs_batch s;
+    s.geo = sgeo;
+    s.cid = scid;
+    s.col = scol;
+    // Shared memory from one chunk to the next: as in texgs_decode_tiles (a thread's blend
+    // reads scol; the next chunk's first writes to it come after the barrier that follows
+    // thread 0's write of `list`, which every thread reaches after its blend).
+    for (uint32_t blk = blockIdx.x; blk < nbx * nby; blk += gridDim.x) {
+        const uint32_t bx = blk % nbx, by = blk / nbx;
+        const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
+        const uint32_t end = offsets[blk + 1u];
+        for (uint32_t c0 = offsets[blk]; c0 < end; c0 += nthreads) {  // uniform: every thread
+            const bool has = c0 + lid < end;
+            uint32_t p = 0u;
+            float px = 0.0f, py = 0.0f;
+            if (has) {
+                p = order[c0 + lid];
+                texgs_uv_texel_point(b, uv[2u * p], uv[2u * p + 1u], &px, &py);
+            }
+            if (lid == 0u) {
+                list = texgs_list_begin(b, t);
+                nkeep = 0u;
+            }
+            __syncthreads();
+            const texgs_list head = list;
+            if (head.rice || head.n == 0u) __syncthreads();
+            const uint32_t total = head.n;
+            const bool cached =
+                texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
+            const bool whole = total <= TEXGS_TILE_BATCH;
+            texgs_topk<CAP> r;
+            texgs_topk_init(&r, meta[TEXGS_META_TOP_K]);
+            for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {
+                const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH
+                                                  ? total - base : TEXGS_TILE_BATCH);
+                if (head.rice || base > 0u) {
+                    if (lid == 0u) {
+                        nkeep = 0u;
+                        if (head.rice)
+                            for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
+                    }
+                    __syncthreads();
+                }
+                for (uint32_t j = lid; j < n; j += nthreads) {
+                    const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
+                    texgs_gaussian g;
+                    if (!texgs_block_candidate(b, id, block, tile, bx, by, &g)) continue;
+                    texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
+                }
+                __syncthreads();
+                if (has) texgs_batch_rank(b, px, py, s, nkeep, whole, &r);
+                __syncthreads();
+            }
+            if (has)
+                texgs_topk_blend(b, &r, false, total == 0u, out + (uint64_t)p * nch,
+                                 cached ? scol : nullptr);
+        }
+    }
+}
+
 extern "C" {
+
+// Binning UV points by texel block of `block` texels, pass 1, one thread per point:
+// block_of[p] = its block (texgs_point_block), offsets[block + 1] += 1 (offsets: uint32
+// [blocks + 1], zeroed by the host). Then texgs_index_scan_kernel over the blocks, and
+// texgs_uv_bin_fill_kernel.
+__global__ void texgs_uv_bin_count_kernel(TEXGS_BUFFER_PARAMS, const double *uv, uint32_t n,
+                                          uint32_t block, uint32_t *offsets,
+                                          uint32_t *block_of, int *status) {
+    const texgs_buffers b = texgs_make_buffers(TEXGS_BUFFER_ARGS);
+    if (!texgs_block_valid(b, false, status)) return;
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= n || block == 0u) return;
+    float px, py;
+    texgs_uv_texel_point(b, uv[2u * p], uv[2u * p + 1u], &px, &py);
+    const uint32_t k = texgs_point_block(b, px, py, block);
+    block_of[p] = k;
+    atomicAdd(&offsets[k + 1u], 1u);
+}
+
+// Pass 3, one thread per point: order[cursors[block_of[p]]++] = p (any order per block).
+__global__ void texgs_uv_bin_fill_kernel(uint32_t n, const uint32_t *block_of,
+                                         uint32_t *cursors, uint32_t *order) {
+    const uint32_t p = blockIdx.x * blockDim.x + threadIdx.x;
+    if (p >= n) return;
+    order[atomicAdd(&cursors[block_of[p]], 1u)] = p;
+}
 
 // The extern "C" entry points of the decode builds (names as in the header comment).
 #define TEXGS_DECODE_PARAMS_GRID                                                            \
@@ -357,6 +475,12 @@ extern "C" {
     __global__ void texgs_decode_uv_kernel##SUFFIX(TEXGS_BUFFER_PARAMS, const double *uv,    \
                                                    uint32_t n, float *out, int *status) {    \
         texgs_decode_uv<CAP>(TEXGS_BUFFER_ARGS, uv, n, out, status);                         \
+    }                                                                                        \
+    __global__ void texgs_decode_uv_blocks_kernel##SUFFIX(                                   \
+        TEXGS_BUFFER_PARAMS, const double *uv, uint32_t block, const uint32_t *offsets,      \
+        const uint32_t *order, float *out, int *status) {                                    \
+        texgs_decode_uv_blocks<CAP>(TEXGS_BUFFER_ARGS, uv, block, offsets, order, out,       \
+                                    status);                                                 \
     }
 
 TEXGS_DECODE_KERNELS(, TEXGS_LIMIT_TOP_K)

@@ -945,6 +945,26 @@ TEXGS_HD inline uint32_t texgs_decode_uv_point(const texgs_buffers& b, double u,
     return texgs_sample_point<CAP>(b, px, py, 0.0f, out);
 }
 
+// A UV point in texel units as texgs_decode_uv_point places it, wrapped by the address
+// modes as texgs_sample_point wraps it: (*px, *py) in [0, W] x [0, H] (W itself on a clamp
+// axis for u >= 1; NaN stays NaN).
+TEXGS_HD inline void texgs_uv_texel_point(const texgs_buffers& b, double u, double v, float* px,
+                                          float* py) {
+    const float w = (float)b.meta[TEXGS_META_WIDTH], h = (float)b.meta[TEXGS_META_HEIGHT];
+    *px = texgs_wrap_axis((float)(u * (double)b.meta[TEXGS_META_WIDTH]), w, texgs_repeat_x(b));
+    *py = texgs_wrap_axis((float)(v * (double)b.meta[TEXGS_META_HEIGHT]), h, texgs_repeat_y(b));
+}
+
+// The block of `block` x `block` texels (row-major over ceil(W / block) x ceil(H / block))
+// that holds the wrapped point (px, py), each coordinate limited to the grid as
+// texgs_tile_coord limits it: the block lies in the tile texgs_sample_point reads there.
+TEXGS_HD inline uint32_t texgs_point_block(const texgs_buffers& b, float px, float py,
+                                           uint32_t block) {
+    const uint32_t nbx = (b.meta[TEXGS_META_WIDTH] + block - 1u) / block;
+    const uint32_t nby = (b.meta[TEXGS_META_HEIGHT] + block - 1u) / block;
+    return texgs_tile_coord(py, (float)block, nby) * nbx + texgs_tile_coord(px, (float)block, nbx);
+}
+
 // ---- tile-cooperative decode at the asset's own size (docs/RUNTIME.md "CUDA decoder") ----
 // The unfiltered decode of every texel of a block of B x B texels lying inside one tile of
 // the index (B divides TILE): the tile's list is read once per batch of ids; a candidate is

@@ -317,6 +317,69 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         a[3].view(np.int32, 1)[0] = 0
         launched.append("uv")
 
+    def point_blocks(bufs, uv, b):
+        """texgs_uv_texel_point and texgs_point_block in NumPy float32: each point's block."""
+        meta = bufs.meta
+        w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
+        addr = int(meta[L.META_ADDRESS])
+        f32 = np.float32
+        coords = []
+        for p, size, rep in ((uv[:, 0] * w, w, (addr & 3) == 1),
+                             (uv[:, 1] * h, h, ((addr >> 2) & 3) == 1)):
+            p = p.astype(f32)
+            with np.errstate(invalid="ignore"):
+                if rep:
+                    p = (p - f32(size) * np.floor(p / f32(size))).astype(f32)
+                    p = np.where(p >= f32(size), f32(0), p)
+                else:
+                    p = np.where(p < 0, f32(0), np.where(p > f32(size), f32(size), p))
+                t = np.floor(p / f32(b))
+                nb = -(-size // b)
+                coords.append(np.where(t >= 0, np.minimum(t, nb - 1), 0).astype(np.int64))
+        return coords[1] * -(-w // b) + coords[0]
+
+    def uv_bin_count(*a, block, grid):
+        bufs, a = buffers(a)
+        n, b = int(a[1]), int(a[2])
+        uv_pts = a[0].view(np.float64, 2 * n).reshape(n, 2)
+        blk = point_blocks(bufs, uv_pts, b)
+        off = a[3].view(np.uint32, int(blk.max()) + 2 if n else 1)
+        np.add.at(off, blk + 1, 1)
+        a[4].view(np.uint32, n)[:] = blk
+        a[5].view(np.int32, 1)[0] = 0
+        launched.append("uv_bin_count")
+
+    def uv_bin_fill(n, block_of, cursors, order, block, grid):
+        n = int(n)
+        blk = block_of.view(np.uint32, n).astype(np.int64)
+        cur = cursors.view(np.uint32, int(blk.max()) + 1 if n else 1)
+        out = order.view(np.uint32, n)
+        for p in range(n)[::-1]:  # any order within a block: here the points reversed
+            out[cur[blk[p]]] = p
+            cur[blk[p]] += 1
+        launched.append("uv_bin_fill")
+
+    def uv_blocks(*a, block, grid):
+        bufs, a = buffers(a)
+        b = int(a[1])
+        meta = bufs.meta
+        w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
+        nblocks = -(-w // b) * -(-h // b)
+        assert block == (b * b, 1, 1) and int(meta[L.META_TILE]) % b == 0
+        assert len(grid) == 2 and grid[1] == 1 and 1 <= grid[0] <= nblocks, grid
+        off = a[2].view(np.uint32, nblocks + 1)
+        n = int(off[-1])
+        order = a[3].view(np.uint32, n)
+        uv_pts = a[0].view(np.float64, 2 * n).reshape(n, 2)
+        # the front's binning: every point once, each in the range of its own block
+        assert sorted(order.tolist()) == list(range(n))
+        blk = point_blocks(bufs, uv_pts, b)
+        assert (blk[order] == np.repeat(np.arange(nblocks), np.diff(off))).all()
+        vals = harness.decode_uv(bufs, uv_pts)
+        a[4].view(np.float32, vals.size)[:] = vals.reshape(-1)
+        a[5].view(np.int32, 1)[0] = 0
+        launched.append("uv_blocks")
+
     def expand(*a, block, grid):
         bufs, a = buffers(a)
         geometry, colors = harness.expand(bufs)
@@ -356,12 +419,14 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         launch.__name__ = kernel.__name__
         return launch
 
-    grid.__name__, tiles.__name__, uv.__name__ = (
-        "texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel")
-    raw = {f.__name__: f for f in (grid, tiles, uv)}
-    grid, tiles, uv = generic(grid), generic(tiles), generic(uv)
+    grid.__name__, tiles.__name__, uv.__name__, uv_blocks.__name__ = (
+        "texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel",
+        "texgs_decode_uv_blocks_kernel")
+    raw = {f.__name__: f for f in (grid, tiles, uv, uv_blocks)}
+    grid, tiles, uv, uv_blocks = generic(grid), generic(tiles), generic(uv), generic(uv_blocks)
     fns = {"texgs_decode_grid_kernel": grid, "texgs_decode_tiles_kernel": tiles,
-           "texgs_decode_uv_kernel": uv,
+           "texgs_decode_uv_kernel": uv, "texgs_decode_uv_blocks_kernel": uv_blocks,
+           "texgs_uv_bin_count_kernel": uv_bin_count, "texgs_uv_bin_fill_kernel": uv_bin_fill,
            "texgs_index_count_kernel": count, "texgs_index_scan_kernel": scan,
            "texgs_index_fill_kernel": fill, "texgs_validate_kernel": lambda *a, **k: None,
            "texgs_expand_kernel": expand}

@@ -133,7 +133,8 @@ def test_gpu_path_runs_on_the_cpu_in_place_of_the_gpu(tmp_path, monkeypatch, ind
         "decode", "decode generic K", "decode expanded", "decode expanded fixed ids",
         *(m + p for m in tiles for p in ("", ", persistent")),
         "expand", "uv 400",
-        "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "index"]
+        "uv 400 generic K", "uv 400 expanded", "uv 400 expanded fixed ids", "uv 400 binned",
+        "uv 400 binned, expanded fixed ids", "index"]
     assert facts["index_tile"] == index_tile and facts["block"] == 8
     tile_rows = [r for r in rows if r.mode.startswith("decode tiles")]
     assert [r.extra["block"] for r in tile_rows] == [b for b in blocks for _ in (0, 1)]
@@ -156,6 +157,9 @@ def test_gpu_path_runs_on_the_cpu_in_place_of_the_gpu(tmp_path, monkeypatch, ind
     for kernel in ("grid", "tiles", "uv"):
         name = f"texgs_decode_{kernel}_kernel"
         assert f"{name}_k{k}" in builds and name in builds
+    assert f"texgs_decode_uv_blocks_kernel_k{k}" in builds  # the binned rows, checked equal
+    binned = [r for r in rows if "binned" in r.mode]
+    assert all(r.extra["with_binning"] and r.extra["block"] == 8 for r in binned)
     assert f"texgs_decode_tiles2_kernel_k{k}" in builds
 
 

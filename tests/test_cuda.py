@@ -1704,3 +1704,43 @@ def test_reach_test_skips_the_conics_numpy_skips(harness):
                 exp = _expanded(harness, bufs)  # the conic is there: no test
                 np.testing.assert_array_equal(harness.reached_grid(exp, size, fvar), cand)
     assert skipped > 0  # the test does skip candidates
+
+
+def _binned_uv_points(asset: fmt.Asset, seed: int) -> np.ndarray:
+    """Random UV points over and beyond the texture, clustered and scattered, with the
+    texture's edges and corners exactly (u or v 0 or 1, where a clamp axis puts the point on
+    the far edge), and a NaN point."""
+    rng = np.random.default_rng(seed)
+    pts = [rng.uniform(-0.3, 1.3, (700, 2)), rng.normal(0.5, 0.02, (300, 2))]
+    edge = np.array([[1.0, 1.0], [0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.37], [0.61, 1.0],
+                     [np.nan, 0.5]])
+    return np.concatenate(pts + [edge])
+
+
+def test_binned_uv_decode_gives_the_per_point_bits(gpu):
+    """UV points binned by texel block and decoded cooperatively (texgs_uv_bin_*,
+    texgs_decode_uv_blocks_kernel) give the per-point kernel's bits at every point: golden
+    and random assets, Rice and fixed-width lists, packed and expanded records, 8-texel blocks
+    over the chosen index, blocks that are the whole index tile (8-texel index), lists of
+    more than one batch (set_mixed: 71 candidates), persistent and one launch block per
+    texel block."""
+    assets = [fmt.read_asset_file(GOLDEN / f"{n}.tgs") for n in GOLDEN_NAMES]
+    assets += [random_asset(seed) for seed in range(6)]
+    for i, asset in enumerate(assets):
+        uv = _binned_uv_points(asset, i)
+        for coding in (L.INDEX_CODING_RICE, L.INDEX_CODING_FIXED):
+            for tile in (None, 8):
+                bufs = build_gpu_buffers(asset, tile=tile, coding=coding)
+                ref = gpu.decode_uv_buffers(bufs, uv)
+                got = gpu.decode_uv_buffers(bufs, uv, binned=True)
+                np.testing.assert_array_equal(got, ref)
+        exp = build_gpu_buffers(asset)
+        exp.use_expanded(*gpu.expand(exp))
+        np.testing.assert_array_equal(
+            gpu.decode_uv_buffers(exp, uv, binned=True, persistent=False),
+            gpu.decode_uv_buffers(exp, uv))
+    # and both against the NumPy reference
+    asset = assets[0]
+    uv = _binned_uv_points(asset, 99)[:-1]  # the reference's NaN point is its own matter
+    assert_matches_reference(gpu.decode_uv(asset, uv, binned=True), decode_uv(asset, uv),
+                             "binned")

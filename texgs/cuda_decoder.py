@@ -41,7 +41,8 @@ SCAN_BLOCK = 1024  # index prefix sum: one block
 # The decode kernels' top-K builds (cuda/texgs_kernels.cu): K 1..TOPK_EXACT_MAX each have their
 # own, the K best held in registers; larger K take the generic build (texgs_topk_capacity).
 TOPK_EXACT_MAX = 8
-DECODE_KERNELS = ("texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel")
+DECODE_KERNELS = ("texgs_decode_grid_kernel", "texgs_decode_tiles_kernel", "texgs_decode_uv_kernel",
+                  "texgs_decode_uv_blocks_kernel")
 # The tile kernel's two-row builds (B x B/2 threads, two texels each; exact K 1..8 only):
 # f"{TWO_ROW_TILES_KERNEL}_k{K}", timed beside the one-row kernel by bench_cuda_decode.
 TWO_ROW_TILES_KERNEL = "texgs_decode_tiles2_kernel"
@@ -167,7 +168,8 @@ class CudaDecoder:
                        for k in range(1, TOPK_EXACT_MAX + 1)]
         self._fn = {name: self.module.get_function(name) for name in (
             *builds, "texgs_index_count_kernel", "texgs_index_scan_kernel",
-            "texgs_index_fill_kernel", "texgs_validate_kernel", "texgs_expand_kernel")}
+            "texgs_index_fill_kernel", "texgs_validate_kernel", "texgs_expand_kernel",
+            "texgs_uv_bin_count_kernel", "texgs_uv_bin_fill_kernel")}
         self._resident: dict[tuple[int, int], tuple] = {}  # resident_blocks' answers
 
     # -- device buffers ---------------------------------------------------------------------
@@ -384,24 +386,63 @@ class CudaDecoder:
         return vals
 
     def decode_uv(self, asset: Asset, uv: np.ndarray, lod: int | None = None,
-                  coding: int | None = None, expanded: bool = False) -> np.ndarray:
+                  coding: int | None = None, expanded: bool = False,
+                  binned: bool = False) -> np.ndarray:
         """As ``texgs.decode.decode_uv``: uv float [P, 2] ((0, 0) top-left, (1, 1)
         bottom-right) -> float32 [P, C] in each channel's stored encoding. ``coding``,
-        ``expanded`` as in :meth:`decode_texture`."""
+        ``expanded`` as in :meth:`decode_texture`; ``binned``: :meth:`decode_uv_buffers`'s."""
         uv = np.ascontiguousarray(np.asarray(uv, np.float64).reshape(-1, 2))
         bufs = build_gpu_buffers(asset, lod, coding=coding)
         if expanded:
             bufs.use_expanded(*self.expand(bufs))
-        n, c = uv.shape[0], asset.channel_count
+        return self.decode_uv_buffers(bufs, uv, binned=binned)
+
+    def decode_uv_buffers(self, bufs: GpuBuffers, uv: np.ndarray, binned: bool = False,
+                          block: int | None = None, persistent: bool = True) -> np.ndarray:
+        """Decode uploaded-form buffers at UV points (float64 [P, 2]) -> float32 [P, C].
+        Without ``binned``, one thread per point (texgs_decode_uv_kernel). With it, the
+        points are first binned by texel block of ``block`` texels (default
+        :func:`texgs.runtime.decode_block` of the index tile: 8) on the GPU, then each block's
+        points share its candidates in shared memory (texgs_decode_uv_blocks_kernel, on
+        :meth:`resident_blocks` launch blocks with ``persistent``, else one per texel block):
+        the same bits."""
+        uv = np.ascontiguousarray(np.asarray(uv, np.float64).reshape(-1, 2))
+        n, c = uv.shape[0], int(bufs.meta[L.META_CHANNELS])
         if n == 0:
             return np.zeros((0, c), np.float32)
+        k = int(bufs.meta[L.META_TOP_K])
+        b = decode_block(int(bufs.meta[L.META_TILE]), block) if binned else None
+        blocks_fn = self._fn[decode_kernel("texgs_decode_uv_blocks_kernel", k)]
+        if b is not None and b * b > self._max_threads(blocks_fn):
+            b = None  # the generic build cannot launch that many threads: one per point
         args, keep = self._buffer_args(bufs)
         status, host = self._status()
         d_uv, _ = self._upload(uv)
         out = self.cuda.mem_alloc(4 * n * c)
-        kernel = decode_kernel("texgs_decode_uv_kernel", int(bufs.meta[L.META_TOP_K]))
-        self._fn[kernel](*args, d_uv, np.uint32(n), out, status, block=(POINT_BLOCK, 1, 1),
-                         grid=((n + POINT_BLOCK - 1) // POINT_BLOCK, 1))
+        grid = ((n + POINT_BLOCK - 1) // POINT_BLOCK, 1)
+        if b is None:
+            self._fn[decode_kernel("texgs_decode_uv_kernel", k)](
+                *args, d_uv, np.uint32(n), out, status, block=(POINT_BLOCK, 1, 1), grid=grid)
+        else:
+            w, h = int(bufs.meta[L.META_WIDTH]), int(bufs.meta[L.META_HEIGHT])
+            nblocks = -(-w // b) * -(-h // b)
+            offsets = self.cuda.mem_alloc(4 * (nblocks + 1))
+            self.cuda.memset_d32(offsets, 0, nblocks + 1)
+            block_of = self.cuda.mem_alloc(4 * n)
+            self._fn["texgs_uv_bin_count_kernel"](*args, d_uv, np.uint32(n), np.uint32(b),
+                                                  offsets, block_of, status,
+                                                  block=(POINT_BLOCK, 1, 1), grid=grid)
+            cursors = self.cuda.mem_alloc(4 * nblocks)
+            self._fn["texgs_index_scan_kernel"](np.uint32(nblocks), offsets, cursors,
+                                                 block=(SCAN_BLOCK, 1, 1), grid=(1, 1))
+            order = self.cuda.mem_alloc(4 * n)
+            self._fn["texgs_uv_bin_fill_kernel"](np.uint32(n), block_of, cursors, order,
+                                                 block=(POINT_BLOCK, 1, 1), grid=grid)
+            launch = min(nblocks, self.resident_blocks(blocks_fn, b * b)) if persistent \
+                else nblocks
+            blocks_fn(*args, d_uv, np.uint32(b), offsets, order, out, status,
+                      block=(b * b, 1, 1), grid=(launch, 1))
+            keep += [offsets, block_of, cursors, order]
         self._check(status, host)
         vals = np.empty((n, c), np.float32)
         self.cuda.memcpy_dtoh(vals, out)
