@@ -67,9 +67,10 @@ ARCH_LIMITS = {
     "90": (2048, 32, 228 * 1024, 65536),
 }
 # Threads per block of each decode kernel's launch (texgs.cuda_decoder): 16 x 16 for the
-# per-texel decode, 8 x 8 texels for the tile-cooperative decode, 256 for UV points.
+# per-texel decode, 8 x 8 texels for the tile-cooperative decode, 256 for UV points, 64 for
+# the UV points of one 8 x 8 texel block (binned).
 BLOCK_THREADS = {"texgs_decode_grid_kernel": 256, "texgs_decode_tiles_kernel": 64,
-                 "texgs_decode_uv_kernel": 256}
+                 "texgs_decode_uv_kernel": 256, "texgs_decode_uv_blocks_kernel": 64}
 # the tile kernel's two-row builds (exact K only): 8 x 4 threads for 8 x 8 texels
 TWO_ROW_THREADS = {"texgs_decode_tiles2_kernel": 32}
 
