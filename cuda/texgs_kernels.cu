@@ -159,6 +159,61 @@ __device__ inline void texgs_profile_count(unsigned long long *row, uint32_t lid
     if (ON && lid == 0u) row[word] += n;
 }
 
+// The steps of a tile-cooperative block's walk of its tile's list, shared by
+// texgs_decode_tiles (texels) and texgs_decode_uv_blocks (UV points); `list` and `nkeep`
+// live in the block's shared memory.
+//
+// Start: thread 0 starts tile t's walk and clears the first batch's count; every thread
+// returns a copy of the list's header, after a second barrier where thread 0 writes `list`
+// again before the next one: a Rice walk, whose cursor it advances, and an empty list, which
+// has no batch (a fixed-width list's first batch needs no barrier of its own, and the one
+// after its stores comes before the next start's write of `list`).
+__device__ inline texgs_list texgs_walk_start(const texgs_buffers &b, uint32_t t, uint32_t lid,
+                                              texgs_list *list, uint32_t *nkeep) {
+    if (lid == 0u) {
+        *list = texgs_list_begin(b, t);
+        *nkeep = 0u;
+    }
+    __syncthreads();
+    const texgs_list head = *list;
+    if (head.rice || head.n == 0u) __syncthreads();
+    return head;
+}
+
+// The ids of the batch at entry `base` (n of them). Rice: each id depends on the previous
+// one; thread 0 decodes the batch's ids into sid (the cursor in *list carries over to the
+// next batch). Fixed width: each thread reads its entries in texgs_walk_fill; the first
+// batch's count was cleared by texgs_walk_start, before the barrier that also keeps this
+// batch's stores after every thread's blend of the block before.
+__device__ inline void texgs_walk_ids(const texgs_buffers &b, const texgs_list &head,
+                                      uint64_t base, uint32_t n, uint32_t lid, uint32_t *sid,
+                                      texgs_list *list, uint32_t *nkeep) {
+    if (head.rice || base > 0u) {
+        if (lid == 0u) {
+            *nkeep = 0u;
+            if (head.rice)
+                for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, list);
+        }
+        __syncthreads();
+    }
+}
+
+// The batch's candidates of block (bx, by) of `block` texels into the shared slots s
+// (texgs_block_candidate, then texgs_batch_store at the next slot of *nkeep), each thread
+// taking entries lid, lid + nthreads, ...
+__device__ inline void texgs_walk_fill(const texgs_buffers &b, const texgs_list &head,
+                                       uint64_t base, uint32_t n, uint32_t lid,
+                                       uint32_t nthreads, const uint32_t *sid, uint32_t block,
+                                       uint32_t tile, uint32_t bx, uint32_t by, texgs_batch s,
+                                       uint32_t *nkeep, bool cached) {
+    for (uint32_t j = lid; j < n; j += nthreads) {
+        const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
+        texgs_gaussian g;
+        if (!texgs_block_candidate(b, id, block, tile, bx, by, &g)) continue;
+        texgs_batch_store(b, id, g, atomicAdd(nkeep, 1u), s, cached);
+    }
+}
+
 // Whole-texture decode at the asset's own size, unfiltered, tile-cooperative: blocks of
 // B x B threads (blockDim (B, B, 1), B at most 32 and dividing the index's TILE, so that a
 // block of texels lies inside one tile), one thread per texel of a block of B x B texels.
@@ -242,19 +297,8 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         const bool inside1 = ROWS == 2u && x < width && y1 < height;
         const uint32_t t = (by * block / tile) * meta[TEXGS_META_TILES_X] + bx * block / tile;
         const float px = (float)x + 0.5f, py = (float)y + 0.5f, py1 = (float)y1 + 0.5f;
-        // The tile's list: thread 0 starts the walk (and clears the first batch's count);
-        // every thread copies its header (length, coding, fixed-coded first entry), and
-        // waits for every copy where thread 0 writes `list` again before the next barrier:
-        // a Rice walk, whose cursor it advances, and an empty list, which has no batch
-        // (a fixed-width list's first batch needs no barrier of its own, below, and the one
-        // after its stores comes before the next texel block's write of `list`).
-        if (lid == 0u) {
-            list = texgs_list_begin(b, t);
-            nkeep = 0u;
-        }
-        __syncthreads();
-        const texgs_list head = list;
-        if (head.rice || head.n == 0u) __syncthreads();
+        // The tile's list (texgs_walk_start: its header in every thread)
+        const texgs_list head = texgs_walk_start(b, t, lid, &list, &nkeep);
         texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_list);
         texgs_profile_count<PROFILE>(sprof, lid, TEXGS_PROFILE_blocks, 1u);
         const uint32_t total = head.n;
@@ -267,26 +311,10 @@ __device__ inline void texgs_decode_tiles(TEXGS_BUFFER_PARAMS, uint32_t finish_f
         for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {  // 64-bit: no wrap
             const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH ? total - base
                                                                            : TEXGS_TILE_BATCH);
-            // Rice: each id depends on the previous one; thread 0 decodes the batch's ids
-            // (the cursor carries over to the next batch). Fixed width: each thread reads
-            // its entries; the first batch's count was cleared before the barrier after the
-            // list's start, which also keeps this batch's stores after every thread's blend
-            // of the last texel block.
-            if (head.rice || base > 0u) {
-                if (lid == 0u) {
-                    nkeep = 0u;
-                    if (head.rice)
-                        for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
-                }
-                __syncthreads();
-            }
+            texgs_walk_ids(b, head, base, n, lid, sid, &list, &nkeep);
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_ids);
-            for (uint32_t j = lid; j < n; j += nthreads) {
-                const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
-                texgs_gaussian g;
-                if (!texgs_block_candidate(b, id, block, tile, bx, by, &g)) continue;
-                texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
-            }
+            texgs_walk_fill(b, head, base, n, lid, nthreads, sid, block, tile, bx, by, s, &nkeep,
+                            cached);
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load);
             __syncthreads();
             texgs_profile_mark<PROFILE>(sprof, lid, TEXGS_PROFILE_load_wait);
@@ -385,13 +413,7 @@ __device__ inline void texgs_decode_uv_blocks(TEXGS_BUFFER_PARAMS, const double 
                 p = order[c0 + lid];
                 texgs_uv_texel_point(b, uv[2u * p], uv[2u * p + 1u], &px, &py);
             }
-            if (lid == 0u) {
-                list = texgs_list_begin(b, t);
-                nkeep = 0u;
-            }
-            __syncthreads();
-            const texgs_list head = list;
-            if (head.rice || head.n == 0u) __syncthreads();
+            const texgs_list head = texgs_walk_start(b, t, lid, &list, &nkeep);
             const uint32_t total = head.n;
             const bool cached =
                 texgs_tile_colors_cached(b, total, TEXGS_TILE_BATCH, TEXGS_TILE_COLOR_CACHE);
@@ -401,20 +423,9 @@ __device__ inline void texgs_decode_uv_blocks(TEXGS_BUFFER_PARAMS, const double 
             for (uint64_t base = 0; base < total; base += TEXGS_TILE_BATCH) {
                 const uint32_t n = (uint32_t)(total - base < TEXGS_TILE_BATCH
                                                   ? total - base : TEXGS_TILE_BATCH);
-                if (head.rice || base > 0u) {
-                    if (lid == 0u) {
-                        nkeep = 0u;
-                        if (head.rice)
-                            for (uint32_t j = 0; j < n; ++j) sid[j] = texgs_list_next(b, &list);
-                    }
-                    __syncthreads();
-                }
-                for (uint32_t j = lid; j < n; j += nthreads) {
-                    const uint32_t id = head.rice ? sid[j] : texgs_list_entry(b, head, base + j);
-                    texgs_gaussian g;
-                    if (!texgs_block_candidate(b, id, block, tile, bx, by, &g)) continue;
-                    texgs_batch_store(b, id, g, atomicAdd(&nkeep, 1u), s, cached);
-                }
+                texgs_walk_ids(b, head, base, n, lid, sid, &list, &nkeep);
+                texgs_walk_fill(b, head, base, n, lid, nthreads, sid, block, tile, bx, by, s,
+                                &nkeep, cached);
                 __syncthreads();
                 if (has) texgs_batch_rank(b, px, py, s, nkeep, whole, &r);
                 __syncthreads();
