@@ -134,8 +134,7 @@ def main() -> int:
                                            coding=layout.INDEX_CODING_FIXED,
                                            id_bits=16 if bufs.id_bits <= 16 else 32)
                 counts = bufs.index.counts()
-                # candidates per texel: every texel of a tile walks the tile's list
-                per_texel = np.repeat(np.repeat(counts, t, 0), t, 1)[:h, :w].ravel()
+                per_texel = bufs.index.counts_per_texel(w, h).ravel()
                 mean_c = float(per_texel.mean())
                 sel = min(asset.top_k, mean_c)
                 nch = asset.channel_count

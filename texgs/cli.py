@@ -696,8 +696,6 @@ def gpu_memory_summary(asset: fmt.Asset) -> list[dict]:
     meta, records, pruned Rice-coded tile index), at the index tile the runtime chooses
     (``chosen``: 32 or 64 texels, texgs.runtime.choose_index_tile) and at 32 and 16 texels,
     with the candidates a randomly sampled texel walks."""
-    import numpy as np
-
     from .runtime import DEFAULT_INDEX_TILE, build_gpu_buffers, choose_index_tile, dequantize
 
     w, h = asset.width, asset.height
@@ -705,8 +703,7 @@ def gpu_memory_summary(asset: fmt.Asset) -> list[dict]:
     res = []
     for tile in sorted({chosen, DEFAULT_INDEX_TILE, 16}, reverse=True):
         b = build_gpu_buffers(asset, tile=tile)
-        # every texel of a tile walks the tile's list
-        per_texel = np.repeat(np.repeat(b.index.counts(), tile, 0), tile, 1)[:h, :w].mean()
+        per_texel = b.index.counts_per_texel(w, h).mean()
         texels = w * h
         res.append({"index_tile": tile, "chosen": tile == chosen, "gpu_bytes": b.total_bytes,
                     "record_bytes": b.record_bytes, "index_bytes": b.index_bytes,

@@ -32,7 +32,7 @@ DEFAULT_INDEX_TILE = 32
 # candidates per texel than the 32-texel index of a 1 bpp asset holds (before pruning: 46
 # on average over the shared textures, at most 54; bench/bench_index_tile.py,
 # docs/RUNTIME.md "Index tile").
-AUTO_INDEX_TILES = (32, 64)
+AUTO_INDEX_TILES = (DEFAULT_INDEX_TILE, 2 * DEFAULT_INDEX_TILE)
 AUTO_MAX_CANDIDATES = 56.0
 # The tile-cooperative decodes' block of texels per workgroup (docs/RUNTIME.md
 # "Tile-cooperative decode"), and the largest (32 x 32 = 1024 invocations).
@@ -218,6 +218,12 @@ class TileIndex:
     def counts(self) -> np.ndarray:
         """Candidates per tile, int64 [tiles_y, tiles_x]."""
         return np.diff(self.offsets).reshape(self.tiles_y, self.tiles_x)
+
+    def counts_per_texel(self, width: int, height: int) -> np.ndarray:
+        """Each texel's tile list length, the candidates random access walks there: int64
+        [height, width] (the texture the index covers)."""
+        t = self.tile
+        return np.repeat(np.repeat(self.counts(), t, 0), t, 1)[:height, :width]
 
 
 def gaussian_extents(conics: np.ndarray, filter_max_var: float = 0.0) -> np.ndarray:
