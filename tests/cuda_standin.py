@@ -17,6 +17,7 @@ import pytest
 
 from texgs import format as fmt
 from texgs import layout as L
+from texgs.decode import wrap_points
 from texgs.runtime import GpuBuffers, decode_buffers
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -318,25 +319,21 @@ def fake_pycuda(harness: Harness, launched: list | None = None, blocks: list | N
         launched.append("uv")
 
     def point_blocks(bufs, uv, b):
-        """texgs_uv_texel_point and texgs_point_block in NumPy float32: each point's block."""
+        """Each point's block (texgs_uv_texel_point and texgs_point_block): the point in
+        texels wrapped as the reference wraps it (texgs.decode.wrap_points), then its block
+        coordinates limited to the grid (NaN: 0)."""
         meta = bufs.meta
         w, h = int(meta[L.META_WIDTH]), int(meta[L.META_HEIGHT])
         addr = int(meta[L.META_ADDRESS])
-        f32 = np.float32
-        coords = []
-        for p, size, rep in ((uv[:, 0] * w, w, (addr & 3) == 1),
-                             (uv[:, 1] * h, h, ((addr >> 2) & 3) == 1)):
-            p = p.astype(f32)
-            with np.errstate(invalid="ignore"):
-                if rep:
-                    p = (p - f32(size) * np.floor(p / f32(size))).astype(f32)
-                    p = np.where(p >= f32(size), f32(0), p)
-                else:
-                    p = np.where(p < 0, f32(0), np.where(p > f32(size), f32(size), p))
-                t = np.floor(p / f32(b))
-                nb = -(-size // b)
-                coords.append(np.where(t >= 0, np.minimum(t, nb - 1), 0).astype(np.int64))
-        return coords[1] * -(-w // b) + coords[0]
+        modes = types.SimpleNamespace(width=w, height=h, repeat_x=(addr & 3) == 1,
+                                      repeat_y=((addr >> 2) & 3) == 1)
+        with np.errstate(invalid="ignore"):
+            pts = wrap_points(modes, (uv[:, 0] * w).astype(np.float32),
+                              (uv[:, 1] * h).astype(np.float32))
+            bx, by = (np.where(t >= 0, np.minimum(t, -(-size // b) - 1), 0).astype(np.int64)
+                      for t, size in ((np.floor(pts[0] / np.float32(b)), w),
+                                      (np.floor(pts[1] / np.float32(b)), h)))
+        return by * -(-w // b) + bx
 
     def uv_bin_count(*a, block, grid):
         bufs, a = buffers(a)
