@@ -36,19 +36,23 @@ sys.path.insert(0, str(ROOT))
 from texgs import format as fmt  # noqa: E402
 from texgs.eval.report import (Measurement, _in_morton_order, bake_cache_key,  # noqa: E402
                                load_rgb8, texture_bd_rates)
-from texgs.runtime import build_gpu_buffers, choose_index_tile, dequantize  # noqa: E402
+from texgs.runtime import (AUTO_MAX_CANDIDATES, build_gpu_buffers,  # noqa: E402
+                           candidates_per_texel, choose_index_tile, dequantize)
 
 TILES = (16, 32, 64)
 ANCHORS = ("astc (GPU memory)", "bc (GPU memory)")
 
 
 def measure(asset: fmt.Asset) -> dict:
-    """Per tile (bits per texel on the GPU, candidates per texel), and the chosen tile."""
+    """Per tile (bits per texel on the GPU, candidates per texel), the chosen tile, and per
+    tile the candidates per texel before pruning that the choice reads ("unpruned")."""
     texels = asset.width * asset.height
-    row: dict = {"auto": choose_index_tile(dequantize(asset))}
+    g = dequantize(asset)
+    row: dict = {"auto": choose_index_tile(g),
+                 "unpruned": {t: candidates_per_texel(g, t) for t in TILES}}
     for t in TILES:
         b = build_gpu_buffers(asset, tile=t)
-        per_texel = np.repeat(np.repeat(b.index.counts(), t, 0), t, 1)[:asset.height, :asset.width]
+        per_texel = b.index.counts_per_texel(asset.width, asset.height)
         row[t] = (b.total_bytes * 8 / texels, float(per_texel.mean()))
     return row
 
@@ -109,6 +113,12 @@ def main() -> int:
         gain = np.mean([a[0] for a in auto]) / np.mean([v[32][0] for v in sel]) - 1
         print(f"{r:5g} | " + " | ".join(cells) + f" | {chosen}: {np.mean([a[0] for a in auto]):6.3f}, "
               f"{np.mean([a[1] for a in auto]):5.1f} ({max(a[1] for a in auto):5.1f}) | {100 * gain:+.1f} %")
+    print(f"\ncandidates per texel before pruning, what choose_index_tile reads (budget "
+          f"{AUTO_MAX_CANDIDATES:g}): mean (max)")
+    for r in rates:
+        sel = [v["unpruned"] for (_, rr), v in rows.items() if rr == r]
+        print(f"{r:5g} | " + " | ".join(f"tile {t}: {np.mean([u[t] for u in sel]):6.1f} "
+                                        f"({max(u[t] for u in sel):6.1f})" for t in TILES))
     print(f"\nBD-rate of texgs in GPU memory (mean over {len(by_texture)} textures):")
     for label, pick in [(f"tile {t}", lambda v, t=t: t) for t in TILES] + [("auto", lambda v: v["auto"])]:
         bd: dict[str, list[float]] = {a: [] for a in ANCHORS}
